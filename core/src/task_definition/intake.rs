@@ -34,7 +34,12 @@ pub struct Registration {
 
 /// Parses and validates a task definition document typed by a person.
 pub fn parse_registration(text: &str) -> Result<Registration, WharfError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| {
+    parse_registration_value(parse_document(text)?)
+}
+
+/// Parses JSON text; a syntax error names the line and column.
+pub fn parse_document(text: &str) -> Result<Value, WharfError> {
+    serde_json::from_str(text).map_err(|e| {
         WharfError::invalid(vec![FieldError {
             field: String::new(),
             message: format!(
@@ -44,8 +49,7 @@ pub fn parse_registration(text: &str) -> Result<Registration, WharfError> {
                 e.column()
             ),
         }])
-    })?;
-    parse_registration_value(value)
+    })
 }
 
 /// Like [`parse_registration`], for a document already parsed as JSON.

@@ -9,7 +9,7 @@ level: absence is a validation problem with a field path, never a deserialisatio
 mod intake;
 pub(crate) mod validate;
 
-pub use intake::{Registration, parse_registration, parse_registration_value};
+pub use intake::{Registration, parse_document, parse_registration, parse_registration_value};
 pub use validate::validate;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -321,4 +321,25 @@ fn string_or_number<'de, D: Deserializer<'de>>(de: D) -> Result<Option<String>, 
             "expected a string such as \"1024\" or \"1 vCPU\", found {other}"
         ))),
     }
+}
+
+/// The attributes an instance must offer to run `spec`, in ECS's `requiresAttributes` style.
+pub fn requires_attributes(spec: &TaskDefinitionSpec) -> Vec<Attribute> {
+    let containers = spec.container_definitions.as_deref().unwrap_or_default();
+    let mut names = std::collections::BTreeSet::new();
+    for c in containers {
+        if c.health_check.is_some() {
+            names.insert("ecs.capability.container-health-check".to_string());
+        }
+        if c.depends_on.as_ref().is_some_and(|d| !d.is_empty()) {
+            names.insert("ecs.capability.container-ordering".to_string());
+        }
+        if let Some(driver) = c.extra.get("logConfiguration").and_then(|l| l.get("logDriver")).and_then(Value::as_str) {
+            names.insert(format!("ecs.capability.logging-driver.{driver}"));
+        }
+    }
+    if spec.cpu.is_some() || spec.memory.is_some() {
+        names.insert("ecs.capability.task-cpu-mem-limit".to_string());
+    }
+    names.into_iter().map(|name| Attribute { name, value: None }).collect()
 }

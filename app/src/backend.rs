@@ -1,0 +1,68 @@
+/*!
+What the portal's server functions may ask of the server. The server implements this over its
+store; the portal reaches it through Leptos context, never the database directly.
+*/
+
+use async_trait::async_trait;
+use serde_json::Value;
+use std::sync::Arc;
+use wharf_core::cluster::{Cluster, CreateClusterInput};
+use wharf_core::instance::ContainerInstance;
+use wharf_core::page::{Page, Paged};
+use wharf_core::service::{CreateServiceInput, Service, UpdateServiceInput};
+use wharf_core::task::Task;
+use wharf_core::task_definition::{TaskDefinition, TaskDefinitionFamily, TaskDefinitionStatus};
+use wharf_core::WharfError;
+
+pub type Result<T> = std::result::Result<T, WharfError>;
+
+/// Filters of `GET /api/v1/clusters/{cluster}/tasks`.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub service_name: Option<String>,
+    pub desired_status: Option<String>,
+    pub container_instance: Option<String>,
+    pub family: Option<String>,
+}
+
+/// Filters of `GET /api/v1/task-definitions`.
+#[derive(Debug, Clone, Default)]
+pub struct RevisionFilter {
+    pub family: Option<String>,
+    pub family_prefix: Option<String>,
+    pub status: Option<TaskDefinitionStatus>,
+}
+
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    async fn create_cluster(&self, input: CreateClusterInput) -> Result<(Cluster, bool)>;
+    async fn list_clusters(&self, page: Page) -> Result<Paged<Cluster>>;
+    async fn describe_cluster(&self, name: &str) -> Result<Cluster>;
+    async fn delete_cluster(&self, name: &str) -> Result<Cluster>;
+
+    /// Registers a new revision; also returns the read-only fields the document carried.
+    async fn register_task_definition(&self, document: Value) -> Result<(TaskDefinition, Vec<String>)>;
+    async fn list_task_definition_families(
+        &self,
+        family_prefix: Option<String>,
+        status: Option<TaskDefinitionStatus>,
+        page: Page,
+    ) -> Result<Paged<TaskDefinitionFamily>>;
+    async fn list_task_definitions(&self, filter: RevisionFilter, page: Page) -> Result<Paged<TaskDefinition>>;
+    /// `family:revision`, or `family` for the latest ACTIVE revision.
+    async fn describe_task_definition(&self, reference: &str) -> Result<TaskDefinition>;
+    async fn deregister_task_definition(&self, reference: &str) -> Result<TaskDefinition>;
+
+    async fn create_service(&self, cluster: &str, input: CreateServiceInput) -> Result<Service>;
+    async fn list_services(&self, cluster: &str, page: Page) -> Result<Paged<Service>>;
+    async fn describe_service(&self, cluster: &str, name: &str) -> Result<Service>;
+    async fn update_service(&self, cluster: &str, name: &str, input: UpdateServiceInput) -> Result<Service>;
+    async fn delete_service(&self, cluster: &str, name: &str, force: bool) -> Result<Service>;
+
+    async fn list_container_instances(&self, cluster: &str, page: Page) -> Result<Paged<ContainerInstance>>;
+    async fn describe_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance>;
+    async fn list_tasks(&self, cluster: &str, filter: TaskFilter, page: Page) -> Result<Paged<Task>>;
+    async fn describe_task(&self, cluster: &str, id: &str) -> Result<Task>;
+}
+
+pub type SharedBackend = Arc<dyn Backend>;

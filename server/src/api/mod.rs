@@ -1,0 +1,155 @@
+/*!
+The HTTP API under `/api/v1`: thin handlers that parse, call the control layer and shape the
+answer. Routes and shapes follow `design/api.md`; the OpenAPI document is generated from the
+handlers' annotations.
+*/
+
+mod clusters;
+pub mod error;
+mod instances;
+mod services;
+mod task_definitions;
+
+use crate::store::Store;
+use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use error::ApiError;
+use leptos::config::LeptosOptions;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use utoipa::{IntoParams, OpenApi};
+use wharf_app::backend::SharedBackend;
+use wharf_core::WharfError;
+use wharf_core::page::{Page, PageRequest};
+
+/// Largest request body accepted (ECS caps a task definition far below this).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub backend: SharedBackend,
+    pub store: Store,
+    pub leptos: LeptosOptions,
+    pub metrics: Arc<Metrics>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// Request counters for `/metrics`, by status class.
+#[derive(Default)]
+pub struct Metrics {
+    pub responses: [AtomicU64; 6],
+}
+
+impl Metrics {
+    pub fn record(&self, status: StatusCode) {
+        let class = (status.as_u16() / 100).min(5) as usize;
+        self.responses[class].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// `maxResults` and `nextToken`, as every list route takes them.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// 1 to 1000; 100 when absent.
+    max_results: Option<i64>,
+    /// From the previous page's `nextToken`.
+    next_token: Option<String>,
+}
+
+impl ListQuery {
+    fn page(&self) -> Result<Page, WharfError> {
+        PageRequest { max_results: self.max_results, next_token: self.next_token.clone() }.validate()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Wharf API", description = "ECS-shaped container orchestration: task definitions, clusters, services, container instances and tasks."),
+    paths(
+        task_definitions::register, task_definitions::list, task_definitions::families, task_definitions::describe,
+        task_definitions::deregister,
+        clusters::create, clusters::list, clusters::describe, clusters::delete,
+        services::create, services::list, services::describe, services::update, services::delete,
+        instances::list, instances::describe, instances::list_tasks, instances::describe_task,
+    ),
+    components(schemas(WharfError, wharf_core::FieldError, wharf_core::ErrorKind)),
+    tags(
+        (name = "task definitions", description = "Versioned blueprints in ECS's JSON shape"),
+        (name = "clusters", description = "Logical groups of container instances"),
+        (name = "services", description = "Keep N tasks of a revision running"),
+        (name = "container instances", description = "Hosts running wharf-agent"),
+        (name = "tasks", description = "Running instantiations of task definitions"),
+    )
+)]
+pub struct ApiDoc;
+
+pub fn router() -> Router<AppState> {
+    use axum::routing::{get as g, post};
+    let v1 = Router::new()
+        .route("/task-definitions", post(task_definitions::register).get(task_definitions::list))
+        .route("/task-definition-families", g(task_definitions::families))
+        .route("/task-definitions/{reference}", g(task_definitions::describe).delete(task_definitions::deregister))
+        .route("/clusters", post(clusters::create).get(clusters::list))
+        .route("/clusters/{cluster}", g(clusters::describe).delete(clusters::delete))
+        .route("/clusters/{cluster}/services", post(services::create).get(services::list))
+        .route(
+            "/clusters/{cluster}/services/{service}",
+            g(services::describe).patch(services::update).delete(services::delete),
+        )
+        .route("/clusters/{cluster}/container-instances", g(instances::list))
+        .route("/clusters/{cluster}/container-instances/{id}", g(instances::describe))
+        .route("/clusters/{cluster}/tasks", g(instances::list_tasks))
+        .route("/clusters/{cluster}/tasks/{id}", g(instances::describe_task))
+        .route("/openapi.json", g(openapi))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+async fn openapi() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+async fn not_found() -> ApiError {
+    ApiError(WharfError::not_found("no such route; see /api/v1/openapi.json"))
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "store not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store not reachable")
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let mut out = String::from("# HELP wharf_http_responses_total HTTP responses by status class.\n# TYPE wharf_http_responses_total counter\n");
+    for (class, count) in state.metrics.responses.iter().enumerate().skip(1) {
+        out.push_str(&format!("wharf_http_responses_total{{class=\"{class}xx\"}} {}\n", count.load(Ordering::Relaxed)));
+    }
+    let mut conn = state.store.pool().acquire().await.ok();
+    if let Some(conn) = conn.as_mut() {
+        if let Ok(n) = crate::store::task_definitions::count(conn).await {
+            out.push_str("# HELP wharf_task_definitions Task definition revisions stored.\n# TYPE wharf_task_definitions gauge\n");
+            out.push_str(&format!("wharf_task_definitions {n}\n"));
+        }
+    }
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}

@@ -1,0 +1,44 @@
+/*! Command line and environment: every flag has a `WHARF_*` variable of the same meaning. */
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "wharf-server", version, about = "Wharf's control plane: the HTTP API and the web portal.")]
+pub struct Config {
+    /// Address and port to listen on.
+    #[arg(long, env = "WHARF_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Directory for Wharf's own files; the default SQLite database is DATA_DIR/wharf.db
+    /// (created and migrated at start).
+    #[arg(long, env = "WHARF_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Database to use instead of the SQLite file: postgres://USER:PASSWORD@HOST/DB selects
+    /// PostgreSQL (for running several servers); sqlite://PATH another SQLite file.
+    #[arg(long, env = "WHARF_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Folder with the portal's static files (pkg/wharf.js, pkg/wharf_bg.wasm, pkg/wharf.css),
+    /// as `scripts/build-site.sh` writes it. Default: the `site` folder beside the binary's
+    /// target folder (target/site), else ./target/site.
+    #[arg(long, env = "WHARF_SITE_DIR")]
+    pub site_dir: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn site_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.site_dir {
+            return dir.clone();
+        }
+        let beside_binary = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().and_then(|p| p.parent()).map(|t| t.join("site")));
+        match beside_binary {
+            Some(dir) if dir.join("pkg").is_dir() => dir,
+            _ => PathBuf::from("target/site"),
+        }
+    }
+}

@@ -1,0 +1,210 @@
+/*!
+Commands and queries: the one place that turns a request into checked changes of the store,
+each change in one transaction. The HTTP API and the portal both go through here (the
+portal through the [`Backend`] trait it declares).
+*/
+
+mod services;
+
+use crate::store::{self, Store, StoreError, clusters, instances, task_definitions, tasks};
+use async_trait::async_trait;
+use serde_json::Value;
+use wharf_app::backend::{Backend, Result, RevisionFilter, TaskFilter};
+use wharf_core::cluster::{Cluster, CreateClusterInput};
+use wharf_core::instance::ContainerInstance;
+use wharf_core::page::{Page, Paged};
+use wharf_core::service::{CreateServiceInput, Service, UpdateServiceInput};
+use wharf_core::task::Task;
+use wharf_core::task_definition::{
+    TaskDefinition, TaskDefinitionFamily, TaskDefinitionRef, TaskDefinitionStatus, parse_registration_value,
+};
+use wharf_core::WharfError;
+
+#[derive(Clone)]
+pub struct Control {
+    store: Store,
+}
+
+impl Control {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.store.pool().acquire().await.map_err(StoreError::from)?)
+    }
+}
+
+/// Store faults are Wharf's faults: logged here with their cause, reported as a bare 500.
+impl From<StoreError> for WharfError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate => WharfError::conflict("the object exists already"),
+            other => {
+                tracing::error!(error = %other, "store failure");
+                WharfError::internal()
+            }
+        }
+    }
+}
+
+fn cluster_not_found(name: &str) -> WharfError {
+    WharfError::not_found(format!("no cluster named '{name}'; create it first"))
+}
+
+/// Resolves `family` (latest ACTIVE) or `family:revision` within a connection.
+async fn resolve_task_definition(conn: &mut sqlx::AnyConnection, reference: &TaskDefinitionRef) -> Result<TaskDefinition> {
+    let found = match reference.revision {
+        Some(rev) => task_definitions::get(conn, &reference.family, rev).await?,
+        None => task_definitions::latest_active(conn, &reference.family).await?,
+    };
+    found.ok_or_else(|| match reference.revision {
+        Some(_) => WharfError::not_found(format!("no task definition {reference}")),
+        None => WharfError::not_found(format!("the family '{reference}' has no ACTIVE revision")),
+    })
+}
+
+fn parse_reference(field: &str, text: &str) -> Result<TaskDefinitionRef> {
+    TaskDefinitionRef::parse(text).map_err(|m| WharfError::invalid_field(field, m))
+}
+
+#[async_trait]
+impl Backend for Control {
+    async fn create_cluster(&self, input: CreateClusterInput) -> Result<(Cluster, bool)> {
+        let name = input.validate()?;
+        let tags = serde_json::to_string(&input.tags.unwrap_or_default()).unwrap_or_else(|_| "[]".into());
+        let mut w = self.store.write().await?;
+        // ECS's CreateCluster is idempotent: an existing cluster is returned as it is.
+        if let Some(existing) = clusters::get(w.conn(), &name).await? {
+            return Ok((existing, false));
+        }
+        clusters::insert(w.conn(), &name, &tags, &store::now()).await?;
+        let cluster = clusters::get(w.conn(), &name).await?.ok_or_else(WharfError::internal)?;
+        w.commit().await?;
+        Ok((cluster, true))
+    }
+
+    async fn list_clusters(&self, page: Page) -> Result<Paged<Cluster>> {
+        let rows = clusters::list(&mut *self.read().await?, &page).await?;
+        Ok(Paged::from_rows(rows, page.limit, |c| c.cluster_name.clone()))
+    }
+
+    async fn describe_cluster(&self, name: &str) -> Result<Cluster> {
+        clusters::get(&mut *self.read().await?, name).await?.ok_or_else(|| cluster_not_found(name))
+    }
+
+    async fn delete_cluster(&self, name: &str) -> Result<Cluster> {
+        let mut w = self.store.write().await?;
+        let cluster = clusters::get(w.conn(), name).await?.ok_or_else(|| cluster_not_found(name))?;
+        if cluster.registered_container_instances_count > 0 || cluster.active_services_count > 0 {
+            return Err(WharfError::conflict(format!(
+                "the cluster '{name}' still has {} container instance(s) and {} active service(s); deregister the instances and delete the services first",
+                cluster.registered_container_instances_count, cluster.active_services_count
+            )));
+        }
+        clusters::delete(w.conn(), name).await?;
+        w.commit().await?;
+        Ok(Cluster { status: "INACTIVE".into(), ..cluster })
+    }
+
+    async fn register_task_definition(&self, document: Value) -> Result<(TaskDefinition, Vec<String>)> {
+        let registration = parse_registration_value(document)?;
+        let family = registration.spec.family.clone().unwrap_or_default();
+        let document = serde_json::to_string(&registration.spec).map_err(|_| WharfError::internal())?;
+        let mut w = self.store.write().await?;
+        let revision = task_definitions::next_revision(w.conn(), &family).await?;
+        task_definitions::insert(w.conn(), &family, revision, &document, &store::now()).await?;
+        let registered = task_definitions::get(w.conn(), &family, revision).await?.ok_or_else(WharfError::internal)?;
+        w.commit().await?;
+        tracing::info!(task_definition = %registered.name(), "registered");
+        Ok((registered, registration.ignored_fields))
+    }
+
+    async fn list_task_definition_families(
+        &self,
+        family_prefix: Option<String>,
+        status: Option<TaskDefinitionStatus>,
+        page: Page,
+    ) -> Result<Paged<TaskDefinitionFamily>> {
+        let prefix = family_prefix.unwrap_or_default();
+        let rows = task_definitions::families(&mut *self.read().await?, &prefix, status, &page).await?;
+        Ok(Paged::from_rows(rows, page.limit, |f| f.family.clone()))
+    }
+
+    async fn list_task_definitions(&self, filter: RevisionFilter, page: Page) -> Result<Paged<TaskDefinition>> {
+        let rows = task_definitions::list(&mut *self.read().await?, &filter, &page).await?;
+        Ok(Paged::from_rows(rows, page.limit, TaskDefinition::name))
+    }
+
+    async fn describe_task_definition(&self, reference: &str) -> Result<TaskDefinition> {
+        let reference = parse_reference("taskDefinition", reference)?;
+        resolve_task_definition(&mut *self.read().await?, &reference).await
+    }
+
+    async fn deregister_task_definition(&self, reference: &str) -> Result<TaskDefinition> {
+        let reference = parse_reference("taskDefinition", reference)?;
+        let Some(revision) = reference.revision else {
+            return Err(WharfError::invalid_field("taskDefinition", "name the revision to deregister, as family:revision"));
+        };
+        let mut w = self.store.write().await?;
+        resolve_task_definition(w.conn(), &reference).await?;
+        task_definitions::deregister(w.conn(), &reference.family, revision, &store::now()).await?;
+        let updated = resolve_task_definition(w.conn(), &reference).await?;
+        w.commit().await?;
+        Ok(updated)
+    }
+
+    async fn create_service(&self, cluster: &str, input: CreateServiceInput) -> Result<Service> {
+        services::create(&self.store, cluster, input).await
+    }
+
+    async fn list_services(&self, cluster: &str, page: Page) -> Result<Paged<Service>> {
+        let mut conn = self.read().await?;
+        clusters::get(&mut conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
+        let rows = store::services::list(&mut conn, cluster, &page).await?;
+        let described = store::services::assemble(&mut conn, rows, false).await?;
+        Ok(Paged::from_rows(described, page.limit, |s| s.service_name.clone()))
+    }
+
+    async fn describe_service(&self, cluster: &str, name: &str) -> Result<Service> {
+        services::describe(&mut *self.read().await?, cluster, name).await
+    }
+
+    async fn update_service(&self, cluster: &str, name: &str, input: UpdateServiceInput) -> Result<Service> {
+        services::update(&self.store, cluster, name, input).await
+    }
+
+    async fn delete_service(&self, cluster: &str, name: &str, force: bool) -> Result<Service> {
+        services::delete(&self.store, cluster, name, force).await
+    }
+
+    async fn list_container_instances(&self, cluster: &str, page: Page) -> Result<Paged<ContainerInstance>> {
+        let mut conn = self.read().await?;
+        clusters::get(&mut conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
+        let rows = instances::list(&mut conn, cluster, &page).await?;
+        Ok(Paged::from_rows(rows, page.limit, |i| i.id.clone()))
+    }
+
+    async fn describe_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance> {
+        instances::get(&mut *self.read().await?, cluster, id)
+            .await?
+            .ok_or_else(|| WharfError::not_found(format!("no container instance '{id}' in cluster '{cluster}'")))
+    }
+
+    async fn list_tasks(&self, cluster: &str, filter: TaskFilter, page: Page) -> Result<Paged<Task>> {
+        let mut conn = self.read().await?;
+        clusters::get(&mut conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
+        let rows = tasks::list(&mut conn, cluster, &filter, &page).await?;
+        Ok(Paged::from_rows(rows, page.limit, |t| t.id.clone()))
+    }
+
+    async fn describe_task(&self, cluster: &str, id: &str) -> Result<Task> {
+        tasks::get(&mut *self.read().await?, cluster, id)
+            .await?
+            .ok_or_else(|| WharfError::not_found(format!("no task '{id}' in cluster '{cluster}'")))
+    }
+}

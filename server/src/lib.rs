@@ -1,0 +1,69 @@
+/*!
+wharf-server: the control plane. HTTP API and portal in one axum router, over the store.
+`main.rs` only reads the configuration and calls [`serve`].
+*/
+
+pub mod api;
+pub mod config;
+pub mod control;
+pub mod store;
+
+use api::AppState;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use leptos::config::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::sync::Arc;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use wharf_app::backend::SharedBackend;
+use wharf_app::{App, shell};
+
+/// Builds the state around an opened store.
+pub fn state(store: store::Store, leptos: LeptosOptions) -> AppState {
+    let backend: SharedBackend = Arc::new(control::Control::new(store.clone()));
+    AppState { backend, store, leptos, metrics: Arc::default() }
+}
+
+/// The whole HTTP surface: API, portal pages, server functions, static files.
+pub fn app(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let backend = state.backend.clone();
+    let leptos = state.leptos.clone();
+    let portal = Router::<AppState>::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || leptos::prelude::provide_context(backend.clone()),
+            move || shell(leptos.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+    api::router()
+        .merge(portal)
+        .layer(middleware::from_fn_with_state(state.clone(), count_responses))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn count_responses(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    state.metrics.record(response.status());
+    response
+}
+
+/// Leptos options for a site folder (the wasm, JS and CSS the build writes).
+pub fn leptos_options(site_root: &std::path::Path, listen: std::net::SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("wharf")
+        .site_root(site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(listen)
+        .build()
+}

@@ -1,0 +1,43 @@
+use clap::Parser;
+use std::time::Instant;
+use tracing_subscriber::EnvFilter;
+use wharf_server::config::Config;
+use wharf_server::store::Store;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .init();
+    let config = Config::parse();
+    match run(config).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let store = Store::open(config.database_url.as_deref(), &config.data_dir).await?;
+    let site = config.site_dir();
+    if !site.join("pkg").is_dir() {
+        tracing::warn!(site = %site.display(), "no portal files found; the API works, pages will not hydrate (run scripts/build-site.sh)");
+    }
+    let state = wharf_server::state(store, wharf_server::leptos_options(&site, config.listen));
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    tracing::info!(
+        listen = %config.listen,
+        backend = ?state.store.backend(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "Wharf is up at http://{}", config.listen
+    );
+    axum::serve(listener, wharf_server::app(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,62 @@
+/*! SQL of clusters, with the counts `DescribeClusters` reports. */
+
+use super::{Result, corrupt, map_unique};
+use sqlx::{AnyConnection, Row, any::AnyRow};
+use wharf_core::arn;
+use wharf_core::cluster::Cluster;
+use wharf_core::page::Page;
+
+const SELECT: &str = "SELECT c.name, c.tags, c.created_at,
+    (SELECT COUNT(*) FROM container_instances i WHERE i.cluster = c.name AND i.status <> 'INACTIVE') AS instances,
+    (SELECT COUNT(*) FROM tasks t WHERE t.cluster = c.name AND t.last_status = 'RUNNING') AS running,
+    (SELECT COUNT(*) FROM tasks t WHERE t.cluster = c.name AND t.last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending,
+    (SELECT COUNT(*) FROM services s WHERE s.cluster = c.name AND s.status = 'ACTIVE') AS services
+  FROM clusters c";
+
+fn from_row(row: AnyRow) -> Result<Cluster> {
+    let name: String = row.try_get("name")?;
+    let tags: String = row.try_get("tags")?;
+    Ok(Cluster {
+        cluster_arn: arn::cluster(&name),
+        status: "ACTIVE".into(),
+        registered_container_instances_count: row.try_get("instances")?,
+        running_tasks_count: row.try_get("running")?,
+        pending_tasks_count: row.try_get("pending")?,
+        active_services_count: row.try_get("services")?,
+        created_at: row.try_get("created_at")?,
+        tags: serde_json::from_str(&tags).map_err(corrupt("cluster tags"))?,
+        cluster_name: name,
+    })
+}
+
+pub async fn insert(conn: &mut AnyConnection, name: &str, tags: &str, now: &str) -> Result<()> {
+    sqlx::query("INSERT INTO clusters (name, tags, created_at) VALUES ($1, $2, $3)")
+        .bind(name)
+        .bind(tags)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map_err(map_unique)?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut AnyConnection, name: &str) -> Result<Option<Cluster>> {
+    let row = sqlx::query(&format!("{SELECT} WHERE c.name = $1")).bind(name).fetch_optional(conn).await?;
+    row.map(from_row).transpose()
+}
+
+/// Up to `page.limit + 1` clusters after the page's key, by name.
+pub async fn list(conn: &mut AnyConnection, page: &Page) -> Result<Vec<Cluster>> {
+    let rows = sqlx::query(&format!("{SELECT} WHERE c.name > $1 ORDER BY c.name LIMIT $2"))
+        .bind(page.after.clone().unwrap_or_default())
+        .bind(page.limit + 1)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
+/// Deletes the cluster with its inactive services and stopped tasks (cascade).
+pub async fn delete(conn: &mut AnyConnection, name: &str) -> Result<()> {
+    sqlx::query("DELETE FROM clusters WHERE name = $1").bind(name).execute(conn).await?;
+    Ok(())
+}

@@ -1,0 +1,55 @@
+/*! SQL of container instances (the read side; agents write them). */
+
+use super::{Result, corrupt};
+use sqlx::{AnyConnection, Row, any::AnyRow};
+use wharf_core::arn;
+use wharf_core::instance::ContainerInstance;
+use wharf_core::page::Page;
+
+const SELECT: &str = "SELECT i.id, i.cluster, i.name, i.status, i.agent_connected, i.registered_resources,
+    i.remaining_resources, i.attributes, i.version_info, i.registered_at, i.last_heartbeat_at,
+    (SELECT COUNT(*) FROM tasks t WHERE t.container_instance_id = i.id AND t.last_status = 'RUNNING') AS running,
+    (SELECT COUNT(*) FROM tasks t WHERE t.container_instance_id = i.id AND t.last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending
+  FROM container_instances i";
+
+fn from_row(row: AnyRow) -> Result<ContainerInstance> {
+    let json = |col: &str| -> Result<String> { Ok(row.try_get::<String, _>(col)?) };
+    let id: String = row.try_get("id")?;
+    let cluster: String = row.try_get("cluster")?;
+    let connected: i64 = row.try_get("agent_connected")?;
+    Ok(ContainerInstance {
+        container_instance_arn: arn::container_instance(&cluster, &id),
+        name: row.try_get("name")?,
+        status: row.try_get("status")?,
+        agent_connected: connected != 0,
+        registered_resources: serde_json::from_str(&json("registered_resources")?).map_err(corrupt("resources"))?,
+        remaining_resources: serde_json::from_str(&json("remaining_resources")?).map_err(corrupt("resources"))?,
+        attributes: serde_json::from_str(&json("attributes")?).map_err(corrupt("attributes"))?,
+        version_info: serde_json::from_str(&json("version_info")?).map_err(corrupt("version info"))?,
+        running_tasks_count: row.try_get("running")?,
+        pending_tasks_count: row.try_get("pending")?,
+        registered_at: row.try_get("registered_at")?,
+        last_heartbeat_at: row.try_get("last_heartbeat_at")?,
+        cluster_name: cluster,
+        id,
+    })
+}
+
+pub async fn get(conn: &mut AnyConnection, cluster: &str, id: &str) -> Result<Option<ContainerInstance>> {
+    let row = sqlx::query(&format!("{SELECT} WHERE i.cluster = $1 AND i.id = $2"))
+        .bind(cluster)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(from_row).transpose()
+}
+
+pub async fn list(conn: &mut AnyConnection, cluster: &str, page: &Page) -> Result<Vec<ContainerInstance>> {
+    let rows = sqlx::query(&format!("{SELECT} WHERE i.cluster = $1 AND i.id > $2 ORDER BY i.id LIMIT $3"))
+        .bind(cluster)
+        .bind(page.after.clone().unwrap_or_default())
+        .bind(page.limit + 1)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(from_row).collect()
+}
