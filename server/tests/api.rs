@@ -1,0 +1,292 @@
+//! The HTTP API over a real store, each test on SQLite and on PostgreSQL.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{Harness, as_registered, fixture, fixtures_dir};
+use serde_json::{Value, json};
+
+on_both_backends!(
+    fixtures_register_and_read_back_equal,
+    invalid_fixtures_are_rejected_and_store_nothing,
+    revisions_count_up_and_deregister_to_inactive,
+    concurrent_registrations_get_distinct_revisions,
+    clusters_lifecycle_and_pagination,
+    services_create_update_delete,
+    service_input_errors_name_every_field,
+    errors_have_one_shape,
+);
+
+async fn fixtures_register_and_read_back_equal(h: Harness) {
+    for name in ["web-nginx.json", "busybox-httpd.json", "app-with-sidecar.json", "log-collector-daemon.json"] {
+        let text = fixture(name);
+        let (status, body) = h.post("/api/v1/task-definitions", &text).await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        let td = &body["taskDefinition"];
+        assert_eq!(td["revision"], 1, "{name}");
+        assert_eq!(td["status"], "ACTIVE");
+        let family = td["family"].as_str().unwrap();
+        let (status, read) = h.get(&format!("/api/v1/task-definitions/{family}:1")).await;
+        assert_eq!(status, StatusCode::OK);
+        let original: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(as_registered(read["taskDefinition"].clone()), original, "{name} reads back different");
+    }
+}
+
+async fn invalid_fixtures_are_rejected_and_store_nothing(h: Harness) {
+    let dir = fixtures_dir().join("invalid");
+    let expected: serde_json::Map<String, Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected-errors.json")).unwrap()).unwrap();
+    for (file, field) in &expected {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let (status, body) = h.post("/api/v1/task-definitions", &text).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{file}: {body}");
+        assert_eq!(body["error"], "InvalidParameter");
+        let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        match field {
+            Value::Null => assert!(body["message"].as_str().unwrap().contains("line 1, column"), "{file}: {body}"),
+            Value::String(f) => assert!(fields.contains(&f.as_str()), "{file}: wanted {f}, got {fields:?}"),
+            _ => unreachable!(),
+        }
+    }
+    let (_, list) = h.get("/api/v1/task-definitions").await;
+    assert_eq!(list["taskDefinitions"].as_array().unwrap().len(), 0, "an invalid document stored something");
+    let (_, families) = h.get("/api/v1/task-definition-families").await;
+    assert_eq!(families["families"], json!([]));
+}
+
+async fn revisions_count_up_and_deregister_to_inactive(h: Harness) {
+    let text = fixture("busybox-httpd.json");
+    for expected in 1..=3 {
+        let (_, body) = h.post("/api/v1/task-definitions", &text).await;
+        assert_eq!(body["taskDefinition"]["revision"], expected);
+    }
+    let (status, body) = h.delete("/api/v1/task-definitions/hello-httpd:3").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["taskDefinition"]["status"], "INACTIVE");
+    assert!(body["taskDefinition"]["deregisteredAt"].is_string());
+    // `family` alone is the latest ACTIVE revision.
+    let (_, latest) = h.get("/api/v1/task-definitions/hello-httpd").await;
+    assert_eq!(latest["taskDefinition"]["revision"], 2);
+    // An INACTIVE revision is still described.
+    let (status, _) = h.get("/api/v1/task-definitions/hello-httpd:3").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, active) = h.get("/api/v1/task-definitions?family=hello-httpd&status=ACTIVE").await;
+    assert_eq!(active["taskDefinitions"].as_array().unwrap().len(), 2);
+    // A new registration goes on counting: revisions are never reused.
+    let (_, body) = h.post("/api/v1/task-definitions", &text).await;
+    assert_eq!(body["taskDefinition"]["revision"], 4);
+    let (_, fams) = h.get("/api/v1/task-definition-families?familyPrefix=hello").await;
+    assert_eq!(fams["families"][0]["latestRevision"], 4);
+    assert_eq!(fams["families"][0]["activeRevisions"], 3);
+    for rev in [1, 2, 4] {
+        h.delete(&format!("/api/v1/task-definitions/hello-httpd:{rev}")).await;
+    }
+    let (_, inactive) = h.get("/api/v1/task-definition-families?status=INACTIVE").await;
+    assert_eq!(inactive["families"][0]["family"], "hello-httpd");
+    let (_, active) = h.get("/api/v1/task-definition-families?status=ACTIVE").await;
+    assert_eq!(active["families"], json!([]));
+    let (status, body) = h.get("/api/v1/task-definitions/hello-httpd").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _) = h.get("/api/v1/task-definitions/hello-httpd:99").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = h.get("/api/v1/task-definitions/bad%20name:1").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+async fn concurrent_registrations_get_distinct_revisions(h: Harness) {
+    let text = fixture("web-nginx.json");
+    let calls = (0..16).map(|_| h.post("/api/v1/task-definitions", &text));
+    let results = futures_join_all(calls).await;
+    let mut revisions: Vec<i64> = results
+        .iter()
+        .map(|(s, b)| {
+            assert_eq!(*s, StatusCode::CREATED, "{b}");
+            b["taskDefinition"]["revision"].as_i64().unwrap()
+        })
+        .collect();
+    revisions.sort();
+    assert_eq!(revisions, (1..=16).collect::<Vec<_>>());
+}
+
+async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.map(Box::pin).collect();
+    let mut out = Vec::new();
+    // Drive them together so the store sees concurrent transactions.
+    let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
+    let results = std::sync::Mutex::new(Vec::new());
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for (i, slot) in pending.iter_mut().enumerate() {
+            if let Some(fut) = slot {
+                match fut.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        results.lock().unwrap().push((i, v));
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    })
+    .await;
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(i, _)| *i);
+    out.extend(results.into_iter().map(|(_, v)| v));
+    out
+}
+
+async fn clusters_lifecycle_and_pagination(h: Harness) {
+    for name in ["alpha", "bravo", "charlie", "delta", "echo"] {
+        let (status, body) = h.post("/api/v1/clusters", json!({ "clusterName": name })).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["cluster"]["clusterArn"], format!("arn:wharf:ecs:local:000000000000:cluster/{name}"));
+    }
+    // ECS: creating an existing cluster returns it.
+    let (status, body) = h.post("/api/v1/clusters", json!({ "clusterName": "alpha" })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["cluster"]["clusterName"], "alpha");
+
+    let mut seen = Vec::new();
+    let mut uri = "/api/v1/clusters?maxResults=2".to_string();
+    loop {
+        let (status, page) = h.get(&uri).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let clusters = page["clusters"].as_array().unwrap();
+        assert!(clusters.len() <= 2);
+        seen.extend(clusters.iter().map(|c| c["clusterName"].as_str().unwrap().to_string()));
+        match page["nextToken"].as_str() {
+            Some(token) => uri = format!("/api/v1/clusters?maxResults=2&nextToken={token}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["alpha", "bravo", "charlie", "delta", "echo"]);
+    let (status, _) = h.get("/api/v1/clusters?nextToken=nonsense").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // A cluster with an active service cannot be deleted.
+    h.post("/api/v1/task-definitions", fixture("busybox-httpd.json")).await;
+    let (status, _) = h
+        .post("/api/v1/clusters/alpha/services", json!({"serviceName": "web", "taskDefinition": "hello-httpd", "desiredCount": 0}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, described) = h.get("/api/v1/clusters/alpha").await;
+    assert_eq!(described["cluster"]["activeServicesCount"], 1);
+    let (status, body) = h.delete("/api/v1/clusters/alpha").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("service"));
+
+    let (status, _) = h.delete("/api/v1/clusters/bravo").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = h.get("/api/v1/clusters/bravo").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "NotFound");
+    let (status, body) = h.post("/api/v1/clusters", json!({ "clusterName": "no spaces" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errors"][0]["field"], "clusterName");
+}
+
+async fn services_create_update_delete(h: Harness) {
+    h.post("/api/v1/clusters", json!({ "clusterName": "prod" })).await;
+    h.post("/api/v1/task-definitions", fixture("web-nginx.json")).await;
+    let (status, body) = h
+        .post("/api/v1/clusters/prod/services", json!({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 3,
+            "loadBalancers": [{"containerName": "nginx", "containerPort": 80}]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let svc = &body["service"];
+    assert_eq!(svc["deploymentConfiguration"]["minimumHealthyPercent"], 100);
+    assert_eq!(svc["deploymentConfiguration"]["maximumPercent"], 200);
+    assert_eq!(svc["schedulingStrategy"], "REPLICA");
+    assert_eq!(svc["loadBalancers"][0]["containerPort"], 80, "fields kept as given");
+    assert_eq!(svc["deployments"][0]["status"], "PRIMARY");
+    assert_eq!(svc["deployments"][0]["rolloutState"], "IN_PROGRESS");
+    assert_eq!(svc["events"].as_array().unwrap().len(), 1);
+
+    let (status, body) = h.post("/api/v1/clusters/prod/services", json!({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, _) = h.post("/api/v1/clusters/nope/services", json!({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Scale: same deployment, an event.
+    let (status, body) = h.patch("/api/v1/clusters/prod/services/web", json!({"desiredCount": 5})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["service"]["desiredCount"], 5);
+    assert_eq!(body["service"]["deployments"].as_array().unwrap().len(), 1);
+    assert_eq!(body["service"]["deployments"][0]["desiredCount"], 5);
+
+    // New revision: a new PRIMARY deployment, the old one ACTIVE.
+    h.post("/api/v1/task-definitions", fixture("web-nginx.json")).await;
+    let (_, body) = h.patch("/api/v1/clusters/prod/services/web", json!({"taskDefinition": "web"})).await;
+    let deployments = body["service"]["deployments"].as_array().unwrap();
+    assert_eq!(body["service"]["taskDefinition"], "web:2");
+    assert_eq!(deployments.len(), 2);
+    assert_eq!(deployments.iter().filter(|d| d["status"] == "PRIMARY").count(), 1);
+    assert!(deployments.iter().any(|d| d["status"] == "ACTIVE" && d["taskDefinition"] == "web:1"));
+    // forceNewDeployment with the same revision is a rolling restart.
+    let (_, body) = h.patch("/api/v1/clusters/prod/services/web", json!({"forceNewDeployment": true})).await;
+    assert_eq!(body["service"]["deployments"].as_array().unwrap().len(), 3);
+
+    // A deregistered revision cannot start new work; the running service keeps it.
+    h.delete("/api/v1/task-definitions/web:1").await;
+    let (status, body) = h.patch("/api/v1/clusters/prod/services/web", json!({"taskDefinition": "web:1"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errors"][0]["field"], "taskDefinition");
+
+    let (status, body) = h.delete("/api/v1/clusters/prod/services/web").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = h.delete("/api/v1/clusters/prod/services/web?force=true").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["service"]["status"], "INACTIVE");
+    let (_, list) = h.get("/api/v1/clusters/prod/services").await;
+    assert_eq!(list["services"], json!([]));
+    let (status, body) = h.get("/api/v1/clusters/prod/services/web").await;
+    assert_eq!(status, StatusCode::OK, "a deleted service stays describable");
+    assert_eq!(body["service"]["status"], "INACTIVE");
+    // The name is free again.
+    let (status, _) = h.post("/api/v1/clusters/prod/services", json!({"serviceName": "web", "taskDefinition": "web", "desiredCount": 1})).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+async fn service_input_errors_name_every_field(h: Harness) {
+    h.post("/api/v1/clusters", json!({ "clusterName": "prod" })).await;
+    let (status, body) = h
+        .post("/api/v1/clusters/prod/services", json!({"serviceName": "web", "taskDefinition": "ghost:1", "desiredCount": 1}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["errors"][0]["field"], "taskDefinition");
+    let (_, services) = h.get("/api/v1/clusters/prod/services").await;
+    assert_eq!(services["services"], json!([]), "a refused create stores nothing");
+
+    let (status, body) = h
+        .post("/api/v1/clusters/prod/services", json!({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": "two"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errors"][0]["field"], "desiredCount");
+}
+
+async fn errors_have_one_shape(h: Harness) {
+    let (status, body) = h.get("/api/v1/no-such-thing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "NotFound");
+    let big = format!("{{\"family\": \"x\", \"pad\": \"{}\"}}", "a".repeat(2 * 1024 * 1024));
+    let (status, body) = h.post("/api/v1/task-definitions", big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["error"], "PayloadTooLarge");
+    let (status, body) = h.get("/api/v1/clusters?maxResults=5000").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errors"][0]["field"], "maxResults");
+    let (status, _) = h.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = h.get("/readyz").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, metrics) = h.get("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(metrics.as_str().unwrap().contains("wharf_http_responses_total{class=\"4xx\"}"));
+    let (_, doc) = h.get("/api/v1/openapi.json").await;
+    for path in ["/api/v1/task-definitions", "/api/v1/clusters/{cluster}/services/{service}", "/api/v1/clusters/{cluster}"] {
+        assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+    }
+    assert!(doc["components"]["schemas"]["TaskDefinitionSpec"].is_object());
+}

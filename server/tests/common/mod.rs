@@ -1,0 +1,128 @@
+//! A real server router over a real database: a fresh SQLite file, or a fresh PostgreSQL
+//! database when `WHARF_TEST_POSTGRES_URL` names a server (the test script starts one).
+
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use wharf_server::store::Store;
+
+pub struct Harness {
+    pub router: axum::Router,
+    pub store: Store,
+    _dir: tempfile::TempDir,
+}
+
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+impl Harness {
+    /// None when PostgreSQL is not configured and not required (a developer's quick run).
+    pub async fn new(db: Db) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match db {
+            Db::Sqlite => None,
+            Db::Postgres => Some(fresh_postgres_database().await?),
+        };
+        let store = Store::open(url.as_deref(), dir.path()).await.expect("store opens");
+        let options = wharf_server::leptos_options(&dir.path().join("site"), "127.0.0.1:0".parse().unwrap());
+        let router = wharf_server::app(wharf_server::state(store.clone(), options));
+        Some(Self { router, store, _dir: dir })
+    }
+
+    pub async fn call(&self, method: Method, uri: &str, body: Option<String>) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, value)
+    }
+
+    pub async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, uri, None).await
+    }
+
+    pub async fn post(&self, uri: &str, body: impl ToString) -> (StatusCode, Value) {
+        self.call(Method::POST, uri, Some(body.to_string())).await
+    }
+
+    pub async fn patch(&self, uri: &str, body: impl ToString) -> (StatusCode, Value) {
+        self.call(Method::PATCH, uri, Some(body.to_string())).await
+    }
+
+    pub async fn delete(&self, uri: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, uri, None).await
+    }
+}
+
+async fn fresh_postgres_database() -> Option<String> {
+    let Ok(admin_url) = std::env::var("WHARF_TEST_POSTGRES_URL") else {
+        if std::env::var("WHARF_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+            panic!("WHARF_REQUIRE_POSTGRES=1 but WHARF_TEST_POSTGRES_URL is not set");
+        }
+        eprintln!("PostgreSQL not configured (WHARF_TEST_POSTGRES_URL); skipping the PostgreSQL variant");
+        return None;
+    };
+    use sqlx::Connection;
+    let name = format!("wharf_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("PostgreSQL reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+    Some(format!("{base}/{name}"))
+}
+
+/// Runs each listed test body against SQLite and against PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let h = $crate::common::Harness::new($crate::common::Db::Sqlite).await.unwrap();
+                    super::$name(h).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(h) = $crate::common::Harness::new($crate::common::Db::Postgres).await {
+                        super::$name(h).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+pub fn fixtures_dir() -> std::path::PathBuf {
+    std::env::var("WHARF_FIXTURES")
+        .map(Into::into)
+        .unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/task-definitions"))
+}
+
+pub fn fixture(name: &str) -> String {
+    let path = fixtures_dir().join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Strips what the server adds to a registered revision, leaving what the user wrote.
+pub fn as_registered(mut td: Value) -> Value {
+    let obj = td.as_object_mut().unwrap();
+    for f in ["taskDefinitionArn", "revision", "status", "registeredAt", "deregisteredAt", "requiresAttributes", "compatibilities"] {
+        obj.remove(f);
+    }
+    td
+}
