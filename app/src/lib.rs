@@ -2,14 +2,21 @@
 Wharf's portal: server-rendered Leptos pages that hydrate in the browser. Pages are grouped
 by resource; each keeps its server functions beside its components.
 */
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod clusters;
+pub mod components;
+pub mod editor;
+pub mod error;
+mod home;
+pub mod services;
+pub mod task_definitions;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::path;
 
 /// The HTML document around the app.
@@ -20,7 +27,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <AutoReload options=options.clone()/>
+                <meta name="color-scheme" content="light dark"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -36,13 +43,63 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Stylesheet id="wharf" href="/pkg/wharf.css"/>
-        <Title text="Wharf"/>
+        <Title formatter=|page: String| if page.is_empty() { "Wharf".to_string() } else { format!("{page} · Wharf") }/>
         <Router>
-            <main>
-                <Routes fallback=|| "Not found">
-                    <Route path=path!("") view=|| view! { <h1>"Wharf"</h1> }/>
-                </Routes>
-            </main>
+            <a class="skip" href="#main">"Skip to content"</a>
+            <div class="layout">
+                <nav class="sidebar" aria-label="Main">
+                    <A href="/" attr:class="brand">
+                        <span class="logo" aria-hidden="true">"⚓"</span>
+                        "Wharf"
+                    </A>
+                    <A href="/" exact=true>"Dashboard"</A>
+                    <A href="/clusters">"Clusters"</A>
+                    <A href="/task-definitions">"Task definitions"</A>
+                    <a href="/api/v1/openapi.json" class="muted">"API (OpenAPI)"</a>
+                </nav>
+                <main id="main" tabindex="-1">
+                    <Routes fallback=NotFound>
+                        <Route path=path!("") view=home::HomePage/>
+                        <Route path=path!("/clusters") view=clusters::ClustersPage/>
+                        <Route path=path!("/clusters/:cluster") view=clusters::ClusterPage/>
+                        <Route path=path!("/clusters/:cluster/services/new") view=services::NewServicePage/>
+                        <Route path=path!("/clusters/:cluster/services/:service") view=services::ServicePage/>
+                        <Route path=path!("/task-definitions") view=task_definitions::FamiliesPage/>
+                        <Route path=path!("/task-definitions/new") view=editor::RegisterPage/>
+                        <Route path=path!("/task-definitions/:family") view=task_definitions::FamilyPage/>
+                        <Route path=path!("/task-definitions/:family/:revision") view=task_definitions::RevisionPage/>
+                    </Routes>
+                </main>
+            </div>
         </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <components::EmptyState title="Page not found" body="There is nothing at this address. Pick a section on the left.">
+            <A href="/" attr:class="button">"Go to the dashboard"</A>
+        </components::EmptyState>
+    }
+}
+
+/// Server-only helpers for server functions.
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
+    use crate::backend::SharedBackend;
+    use crate::error::PortalError;
+    use leptos::prelude::use_context;
+    use wharf_core::WharfError;
+
+    /// The server's implementation of [`crate::backend::Backend`], provided per request.
+    pub fn backend() -> Result<SharedBackend, PortalError> {
+        use_context::<SharedBackend>().ok_or_else(|| PortalError(WharfError::internal()))
     }
 }

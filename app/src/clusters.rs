@@ -1,0 +1,273 @@
+/*! Clusters: the list with its create form, and a cluster's page with its services. */
+
+use crate::components::{DataRegion, EmptyState, PageHeader, StatusBadge};
+use crate::error::{FieldErrorList, PortalResult};
+use crate::services::ServiceTable;
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use serde::{Deserialize, Serialize};
+use wharf_core::cluster::Cluster;
+use wharf_core::instance::ContainerInstance;
+use wharf_core::service::Service;
+
+#[server(input = Json)]
+pub async fn list_clusters() -> PortalResult<Vec<Cluster>> {
+    let page = wharf_core::page::Page { limit: wharf_core::page::LIMIT_MAX_RESULTS, after: None };
+    Ok(crate::ssr::backend()?.list_clusters(page).await?.items)
+}
+
+#[server(input = Json)]
+pub async fn create_cluster(cluster_name: String) -> PortalResult<Cluster> {
+    let input = wharf_core::cluster::CreateClusterInput { cluster_name: Some(cluster_name), tags: None };
+    Ok(crate::ssr::backend()?.create_cluster(input).await?.0)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterDetail {
+    pub cluster: Cluster,
+    pub services: Vec<Service>,
+    pub instances: Vec<ContainerInstance>,
+}
+
+#[server(input = Json)]
+pub async fn cluster_overview(name: String) -> PortalResult<ClusterDetail> {
+    let backend = crate::ssr::backend()?;
+    let page = wharf_core::page::Page { limit: wharf_core::page::LIMIT_MAX_RESULTS, after: None };
+    Ok(ClusterDetail {
+        cluster: backend.describe_cluster(&name).await?,
+        services: backend.list_services(&name, page.clone()).await?.items,
+        instances: backend.list_container_instances(&name, page).await?.items,
+    })
+}
+
+#[server(input = Json)]
+pub async fn delete_cluster(name: String) -> PortalResult<Cluster> {
+    Ok(crate::ssr::backend()?.delete_cluster(&name).await?)
+}
+
+#[component]
+pub fn ClustersPage() -> impl IntoView {
+    let create = ServerAction::<CreateCluster>::new();
+    let clusters = Resource::new(move || create.version().get(), |_| list_clusters());
+    let name = RwSignal::new(String::new());
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(cluster)) = create.value().get() {
+            navigate(&format!("/clusters/{}", cluster.cluster_name), Default::default());
+        }
+    });
+    let errors = Signal::derive(move || match create.value().get() {
+        Some(Err(e)) => e.field_errors().to_vec(),
+        _ => Vec::new(),
+    });
+    view! {
+        <PageHeader title="Clusters".to_string()/>
+        <section class="card">
+            <form
+                class="inline-form"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    create.dispatch(CreateCluster { cluster_name: name.get_untracked().trim().to_string() });
+                }
+            >
+                <label for="cluster-name">"New cluster"</label>
+                <input
+                    id="cluster-name"
+                    name="clusterName"
+                    placeholder="e.g. production"
+                    autocomplete="off"
+                    bind:value=name
+                />
+                <button type="submit" class="primary" disabled=move || create.pending().get()>
+                    {move || if create.pending().get() { "Creating…" } else { "Create cluster" }}
+                </button>
+            </form>
+            <FieldErrorList errors/>
+        </section>
+        <DataRegion>
+            {move || Suspend::new(async move {
+                let clusters = clusters.await?;
+                Ok::<_, crate::error::PortalError>(if clusters.is_empty() {
+                    view! {
+                        <EmptyState
+                            title="No clusters yet"
+                            body="A cluster groups the hosts that run your tasks. Name one above (say, production), then register a task definition and create a service in it."
+                        />
+                    }
+                    .into_any()
+                } else {
+                    view! { <ClusterTable clusters/> }.into_any()
+                })
+            })}
+        </DataRegion>
+    }
+}
+
+#[component]
+fn ClusterTable(clusters: Vec<Cluster>) -> impl IntoView {
+    view! {
+        <table class="table" id="clusters">
+            <thead>
+                <tr>
+                    <th>"Name"</th>
+                    <th>"Status"</th>
+                    <th class="num">"Instances"</th>
+                    <th class="num">"Services"</th>
+                    <th class="num">"Running tasks"</th>
+                    <th class="num">"Pending tasks"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {clusters
+                    .into_iter()
+                    .map(|c| {
+                        view! {
+                            <tr>
+                                <td class="name">
+                                    <A href=format!("/clusters/{}", c.cluster_name)>{c.cluster_name.clone()}</A>
+                                </td>
+                                <td><StatusBadge status=c.status.clone()/></td>
+                                <td class="num">{c.registered_container_instances_count}</td>
+                                <td class="num">{c.active_services_count}</td>
+                                <td class="num">{c.running_tasks_count}</td>
+                                <td class="num">{c.pending_tasks_count}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+pub fn ClusterPage() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.read().get("cluster").unwrap_or_default();
+    let delete = ServerAction::<DeleteCluster>::new();
+    let overview = Resource::new(move || (name(), delete.version().get()), |(n, _)| cluster_overview(n));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = delete.value().get() {
+            navigate("/clusters", Default::default());
+        }
+    });
+    view! {
+        <PageHeader
+            title=Signal::derive(name)
+            crumbs=vec![("/clusters".into(), "Clusters".into())]
+        >
+            <A href=move || format!("/clusters/{}/services/new", name()) attr:class="button primary">
+                "Create service"
+            </A>
+            <button
+                class="danger"
+                on:click=move |_| {
+                    delete.dispatch(DeleteCluster { name: name() });
+                }
+            >
+                "Delete cluster"
+            </button>
+        </PageHeader>
+        {move || {
+            delete
+                .value()
+                .get()
+                .and_then(|r| r.err())
+                .map(|e| view! { <div class="notice notice-error" role="alert">{e.to_string()}</div> })
+        }}
+        <DataRegion>
+            {move || Suspend::new(async move {
+                let o = overview.await?;
+                let cluster_name = o.cluster.cluster_name.clone();
+                Ok::<_, crate::error::PortalError>(view! {
+                    <div class="stats">
+                        <Stat label="Container instances" value=o.cluster.registered_container_instances_count/>
+                        <Stat label="Active services" value=o.cluster.active_services_count/>
+                        <Stat label="Running tasks" value=o.cluster.running_tasks_count/>
+                        <Stat label="Pending tasks" value=o.cluster.pending_tasks_count/>
+                    </div>
+                    <section class="card">
+                        <h2>"Services"</h2>
+                        {if o.services.is_empty() {
+                            view! {
+                                <EmptyState
+                                    title="No services in this cluster"
+                                    body="A service keeps a number of copies of a task definition running. Register a task definition, then create a service from it."
+                                >
+                                    <A href=format!("/clusters/{cluster_name}/services/new") attr:class="button primary">
+                                        "Create service"
+                                    </A>
+                                    " "
+                                    <A href="/task-definitions/new" attr:class="button">"Register a task definition"</A>
+                                </EmptyState>
+                            }
+                            .into_any()
+                        } else {
+                            view! { <ServiceTable cluster=cluster_name.clone() services=o.services/> }.into_any()
+                        }}
+                    </section>
+                    <section class="card">
+                        <h2>"Container instances"</h2>
+                        {if o.instances.is_empty() {
+                            view! {
+                                <EmptyState
+                                    title="No container instances yet"
+                                    body="Hosts join this cluster by running wharf-agent with a join token. Until one joins, services wait with their tasks pending."
+                                />
+                            }
+                            .into_any()
+                        } else {
+                            view! { <InstanceTable instances=o.instances/> }.into_any()
+                        }}
+                    </section>
+                })
+            })}
+        </DataRegion>
+    }
+}
+
+#[component]
+fn Stat(#[prop(into)] label: String, value: i64) -> impl IntoView {
+    view! {
+        <div class="stat">
+            <div class="stat-value">{value}</div>
+            <div class="stat-label">{label}</div>
+        </div>
+    }
+}
+
+#[component]
+fn InstanceTable(instances: Vec<ContainerInstance>) -> impl IntoView {
+    view! {
+        <table class="table">
+            <thead>
+                <tr>
+                    <th>"Instance"</th>
+                    <th>"Status"</th>
+                    <th>"Agent"</th>
+                    <th class="num">"Running"</th>
+                    <th class="num">"Pending"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {instances
+                    .into_iter()
+                    .map(|i| {
+                        view! {
+                            <tr>
+                                <td class="name">{i.name.clone()}<div class="sub">{i.id.clone()}</div></td>
+                                <td><StatusBadge status=i.status.clone()/></td>
+                                <td>{if i.agent_connected { "connected" } else { "disconnected" }}</td>
+                                <td class="num">{i.running_tasks_count}</td>
+                                <td class="num">{i.pending_tasks_count}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}

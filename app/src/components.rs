@@ -1,0 +1,76 @@
+/*! Building blocks every page shares: headers, empty states, badges, data regions. */
+
+use crate::error::ErrorTemplate;
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// A page's title row with breadcrumbs and actions on the right.
+#[component]
+pub fn PageHeader(
+    #[prop(into)] title: Signal<String>,
+    #[prop(optional)] crumbs: Vec<(String, String)>,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <header class="page-header">
+            <div>
+                <nav class="crumbs" aria-label="Breadcrumb">
+                    {crumbs
+                        .into_iter()
+                        .map(|(href, label)| view! { <A href=href>{label}</A><span class="sep">"/"</span> })
+                        .collect_view()}
+                </nav>
+                <h1>{move || title.get()}</h1>
+            </div>
+            <div class="actions">{children.map(|c| c())}</div>
+        </header>
+    }
+}
+
+/// What an empty list shows: what it is, and the next step.
+#[component]
+pub fn EmptyState(
+    #[prop(into)] title: String,
+    #[prop(into)] body: String,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <div class="empty">
+            <h2>{title}</h2>
+            <p>{body}</p>
+            {children.map(|c| c())}
+        </div>
+    }
+}
+
+/// A status word with a colour that means the same everywhere.
+#[component]
+pub fn StatusBadge(#[prop(into)] status: String) -> impl IntoView {
+    let tone = match status.as_str() {
+        "ACTIVE" | "RUNNING" | "COMPLETED" | "PRIMARY" | "HEALTHY" => "ok",
+        "DRAINING" | "PENDING" | "PROVISIONING" | "IN_PROGRESS" | "ACTIVATING" | "STOPPING" => "busy",
+        "FAILED" | "UNHEALTHY" => "bad",
+        _ => "muted",
+    };
+    view! { <span class=format!("badge badge-{tone}")>{status}</span> }
+}
+
+#[component]
+pub fn Loading() -> impl IntoView {
+    view! { <div class="loading" aria-busy="true"><span class="spinner"></span>"Loading…"</div> }
+}
+
+/// Wraps a region that loads data: a spinner first, the error template if it fails.
+#[component]
+pub fn DataRegion(children: Children) -> impl IntoView {
+    view! {
+        <Transition fallback=Loading>
+            <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors/> }>{children()}</ErrorBoundary>
+        </Transition>
+    }
+}
+
+/// "3 minutes ago" would need a clock per render; show the UTC time, short.
+pub fn short_time(rfc3339: &str) -> String {
+    rfc3339.get(..16).map(|t| t.replace('T', " ")).unwrap_or_else(|| rfc3339.to_string()) + " UTC"
+}

@@ -1,0 +1,91 @@
+/*!
+The portal's error: the API's [`WharfError`] carried through server functions, so a form can
+mark the fields a validation error names, and the one template every data region falls back to.
+*/
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use wharf_core::{ErrorKind, FieldError, WharfError};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortalError(pub WharfError);
+
+impl fmt::Display for PortalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for PortalError {}
+
+impl From<WharfError> for PortalError {
+    fn from(e: WharfError) -> Self {
+        Self(e)
+    }
+}
+
+impl FromServerFnError for PortalError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        let message = match value {
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => {
+                "Wharf could not be reached; check the connection and try again".to_string()
+            }
+            other => other.to_string(),
+        };
+        Self(WharfError::new(ErrorKind::Internal, message))
+    }
+}
+
+impl PortalError {
+    pub fn field_errors(&self) -> &[FieldError] {
+        &self.0.errors
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.0.error == ErrorKind::NotFound
+    }
+}
+
+pub type PortalResult<T> = Result<T, PortalError>;
+
+/// What every data region shows when its request failed.
+#[component]
+pub fn ErrorTemplate(errors: ArcRwSignal<Errors>) -> impl IntoView {
+    let messages = move || {
+        errors
+            .get()
+            .into_iter()
+            .map(|(_, e)| e.to_string())
+            .collect::<Vec<_>>()
+    };
+    view! {
+        <div class="notice notice-error" role="alert">
+            <strong>"Something is wrong. "</strong>
+            <For each=messages key=|m| m.clone() let:message>
+                <span>{message}</span>
+            </For>
+        </div>
+    }
+}
+
+/// The list of field problems under a form, each naming its field.
+#[component]
+pub fn FieldErrorList(#[prop(into)] errors: Signal<Vec<FieldError>>) -> impl IntoView {
+    view! {
+        <Show when=move || !errors.read().is_empty()>
+            <ul class="field-errors" role="alert">
+                <For each=move || errors.get() key=|e| (e.field.clone(), e.message.clone()) let:e>
+                    <li data-field=e.field.clone()>
+                        <code>{if e.field.is_empty() { "document".to_string() } else { e.field.clone() }}</code>
+                        " "
+                        {e.message.clone()}
+                    </li>
+                </For>
+            </ul>
+        </Show>
+    }
+}

@@ -1,0 +1,454 @@
+/*! Services: the table a cluster shows, the create form, and a service's page. */
+
+use crate::components::{DataRegion, PageHeader, StatusBadge, short_time};
+use crate::error::{FieldErrorList, PortalError, PortalResult};
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use wharf_core::FieldError;
+use wharf_core::service::{
+    CircuitBreaker, CreateServiceInput, DeploymentConfiguration, PlacementStrategy, SchedulingStrategy, Service,
+    UpdateServiceInput,
+};
+use wharf_core::task_definition::{PlacementConstraint, TaskDefinitionStatus};
+
+#[server(input = Json)]
+pub async fn active_revisions() -> PortalResult<Vec<String>> {
+    let page = wharf_core::page::Page { limit: wharf_core::page::LIMIT_MAX_RESULTS, after: None };
+    let filter = crate::backend::RevisionFilter { status: Some(TaskDefinitionStatus::Active), ..Default::default() };
+    let mut names: Vec<(String, i64)> = crate::ssr::backend()?
+        .list_task_definitions(filter, page)
+        .await?
+        .items
+        .iter()
+        .map(|td| (td.family().to_string(), td.revision))
+        .collect();
+    // Newest revision of each family first.
+    names.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    Ok(names.into_iter().map(|(f, r)| format!("{f}:{r}")).collect())
+}
+
+#[server(input = Json)]
+pub async fn create_service(cluster: String, input: CreateServiceInput) -> PortalResult<Service> {
+    Ok(crate::ssr::backend()?.create_service(&cluster, input).await?)
+}
+
+#[server(input = Json)]
+pub async fn get_service(cluster: String, name: String) -> PortalResult<Service> {
+    Ok(crate::ssr::backend()?.describe_service(&cluster, &name).await?)
+}
+
+#[server(input = Json)]
+pub async fn update_service(cluster: String, name: String, input: UpdateServiceInput) -> PortalResult<Service> {
+    Ok(crate::ssr::backend()?.update_service(&cluster, &name, input).await?)
+}
+
+#[server(input = Json)]
+pub async fn delete_service(cluster: String, name: String, force: bool) -> PortalResult<Service> {
+    Ok(crate::ssr::backend()?.delete_service(&cluster, &name, force).await?)
+}
+
+fn errors_of(value: Option<Result<Service, PortalError>>) -> Vec<FieldError> {
+    match value {
+        Some(Err(e)) if e.field_errors().is_empty() => vec![FieldError { field: String::new(), message: e.to_string() }],
+        Some(Err(e)) => e.field_errors().to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+#[component]
+pub fn ServiceTable(cluster: String, services: Vec<Service>) -> impl IntoView {
+    view! {
+        <table class="table" id="services">
+            <thead>
+                <tr>
+                    <th>"Service"</th>
+                    <th>"Status"</th>
+                    <th>"Task definition"</th>
+                    <th class="num">"Desired"</th>
+                    <th class="num">"Running"</th>
+                    <th class="num">"Pending"</th>
+                    <th>"Deployment"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {services
+                    .into_iter()
+                    .map(|s| {
+                        let rollout = s
+                            .deployments
+                            .iter()
+                            .find(|d| d.status == "PRIMARY")
+                            .map(|d| d.rollout_state.clone())
+                            .unwrap_or_default();
+                        let desired = match s.config.scheduling_strategy {
+                            SchedulingStrategy::Daemon => "daemon".to_string(),
+                            SchedulingStrategy::Replica => s.config.desired_count.to_string(),
+                        };
+                        view! {
+                            <tr>
+                                <td class="name">
+                                    <A href=format!("/clusters/{cluster}/services/{}", s.service_name)>{s.service_name.clone()}</A>
+                                </td>
+                                <td><StatusBadge status=s.status.clone()/></td>
+                                <td><code>{s.config.task_definition.clone()}</code></td>
+                                <td class="num">{desired}</td>
+                                <td class="num">{s.running_count}</td>
+                                <td class="num">{s.pending_count}</td>
+                                <td><StatusBadge status=rollout/></td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// Placement presets offered by the form; the API takes any ECS strategy list.
+const STRATEGIES: [(&str, &str); 5] = [
+    ("", "Spread across zones, then instances (ECS default)"),
+    ("binpack:memory", "Binpack on memory (fewest hosts)"),
+    ("binpack:cpu", "Binpack on CPU"),
+    ("spread:instanceId", "Spread across instances"),
+    ("random", "Random"),
+];
+
+fn strategy_list(preset: &str) -> Option<Vec<PlacementStrategy>> {
+    let (kind, field) = match preset.split_once(':') {
+        Some((k, f)) => (k, Some(f.to_string())),
+        None if preset.is_empty() => return None,
+        None => (preset, None),
+    };
+    Some(vec![PlacementStrategy { kind: Some(kind.to_string()), field }])
+}
+
+#[component]
+pub fn NewServicePage() -> impl IntoView {
+    let params = use_params_map();
+    let cluster = move || params.read().get("cluster").unwrap_or_default();
+    let revisions = Resource::new(|| (), |_| active_revisions());
+    let name = RwSignal::new(String::new());
+    let task_definition = RwSignal::new(String::new());
+    let scheduling = RwSignal::new("REPLICA".to_string());
+    let desired = RwSignal::new("1".to_string());
+    let min_healthy = RwSignal::new(String::new());
+    let max_percent = RwSignal::new(String::new());
+    let strategy = RwSignal::new(String::new());
+    let distinct = RwSignal::new(false);
+    let expression = RwSignal::new(String::new());
+    let breaker = RwSignal::new(false);
+    let rollback = RwSignal::new(false);
+    let expression_error = Memo::new(move |_| {
+        let e = expression.get();
+        if e.trim().is_empty() { None } else { wharf_core::expr::parse(&e).err().map(|err| err.to_string()) }
+    });
+    let create = ServerAction::<CreateService>::new();
+    let errors = Signal::derive(move || errors_of(create.value().get()));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(service)) = create.value().get() {
+            navigate(&format!("/clusters/{}/services/{}", cluster(), service.service_name), Default::default());
+        }
+    });
+    let daemon = move || scheduling.get() == "DAEMON";
+    let number = |s: String| s.trim().parse::<i64>().ok();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut constraints = Vec::new();
+        if distinct.get_untracked() {
+            constraints.push(PlacementConstraint { kind: Some("distinctInstance".into()), expression: None });
+        }
+        let expr = expression.get_untracked();
+        if !expr.trim().is_empty() {
+            constraints.push(PlacementConstraint { kind: Some("memberOf".into()), expression: Some(expr) });
+        }
+        let is_daemon = scheduling.get_untracked() == "DAEMON";
+        let input = CreateServiceInput {
+            service_name: Some(name.get_untracked().trim().to_string()),
+            task_definition: Some(task_definition.get_untracked()).filter(|t| !t.is_empty()),
+            desired_count: if is_daemon { None } else { number(desired.get_untracked()).or(Some(-1)) },
+            scheduling_strategy: Some(if is_daemon { SchedulingStrategy::Daemon } else { SchedulingStrategy::Replica }),
+            deployment_configuration: Some(DeploymentConfiguration {
+                minimum_healthy_percent: number(min_healthy.get_untracked()),
+                maximum_percent: number(max_percent.get_untracked()),
+                deployment_circuit_breaker: Some(CircuitBreaker { enable: breaker.get_untracked(), rollback: rollback.get_untracked() }),
+                ..Default::default()
+            }),
+            placement_strategy: if is_daemon { None } else { strategy_list(&strategy.get_untracked()) },
+            placement_constraints: Some(constraints).filter(|c| !c.is_empty()),
+            ..Default::default()
+        };
+        create.dispatch(CreateService { cluster: cluster(), input });
+    };
+    view! {
+        <PageHeader
+            title="Create service".to_string()
+            crumbs=vec![("/clusters".into(), "Clusters".into()), (format!("/clusters/{}", cluster()), cluster())]
+        />
+        <form class="card form-grid" on:submit=submit id="create-service">
+            <label for="s-name">
+                "Service name"
+                <input id="s-name" bind:value=name autocomplete="off" placeholder="e.g. web"/>
+            </label>
+            <label for="s-td">
+                "Task definition"
+                <Transition fallback=|| view! { <select disabled=true><option>"Loading…"</option></select> }>
+                    {move || Suspend::new(async move {
+                        let names = revisions.await.unwrap_or_default();
+                        if task_definition.get_untracked().is_empty() {
+                            if let Some(first) = names.first() {
+                                task_definition.set(first.clone());
+                            }
+                        }
+                        let empty = names.is_empty();
+                        view! {
+                            <select id="s-td" bind:value=task_definition>
+                                {names.into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                            </select>
+                            {empty.then(|| view! {
+                                <small class="bad">"No ACTIVE task definitions. " <A href="/task-definitions/new">"Register one first."</A></small>
+                            })}
+                        }
+                    })}
+                </Transition>
+            </label>
+            <label for="s-scheduling">
+                "Scheduling strategy"
+                <select id="s-scheduling" bind:value=scheduling>
+                    <option value="REPLICA">"REPLICA — keep a number of tasks"</option>
+                    <option value="DAEMON">"DAEMON — one task on every instance"</option>
+                </select>
+            </label>
+            <Show when=move || !daemon()>
+                <label for="s-desired">
+                    "Desired tasks"
+                    <input id="s-desired" type="number" min="0" bind:value=desired/>
+                </label>
+            </Show>
+            <label for="s-min">
+                "Minimum healthy percent"
+                <input id="s-min" type="number" min="0" max="100" bind:value=min_healthy placeholder=move || if daemon() { "0" } else { "100" }/>
+                <small>"during a deployment, keep at least this share of tasks healthy"</small>
+            </label>
+            <label for="s-max">
+                "Maximum percent"
+                <input id="s-max" type="number" min="100" bind:value=max_percent placeholder=move || if daemon() { "100" } else { "200" }/>
+                <small>"during a deployment, run at most this share of tasks"</small>
+            </label>
+            <Show when=move || !daemon()>
+                <label for="s-strategy">
+                    "Placement strategy"
+                    <select id="s-strategy" bind:value=strategy>
+                        {STRATEGIES.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                    </select>
+                </label>
+            </Show>
+            <label for="s-expr" class="wide">
+                "Placement constraint (memberOf expression, optional)"
+                <input id="s-expr" bind:value=expression autocomplete="off" placeholder="attribute:ecs.availability-zone in [a, b]"/>
+                {move || expression_error.get().map(|e| view! { <small class="bad">{e}</small> })}
+            </label>
+            <label class="check" for="s-distinct">
+                <input type="checkbox" id="s-distinct" bind:checked=distinct/>
+                " Run each task on a different instance (distinctInstance)"
+            </label>
+            <label class="check" for="s-breaker">
+                <input type="checkbox" id="s-breaker" bind:checked=breaker/>
+                " Deployment circuit breaker"
+            </label>
+            <label class="check" for="s-rollback">
+                <input type="checkbox" id="s-rollback" bind:checked=rollback/>
+                " Roll back when the circuit breaker trips"
+            </label>
+            <div class="wide">
+                <FieldErrorList errors/>
+                <button type="submit" class="primary" id="create" disabled=move || create.pending().get()>
+                    {move || if create.pending().get() { "Creating…" } else { "Create service" }}
+                </button>
+            </div>
+        </form>
+    }
+}
+
+#[component]
+pub fn ServicePage() -> impl IntoView {
+    let params = use_params_map();
+    let cluster = move || params.read().get("cluster").unwrap_or_default();
+    let name = move || params.read().get("service").unwrap_or_default();
+    let update = ServerAction::<UpdateService>::new();
+    let delete = ServerAction::<DeleteService>::new();
+    let service = Resource::new(
+        move || (cluster(), name(), update.version().get(), delete.version().get()),
+        |(c, n, _, _)| get_service(c, n),
+    );
+    let update_errors = Signal::derive(move || errors_of(update.value().get()));
+    let delete_errors = Signal::derive(move || errors_of(delete.value().get()));
+    view! {
+        <PageHeader
+            title=Signal::derive(name)
+            crumbs=vec![("/clusters".into(), "Clusters".into()), (format!("/clusters/{}", cluster()), cluster())]
+        />
+        <DataRegion>
+            {move || Suspend::new(async move {
+                let s = service.await?;
+                let cfg = s.config.clone();
+                let dc = cfg.deployment_configuration.clone();
+                let strategy = if cfg.placement_strategy.is_empty() {
+                    "spread(attribute:ecs.availability-zone), spread(instanceId) — default".to_string()
+                } else {
+                    cfg.placement_strategy
+                        .iter()
+                        .map(|p| format!("{}({})", p.kind.clone().unwrap_or_default(), p.field.clone().unwrap_or_default()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let constraints = cfg
+                    .placement_constraints
+                    .iter()
+                    .map(|c| match &c.expression {
+                        Some(e) => format!("{} {e}", c.kind.clone().unwrap_or_default()),
+                        None => c.kind.clone().unwrap_or_default(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let breaker = dc.deployment_circuit_breaker.clone().unwrap_or_default();
+                let td_link = cfg.task_definition.replace(':', "/");
+                let td_name = cfg.task_definition.clone();
+                let live = s.status == "ACTIVE";
+                Ok::<_, PortalError>(view! {
+                    <section class="card">
+                        <dl class="facts" id="service-config">
+                            <dt>"Status"</dt><dd><StatusBadge status=s.status.clone()/></dd>
+                            <dt>"Task definition"</dt>
+                            <dd><A href=format!("/task-definitions/{td_link}")>{td_name}</A></dd>
+                            <dt>"Scheduling"</dt><dd>{cfg.scheduling_strategy.as_str()}</dd>
+                            <dt>"Desired / running / pending"</dt>
+                            <dd>{format!("{} / {} / {}", cfg.desired_count, s.running_count, s.pending_count)}</dd>
+                            <dt>"Deployment"</dt>
+                            <dd>{format!("minimum healthy {}%, maximum {}%", cfg.minimum_healthy_percent(), cfg.maximum_percent())}</dd>
+                            <dt>"Circuit breaker"</dt>
+                            <dd>{match (breaker.enable, breaker.rollback) { (false, _) => "off", (true, false) => "on", (true, true) => "on, with rollback" }}</dd>
+                            <dt>"Placement strategy"</dt><dd>{strategy}</dd>
+                            <dt>"Placement constraints"</dt><dd>{if constraints.is_empty() { "none".to_string() } else { constraints }}</dd>
+                            <dt>"Created"</dt><dd>{short_time(&s.created_at)}</dd>
+                        </dl>
+                    </section>
+                    <section class="card">
+                        <h2>"Deployments"</h2>
+                        <table class="table" id="deployments">
+                            <thead>
+                                <tr>
+                                    <th>"Deployment"</th><th>"Status"</th><th>"Task definition"</th>
+                                    <th class="num">"Desired"</th><th class="num">"Running"</th><th class="num">"Pending"</th>
+                                    <th class="num">"Failed"</th><th>"Rollout"</th><th>"Updated"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {s.deployments.iter().map(|d| view! {
+                                    <tr>
+                                        <td><code>{d.id.clone()}</code></td>
+                                        <td><StatusBadge status=d.status.clone()/></td>
+                                        <td><code>{d.task_definition.clone()}</code></td>
+                                        <td class="num">{d.desired_count}</td>
+                                        <td class="num">{d.running_count}</td>
+                                        <td class="num">{d.pending_count}</td>
+                                        <td class="num">{d.failed_tasks}</td>
+                                        <td><StatusBadge status=d.rollout_state.clone()/></td>
+                                        <td>{short_time(&d.updated_at)}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </section>
+                    {live.then(|| view! { <UpdateForm service=s.clone() update delete/> })}
+                    <section class="card">
+                        <h2>"Events"</h2>
+                        <ul class="events" id="events">
+                            {s.events.iter().map(|e| view! {
+                                <li><time>{short_time(&e.created_at)}</time>" "{e.message.clone()}</li>
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                })
+            })}
+        </DataRegion>
+        <FieldErrorList errors=update_errors/>
+        <FieldErrorList errors=delete_errors/>
+    }
+}
+
+#[component]
+fn UpdateForm(service: Service, update: ServerAction<UpdateService>, delete: ServerAction<DeleteService>) -> impl IntoView {
+    let cluster = service.cluster_arn.rsplit('/').next().unwrap_or_default().to_string();
+    let name = service.service_name.clone();
+    let replica = service.config.scheduling_strategy == SchedulingStrategy::Replica;
+    let desired = RwSignal::new(service.config.desired_count.to_string());
+    let revision = RwSignal::new(service.config.task_definition.clone());
+    let force = RwSignal::new(false);
+    let force_delete = RwSignal::new(false);
+    let revisions = Resource::new(|| (), |_| active_revisions());
+    let (c1, n1, current) = (cluster.clone(), name.clone(), service.config.clone());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let desired_count = desired.get_untracked().trim().parse::<i64>().ok();
+        let rev = revision.get_untracked();
+        let input = UpdateServiceInput {
+            desired_count: desired_count.filter(|d| replica && *d != current.desired_count),
+            task_definition: Some(rev.clone()).filter(|r| *r != current.task_definition && !r.is_empty()),
+            force_new_deployment: Some(force.get_untracked()),
+            ..Default::default()
+        };
+        update.dispatch(UpdateService { cluster: c1.clone(), name: n1.clone(), input });
+    };
+    let (c2, n2) = (cluster, name);
+    view! {
+        <section class="card">
+            <h2>"Update"</h2>
+            <form class="form-grid" on:submit=submit id="update-service">
+                {replica.then(|| view! {
+                    <label for="u-desired">"Desired tasks"<input id="u-desired" type="number" min="0" bind:value=desired/></label>
+                })}
+                <label for="u-td">
+                    "Task definition"
+                    <Transition fallback=|| view! { <select disabled=true><option>"Loading…"</option></select> }>
+                        {move || Suspend::new(async move {
+                            let mut names = revisions.await.unwrap_or_default();
+                            let current = revision.get_untracked();
+                            if !names.contains(&current) {
+                                names.insert(0, current);
+                            }
+                            view! {
+                                <select id="u-td" bind:value=revision>
+                                    {names.into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                                </select>
+                            }
+                        })}
+                    </Transition>
+                </label>
+                <label class="check" for="u-force">
+                    <input type="checkbox" id="u-force" bind:checked=force/>
+                    " Force a new deployment (restart every task on the same revision)"
+                </label>
+                <div class="wide">
+                    <button type="submit" class="primary" disabled=move || update.pending().get()>"Update service"</button>
+                </div>
+            </form>
+            <div class="danger-zone">
+                <label class="check" for="d-force">
+                    <input type="checkbox" id="d-force" bind:checked=force_delete/>
+                    " Delete even though tasks are wanted (they are stopped)"
+                </label>
+                <button
+                    class="danger"
+                    on:click=move |_| {
+                        delete.dispatch(DeleteService { cluster: c2.clone(), name: n2.clone(), force: force_delete.get_untracked() });
+                    }
+                >
+                    "Delete service"
+                </button>
+            </div>
+        </section>
+    }
+}

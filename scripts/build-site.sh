@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the portal's browser bundle into target/site/pkg: the wasm (release, size-optimised),
+# its JS glue from wasm-bindgen, wasm-opt when available, and the stylesheet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SITE=target/site
+PKG=$SITE/pkg
+mkdir -p "$PKG"
+cargo build -p wharf-frontend --lib --target wasm32-unknown-unknown --profile wasm-release
+wasm-bindgen --target web --no-typescript --out-dir "$PKG" --out-name wharf \
+  target/wasm32-unknown-unknown/wasm-release/wharf_frontend.wasm
+WASM_OPT=node_modules/.bin/wasm-opt
+if [ -x "$WASM_OPT" ]; then
+  "$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals "$PKG/wharf_bg.wasm" -o "$PKG/wharf_bg.opt.wasm"
+  mv "$PKG/wharf_bg.opt.wasm" "$PKG/wharf_bg.wasm"
+else
+  echo "wasm-opt not found (run scripts/setup.sh); the bundle is larger but works" >&2
+fi
+cp style/wharf.css "$PKG/wharf.css"
+echo "site: $SITE ($(gzip -9c "$PKG/wharf_bg.wasm" | wc -c) bytes of wasm, gzipped)"
