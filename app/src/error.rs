@@ -21,7 +21,11 @@ impl fmt::Display for PortalError {
 impl std::error::Error for PortalError {}
 
 impl From<WharfError> for PortalError {
+    /// On the server this also sets the server function's HTTP status (400, 404, 409…), so
+    /// logs and metrics count a user's mistake as a 4xx, not as a fault of Wharf.
     fn from(e: WharfError) -> Self {
+        #[cfg(feature = "ssr")]
+        crate::ssr::set_status(e.error);
         Self(e)
     }
 }

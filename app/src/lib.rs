@@ -28,6 +28,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%231f6feb'/%3E%3Cpath d='M3 5h10M3 8h10M3 11h10' stroke='white' stroke-width='1.5'/%3E%3C/svg%3E"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -41,6 +42,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Effects run in the browser only: the attribute tells tests and scripts the page is live.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
         <Stylesheet id="wharf" href="/pkg/wharf.css"/>
         <Title formatter=|page: String| if page.is_empty() { "Wharf".to_string() } else { format!("{page} · Wharf") }/>
@@ -97,6 +104,14 @@ pub(crate) mod ssr {
     use crate::error::PortalError;
     use leptos::prelude::use_context;
     use wharf_core::WharfError;
+
+    /// Sets the status of the current server function response from an error kind.
+    pub fn set_status(kind: wharf_core::ErrorKind) {
+        let code = http::StatusCode::from_u16(kind.http_status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(code);
+        }
+    }
 
     /// The server's implementation of [`crate::backend::Backend`], provided per request.
     pub fn backend() -> Result<SharedBackend, PortalError> {

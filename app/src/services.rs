@@ -11,12 +11,12 @@ use wharf_core::service::{
     CircuitBreaker, CreateServiceInput, DeploymentConfiguration, PlacementStrategy, SchedulingStrategy, Service,
     UpdateServiceInput,
 };
-use wharf_core::task_definition::{PlacementConstraint, TaskDefinitionStatus};
+use wharf_core::task_definition::PlacementConstraint;
 
 #[server(input = Json)]
 pub async fn active_revisions() -> PortalResult<Vec<String>> {
     let page = wharf_core::page::Page { limit: wharf_core::page::LIMIT_MAX_RESULTS, after: None };
-    let filter = crate::backend::RevisionFilter { status: Some(TaskDefinitionStatus::Active), ..Default::default() };
+    let filter = crate::backend::RevisionFilter { status: Some(wharf_core::task_definition::TaskDefinitionStatus::Active), ..Default::default() };
     let mut names: Vec<(String, i64)> = crate::ssr::backend()?
         .list_task_definitions(filter, page)
         .await?

@@ -78,6 +78,17 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The HTTP status that carries this kind of error.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::InvalidParameter => 400,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict => 409,
+            ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::Internal => 500,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::InvalidParameter => "InvalidParameter",

@@ -1,0 +1,165 @@
+// Browser journeys through the portal: a real wharf-server (SQLite in a temp folder) and
+// Debian's Chromium driven by playwright-core. Screenshots go to end2end/artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const fixtures = process.env.WHARF_FIXTURES ?? join(root, '..', 'shared', 'fixtures', 'task-definitions');
+const artifacts = join(root, 'end2end', 'artifacts');
+const serverBin = process.env.WHARF_SERVER_BIN ?? join(root, 'target', 'debug', 'wharf-server');
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+mkdirSync(artifacts, { recursive: true });
+
+let server, browser, base;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+async function waitUp(url, ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try { if ((await fetch(url)).ok) return; } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+before(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const data = mkdtempSync(join(tmpdir(), 'wharf-e2e-'));
+  server = spawn(serverBin, ['--listen', `127.0.0.1:${port}`, '--data-dir', data, '--site-dir', join(root, 'target', 'site')],
+    { stdio: ['ignore', 'inherit', 'inherit'] });
+  await waitUp(`${base}/readyz`, 30000);
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+});
+
+async function openPage(path) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  await page.goto(`${base}${path}`);
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
+  page.problems = problems;
+  return page;
+}
+
+const fixture = (name) => readFileSync(join(fixtures, name), 'utf8');
+
+test('registers web-nginx.json through the JSON editor', async () => {
+  const page = await openPage('/task-definitions/new');
+  await page.fill('#td-json', fixture('web-nginx.json'));
+  await page.getByText('✓ Valid task definition').waitFor();
+  await page.click('#register');
+  await page.waitForURL('**/task-definitions/web/1');
+  await page.getByRole('heading', { name: 'web:1' }).waitFor();
+  assert.match(await page.textContent('main'), /nginx:1\.27-alpine/);
+  await page.screenshot({ path: join(artifacts, '1-registered-web.png'), fullPage: true });
+  // It is stored as registered: the API reads it back.
+  const api = await (await fetch(`${base}/api/v1/task-definitions/web:1`)).json();
+  assert.equal(api.taskDefinition.containerDefinitions[0].image, 'nginx:1.27-alpine');
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('marks the missing image of invalid/missing-image.json without a reload', async () => {
+  const page = await openPage('/task-definitions/new');
+  // A reload would wipe this marker.
+  await page.evaluate(() => { window.__sameDocument = true; });
+  await page.fill('#td-json', fixture('invalid/missing-image.json'));
+  const error = page.locator('.field-errors li[data-field="containerDefinitions[0].image"]');
+  await error.waitFor();
+  assert.match(await error.textContent(), /needs an image/);
+  const marked = page.locator('.editor-line.error');
+  assert.ok(await marked.count() >= 1, 'the offending line is marked');
+  assert.equal(await page.locator('#register').isDisabled(), true);
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page reloaded');
+  await page.screenshot({ path: join(artifacts, '2-missing-image-marked.png'), fullPage: true });
+  // Fixing the document clears the marks.
+  const fixed = JSON.parse(fixture('invalid/missing-image.json'));
+  fixed.containerDefinitions[0].image = 'busybox';
+  await page.fill('#td-json', JSON.stringify(fixed, null, 2));
+  await page.getByText('✓ Valid task definition').waitFor();
+  assert.equal(await marked.count(), 0);
+  await page.close();
+});
+
+test('the form writes the same JSON the editor holds', async () => {
+  const page = await openPage('/task-definitions/new');
+  await page.click('#tab-form');
+  await page.fill('#f-family', 'from-form');
+  await page.fill('#f-image', 'busybox:1');
+  await page.fill('#f-memory', '4');
+  await page.locator('.field-errors li[data-field="containerDefinitions[0].memory"]').waitFor();
+  await page.fill('#f-memory', '64');
+  await page.getByText('✓ Valid task definition').waitFor();
+  await page.click('#tab-json');
+  const json = JSON.parse(await page.inputValue('#td-json'));
+  assert.equal(json.family, 'from-form');
+  assert.equal(json.containerDefinitions[0].memory, 64);
+  await page.close();
+});
+
+test('creates a cluster and a service from the registered revision and lists them', async () => {
+  const page = await openPage('/clusters');
+  await page.screenshot({ path: join(artifacts, '3-clusters-empty.png'), fullPage: true });
+  await page.fill('#cluster-name', 'production');
+  await page.click('button:has-text("Create cluster")');
+  await page.waitForURL('**/clusters/production');
+  await page.getByText('No services in this cluster').waitFor();
+  await page.click('a:has-text("Create service")');
+  await page.waitForURL('**/clusters/production/services/new');
+  await page.fill('#s-name', 'storefront');
+  await page.selectOption('#s-td', 'web:1');
+  await page.fill('#s-desired', '2');
+  await page.fill('#s-expr', 'attribute:ecs.os-type == linux');
+  await page.click('#create');
+  await page.waitForURL('**/clusters/production/services/storefront');
+  const config = page.locator('#service-config');
+  await config.waitFor();
+  assert.match(await config.textContent(), /web:1/);
+  assert.match(await config.textContent(), /minimum healthy 100%, maximum 200%/);
+  assert.match(await page.textContent('#events'), /was created with task definition web:1/);
+  await page.screenshot({ path: join(artifacts, '4-service.png'), fullPage: true });
+
+  await page.goto(`${base}/clusters/production`);
+  await page.locator('#services a:has-text("storefront")').waitFor();
+  await page.screenshot({ path: join(artifacts, '5-cluster-with-service.png'), fullPage: true });
+  await page.goto(`${base}/clusters`);
+  await page.locator('#clusters a:has-text("production")').waitFor();
+  await page.screenshot({ path: join(artifacts, '6-clusters.png'), fullPage: true });
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('a service form error names the field inline', async () => {
+  const page = await openPage('/clusters/production/services/new');
+  await page.fill('#s-name', 'bad name!');
+  await page.click('#create');
+  const err = page.locator('.field-errors li[data-field="serviceName"]');
+  await err.waitFor();
+  assert.match(await err.textContent(), /letters, digits, hyphens and underscores/);
+  await page.screenshot({ path: join(artifacts, '7-service-error.png'), fullPage: true });
+  await page.close();
+});
