@@ -83,6 +83,21 @@ test('registers web-nginx.json through the JSON editor', async () => {
   await page.close();
 });
 
+test('pasting describe output registers a new revision and names the ignored fields', async () => {
+  const described = await (await fetch(`${base}/api/v1/task-definitions/web:1`)).json();
+  const page = await openPage('/task-definitions/new');
+  await page.fill('#td-json', JSON.stringify(described, null, 2));
+  await page.getByText('✓ Valid task definition').waitFor();
+  await page.click('#register');
+  await page.waitForURL('**/task-definitions/web/2?ignored=*');
+  const notice = page.locator('#ignored-fields');
+  await notice.waitFor();
+  assert.match(await notice.textContent(), /taskDefinitionArn/);
+  assert.match(await notice.textContent(), /revision/);
+  await page.screenshot({ path: join(artifacts, '1b-registered-from-describe.png'), fullPage: true });
+  await page.close();
+});
+
 test('marks the missing image of invalid/missing-image.json without a reload', async () => {
   const page = await openPage('/task-definitions/new');
   // A reload would wipe this marker.

@@ -7,11 +7,11 @@ SITE=target/site
 PKG=$SITE/pkg
 mkdir -p "$PKG"
 cargo build -p wharf-frontend --lib --target wasm32-unknown-unknown --profile wasm-release
-wasm-bindgen --target web --no-typescript --out-dir "$PKG" --out-name wharf \
+wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir "$PKG" --out-name wharf \
   target/wasm32-unknown-unknown/wasm-release/wharf_frontend.wasm
 WASM_OPT=node_modules/.bin/wasm-opt
 if [ -x "$WASM_OPT" ]; then
-  "$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  "$WASM_OPT" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals "$PKG/wharf_bg.wasm" -o "$PKG/wharf_bg.opt.wasm"
   mv "$PKG/wharf_bg.opt.wasm" "$PKG/wharf_bg.wasm"
 else

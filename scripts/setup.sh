@@ -5,7 +5,7 @@
 # With --tests it also installs what the tests need: Chromium, ChromeDriver and PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
 TESTS=0
 [ "${1:-}" = --tests ] && TESTS=1
 

@@ -3,7 +3,7 @@
 # http://127.0.0.1:3000 with its SQLite database under ./data. Arguments go to wharf-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
 scripts/setup.sh
 scripts/build-site.sh
 cargo build --release -p wharf-server

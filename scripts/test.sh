@@ -3,8 +3,10 @@
 # on SQLite and on a throwaway PostgreSQL), then the browser journeys in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
 scripts/setup.sh --tests
+# A fresh checkout gains nothing from incremental caches; they only cost disk.
+export CARGO_INCREMENTAL=0
 
 WHARF_TEST_POSTGRES_URL=$(scripts/postgres.sh)
 export WHARF_TEST_POSTGRES_URL WHARF_REQUIRE_POSTGRES=1

@@ -5,7 +5,7 @@ use crate::error::PortalResult;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use wharf_core::task_definition::{TaskDefinition, TaskDefinitionFamily};
 
 #[server(input = Json)]
@@ -157,6 +157,7 @@ pub fn RevisionPage() -> impl IntoView {
     let deregister = ServerAction::<Deregister>::new();
     let revision = Resource::new(move || (reference(), deregister.version().get()), |(r, _)| get_revision(r));
     let family = move || params.read().get("family").unwrap_or_default();
+    let query = use_query_map();
     view! {
         <PageHeader
             title=Signal::derive(reference)
@@ -168,6 +169,13 @@ pub fn RevisionPage() -> impl IntoView {
             </button>
         </PageHeader>
         <p class="crumb-extra"><A href=move || format!("/task-definitions/{}", family())>"All revisions of this family"</A></p>
+        {move || {
+            query.read().get("ignored").filter(|i| !i.is_empty()).map(|ignored| view! {
+                <div class="notice notice-info" id="ignored-fields">
+                    "Registered. These read-only fields of the pasted document were ignored: " <code>{ignored.replace(',', ", ")}</code>
+                </div>
+            })
+        }}
         <DataRegion>
             {move || Suspend::new(async move {
                 let td = revision.await?;
