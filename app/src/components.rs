@@ -12,6 +12,7 @@ pub fn PageHeader(
     #[prop(optional)] children: Option<Children>,
 ) -> impl IntoView {
     view! {
+        <leptos_meta::Title text=move || title.get()/>
         <header class="page-header">
             <div>
                 <nav class="crumbs" aria-label="Breadcrumb">
@@ -73,4 +74,16 @@ pub fn DataRegion(children: Children) -> impl IntoView {
 /// "3 minutes ago" would need a clock per render; show the UTC time, short.
 pub fn short_time(rfc3339: &str) -> String {
     rfc3339.get(..16).map(|t| t.replace('T', " ")).unwrap_or_else(|| rfc3339.to_string()) + " UTC"
+}
+
+/// A checkbox with its label, bound to a signal.
+#[component]
+pub fn Checkbox(id: &'static str, checked: RwSignal<bool>, label: &'static str) -> impl IntoView {
+    view! {
+        <label class="check" for=id>
+            <input type="checkbox" id=id bind:checked=checked/>
+            " "
+            {label}
+        </label>
+    }
 }

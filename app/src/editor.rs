@@ -4,7 +4,7 @@ the server, compiled into the page) and marks the lines the problems are on, plu
 the common fields that writes the same JSON.
 */
 
-use crate::components::PageHeader;
+use crate::components::{Checkbox, PageHeader};
 use crate::error::{FieldErrorList, PortalResult};
 use crate::task_definitions::get_revision;
 use leptos::prelude::*;
@@ -120,22 +120,8 @@ pub fn RegisterPage() -> impl IntoView {
             "Problems are checked as you type."
         </p>
         <div class="tabs" role="tablist">
-            <button
-                role="tab"
-                id="tab-json"
-                aria-selected=move || (tab.get() == Tab::Json).to_string()
-                on:click=move |_| tab.set(Tab::Json)
-            >
-                "JSON"
-            </button>
-            <button
-                role="tab"
-                id="tab-form"
-                aria-selected=move || (tab.get() == Tab::Form).to_string()
-                on:click=move |_| tab.set(Tab::Form)
-            >
-                "Form"
-            </button>
+            <TabButton id="tab-json" label="JSON" tab=Tab::Json current=tab/>
+            <TabButton id="tab-form" label="Form" tab=Tab::Form current=tab/>
         </div>
         <form
             class="card"
@@ -173,6 +159,15 @@ pub fn RegisterPage() -> impl IntoView {
                 </button>
             </div>
         </form>
+    }
+}
+
+#[component]
+fn TabButton(id: &'static str, label: &'static str, tab: Tab, current: RwSignal<Tab>) -> impl IntoView {
+    view! {
+        <button type="button" role="tab" id=id aria-selected=move || (current.get() == tab).to_string() on:click=move |_| current.set(tab)>
+            {label}
+        </button>
     }
 }
 
@@ -303,10 +298,7 @@ fn CommonFieldsForm(text: RwSignal<String>) -> impl IntoView {
             <Field label="Memory (MiB)" id="f-memory" hint="hard limit" value=memory/>
             <Field label="Container port" id="f-container-port" hint="" value=container_port/>
             <Field label="Host port" id="f-host-port" hint="0 or empty = dynamic" value=host_port/>
-            <label class="check" for="f-essential">
-                <input type="checkbox" id="f-essential" bind:checked=essential/>
-                " Essential (the task stops when this container stops)"
-            </label>
+            <Checkbox id="f-essential" checked=essential label="Essential (the task stops when this container stops)"/>
             <label class="wide" for="f-env">
                 "Environment (one NAME=value per line)"
                 <textarea id="f-env" rows="3" bind:value=env></textarea>

@@ -1,6 +1,6 @@
 /*! Services: the table a cluster shows, the create form, and a service's page. */
 
-use crate::components::{DataRegion, PageHeader, StatusBadge, short_time};
+use crate::components::{Checkbox, DataRegion, PageHeader, StatusBadge, short_time};
 use crate::error::{FieldErrorList, PortalError, PortalResult};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -124,6 +124,36 @@ fn strategy_list(preset: &str) -> Option<Vec<PlacementStrategy>> {
     Some(vec![PlacementStrategy { kind: Some(kind.to_string()), field }])
 }
 
+/// A select of ACTIVE revisions. Starts on `value` when set (kept even if no longer ACTIVE),
+/// else on the newest revision of the first family.
+#[component]
+fn RevisionSelect(id: &'static str, value: RwSignal<String>, revisions: Resource<PortalResult<Vec<String>>>) -> impl IntoView {
+    view! {
+        <Transition fallback=|| view! { <select disabled=true><option>"Loading…"</option></select> }>
+            {move || Suspend::new(async move {
+                let mut names = revisions.await.unwrap_or_default();
+                let current = value.get_untracked();
+                if current.is_empty() {
+                    if let Some(first) = names.first() {
+                        value.set(first.clone());
+                    }
+                } else if !names.contains(&current) {
+                    names.insert(0, current);
+                }
+                let empty = names.is_empty();
+                view! {
+                    <select id=id bind:value=value>
+                        {names.into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                    </select>
+                    {empty.then(|| view! {
+                        <small class="bad">"No ACTIVE task definitions. " <A href="/task-definitions/new">"Register one first."</A></small>
+                    })}
+                }
+            })}
+        </Transition>
+    }
+}
+
 #[component]
 pub fn NewServicePage() -> impl IntoView {
     let params = use_params_map();
@@ -194,25 +224,7 @@ pub fn NewServicePage() -> impl IntoView {
             </label>
             <label for="s-td">
                 "Task definition"
-                <Transition fallback=|| view! { <select disabled=true><option>"Loading…"</option></select> }>
-                    {move || Suspend::new(async move {
-                        let names = revisions.await.unwrap_or_default();
-                        if task_definition.get_untracked().is_empty() {
-                            if let Some(first) = names.first() {
-                                task_definition.set(first.clone());
-                            }
-                        }
-                        let empty = names.is_empty();
-                        view! {
-                            <select id="s-td" bind:value=task_definition>
-                                {names.into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
-                            </select>
-                            {empty.then(|| view! {
-                                <small class="bad">"No ACTIVE task definitions. " <A href="/task-definitions/new">"Register one first."</A></small>
-                            })}
-                        }
-                    })}
-                </Transition>
+                <RevisionSelect id="s-td" value=task_definition revisions/>
             </label>
             <label for="s-scheduling">
                 "Scheduling strategy"
@@ -250,18 +262,9 @@ pub fn NewServicePage() -> impl IntoView {
                 <input id="s-expr" bind:value=expression autocomplete="off" placeholder="attribute:ecs.availability-zone in [a, b]"/>
                 {move || expression_error.get().map(|e| view! { <small class="bad">{e}</small> })}
             </label>
-            <label class="check" for="s-distinct">
-                <input type="checkbox" id="s-distinct" bind:checked=distinct/>
-                " Run each task on a different instance (distinctInstance)"
-            </label>
-            <label class="check" for="s-breaker">
-                <input type="checkbox" id="s-breaker" bind:checked=breaker/>
-                " Deployment circuit breaker"
-            </label>
-            <label class="check" for="s-rollback">
-                <input type="checkbox" id="s-rollback" bind:checked=rollback/>
-                " Roll back when the circuit breaker trips"
-            </label>
+            <Checkbox id="s-distinct" checked=distinct label="Run each task on a different instance (distinctInstance)"/>
+            <Checkbox id="s-breaker" checked=breaker label="Deployment circuit breaker"/>
+            <Checkbox id="s-rollback" checked=rollback label="Roll back when the circuit breaker trips"/>
             <div class="wide">
                 <FieldErrorList errors/>
                 <button type="submit" class="primary" id="create" disabled=move || create.pending().get()>
@@ -412,34 +415,15 @@ fn UpdateForm(service: Service, update: ServerAction<UpdateService>, delete: Ser
                 })}
                 <label for="u-td">
                     "Task definition"
-                    <Transition fallback=|| view! { <select disabled=true><option>"Loading…"</option></select> }>
-                        {move || Suspend::new(async move {
-                            let mut names = revisions.await.unwrap_or_default();
-                            let current = revision.get_untracked();
-                            if !names.contains(&current) {
-                                names.insert(0, current);
-                            }
-                            view! {
-                                <select id="u-td" bind:value=revision>
-                                    {names.into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
-                                </select>
-                            }
-                        })}
-                    </Transition>
+                    <RevisionSelect id="u-td" value=revision revisions/>
                 </label>
-                <label class="check" for="u-force">
-                    <input type="checkbox" id="u-force" bind:checked=force/>
-                    " Force a new deployment (restart every task on the same revision)"
-                </label>
+                <Checkbox id="u-force" checked=force label="Force a new deployment (restart every task on the same revision)"/>
                 <div class="wide">
                     <button type="submit" class="primary" disabled=move || update.pending().get()>"Update service"</button>
                 </div>
             </form>
             <div class="danger-zone">
-                <label class="check" for="d-force">
-                    <input type="checkbox" id="d-force" bind:checked=force_delete/>
-                    " Delete even though tasks are wanted (they are stopped)"
-                </label>
+                <Checkbox id="d-force" checked=force_delete label="Delete even though tasks are wanted (they are stopped)"/>
                 <button
                     class="danger"
                     on:click=move |_| {
