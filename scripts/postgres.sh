@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL for the tests and prints its URL. Uses Debian's packages
-# (installed by scripts/setup.sh --tests); the cluster lives under target/ and listens on
+# (installed by scripts/setup.sh --tests); the cluster lives under /tmp (the postgres user
+# must reach it, which a checkout under a private folder does not allow) and listens on
 # loopback only. `scripts/postgres.sh stop` stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 PORT=${WHARF_TEST_PG_PORT:-55432}
-DIR=$PWD/target/pg
+DIR=${WHARF_TEST_PG_DIR:-/tmp/wharf-test-pg-$PORT}
+cd /  # the postgres user may not be allowed into the checkout
+run() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 if [ "${1:-}" = stop ]; then
-  [ -d "$DIR/data" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true
+  [ -d "$DIR/data" ] && run "$PGBIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1 || true
   exit 0
 fi
 [ -n "$PGBIN" ] || { echo "PostgreSQL is not installed; run scripts/setup.sh --tests" >&2; exit 1; }
-run() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 if ! run "$PGBIN/pg_isready" -h 127.0.0.1 -p "$PORT" >/dev/null 2>&1; then
   rm -rf "$DIR"
   mkdir -p "$DIR"
