@@ -366,3 +366,30 @@ fn form_document(
     }
     json!({ "family": family.trim(), "containerDefinitions": [Value::Object(container)] })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_writes_a_valid_ecs_document() {
+        let doc = form_document("web", "nginx", "nginx:1.27", "256", "512", "80", "", true, "A=1\nB = two=2\n");
+        let reg = parse_registration(&doc.to_string()).expect("valid");
+        let c = &reg.spec.container_definitions.unwrap()[0];
+        assert_eq!(c.memory, Some(512));
+        assert_eq!(c.port_mappings.as_ref().unwrap()[0].host_port, Some(0));
+        let env = c.environment.as_ref().unwrap();
+        assert_eq!((env[1].name.as_deref(), env[1].value.as_deref()), (Some("B"), Some(" two=2")));
+    }
+
+    #[test]
+    fn form_mistakes_reach_validation_at_their_field() {
+        let doc = form_document("web", "nginx", "", "", "lots", "", "", true, "");
+        let fields: Vec<String> = check(&serde_json::to_string_pretty(&doc).unwrap()).into_iter().map(|(e, _)| e.field).collect();
+        assert_eq!(fields, ["containerDefinitions[0].memory"], "a wrong type is reported first, at its field");
+        let problems = check(&serde_json::to_string_pretty(&form_document("web", "nginx", "", "", "64", "", "", true, "")).unwrap());
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].0.field, "containerDefinitions[0].image");
+        assert_eq!(problems[0].1, 6, "marked on the image line");
+    }
+}
