@@ -2,12 +2,14 @@
 # Starts a throwaway PostgreSQL for the tests and prints its URL. Uses Debian's packages
 # (installed by scripts/setup.sh --tests); the cluster lives under /tmp (the postgres user
 # must reach it, which a checkout under a private folder does not allow) and listens on
-# loopback only. `scripts/postgres.sh stop` stops it.
+# loopback only. `scripts/postgres.sh stop URL` stops the one at that URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 PORT=${WHARF_TEST_PG_PORT:-55432}
-DIR=${WHARF_TEST_PG_DIR:-/tmp/wharf-test-pg-$PORT}
+[ "${1:-}" = stop ] && [ -n "${2:-}" ] && PORT=$(sed -E 's|.*:([0-9]+)/.*|\1|' <<<"$2")
+dir_for() { echo "${WHARF_TEST_PG_DIR:-/tmp/wharf-test-pg-$1}"; }
+DIR=$(dir_for "$PORT")
 cd /  # the postgres user may not be allowed into the checkout
 run() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 if [ "${1:-}" = stop ]; then
@@ -15,7 +17,11 @@ if [ "${1:-}" = stop ]; then
   exit 0
 fi
 [ -n "$PGBIN" ] || { echo "PostgreSQL is not installed; run scripts/setup.sh --tests" >&2; exit 1; }
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 if ! run "$PGBIN/pg_isready" -h 127.0.0.1 -p "$PORT" >/dev/null 2>&1; then
+  # Something else (or a dying server) holds the port: take the next free one.
+  while port_taken "$PORT"; do PORT=$((PORT + 1)); done
+  DIR=$(dir_for "$PORT")
   rm -rf "$DIR"
   mkdir -p "$DIR"
   [ "$(id -u)" = 0 ] && chown postgres: "$DIR"

@@ -10,7 +10,7 @@ export CARGO_INCREMENTAL=0
 
 WHARF_TEST_POSTGRES_URL=$(scripts/postgres.sh)
 export WHARF_TEST_POSTGRES_URL WHARF_REQUIRE_POSTGRES=1
-trap 'scripts/postgres.sh stop' EXIT
+trap 'scripts/postgres.sh stop "$WHARF_TEST_POSTGRES_URL"' EXIT
 
 scripts/build-site.sh
 # The browser build is its own target; everything else is tested natively.
