@@ -74,7 +74,8 @@ test('registers web-nginx.json through the JSON editor', async () => {
   await page.click('#register');
   await page.waitForURL('**/task-definitions/web/1');
   await page.getByRole('heading', { name: 'web:1' }).waitFor();
-  assert.match(await page.textContent('main'), /nginx:1\.27-alpine/);
+  // The revision loads after navigation: wait for its containers table.
+  await page.locator('td:has-text("nginx:1.27-alpine")').waitFor();
   await page.screenshot({ path: join(artifacts, '1-registered-web.png'), fullPage: true });
   // It is stored as registered: the API reads it back.
   const api = await (await fetch(`${base}/api/v1/task-definitions/web:1`)).json();
@@ -176,5 +177,19 @@ test('a service form error names the field inline', async () => {
   await err.waitFor();
   assert.match(await err.textContent(), /letters, digits, hyphens and underscores/);
   await page.screenshot({ path: join(artifacts, '7-service-error.png'), fullPage: true });
+  await page.close();
+});
+
+test('the dashboard and the task definition list show what exists', async () => {
+  const page = await openPage('/');
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  const done = page.locator('.steps li.done');
+  assert.equal(await done.count(), 3, 'task definition, cluster and service steps are ticked');
+  await page.screenshot({ path: join(artifacts, '8-dashboard.png'), fullPage: true });
+  await page.click('nav a:has-text("Task definitions")');
+  await page.locator('#families a:has-text("web")').waitFor();
+  assert.equal(await page.title(), 'Task definitions · Wharf');
+  await page.screenshot({ path: join(artifacts, '9-task-definitions.png'), fullPage: true });
+  assert.deepEqual(page.problems, []);
   await page.close();
 });
