@@ -89,7 +89,9 @@ test('pasting describe output registers a new revision and names the ignored fie
   const page = await openPage('/task-definitions/new');
   await page.fill('#td-json', JSON.stringify(described, null, 2));
   await page.getByText('✓ Valid task definition').waitFor();
-  await page.click('#register');
+  // The keyboard registers too.
+  await page.focus('#td-json');
+  await page.keyboard.press('Control+Enter');
   await page.waitForURL('**/task-definitions/web/2?ignored=*');
   const notice = page.locator('#ignored-fields');
   await notice.waitFor();

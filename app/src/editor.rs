@@ -129,6 +129,15 @@ pub fn RegisterPage() -> impl IntoView {
                 ev.prevent_default();
                 register.dispatch(RegisterTaskDefinition { document: text.get_untracked() });
             }
+            on:keydown=move |ev| {
+                // Ctrl+Enter (⌘+Enter) registers from anywhere in the form.
+                if ev.key() == "Enter" && (ev.ctrl_key() || ev.meta_key()) {
+                    ev.prevent_default();
+                    if problems.read_untracked().is_empty() && !register.pending().get_untracked() {
+                        register.dispatch(RegisterTaskDefinition { document: text.get_untracked() });
+                    }
+                }
+            }
         >
             <Show when=move || tab.get() == Tab::Form>
                 <CommonFieldsForm text/>
@@ -157,6 +166,7 @@ pub fn RegisterPage() -> impl IntoView {
                 >
                     {move || if register.pending().get() { "Registering…" } else { "Register" }}
                 </button>
+                <span class="hint-key">" or "<kbd>"Ctrl"</kbd>"+"<kbd>"Enter"</kbd></span>
             </div>
         </form>
     }
