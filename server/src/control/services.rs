@@ -34,7 +34,7 @@ pub async fn create(store: &Store, cluster: &str, input: CreateServiceInput) -> 
         created_at: now.clone(),
     };
     sql::insert(w.conn(), &row, &now).await?;
-    let deployment = new_deployment(&row.config.task_definition, desired(&row.config), &now);
+    let deployment = new_deployment(&row.config.task_definition, row.config.desired_count, &now);
     sql::insert_deployment(w.conn(), &row.id, &deployment).await?;
     let count = match row.config.scheduling_strategy {
         SchedulingStrategy::Replica => format!("a desired count of {}", row.config.desired_count),
@@ -67,13 +67,13 @@ pub async fn update(store: &Store, cluster: &str, name: &str, input: UpdateServi
     }
     let now = store::now();
     if redeploy {
-        let deployment = new_deployment(&next.task_definition, desired(&next), &now);
+        let deployment = new_deployment(&next.task_definition, next.desired_count, &now);
         sql::demote_primary(w.conn(), &row.id, &now).await?;
         sql::insert_deployment(w.conn(), &row.id, &deployment).await?;
         let message = format!("(service {name}) has started a deployment ({}) to {}.", deployment.id, next.task_definition);
         sql::add_event(w.conn(), &row.id, &message, &now).await?;
     } else if next.desired_count != row.config.desired_count {
-        sql::scale_primary(w.conn(), &row.id, desired(&next), &now).await?;
+        sql::scale_primary(w.conn(), &row.id, next.desired_count, &now).await?;
         let message = format!("(service {name}) desired count changed from {} to {}.", row.config.desired_count, next.desired_count);
         sql::add_event(w.conn(), &row.id, &message, &now).await?;
     }
@@ -135,11 +135,6 @@ async fn resolve_active(conn: &mut AnyConnection, reference: &TaskDefinitionRef)
 
 fn service_not_found(cluster: &str, name: &str) -> WharfError {
     WharfError::not_found(format!("no service named '{name}' in cluster '{cluster}'"))
-}
-
-/// What the PRIMARY deployment aims at; a daemon's count follows its instances.
-fn desired(config: &wharf_core::service::ServiceConfig) -> i64 {
-    config.desired_count
 }
 
 fn new_deployment(task_definition: &str, desired_count: i64, now: &str) -> Deployment {

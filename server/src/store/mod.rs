@@ -37,6 +37,8 @@ pub enum StoreError {
     /// A stored document no longer parses; a bug or a hand-edited database.
     #[error("corrupt {what}: {detail}")]
     Corrupt { what: &'static str, detail: String },
+    #[error("database URL scheme '{0}' is not supported; use postgres://… or sqlite://…")]
+    UnsupportedUrl(String),
     #[error("cannot prepare {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
 }
@@ -82,7 +84,11 @@ impl Store {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 (url.to_string(), Backend::Postgres)
             }
-            Some(url) => (url.to_string(), Backend::Sqlite),
+            Some(url) if url.starts_with("sqlite:") => (url.to_string(), Backend::Sqlite),
+            Some(url) => {
+                let scheme = url.split(':').next().unwrap_or_default();
+                return Err(StoreError::UnsupportedUrl(scheme.to_string()));
+            }
             None => {
                 std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
                     path: data_dir.display().to_string(),
