@@ -7,8 +7,14 @@ SITE=target/site
 PKG=$SITE/pkg
 mkdir -p "$PKG"
 cargo build -p wharf-frontend --lib --target wasm32-unknown-unknown --profile wasm-release
+RAW=target/wasm32-unknown-unknown/wasm-release/wharf_frontend.wasm
+if [ "$PKG/wharf_bg.wasm" -nt "$RAW" ] && [ "$PKG/wharf.js" -nt "$RAW" ]; then
+  cp style/wharf.css "$PKG/wharf.css"
+  echo "site: $SITE is up to date"
+  exit 0
+fi
 wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir "$PKG" --out-name wharf \
-  target/wasm32-unknown-unknown/wasm-release/wharf_frontend.wasm
+  "$RAW"
 WASM_OPT=node_modules/.bin/wasm-opt
 if [ -x "$WASM_OPT" ]; then
   "$WASM_OPT" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
