@@ -8,6 +8,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use wharf_core::cluster::{Cluster, CreateClusterInput};
 use wharf_core::instance::ContainerInstance;
+use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
 use wharf_core::page::{Page, Paged};
 use wharf_core::service::{CreateServiceInput, Service, UpdateServiceInput};
 use wharf_core::task::Task;
@@ -58,6 +59,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn describe_service(&self, cluster: &str, name: &str) -> Result<Service>;
     async fn update_service(&self, cluster: &str, name: &str, input: UpdateServiceInput) -> Result<Service>;
     async fn delete_service(&self, cluster: &str, name: &str, force: bool) -> Result<Service>;
+
+    /// A new join token; the clear token is returned here and never again.
+    async fn create_join_token(&self, cluster: &str, input: CreateJoinTokenInput) -> Result<(JoinToken, String)>;
+    async fn list_join_tokens(&self, cluster: &str) -> Result<Vec<JoinToken>>;
+    async fn revoke_join_token(&self, cluster: &str, id: &str) -> Result<JoinToken>;
 
     async fn list_container_instances(&self, cluster: &str, page: Page) -> Result<Paged<ContainerInstance>>;
     async fn describe_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance>;

@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod error;
 pub mod expr;
 pub mod instance;
+pub mod join_token;
 pub mod json_locate;
 pub mod names;
 pub mod page;

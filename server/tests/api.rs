@@ -290,3 +290,55 @@ async fn errors_have_one_shape(h: Harness) {
     }
     assert!(doc["components"]["schemas"]["TaskDefinitionSpec"].is_object());
 }
+
+mod join_tokens {
+    use super::*;
+    use wharf_server::control::Control;
+
+    on_both_backends!(tokens_are_shown_once_stored_hashed_and_revocable);
+
+    async fn tokens_are_shown_once_stored_hashed_and_revocable(h: Harness) {
+        h.post("/api/v1/clusters", json!({ "clusterName": "edge" })).await;
+        let (status, body) = h.post("/api/v1/clusters/edge/join-tokens", json!({ "description": "rack 3", "expiresInSeconds": 3600 })).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let token = body["token"].as_str().unwrap().to_string();
+        let id = body["joinToken"]["id"].as_str().unwrap().to_string();
+        assert!(token.starts_with(&format!("wjt_{id}_")));
+        assert_eq!(body["joinToken"]["status"], "ACTIVE");
+        assert!(body["joinToken"]["expiresAt"].is_string());
+
+        let (_, list) = h.get("/api/v1/clusters/edge/join-tokens").await;
+        assert_eq!(list["joinTokens"][0]["description"], "rack 3");
+        assert!(!list.to_string().contains(&token[21..]), "a listing never shows the secret");
+        // The store holds a hash, not the secret.
+        let secret = &token[21..];
+        let stored: String = sqlx::query_scalar("SELECT secret_hash FROM join_tokens").fetch_one(h.store.pool()).await.unwrap();
+        assert_ne!(stored, secret);
+        assert_eq!(stored.len(), 64);
+
+        let control = Control::new(h.store.clone());
+        assert_eq!(control.verify_join_token(&token).await.unwrap().cluster_name, "edge");
+        let wrong = format!("{}{}", &token[..token.len() - 1], if token.ends_with('0') { '1' } else { '0' });
+        let err = control.verify_join_token(&wrong).await.unwrap_err();
+        assert!(err.message.contains("not valid"), "{err:?}");
+        assert!(control.verify_join_token("hello").await.unwrap_err().message.contains("malformed"));
+
+        let (status, body) = h.delete(&format!("/api/v1/clusters/edge/join-tokens/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["joinToken"]["status"], "REVOKED");
+        let err = control.verify_join_token(&token).await.unwrap_err();
+        assert!(err.message.contains("revoked"), "{err:?}");
+
+        let (status, body) = h.post("/api/v1/clusters/edge/join-tokens", json!({ "expiresInSeconds": 1 })).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["errors"][0]["field"], "expiresInSeconds");
+        let (status, _) = h.post("/api/v1/clusters/nowhere/join-tokens", json!({})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = h.delete("/api/v1/clusters/edge/join-tokens/ffffffffffffffff").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // Deleting the cluster takes its tokens along.
+        h.delete("/api/v1/clusters/edge").await;
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM join_tokens").fetch_one(h.store.pool()).await.unwrap();
+        assert_eq!(left, 0);
+    }
+}

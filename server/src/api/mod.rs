@@ -7,6 +7,7 @@ handlers' annotations.
 mod clusters;
 pub mod error;
 mod instances;
+mod join_tokens;
 mod services;
 mod task_definitions;
 
@@ -80,6 +81,7 @@ impl ListQuery {
         task_definitions::register, task_definitions::list, task_definitions::families, task_definitions::describe,
         task_definitions::deregister,
         clusters::create, clusters::list, clusters::describe, clusters::delete,
+        join_tokens::create, join_tokens::list, join_tokens::revoke,
         services::create, services::list, services::describe, services::update, services::delete,
         instances::list, instances::describe, instances::list_tasks, instances::describe_task,
     ),
@@ -107,6 +109,8 @@ pub fn router() -> Router<AppState> {
             "/clusters/{cluster}/services/{service}",
             g(services::describe).patch(services::update).delete(services::delete),
         )
+        .route("/clusters/{cluster}/join-tokens", post(join_tokens::create).get(join_tokens::list))
+        .route("/clusters/{cluster}/join-tokens/{id}", axum::routing::delete(join_tokens::revoke))
         .route("/clusters/{cluster}/container-instances", g(instances::list))
         .route("/clusters/{cluster}/container-instances/{id}", g(instances::describe))
         .route("/clusters/{cluster}/tasks", g(instances::list_tasks))

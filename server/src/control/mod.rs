@@ -4,6 +4,7 @@ each change in one transaction. The HTTP API and the portal both go through here
 portal through the [`Backend`] trait it declares).
 */
 
+mod join_tokens;
 mod services;
 
 use crate::store::{self, Store, StoreError, clusters, instances, task_definitions, tasks};
@@ -12,6 +13,7 @@ use serde_json::Value;
 use wharf_app::backend::{Backend, Result, RevisionFilter, TaskFilter};
 use wharf_core::cluster::{Cluster, CreateClusterInput};
 use wharf_core::instance::ContainerInstance;
+use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
 use wharf_core::page::{Page, Paged};
 use wharf_core::service::{CreateServiceInput, Service, UpdateServiceInput};
 use wharf_core::task::Task;
@@ -32,6 +34,12 @@ impl Control {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Checks a clear join token (agents present one to register); returns the token, whose
+    /// cluster the host may join.
+    pub async fn verify_join_token(&self, token: &str) -> Result<JoinToken> {
+        join_tokens::verify(&self.store, token).await
     }
 
     async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
@@ -180,6 +188,18 @@ impl Backend for Control {
 
     async fn delete_service(&self, cluster: &str, name: &str, force: bool) -> Result<Service> {
         services::delete(&self.store, cluster, name, force).await
+    }
+
+    async fn create_join_token(&self, cluster: &str, input: CreateJoinTokenInput) -> Result<(JoinToken, String)> {
+        join_tokens::create(&self.store, cluster, input).await
+    }
+
+    async fn list_join_tokens(&self, cluster: &str) -> Result<Vec<JoinToken>> {
+        join_tokens::list(&mut *self.read().await?, cluster).await
+    }
+
+    async fn revoke_join_token(&self, cluster: &str, id: &str) -> Result<JoinToken> {
+        join_tokens::revoke(&self.store, cluster, id).await
     }
 
     async fn list_container_instances(&self, cluster: &str, page: Page) -> Result<Paged<ContainerInstance>> {

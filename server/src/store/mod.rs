@@ -10,6 +10,7 @@ then writes would otherwise fail with SQLITE_BUSY instead of waiting.
 
 pub mod clusters;
 pub mod instances;
+pub mod join_tokens;
 pub mod services;
 pub mod task_definitions;
 pub mod tasks;
