@@ -171,6 +171,23 @@ test('creates a cluster and a service from the registered revision and lists the
   await page.close();
 });
 
+test('a join token is shown once, listed without its secret and revocable', async () => {
+  const page = await openPage('/clusters/production');
+  await page.fill('#jt-description', 'rack 3');
+  await page.click('#jt-create');
+  const token = (await page.locator('#new-token').textContent()).trim();
+  assert.match(token, /^wjt_[0-9a-f]{16}_[0-9a-f]{64}$/);
+  const row = page.locator('#join-token-list tbody tr', { hasText: 'rack 3' });
+  await row.waitFor();
+  assert.match(await row.textContent(), /ACTIVE/);
+  assert.ok(!(await page.locator('#join-token-list').textContent()).includes(token.slice(21)), 'the list shows no secret');
+  await page.screenshot({ path: join(artifacts, '7a-join-token.png'), fullPage: true });
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await page.locator('#join-token-list tbody tr', { hasText: 'REVOKED' }).waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
 test('a service form error names the field inline', async () => {
   const page = await openPage('/clusters/production/services/new');
   await page.fill('#s-name', 'bad name!');

@@ -2,6 +2,7 @@
 
 use crate::components::{DataRegion, EmptyState, PageHeader, StatusBadge};
 use crate::error::{FieldErrorList, PortalResult};
+use crate::join_tokens::JoinTokens;
 use crate::services::ServiceTable;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -226,6 +227,7 @@ pub fn ClusterPage() -> impl IntoView {
                 })
             })}
         </DataRegion>
+        <JoinTokens cluster=Signal::derive(name)/>
     }
 }
 

@@ -11,6 +11,7 @@ pub mod components;
 pub mod editor;
 pub mod error;
 mod home;
+pub mod join_tokens;
 pub mod services;
 pub mod task_definitions;
 

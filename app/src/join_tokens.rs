@@ -1,0 +1,125 @@
+/*! A cluster's join tokens: create one (its secret is shown once), list, revoke. */
+
+use crate::components::{Loading, StatusBadge, short_time};
+use crate::error::{ErrorTemplate, FieldErrorList, PortalError, PortalResult};
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use wharf_core::FieldError;
+use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
+
+#[server(input = Json)]
+pub async fn list_join_tokens(cluster: String) -> PortalResult<Vec<JoinToken>> {
+    Ok(crate::ssr::backend()?.list_join_tokens(&cluster).await?)
+}
+
+#[server(input = Json)]
+pub async fn create_join_token(cluster: String, input: CreateJoinTokenInput) -> PortalResult<(JoinToken, String)> {
+    Ok(crate::ssr::backend()?.create_join_token(&cluster, input).await?)
+}
+
+#[server(input = Json)]
+pub async fn revoke_join_token(cluster: String, id: String) -> PortalResult<JoinToken> {
+    Ok(crate::ssr::backend()?.revoke_join_token(&cluster, &id).await?)
+}
+
+/// Lifetimes offered by the form, in seconds (empty = no expiry).
+const LIFETIMES: [(&str, &str); 5] =
+    [("", "Never expires"), ("3600", "1 hour"), ("86400", "1 day"), ("604800", "7 days"), ("2592000", "30 days")];
+
+#[component]
+pub fn JoinTokens(#[prop(into)] cluster: Signal<String>) -> impl IntoView {
+    let create = ServerAction::<CreateJoinToken>::new();
+    let revoke = ServerAction::<RevokeJoinToken>::new();
+    let tokens = Resource::new(
+        move || (cluster.get(), create.version().get(), revoke.version().get()),
+        |(c, _, _)| list_join_tokens(c),
+    );
+    let description = RwSignal::new(String::new());
+    let lifetime = RwSignal::new("86400".to_string());
+    let errors = Signal::derive(move || match create.value().get() {
+        Some(Err(e)) if e.field_errors().is_empty() => vec![FieldError { field: String::new(), message: e.to_string() }],
+        Some(Err(e)) => e.field_errors().to_vec(),
+        _ => Vec::new(),
+    });
+    view! {
+        <section class="card" id="join-tokens">
+            <h2>"Join tokens"</h2>
+            <p class="lead">"A host presents a join token once to register into this cluster; after that it uses its own credential."</p>
+            <form
+                class="inline-form"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    let input = CreateJoinTokenInput {
+                        description: Some(description.get_untracked()).filter(|d| !d.trim().is_empty()),
+                        expires_in_seconds: lifetime.get_untracked().parse().ok(),
+                    };
+                    create.dispatch(CreateJoinToken { cluster: cluster.get_untracked(), input });
+                }
+            >
+                <input id="jt-description" placeholder="What is it for? (optional)" bind:value=description autocomplete="off"/>
+                <select id="jt-lifetime" aria-label="Lifetime" bind:value=lifetime>
+                    {LIFETIMES.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                </select>
+                <button type="submit" class="primary" id="jt-create" disabled=move || create.pending().get()>"Create token"</button>
+            </form>
+            <FieldErrorList errors/>
+            {move || {
+                create.value().get().and_then(|r| r.ok()).map(|(_, token)| view! {
+                    <div class="notice notice-info" role="status">
+                        "Copy this token now; it is not shown again:"
+                        <pre class="json" id="new-token">{token}</pre>
+                    </div>
+                })
+            }}
+            <Transition fallback=Loading>
+                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors/> }>
+                    {move || Suspend::new(async move {
+                        let tokens = tokens.await?;
+                        Ok::<_, PortalError>(if tokens.is_empty() {
+                            view! { <p class="muted">"No join tokens yet. Create one to add a host."</p> }.into_any()
+                        } else {
+                            view! { <TokenTable tokens revoke cluster/> }.into_any()
+                        })
+                    })}
+                </ErrorBoundary>
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn TokenTable(tokens: Vec<JoinToken>, revoke: ServerAction<RevokeJoinToken>, cluster: Signal<String>) -> impl IntoView {
+    view! {
+        <table class="table" id="join-token-list">
+            <thead>
+                <tr>
+                    <th>"Token"</th><th>"Description"</th><th>"Status"</th><th>"Created"</th>
+                    <th>"Expires"</th><th>"Last used"</th><th></th>
+                </tr>
+            </thead>
+            <tbody>
+                {tokens.into_iter().map(|t| {
+                    let id = t.id.clone();
+                    let active = t.status == "ACTIVE";
+                    view! {
+                        <tr>
+                            <td><code>{format!("wjt_{}_…", t.id)}</code></td>
+                            <td>{t.description.clone()}</td>
+                            <td><StatusBadge status=t.status.clone()/></td>
+                            <td>{short_time(&t.created_at)}</td>
+                            <td>{t.expires_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
+                            <td>{t.last_used_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
+                            <td>
+                                {active.then(|| view! {
+                                    <button class="danger" on:click=move |_| {
+                                        revoke.dispatch(RevokeJoinToken { cluster: cluster.get_untracked(), id: id.clone() });
+                                    }>"Revoke"</button>
+                                })}
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
