@@ -67,6 +67,8 @@ impl FieldErrors {
 pub enum ErrorKind {
     /// The request is malformed or breaks a rule; `errors` says where.
     InvalidParameter,
+    /// No credentials, or wrong, expired or revoked ones.
+    Unauthorized,
     /// The named object does not exist.
     NotFound,
     /// The request conflicts with the current state (e.g. deleting a cluster with services).
@@ -82,6 +84,7 @@ impl ErrorKind {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorKind::InvalidParameter => 400,
+            ErrorKind::Unauthorized => 401,
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::PayloadTooLarge => 413,
@@ -92,6 +95,7 @@ impl ErrorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::InvalidParameter => "InvalidParameter",
+            ErrorKind::Unauthorized => "Unauthorized",
             ErrorKind::NotFound => "NotFound",
             ErrorKind::Conflict => "Conflict",
             ErrorKind::PayloadTooLarge => "PayloadTooLarge",
@@ -130,6 +134,13 @@ impl WharfError {
 
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::invalid(vec![FieldError { field: field.into(), message: message.into() }])
+    }
+
+    /// Bad credentials; `field` names where they were given.
+    pub fn unauthorized(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let errors = vec![FieldError { field: field.into(), message: message.clone() }];
+        Self { error: ErrorKind::Unauthorized, message, errors }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {

@@ -1,6 +1,8 @@
 /*! Container instances: hosts that run `wharf-agent` and report into one cluster. */
 
 use crate::task_definition::Attribute;
+use crate::{FieldErrors, WharfError};
+use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 /// One resource as ECS reports it: `CPU` (units), `MEMORY` (MiB), `PORTS` (a list).
@@ -50,4 +52,121 @@ pub struct ContainerInstance {
     pub registered_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_heartbeat_at: Option<String>,
+}
+
+/// What an agent sends to register its host with a join token (ECS RegisterContainerInstance).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegisterInstanceInput {
+    /// The join token, `wjt_…`.
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// CPU units the host offers to tasks (1024 per core).
+    #[serde(default)]
+    pub cpu: Option<i64>,
+    /// Memory in MiB the host offers to tasks.
+    #[serde(default)]
+    pub memory: Option<i64>,
+    #[serde(default)]
+    pub attributes: Option<Vec<Attribute>>,
+    #[serde(default)]
+    pub version_info: Option<VersionInfo>,
+}
+
+/// A checked registration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceRegistration {
+    pub token: String,
+    pub hostname: String,
+    pub registered_resources: Vec<Resource>,
+    pub attributes: Vec<Attribute>,
+    pub version_info: VersionInfo,
+}
+
+const MAX_ATTRIBUTES: usize = 100;
+
+impl RegisterInstanceInput {
+    pub fn validate(self) -> Result<InstanceRegistration, WharfError> {
+        let mut errors = FieldErrors::new();
+        let token = self.token.unwrap_or_default();
+        if token.trim().is_empty() {
+            errors.push("token", "registering needs a join token (wjt_…); create one on the cluster's page");
+        }
+        let hostname = self.hostname.unwrap_or_default();
+        if hostname.is_empty() || hostname.len() > 255 || hostname.chars().any(char::is_control) {
+            errors.push("hostname", "a host name is 1 to 255 printable characters");
+        }
+        let mut number = |field: &str, value: Option<i64>, min: i64, max: i64, unit: &str| match value {
+            None => {
+                errors.push(field, format!("the host must say how much {field} it offers ({unit})"));
+                0
+            }
+            Some(v) if !(min..=max).contains(&v) => {
+                errors.push(field, format!("{v} {unit} is out of range ({min} to {max})"));
+                0
+            }
+            Some(v) => v,
+        };
+        let cpu = number("cpu", self.cpu, 1, 1_048_576, "CPU units");
+        let memory = number("memory", self.memory, 6, 16 * 1024 * 1024, "MiB");
+        let attributes = self.attributes.unwrap_or_default();
+        if attributes.len() > MAX_ATTRIBUTES {
+            errors.push("attributes", format!("at most {MAX_ATTRIBUTES} attributes; there are {}", attributes.len()));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, a) in attributes.iter().enumerate() {
+            let name_ok = !a.name.is_empty()
+                && a.name.len() <= 128
+                && a.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_./\\".contains(c));
+            if !name_ok {
+                errors.push(format!("attributes[{i}].name"), "an attribute name is 1 to 128 letters, digits, - _ . / or \\");
+            } else if !seen.insert(a.name.as_str()) {
+                errors.push(format!("attributes[{i}].name"), format!("the attribute '{}' is given twice", a.name));
+            }
+            if let Some(v) = &a.value {
+                let value_ok = !v.is_empty()
+                    && v.len() <= 128
+                    && v.trim() == v
+                    && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@/\\: ".contains(c));
+                if !value_ok {
+                    errors.push(format!("attributes[{i}].value"), "an attribute value is 1 to 128 letters, digits, spaces or - _ . @ / \\ :, with no space at either end");
+                }
+            }
+        }
+        let integer = |name: &str, v: i64| Resource { name: name.into(), kind: "INTEGER".into(), integer_value: Some(v), string_set_value: None };
+        let ports = |name: &str| Resource { name: name.into(), kind: "STRINGSET".into(), integer_value: None, string_set_value: Some(Vec::new()) };
+        errors.finish(InstanceRegistration {
+            token,
+            hostname,
+            registered_resources: vec![integer("CPU", cpu), integer("MEMORY", memory), ports("PORTS"), ports("PORTS_UDP")],
+            attributes,
+            version_info: self.version_info.unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_names_each_bad_field() {
+        let input = RegisterInstanceInput {
+            token: None,
+            hostname: Some(String::new()),
+            cpu: Some(0),
+            memory: None,
+            attributes: Some(vec![
+                Attribute { name: "zone".into(), value: Some("a".into()) },
+                Attribute { name: "zone".into(), value: Some(" b".into()) },
+                Attribute { name: "bad name!".into(), value: None },
+            ]),
+            version_info: None,
+        };
+        let fields: Vec<String> = input.validate().unwrap_err().errors.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["token", "hostname", "cpu", "memory", "attributes[1].name", "attributes[1].value", "attributes[2].name"]);
+    }
 }

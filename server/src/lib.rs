@@ -23,8 +23,9 @@ use wharf_app::{App, shell};
 
 /// Builds the state around an opened store.
 pub fn state(store: store::Store, leptos: LeptosOptions) -> AppState {
-    let backend: SharedBackend = Arc::new(control::Control::new(store.clone()));
-    AppState { backend, store, leptos, metrics: Arc::default() }
+    let control = Arc::new(control::Control::new(store.clone()));
+    let backend: SharedBackend = control.clone();
+    AppState { backend, control, store, leptos, metrics: Arc::default() }
 }
 
 /// The whole HTTP surface: API, portal pages, server functions, static files.

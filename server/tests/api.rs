@@ -342,3 +342,58 @@ mod join_tokens {
         assert_eq!(left, 0);
     }
 }
+
+mod registration {
+    use super::*;
+
+    on_both_backends!(a_host_registers_once_with_a_join_token);
+
+    async fn a_host_registers_once_with_a_join_token(h: Harness) {
+        h.post("/api/v1/clusters", json!({ "clusterName": "edge" })).await;
+        let (_, body) = h.post("/api/v1/clusters/edge/join-tokens", json!({})).await;
+        let token = body["token"].as_str().unwrap().to_string();
+        let host = json!({
+            "token": token, "hostname": "rack3-node7", "cpu": 4096, "memory": 15800,
+            "attributes": [{"name": "ecs.availability-zone", "value": "a"}, {"name": "ecs.os-type", "value": "linux"}],
+            "versionInfo": {"agentVersion": "0.1.0", "dockerVersion": "28.2.2"}
+        });
+        let (status, body) = h.post("/agent/v1/register", &host).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let instance = &body["containerInstance"];
+        assert!(body["credential"].as_str().unwrap().starts_with("wic_"));
+        assert_eq!(instance["status"], "ACTIVE");
+        assert_eq!(instance["agentConnected"], false);
+        assert_eq!(instance["registeredResources"][0], json!({"name": "CPU", "type": "INTEGER", "integerValue": 4096}));
+        assert_eq!(instance["remainingResources"][1]["integerValue"], 15800);
+        let id = instance["id"].as_str().unwrap();
+        let (status, described) = h.get(&format!("/api/v1/clusters/edge/container-instances/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(described["containerInstance"]["attributes"][0]["value"], "a");
+        let (_, cluster) = h.get("/api/v1/clusters/edge").await;
+        assert_eq!(cluster["cluster"]["registeredContainerInstancesCount"], 1);
+        // The token shows its use; a cluster with a host cannot be deleted.
+        let (_, tokens) = h.get("/api/v1/clusters/edge/join-tokens").await;
+        assert!(tokens["joinTokens"][0]["lastUsedAt"].is_string());
+        let (status, _) = h.delete("/api/v1/clusters/edge").await;
+        assert_eq!(status, StatusCode::CONFLICT);
+
+        // A wrong token is refused as bad credentials, and nothing is registered.
+        let mut forged = host.clone();
+        forged["token"] = json!(format!("{}0", &token[..token.len() - 1]));
+        let (status, body) = h.post("/agent/v1/register", &forged).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["errors"][0]["field"], "token");
+        // Bad input names every field; a revoked token is refused.
+        let (status, body) = h.post("/agent/v1/register", json!({"token": token, "cpu": -1})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(fields, ["hostname", "cpu", "memory"]);
+        let token_id = &token[4..20];
+        h.delete(&format!("/api/v1/clusters/edge/join-tokens/{token_id}")).await;
+        let (status, body) = h.post("/agent/v1/register", &host).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(body["message"].as_str().unwrap().contains("revoked"));
+        let (_, list) = h.get("/api/v1/clusters/edge/container-instances").await;
+        assert_eq!(list["containerInstances"].as_array().unwrap().len(), 1);
+    }
+}

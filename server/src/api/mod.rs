@@ -4,6 +4,7 @@ answer. Routes and shapes follow `design/api.md`; the OpenAPI document is genera
 handlers' annotations.
 */
 
+mod agent;
 mod clusters;
 pub mod error;
 mod instances;
@@ -32,7 +33,10 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// What the portal and the API share.
     pub backend: SharedBackend,
+    /// The same commands, with the agent-only ones (registration).
+    pub control: Arc<crate::control::Control>,
     pub store: Store,
     pub leptos: LeptosOptions,
     pub metrics: Arc<Metrics>,
@@ -81,7 +85,7 @@ impl ListQuery {
         task_definitions::register, task_definitions::list, task_definitions::families, task_definitions::describe,
         task_definitions::deregister,
         clusters::create, clusters::list, clusters::describe, clusters::delete,
-        join_tokens::create, join_tokens::list, join_tokens::revoke,
+        join_tokens::create, join_tokens::list, join_tokens::revoke, agent::register,
         services::create, services::list, services::describe, services::update, services::delete,
         instances::list, instances::describe, instances::list_tasks, instances::describe_task,
     ),
@@ -120,6 +124,7 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     Router::new()
         .nest("/api/v1", v1)
+        .route("/agent/v1/register", axum::routing::post(agent::register).layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

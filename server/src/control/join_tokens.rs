@@ -62,14 +62,13 @@ pub async fn revoke(store: &Store, cluster: &str, id: &str) -> Result<JoinToken>
     Ok(token)
 }
 
-/// Checks a clear token; returns the cluster it admits to. Every refusal says why, without
-/// telling a guesser whether the id exists.
-pub async fn verify(store: &Store, token: &str) -> Result<JoinToken> {
-    let refused = |why: &str| WharfError::invalid_field("token", format!("the join token is {why}; ask for a new one"));
+/// Checks a clear token and records its use, in the caller's transaction; returns the token,
+/// whose cluster the host may join. Every refusal says why, without telling a guesser whether
+/// the id exists.
+pub async fn verify_in(conn: &mut sqlx::AnyConnection, token: &str, now: &str) -> Result<JoinToken> {
+    let refused = |why: &str| WharfError::unauthorized("token", format!("the join token is {why}; ask for a new one"));
     let (id, secret) = split_token(token.trim()).ok_or_else(|| refused("malformed"))?;
-    let now = store::now();
-    let mut w = store.write().await?;
-    let (found, stored_hash) = sql::find(w.conn(), id, &now).await?.ok_or_else(|| refused("not valid"))?;
+    let (found, stored_hash) = sql::find(conn, id, now).await?.ok_or_else(|| refused("not valid"))?;
     if stored_hash != hash(secret) {
         return Err(refused("not valid"));
     }
@@ -78,7 +77,19 @@ pub async fn verify(store: &Store, token: &str) -> Result<JoinToken> {
         "EXPIRED" => return Err(refused("expired")),
         _ => {}
     }
-    sql::mark_used(w.conn(), id, &now).await?;
+    sql::mark_used(conn, id, now).await?;
+    Ok(found)
+}
+
+/// [`verify_in`] in a transaction of its own.
+pub async fn verify(store: &Store, token: &str) -> Result<JoinToken> {
+    let mut w = store.write().await?;
+    let found = verify_in(w.conn(), token, &store::now()).await?;
     w.commit().await?;
     Ok(found)
+}
+
+/// SHA-256 in hex, for secrets stored as hashes (join tokens, instance credentials).
+pub fn hash_secret(secret: &str) -> String {
+    hash(secret)
 }

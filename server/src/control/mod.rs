@@ -4,6 +4,7 @@ each change in one transaction. The HTTP API and the portal both go through here
 portal through the [`Backend`] trait it declares).
 */
 
+mod registration;
 mod join_tokens;
 mod services;
 
@@ -12,7 +13,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use wharf_app::backend::{Backend, Result, RevisionFilter, TaskFilter};
 use wharf_core::cluster::{Cluster, CreateClusterInput};
-use wharf_core::instance::ContainerInstance;
+use wharf_core::instance::{ContainerInstance, RegisterInstanceInput};
 use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
 use wharf_core::page::{Page, Paged};
 use wharf_core::service::{CreateServiceInput, Service, UpdateServiceInput};
@@ -34,6 +35,11 @@ impl Control {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Registers a host with a join token; returns the instance and its credential (once).
+    pub async fn register_container_instance(&self, input: RegisterInstanceInput) -> Result<(ContainerInstance, String)> {
+        registration::register(&self.store, input).await
     }
 
     /// Checks a clear join token (agents present one to register); returns the token, whose

@@ -53,3 +53,35 @@ pub async fn list(conn: &mut AnyConnection, cluster: &str, page: &Page) -> Resul
         .await?;
     rows.into_iter().map(from_row).collect()
 }
+
+pub struct NewInstance<'a> {
+    pub id: &'a str,
+    pub cluster: &'a str,
+    pub name: &'a str,
+    pub resources: &'a str,
+    pub attributes: &'a str,
+    pub version_info: &'a str,
+    pub credential_hash: &'a str,
+    pub join_token_id: &'a str,
+}
+
+/// Registers a host: ACTIVE, not yet connected, remaining resources = registered.
+pub async fn insert(conn: &mut AnyConnection, i: &NewInstance<'_>, now: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO container_instances (id, cluster, name, status, agent_connected, registered_resources,
+            remaining_resources, attributes, version_info, registered_at, credential_hash, join_token_id)
+         VALUES ($1, $2, $3, 'ACTIVE', 0, $4, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(i.id)
+    .bind(i.cluster)
+    .bind(i.name)
+    .bind(i.resources)
+    .bind(i.attributes)
+    .bind(i.version_info)
+    .bind(now)
+    .bind(i.credential_hash)
+    .bind(i.join_token_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
