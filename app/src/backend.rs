@@ -12,6 +12,7 @@ use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
 use wharf_core::page::{Page, Paged};
 use wharf_core::service::{CreateServiceInput, Service, UpdateServiceInput};
 use wharf_core::task::Task;
+use wharf_core::task_input::{StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
 use wharf_core::task_definition::{TaskDefinition, TaskDefinitionFamily, TaskDefinitionStatus};
 use wharf_core::WharfError;
 
@@ -69,6 +70,15 @@ pub trait Backend: Send + Sync + 'static {
     async fn describe_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance>;
     async fn list_tasks(&self, cluster: &str, filter: TaskFilter, page: Page) -> Result<Paged<Task>>;
     async fn describe_task(&self, cluster: &str, id: &str) -> Result<Task>;
+    /// ECS StartTask: one task on each named instance; refusals come back as `failures`.
+    async fn start_task(&self, cluster: &str, input: StartTaskInput) -> Result<TasksStarted>;
+    async fn stop_task(&self, cluster: &str, id: &str, input: StopTaskInput) -> Result<Task>;
+    /// ACTIVE or DRAINING.
+    async fn update_container_instance_state(&self, cluster: &str, id: &str, input: UpdateInstanceInput) -> Result<ContainerInstance>;
+    /// Stops the instance's tasks and takes it out of the cluster (INACTIVE).
+    async fn deregister_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance>;
+    /// The command that installs and starts an agent on a new host, for a clear join token.
+    fn agent_install_command(&self, cluster: &str, token: &str) -> String;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

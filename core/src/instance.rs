@@ -88,14 +88,24 @@ pub struct InstanceRegistration {
 
 const MAX_ATTRIBUTES: usize = 100;
 
-impl RegisterInstanceInput {
-    pub fn validate(self) -> Result<InstanceRegistration, WharfError> {
-        let mut errors = FieldErrors::new();
-        let token = self.token.unwrap_or_default();
-        if token.trim().is_empty() {
-            errors.push("token", "registering needs a join token (wjt_…); create one on the cluster's page");
-        }
-        let hostname = self.hostname.unwrap_or_default();
+/// What a host says about itself, checked: registration and every agent hello carry it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostFacts {
+    pub hostname: String,
+    pub registered_resources: Vec<Resource>,
+    pub attributes: Vec<Attribute>,
+}
+
+impl HostFacts {
+    /// Checks a host's name, CPU units, memory MiB and attributes, adding problems to `errors`.
+    pub fn check(
+        errors: &mut FieldErrors,
+        hostname: Option<String>,
+        cpu: Option<i64>,
+        memory: Option<i64>,
+        attributes: Option<Vec<Attribute>>,
+    ) -> HostFacts {
+        let hostname = hostname.unwrap_or_default();
         if hostname.is_empty() || hostname.len() > 255 || hostname.chars().any(char::is_control) {
             errors.push("hostname", "a host name is 1 to 255 printable characters");
         }
@@ -110,39 +120,59 @@ impl RegisterInstanceInput {
             }
             Some(v) => v,
         };
-        let cpu = number("cpu", self.cpu, 1, 1_048_576, "CPU units");
-        let memory = number("memory", self.memory, 6, 16 * 1024 * 1024, "MiB");
-        let attributes = self.attributes.unwrap_or_default();
-        if attributes.len() > MAX_ATTRIBUTES {
-            errors.push("attributes", format!("at most {MAX_ATTRIBUTES} attributes; there are {}", attributes.len()));
-        }
-        let mut seen = BTreeSet::new();
-        for (i, a) in attributes.iter().enumerate() {
-            let name_ok = !a.name.is_empty()
-                && a.name.len() <= 128
-                && a.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_./\\".contains(c));
-            if !name_ok {
-                errors.push(format!("attributes[{i}].name"), "an attribute name is 1 to 128 letters, digits, - _ . / or \\");
-            } else if !seen.insert(a.name.as_str()) {
-                errors.push(format!("attributes[{i}].name"), format!("the attribute '{}' is given twice", a.name));
-            }
-            if let Some(v) = &a.value {
-                let value_ok = !v.is_empty()
-                    && v.len() <= 128
-                    && v.trim() == v
-                    && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@/\\: ".contains(c));
-                if !value_ok {
-                    errors.push(format!("attributes[{i}].value"), "an attribute value is 1 to 128 letters, digits, spaces or - _ . @ / \\ :, with no space at either end");
-                }
-            }
-        }
+        let cpu = number("cpu", cpu, 1, 1_048_576, "CPU units");
+        let memory = number("memory", memory, 6, 16 * 1024 * 1024, "MiB");
+        let attributes = attributes.unwrap_or_default();
+        check_attributes(errors, &attributes);
         let integer = |name: &str, v: i64| Resource { name: name.into(), kind: "INTEGER".into(), integer_value: Some(v), string_set_value: None };
         let ports = |name: &str| Resource { name: name.into(), kind: "STRINGSET".into(), integer_value: None, string_set_value: Some(Vec::new()) };
-        errors.finish(InstanceRegistration {
-            token,
+        HostFacts {
             hostname,
             registered_resources: vec![integer("CPU", cpu), integer("MEMORY", memory), ports("PORTS"), ports("PORTS_UDP")],
             attributes,
+        }
+    }
+}
+
+fn check_attributes(errors: &mut FieldErrors, attributes: &[Attribute]) {
+    if attributes.len() > MAX_ATTRIBUTES {
+        errors.push("attributes", format!("at most {MAX_ATTRIBUTES} attributes; there are {}", attributes.len()));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, a) in attributes.iter().enumerate() {
+        let name_ok = !a.name.is_empty()
+            && a.name.len() <= 128
+            && a.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_./\\".contains(c));
+        if !name_ok {
+            errors.push(format!("attributes[{i}].name"), "an attribute name is 1 to 128 letters, digits, - _ . / or \\");
+        } else if !seen.insert(a.name.as_str()) {
+            errors.push(format!("attributes[{i}].name"), format!("the attribute '{}' is given twice", a.name));
+        }
+        if let Some(v) = &a.value {
+            let value_ok = !v.is_empty()
+                && v.len() <= 128
+                && v.trim() == v
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@/\\: ".contains(c));
+            if !value_ok {
+                errors.push(format!("attributes[{i}].value"), "an attribute value is 1 to 128 letters, digits, spaces or - _ . @ / \\ :, with no space at either end");
+            }
+        }
+    }
+}
+
+impl RegisterInstanceInput {
+    pub fn validate(self) -> Result<InstanceRegistration, WharfError> {
+        let mut errors = FieldErrors::new();
+        let token = self.token.unwrap_or_default();
+        if token.trim().is_empty() {
+            errors.push("token", "registering needs a join token (wjt_…); create one on the cluster's page");
+        }
+        let host = HostFacts::check(&mut errors, self.hostname, self.cpu, self.memory, self.attributes);
+        errors.finish(InstanceRegistration {
+            token,
+            hostname: host.hostname,
+            registered_resources: host.registered_resources,
+            attributes: host.attributes,
             version_info: self.version_info.unwrap_or_default(),
         })
     }

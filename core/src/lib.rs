@@ -15,9 +15,11 @@ pub mod join_token;
 pub mod json_locate;
 pub mod names;
 pub mod page;
+pub mod protocol;
 pub mod service;
 pub mod task;
 pub mod task_definition;
+pub mod task_input;
 pub mod units;
 
 pub use error::{ErrorKind, FieldError, FieldErrors, WharfError};

@@ -26,9 +26,33 @@ pub struct Config {
     /// target folder (target/site), else ./target/site.
     #[arg(long, env = "WHARF_SITE_DIR")]
     pub site_dir: Option<PathBuf>,
+
+    /// The URL hosts reach this server at (for the agent install command). Default:
+    /// http://LISTEN.
+    #[arg(long, env = "WHARF_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Seconds between agent heartbeats; an agent silent for three is disconnected.
+    #[arg(long, env = "WHARF_AGENT_HEARTBEAT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub agent_heartbeat_seconds: u64,
+
+    /// The wharf-agent binary handed out at /agent/wharf-agent. Default: wharf-agent beside
+    /// this binary.
+    #[arg(long, env = "WHARF_AGENT_BINARY")]
+    pub agent_binary: Option<PathBuf>,
 }
 
 impl Config {
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    pub fn agent_binary(&self) -> Option<PathBuf> {
+        self.agent_binary
+            .clone()
+            .or_else(|| std::env::current_exe().ok().and_then(|exe| exe.parent().map(|d| d.join("wharf-agent"))))
+    }
+
     pub fn site_dir(&self) -> PathBuf {
         if let Some(dir) = &self.site_dir {
             return dir.clone();

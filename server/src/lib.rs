@@ -3,6 +3,7 @@ wharf-server: the control plane. HTTP API and portal in one axum router, over th
 `main.rs` only reads the configuration and calls [`serve`].
 */
 
+pub mod agents;
 pub mod api;
 pub mod config;
 pub mod control;
@@ -22,10 +23,15 @@ use wharf_app::backend::SharedBackend;
 use wharf_app::{App, shell};
 
 /// Builds the state around an opened store.
-pub fn state(store: store::Store, leptos: LeptosOptions) -> AppState {
-    let control = Arc::new(control::Control::new(store.clone()));
+pub fn state(store: store::Store, leptos: LeptosOptions, public_url: String, agent: api::AgentSettings) -> AppState {
+    let control = Arc::new(control::Control::new(store.clone(), agents::Agents::default(), public_url));
     let backend: SharedBackend = control.clone();
-    AppState { backend, control, store, leptos, metrics: Arc::default() }
+    AppState { backend, control, store, leptos, metrics: Arc::default(), agent: Arc::new(agent) }
+}
+
+/// Background work of a running server: agent heartbeats and silence detection.
+pub fn spawn_background(state: &AppState) {
+    tokio::spawn(agents::session::monitor((*state.control).clone(), state.agent.heartbeat));
 }
 
 /// The whole HTTP surface: API, portal pages, server functions, static files.

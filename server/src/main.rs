@@ -26,7 +26,13 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if !site.join("pkg").is_dir() {
         tracing::warn!(site = %site.display(), "no portal files found; the API works, pages will not hydrate (run scripts/build-site.sh)");
     }
-    let state = wharf_server::state(store, wharf_server::leptos_options(&site, config.listen));
+    store.disconnect_all_agents().await?;
+    let agent = wharf_server::api::AgentSettings {
+        heartbeat: std::time::Duration::from_secs(config.agent_heartbeat_seconds),
+        binary: config.agent_binary(),
+    };
+    let state = wharf_server::state(store, wharf_server::leptos_options(&site, config.listen), config.public_url(), agent);
+    wharf_server::spawn_background(&state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(
         listen = %config.listen,

@@ -11,6 +11,7 @@ mod instances;
 mod join_tokens;
 mod services;
 mod task_definitions;
+mod tasks;
 
 use crate::store::Store;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
@@ -40,6 +41,16 @@ pub struct AppState {
     pub store: Store,
     pub leptos: LeptosOptions,
     pub metrics: Arc<Metrics>,
+    pub agent: Arc<AgentSettings>,
+}
+
+/// How the server treats agents.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    /// How often agents send a heartbeat; three missed make the instance disconnected.
+    pub heartbeat: std::time::Duration,
+    /// The `wharf-agent` binary served to hosts at `/agent/wharf-agent`.
+    pub binary: Option<std::path::PathBuf>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -87,7 +98,8 @@ impl ListQuery {
         clusters::create, clusters::list, clusters::describe, clusters::delete,
         join_tokens::create, join_tokens::list, join_tokens::revoke, agent::register,
         services::create, services::list, services::describe, services::update, services::delete,
-        instances::list, instances::describe, instances::list_tasks, instances::describe_task,
+        instances::list, instances::describe, instances::update, instances::deregister,
+        tasks::list_tasks, tasks::describe_task, tasks::start, tasks::stop, tasks::logs,
     ),
     components(schemas(WharfError, wharf_core::FieldError, wharf_core::ErrorKind)),
     tags(
@@ -116,15 +128,24 @@ pub fn router() -> Router<AppState> {
         .route("/clusters/{cluster}/join-tokens", post(join_tokens::create).get(join_tokens::list))
         .route("/clusters/{cluster}/join-tokens/{id}", axum::routing::delete(join_tokens::revoke))
         .route("/clusters/{cluster}/container-instances", g(instances::list))
-        .route("/clusters/{cluster}/container-instances/{id}", g(instances::describe))
-        .route("/clusters/{cluster}/tasks", g(instances::list_tasks))
-        .route("/clusters/{cluster}/tasks/{id}", g(instances::describe_task))
+        .route(
+            "/clusters/{cluster}/container-instances/{id}",
+            g(instances::describe).patch(instances::update).delete(instances::deregister),
+        )
+        .route("/clusters/{cluster}/tasks", g(tasks::list_tasks))
+        .route("/clusters/{cluster}/tasks/start", post(tasks::start))
+        .route("/clusters/{cluster}/tasks/{id}", g(tasks::describe_task))
+        .route("/clusters/{cluster}/tasks/{id}/stop", post(tasks::stop))
+        .route("/clusters/{cluster}/tasks/{id}/logs", g(tasks::logs))
         .route("/openapi.json", g(openapi))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     Router::new()
         .nest("/api/v1", v1)
         .route("/agent/v1/register", axum::routing::post(agent::register).layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .route("/agent/v1/connect", get(agent::connect))
+        .route("/agent/install.sh", get(agent::install_script))
+        .route("/agent/wharf-agent", get(agent::binary))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

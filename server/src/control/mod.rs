@@ -4,11 +4,14 @@ each change in one transaction. The HTTP API and the portal both go through here
 portal through the [`Backend`] trait it declares).
 */
 
-mod registration;
+pub mod agents;
 mod join_tokens;
+mod registration;
 mod services;
+pub mod tasks;
 
-use crate::store::{self, Store, StoreError, clusters, instances, task_definitions, tasks};
+use crate::agents::Agents;
+use crate::store::{self, Store, StoreError, clusters, instances, task_definitions};
 use async_trait::async_trait;
 use serde_json::Value;
 use wharf_app::backend::{Backend, Result, RevisionFilter, TaskFilter};
@@ -18,6 +21,7 @@ use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
 use wharf_core::page::{Page, Paged};
 use wharf_core::service::{CreateServiceInput, Service, UpdateServiceInput};
 use wharf_core::task::Task;
+use wharf_core::task_input::{StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
 use wharf_core::task_definition::{
     TaskDefinition, TaskDefinitionFamily, TaskDefinitionRef, TaskDefinitionStatus, parse_registration_value,
 };
@@ -26,15 +30,30 @@ use wharf_core::WharfError;
 #[derive(Clone)]
 pub struct Control {
     store: Store,
+    agents: Agents,
+    /// The URL hosts reach this server at, for the agent install command.
+    public_url: String,
 }
 
 impl Control {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, agents: Agents, public_url: String) -> Self {
+        Self { store, agents, public_url: public_url.trim_end_matches('/').to_string() }
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn agents(&self) -> &Agents {
+        &self.agents
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    pub async fn task_logs(&self, cluster: &str, id: &str, query: tasks::LogQuery) -> Result<tasks::LogStream> {
+        tasks::logs(&self.store, &self.agents, cluster, id, query).await
     }
 
     /// Registers a host with a join token; returns the instance and its credential (once).
@@ -224,13 +243,33 @@ impl Backend for Control {
     async fn list_tasks(&self, cluster: &str, filter: TaskFilter, page: Page) -> Result<Paged<Task>> {
         let mut conn = self.read().await?;
         clusters::get(&mut conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
-        let rows = tasks::list(&mut conn, cluster, &filter, &page).await?;
+        let rows = store::tasks::list(&mut conn, cluster, &filter, &page).await?;
         Ok(Paged::from_rows(rows, page.limit, |t| t.id.clone()))
     }
 
     async fn describe_task(&self, cluster: &str, id: &str) -> Result<Task> {
-        tasks::get(&mut *self.read().await?, cluster, id)
+        store::tasks::get(&mut *self.read().await?, cluster, id)
             .await?
             .ok_or_else(|| WharfError::not_found(format!("no task '{id}' in cluster '{cluster}'")))
+    }
+
+    async fn start_task(&self, cluster: &str, input: StartTaskInput) -> Result<TasksStarted> {
+        tasks::start(&self.store, &self.agents, cluster, input).await
+    }
+
+    async fn stop_task(&self, cluster: &str, id: &str, input: StopTaskInput) -> Result<Task> {
+        tasks::stop(&self.store, &self.agents, cluster, id, input).await
+    }
+
+    async fn update_container_instance_state(&self, cluster: &str, id: &str, input: UpdateInstanceInput) -> Result<ContainerInstance> {
+        tasks::update_state(&self.store, &self.agents, cluster, id, input).await
+    }
+
+    async fn deregister_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance> {
+        tasks::deregister(&self.store, &self.agents, cluster, id).await
+    }
+
+    fn agent_install_command(&self, cluster: &str, token: &str) -> String {
+        format!("curl -fsSL {}/agent/install.sh | sudo sh -s -- --cluster {cluster} --token {token}", self.public_url)
     }
 }

@@ -1,13 +1,18 @@
-/*! SQL of container instances (the read side; agents write them). */
+/*!
+SQL of container instances. Remaining resources are not stored: they are the registered ones
+less what the instance's unfinished tasks reserve, computed at read so they cannot drift.
+*/
 
+use super::tasks::{self, Reservation};
 use super::{Result, corrupt};
 use sqlx::{AnyConnection, Row, any::AnyRow};
+use std::collections::BTreeMap;
 use wharf_core::arn;
-use wharf_core::instance::ContainerInstance;
+use wharf_core::instance::{ContainerInstance, Resource};
 use wharf_core::page::Page;
 
 const SELECT: &str = "SELECT i.id, i.cluster, i.name, i.status, i.agent_connected, i.registered_resources,
-    i.remaining_resources, i.attributes, i.version_info, i.registered_at, i.last_heartbeat_at,
+    i.attributes, i.version_info, i.registered_at, i.last_heartbeat_at,
     (SELECT COUNT(*) FROM tasks t WHERE t.container_instance_id = i.id AND t.last_status = 'RUNNING') AS running,
     (SELECT COUNT(*) FROM tasks t WHERE t.container_instance_id = i.id AND t.last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending
   FROM container_instances i";
@@ -17,13 +22,14 @@ fn from_row(row: AnyRow) -> Result<ContainerInstance> {
     let id: String = row.try_get("id")?;
     let cluster: String = row.try_get("cluster")?;
     let connected: i64 = row.try_get("agent_connected")?;
+    let registered: Vec<Resource> = serde_json::from_str(&json("registered_resources")?).map_err(corrupt("resources"))?;
     Ok(ContainerInstance {
         container_instance_arn: arn::container_instance(&cluster, &id),
         name: row.try_get("name")?,
         status: row.try_get("status")?,
         agent_connected: connected != 0,
-        registered_resources: serde_json::from_str(&json("registered_resources")?).map_err(corrupt("resources"))?,
-        remaining_resources: serde_json::from_str(&json("remaining_resources")?).map_err(corrupt("resources"))?,
+        remaining_resources: registered.clone(),
+        registered_resources: registered,
         attributes: serde_json::from_str(&json("attributes")?).map_err(corrupt("attributes"))?,
         version_info: serde_json::from_str(&json("version_info")?).map_err(corrupt("version info"))?,
         running_tasks_count: row.try_get("running")?,
@@ -35,13 +41,47 @@ fn from_row(row: AnyRow) -> Result<ContainerInstance> {
     })
 }
 
+/// Subtracts what the instances' tasks hold from their registered resources.
+fn apply_reservations(instances: &mut [ContainerInstance], reservations: Vec<Reservation>) -> Result<()> {
+    let mut held: BTreeMap<String, (i64, i64, Vec<String>)> = BTreeMap::new();
+    for r in reservations {
+        let entry = held.entry(r.instance_id).or_default();
+        entry.0 += r.cpu;
+        entry.1 += r.memory;
+        let ports: Vec<String> = serde_json::from_str(&r.host_ports).map_err(corrupt("task host ports"))?;
+        entry.2.extend(ports);
+    }
+    for instance in instances {
+        let Some((cpu, memory, ports)) = held.get(&instance.id) else { continue };
+        for resource in &mut instance.remaining_resources {
+            match resource.name.as_str() {
+                "CPU" => resource.integer_value = resource.integer_value.map(|v| v - cpu),
+                "MEMORY" => resource.integer_value = resource.integer_value.map(|v| v - memory),
+                "PORTS" | "PORTS_UDP" => {
+                    let proto = if resource.name == "PORTS" { "tcp:" } else { "udp:" };
+                    let mut set: Vec<String> = ports.iter().filter_map(|p| p.strip_prefix(proto)).map(str::to_string).collect();
+                    set.sort_by_key(|p| p.parse::<u32>().unwrap_or(u32::MAX));
+                    set.dedup();
+                    resource.string_set_value = Some(set);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 pub async fn get(conn: &mut AnyConnection, cluster: &str, id: &str) -> Result<Option<ContainerInstance>> {
     let row = sqlx::query(&format!("{SELECT} WHERE i.cluster = $1 AND i.id = $2"))
         .bind(cluster)
         .bind(id)
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await?;
-    row.map(from_row).transpose()
+    let Some(row) = row else { return Ok(None) };
+    let mut found = [from_row(row)?];
+    apply_reservations(&mut found, tasks::reservations(conn, cluster, Some(id)).await?)?;
+    let [instance] = found;
+    Ok(Some(instance))
 }
 
 pub async fn list(conn: &mut AnyConnection, cluster: &str, page: &Page) -> Result<Vec<ContainerInstance>> {
@@ -49,9 +89,11 @@ pub async fn list(conn: &mut AnyConnection, cluster: &str, page: &Page) -> Resul
         .bind(cluster)
         .bind(page.after.clone().unwrap_or_default())
         .bind(page.limit + 1)
-        .fetch_all(conn)
+        .fetch_all(&mut *conn)
         .await?;
-    rows.into_iter().map(from_row).collect()
+    let mut found = rows.into_iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    apply_reservations(&mut found, tasks::reservations(conn, cluster, None).await?)?;
+    Ok(found)
 }
 
 pub struct NewInstance<'a> {
@@ -65,7 +107,7 @@ pub struct NewInstance<'a> {
     pub join_token_id: &'a str,
 }
 
-/// Registers a host: ACTIVE, not yet connected, remaining resources = registered.
+/// Registers a host: ACTIVE, not yet connected.
 pub async fn insert(conn: &mut AnyConnection, i: &NewInstance<'_>, now: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO container_instances (id, cluster, name, status, agent_connected, registered_resources,
@@ -83,5 +125,89 @@ pub async fn insert(conn: &mut AnyConnection, i: &NewInstance<'_>, now: &str) ->
     .bind(i.join_token_id)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// What an agent's credential check needs: the instance's cluster, status and credential hash.
+pub struct Credential {
+    pub cluster: String,
+    pub status: String,
+    pub hash: Option<String>,
+}
+
+pub async fn credential(conn: &mut AnyConnection, id: &str) -> Result<Option<Credential>> {
+    let row = sqlx::query("SELECT cluster, status, credential_hash FROM container_instances WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|row| Ok(Credential { cluster: row.try_get("cluster")?, status: row.try_get("status")?, hash: row.try_get("credential_hash")? }))
+        .transpose()
+}
+
+/// What an agent's hello says about its host.
+pub struct HostReport<'a> {
+    pub name: &'a str,
+    pub resources: &'a str,
+    pub attributes: &'a str,
+    pub version_info: &'a str,
+    pub runtime: &'a str,
+}
+
+/// An agent connected: its host facts replace the stored ones.
+pub async fn connected(conn: &mut AnyConnection, id: &str, host: &HostReport<'_>, now: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE container_instances SET agent_connected = 1, name = $2, registered_resources = $3,
+            remaining_resources = $3, attributes = $4, version_info = $5, runtime = $6, last_heartbeat_at = $7
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(host.name)
+    .bind(host.resources)
+    .bind(host.attributes)
+    .bind(host.version_info)
+    .bind(host.runtime)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_connected(conn: &mut AnyConnection, id: &str, connected: bool) -> Result<()> {
+    sqlx::query("UPDATE container_instances SET agent_connected = $2 WHERE id = $1")
+        .bind(id)
+        .bind(connected as i64)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// At server start no agent is connected yet, whatever the store says.
+pub async fn disconnect_all(conn: &mut AnyConnection) -> Result<()> {
+    sqlx::query("UPDATE container_instances SET agent_connected = 0 WHERE agent_connected <> 0").execute(conn).await?;
+    Ok(())
+}
+
+/// Records heartbeats of many instances in one statement.
+pub async fn heartbeats(conn: &mut AnyConnection, ids: &[String], at: &str) -> Result<()> {
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!("UPDATE container_instances SET last_heartbeat_at = $1 WHERE id IN ({})", placeholders.join(", "));
+        let mut query = sqlx::query(&sql).bind(at);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+pub async fn set_status(conn: &mut AnyConnection, id: &str, status: &str, now: &str) -> Result<()> {
+    let deregistered = (status == "INACTIVE").then_some(now);
+    sqlx::query("UPDATE container_instances SET status = $2, deregistered_at = COALESCE($3, deregistered_at) WHERE id = $1")
+        .bind(id)
+        .bind(status)
+        .bind(deregistered)
+        .execute(conn)
+        .await?;
     Ok(())
 }

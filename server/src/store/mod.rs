@@ -142,6 +142,13 @@ impl Store {
         Ok(WriteTx { tx, _writer: writer })
     }
 
+    /// At start no agent is connected to this server, whatever the store says.
+    pub async fn disconnect_all_agents(&self) -> Result<()> {
+        let mut w = self.write().await?;
+        instances::disconnect_all(w.conn()).await?;
+        w.commit().await
+    }
+
     /// Pings the database, for `/readyz`.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

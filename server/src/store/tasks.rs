@@ -65,3 +65,125 @@ pub async fn list(conn: &mut AnyConnection, cluster: &str, filter: &TaskFilter, 
     .await?;
     rows.into_iter().map(from_row).collect()
 }
+
+pub struct NewTask<'a> {
+    pub id: &'a str,
+    pub cluster: &'a str,
+    pub task_definition: &'a str,
+    pub container_instance_id: &'a str,
+    pub group: Option<&'a str>,
+    pub started_by: Option<&'a str>,
+    pub containers: &'a str,
+    pub cpu: i64,
+    pub memory: i64,
+    pub host_ports: &'a str,
+    pub spec: &'a str,
+}
+
+/// A task placed on an instance: PENDING, desired RUNNING.
+pub async fn insert(conn: &mut AnyConnection, t: &NewTask<'_>, now: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO tasks (id, cluster, task_definition, container_instance_id, task_group, started_by,
+            last_status, desired_status, containers, created_at, cpu, memory, host_ports, spec)
+         VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', 'RUNNING', $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(t.id)
+    .bind(t.cluster)
+    .bind(t.task_definition)
+    .bind(t.container_instance_id)
+    .bind(t.group)
+    .bind(t.started_by)
+    .bind(t.containers)
+    .bind(now)
+    .bind(t.cpu)
+    .bind(t.memory)
+    .bind(t.host_ports)
+    .bind(t.spec)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A task as its instance's agent session needs it: the public record plus the runtime spec.
+pub struct AgentTask {
+    pub task: Task,
+    pub spec: Option<String>,
+}
+
+/// Tasks on one instance that are not finished (last status not STOPPED).
+pub async fn live_on_instance(conn: &mut AnyConnection, instance_id: &str) -> Result<Vec<AgentTask>> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.cluster, t.task_definition, t.container_instance_id, t.task_group, t.started_by,
+            t.last_status, t.desired_status, t.stopped_reason, t.containers, t.created_at, t.started_at, t.stopped_at, t.spec
+         FROM tasks t WHERE t.container_instance_id = $1 AND t.last_status <> 'STOPPED' ORDER BY t.id",
+    )
+    .bind(instance_id)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let spec: Option<String> = row.try_get("spec")?;
+            Ok(AgentTask { task: from_row(row)?, spec })
+        })
+        .collect()
+}
+
+/// One task by id alone (agents name tasks by id), with the instance it is on.
+pub async fn get_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<(Task, Option<String>)>> {
+    let row = sqlx::query(&format!("{SELECT} WHERE t.id = $1")).bind(id).fetch_optional(conn).await?;
+    row.map(|row| {
+        let instance: Option<String> = row.try_get("container_instance_id")?;
+        Ok((from_row(row)?, instance))
+    })
+    .transpose()
+}
+
+/// Writes a task's observed state (status, containers, times, reason, ports).
+pub async fn save_state(conn: &mut AnyConnection, task: &Task, host_ports: &str) -> Result<()> {
+    let containers = serde_json::to_string(&task.containers).unwrap_or_else(|_| "[]".into());
+    sqlx::query(
+        "UPDATE tasks SET last_status = $2, desired_status = $3, stopped_reason = $4, containers = $5,
+            started_at = $6, stopped_at = $7, host_ports = $8 WHERE id = $1",
+    )
+    .bind(&task.id)
+    .bind(&task.last_status)
+    .bind(&task.desired_status)
+    .bind(&task.stopped_reason)
+    .bind(containers)
+    .bind(&task.started_at)
+    .bind(&task.stopped_at)
+    .bind(host_ports)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What the live tasks on each instance of a cluster hold: CPU, memory and host ports.
+pub struct Reservation {
+    pub instance_id: String,
+    pub cpu: i64,
+    pub memory: i64,
+    pub host_ports: String,
+}
+
+pub async fn reservations(conn: &mut AnyConnection, cluster: &str, instance_id: Option<&str>) -> Result<Vec<Reservation>> {
+    let rows = sqlx::query(
+        "SELECT container_instance_id, cpu, memory, host_ports FROM tasks
+         WHERE cluster = $1 AND last_status <> 'STOPPED' AND container_instance_id IS NOT NULL
+           AND ($2 = '' OR container_instance_id = $2)",
+    )
+    .bind(cluster)
+    .bind(instance_id.unwrap_or_default())
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(Reservation {
+                instance_id: row.try_get("container_instance_id")?,
+                cpu: row.try_get("cpu")?,
+                memory: row.try_get("memory")?,
+                host_ports: row.try_get("host_ports")?,
+            })
+        })
+        .collect()
+}

@@ -31,7 +31,7 @@ impl Harness {
         };
         let store = Store::open(url.as_deref(), dir.path()).await.expect("store opens");
         let options = wharf_server::leptos_options(&dir.path().join("site"), "127.0.0.1:0".parse().unwrap());
-        let router = wharf_server::app(wharf_server::state(store.clone(), options));
+        let router = wharf_server::app(wharf_server::state(store.clone(), options, "http://127.0.0.1:3000".into(), wharf_server::api::AgentSettings { heartbeat: std::time::Duration::from_secs(10), binary: None }));
         Some(Self { router, store, _dir: dir })
     }
 

@@ -1,0 +1,156 @@
+/*! Requests that start and stop tasks (ECS StartTask, StopTask) and their checks. */
+
+use crate::task::Task;
+use crate::task_definition::TaskDefinitionRef;
+use crate::{FieldErrors, WharfError};
+use serde::{Deserialize, Serialize};
+
+/// ECS StartTask: run a task definition on the container instances named, one task on each.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StartTaskInput {
+    /// `family`, `family:revision` or a task definition ARN.
+    #[serde(default)]
+    pub task_definition: Option<String>,
+    /// Instance ids or ARNs, 1 to 10.
+    #[serde(default)]
+    pub container_instances: Option<Vec<String>>,
+    #[serde(default)]
+    pub started_by: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
+pub struct StartTask {
+    pub task_definition: TaskDefinitionRef,
+    /// Instance ids (ARNs reduced to their id).
+    pub container_instances: Vec<String>,
+    pub started_by: Option<String>,
+    pub group: Option<String>,
+}
+
+impl StartTaskInput {
+    pub fn validate(self) -> Result<StartTask, WharfError> {
+        let mut errors = FieldErrors::new();
+        let reference = match self.task_definition.as_deref().map(str::trim) {
+            None | Some("") => {
+                errors.push("taskDefinition", "name the task definition to run, as family or family:revision");
+                None
+            }
+            Some(text) => {
+                let text = text.rsplit_once("task-definition/").map_or(text, |(_, rest)| rest);
+                TaskDefinitionRef::parse(text).map_err(|m| errors.push("taskDefinition", m)).ok()
+            }
+        };
+        let instances: Vec<String> = self
+            .container_instances
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| i.rsplit('/').next().unwrap_or_default().trim().to_string())
+            .collect();
+        if instances.is_empty() || instances.len() > 10 {
+            errors.push("containerInstances", "name 1 to 10 container instances to start the task on");
+        }
+        for (i, id) in instances.iter().enumerate() {
+            if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                errors.push(format!("containerInstances[{i}]"), "a container instance id is 1 to 64 letters, digits or hyphens");
+            }
+        }
+        let started_by = self.started_by.filter(|s| !s.is_empty());
+        if started_by.as_ref().is_some_and(|s| s.chars().count() > 128 || !s.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))) {
+            errors.push("startedBy", "startedBy is up to 128 letters, digits, hyphens and underscores");
+        }
+        let group = self.group.filter(|g| !g.is_empty());
+        if group.as_ref().is_some_and(|g| g.chars().count() > 255 || g.chars().any(char::is_control)) {
+            errors.push("group", "a group is up to 255 printable characters");
+        }
+        let task_definition = reference.unwrap_or(TaskDefinitionRef { family: String::new(), revision: None });
+        errors.finish(StartTask { task_definition, container_instances: instances, started_by, group })
+    }
+}
+
+/// ECS's `failures` entry: why a task could not start where asked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Failure {
+    pub arn: String,
+    /// ECS's codes: MISSING, INACTIVE, DRAINING, AGENT, ATTRIBUTE, RESOURCE:CPU, RESOURCE:MEMORY, RESOURCE:PORTS.
+    pub reason: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TasksStarted {
+    pub tasks: Vec<Task>,
+    pub failures: Vec<Failure>,
+}
+
+/// ECS StopTask.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StopTaskInput {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// ECS's stoppedReason when the user gave none.
+pub const STOPPED_BY_USER: &str = "Task stopped by user";
+
+impl StopTaskInput {
+    pub fn validate(self) -> Result<String, WharfError> {
+        match self.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty()) {
+            None => Ok(STOPPED_BY_USER.into()),
+            Some(r) if r.chars().count() > 255 => Err(WharfError::invalid_field("reason", "a reason is up to 255 characters")),
+            Some(r) => Ok(r),
+        }
+    }
+}
+
+/// ECS UpdateContainerInstancesState for one instance.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateInstanceInput {
+    /// ACTIVE or DRAINING.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+impl UpdateInstanceInput {
+    pub fn validate(self) -> Result<String, WharfError> {
+        match self.status.as_deref() {
+            Some(s @ ("ACTIVE" | "DRAINING")) => Ok(s.to_string()),
+            Some(other) => Err(WharfError::invalid_field("status", format!("'{other}' is not ACTIVE or DRAINING"))),
+            None => Err(WharfError::invalid_field("status", "give the new status, ACTIVE or DRAINING")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_task_checks_every_field() {
+        let input = StartTaskInput {
+            task_definition: Some("web:x".into()),
+            container_instances: Some(vec!["ok-1".into(), "bad id!".into()]),
+            started_by: Some("me too".into()),
+            group: None,
+        };
+        let fields: Vec<String> = input.validate().err().unwrap().errors.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["taskDefinition", "containerInstances[1]", "startedBy"]);
+        let arn = StartTaskInput {
+            task_definition: Some("arn:wharf:ecs:local:000000000000:task-definition/web:3".into()),
+            container_instances: Some(vec!["arn:wharf:ecs:local:000000000000:container-instance/c/abc".into()]),
+            ..Default::default()
+        };
+        let ok = arn.validate().unwrap();
+        assert_eq!((ok.task_definition.to_string(), ok.container_instances), ("web:3".to_string(), vec!["abc".to_string()]));
+    }
+}

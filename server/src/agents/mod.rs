@@ -1,0 +1,145 @@
+/*!
+Agent sessions: one WebSocket per connected container instance. This module keeps the live
+sessions (a sender per instance), the log requests in flight and the last usage samples,
+all in memory; what must survive a restart goes through the control layer into the store.
+*/
+
+pub mod session;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use wharf_core::protocol::{HostUsage, ServerMessage, TaskUsage};
+
+/// Messages queued for one agent before the session is considered stuck and dropped.
+const QUEUE: usize = 1024;
+
+#[derive(Clone, Default)]
+pub struct Agents {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: HashMap<String, Session>,
+    logs: HashMap<String, mpsc::Sender<LogChunk>>,
+    next_id: u64,
+}
+
+struct Session {
+    conn_id: u64,
+    tx: mpsc::Sender<ServerMessage>,
+    last_seen: Instant,
+    usage: Option<(HostUsage, Vec<TaskUsage>)>,
+}
+
+/// A piece of a container's log on its way to an HTTP client.
+#[derive(Debug)]
+pub enum LogChunk {
+    Lines(Vec<String>),
+    Error(String),
+}
+
+impl Agents {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding this lock leaves plain maps behind; they stay usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a new connection; an older one of the same instance is cut off (its sender
+    /// dropped, so its loop ends). Returns the connection's id and its queue.
+    pub fn attach(&self, instance_id: &str) -> (u64, mpsc::Receiver<ServerMessage>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let conn_id = inner.next_id;
+        inner.sessions.insert(instance_id.to_string(), Session { conn_id, tx, last_seen: Instant::now(), usage: None });
+        (conn_id, rx)
+    }
+
+    /// Forgets a connection if it is still the instance's current one.
+    pub fn detach(&self, instance_id: &str, conn_id: u64) -> bool {
+        let mut inner = self.lock();
+        if inner.sessions.get(instance_id).is_some_and(|s| s.conn_id == conn_id) {
+            inner.sessions.remove(instance_id);
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn is_current(&self, instance_id: &str, conn_id: u64) -> bool {
+        self.lock().sessions.get(instance_id).is_some_and(|s| s.conn_id == conn_id)
+    }
+
+    pub fn is_connected(&self, instance_id: &str) -> bool {
+        self.lock().sessions.contains_key(instance_id)
+    }
+
+    /// Queues a message; false when the agent is not connected or its queue is full (then the
+    /// message is not lost for good: the agent's next hello reconciles the same state).
+    pub fn send(&self, instance_id: &str, message: ServerMessage) -> bool {
+        let inner = self.lock();
+        inner.sessions.get(instance_id).is_some_and(|s| s.tx.try_send(message).is_ok())
+    }
+
+    pub fn touch(&self, instance_id: &str, conn_id: u64) {
+        if let Some(s) = self.lock().sessions.get_mut(instance_id).filter(|s| s.conn_id == conn_id) {
+            s.last_seen = Instant::now();
+        }
+    }
+
+    pub fn set_usage(&self, instance_id: &str, host: HostUsage, tasks: Vec<TaskUsage>) {
+        if let Some(s) = self.lock().sessions.get_mut(instance_id) {
+            s.usage = Some((host, tasks));
+        }
+    }
+
+    pub fn usage(&self, instance_id: &str) -> Option<(HostUsage, Vec<TaskUsage>)> {
+        self.lock().sessions.get(instance_id).and_then(|s| s.usage.clone())
+    }
+
+    pub fn connected_ids(&self) -> Vec<String> {
+        self.lock().sessions.keys().cloned().collect()
+    }
+
+    pub fn count(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    /// Removes sessions silent for longer than `window`; returns the instances cut off.
+    pub fn expire(&self, window: Duration) -> Vec<String> {
+        let mut inner = self.lock();
+        let stale: Vec<String> =
+            inner.sessions.iter().filter(|(_, s)| s.last_seen.elapsed() > window).map(|(id, _)| id.clone()).collect();
+        for id in &stale {
+            inner.sessions.remove(id);
+        }
+        stale
+    }
+
+    /// Opens a log request; chunks arrive on the receiver until the agent says done.
+    pub fn open_logs(&self) -> (String, mpsc::Receiver<LogChunk>) {
+        let (tx, rx) = mpsc::channel(64);
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        self.lock().logs.insert(id.clone(), tx);
+        (id, rx)
+    }
+
+    /// Hands a chunk to the waiting client; false when nobody waits for it any more.
+    pub fn deliver_logs(&self, request_id: &str, chunk: LogChunk, done: bool) -> bool {
+        let tx = {
+            let mut inner = self.lock();
+            if done { inner.logs.remove(request_id) } else { inner.logs.get(request_id).cloned() }
+        };
+        match tx {
+            Some(tx) => tx.try_send(chunk).is_ok() || !tx.is_closed(),
+            None => false,
+        }
+    }
+
+    pub fn close_logs(&self, request_id: &str) {
+        self.lock().logs.remove(request_id);
+    }
+}

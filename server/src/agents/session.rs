@@ -1,0 +1,181 @@
+/*!
+One agent's WebSocket: the hello handshake, then a loop that applies what the agent reports
+and forwards what the control plane queues for it. The loop ends when either side closes,
+when the agent is silent past its heartbeat window, or when a newer connection of the same
+instance replaces this one.
+*/
+
+use crate::control::Control;
+use crate::control::agents::{self, AgentIdentity, Hello};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use wharf_core::protocol::{AgentMessage, PROTOCOL_VERSION, ServerMessage};
+
+use super::LogChunk;
+
+/// How long a new connection may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let send = |m: &ServerMessage| Message::Text(Utf8Bytes::from(serde_json::to_string(m).unwrap_or_default()));
+
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
+        Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<AgentMessage>(&text),
+        _ => {
+            tracing::info!(instance = %who.instance_id, "agent connected but sent no hello");
+            return;
+        }
+    };
+    let refuse = |reason: String, retry: bool| ServerMessage::Refused { reason, retry };
+    let hello = match hello {
+        Ok(AgentMessage::Hello { protocol_version, .. }) if protocol_version != PROTOCOL_VERSION => {
+            let reason = format!(
+                "this agent speaks protocol version {protocol_version}; the server speaks {PROTOCOL_VERSION}. Install the agent this server serves: {}/agent/wharf-agent",
+                control.public_url()
+            );
+            let _ = sink.send(send(&refuse(reason, false))).await;
+            return;
+        }
+        Ok(AgentMessage::Hello { agent_version, docker_version, runtime, hostname, cpu, memory, attributes, tasks, .. }) => {
+            Hello { hostname, cpu, memory, attributes, agent_version, docker_version, runtime, tasks }
+        }
+        Ok(_) => {
+            let _ = sink.send(send(&refuse("the first message must be a hello".into(), false))).await;
+            return;
+        }
+        Err(e) => {
+            let _ = sink.send(send(&refuse(format!("the hello does not parse: {e}"), false))).await;
+            return;
+        }
+    };
+
+    let id = who.instance_id.clone();
+    let (conn_id, mut queue) = control.agents().attach(&id);
+    let first = match agents::hello(control.store(), &who, hello).await {
+        Ok(messages) => messages,
+        Err(e) => {
+            let _ = sink.send(send(&refuse(describe(&e), false))).await;
+            finish(&control, &id, conn_id).await;
+            return;
+        }
+    };
+    let welcome = ServerMessage::Welcome {
+        protocol_version: PROTOCOL_VERSION,
+        container_instance_id: id.clone(),
+        cluster: who.cluster.clone(),
+        heartbeat_interval_seconds: heartbeat.as_secs().max(1),
+    };
+    tracing::info!(instance = %id, cluster = %who.cluster, "agent connected");
+    let mut ok = sink.send(send(&welcome)).await.is_ok();
+    for m in &first {
+        ok = ok && sink.send(send(m)).await.is_ok();
+    }
+
+    let window = heartbeat * 3;
+    while ok {
+        tokio::select! {
+            incoming = tokio::time::timeout(window, stream.next()) => {
+                let text = match incoming {
+                    Ok(Some(Ok(Message::Text(text)))) => text,
+                    Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {
+                        control.agents().touch(&id, conn_id);
+                        continue;
+                    }
+                    Ok(Some(Ok(Message::Binary(_)))) => {
+                        ok = sink.send(send(&ServerMessage::Refused { reason: "messages are JSON text frames".into(), retry: true })).await.is_ok();
+                        continue;
+                    }
+                    Err(_) => {
+                        tracing::warn!(instance = %id, "agent silent past its heartbeat window; dropping the session");
+                        break;
+                    }
+                    _ => break,
+                };
+                control.agents().touch(&id, conn_id);
+                if let Some(reply) = handle(&control, &who, &text).await {
+                    ok = sink.send(send(&reply)).await.is_ok();
+                }
+            }
+            queued = queue.recv() => match queued {
+                Some(m) => ok = sink.send(send(&m)).await.is_ok(),
+                // Replaced by a newer connection, or expired by the monitor.
+                None => break,
+            },
+        }
+    }
+    let _ = sink.close().await;
+    finish(&control, &id, conn_id).await;
+}
+
+/// Applies one agent message; returns what to answer, if anything.
+async fn handle(control: &Control, who: &AgentIdentity, text: &str) -> Option<ServerMessage> {
+    let message = match serde_json::from_str::<AgentMessage>(text) {
+        Ok(m) => m,
+        Err(e) => return Some(error_reply(format!("the message does not parse: {e}"))),
+    };
+    match message {
+        AgentMessage::Heartbeat {} => None,
+        AgentMessage::Hello { .. } => Some(error_reply("hello is only the first message of a connection".into())),
+        AgentMessage::TaskStateChange { task } => match agents::task_changed(control.store(), who, &task).await {
+            Ok(reply) => reply,
+            Err(e) => Some(error_reply(describe(&e))),
+        },
+        AgentMessage::Usage { host, tasks } => {
+            control.agents().set_usage(&who.instance_id, host, tasks);
+            None
+        }
+        AgentMessage::Logs { request_id, lines, done, error } => {
+            let chunk = match error {
+                Some(e) => LogChunk::Error(e),
+                None => LogChunk::Lines(lines),
+            };
+            if !control.agents().deliver_logs(&request_id, chunk, done) && !done {
+                return Some(ServerMessage::CancelLogs { request_id });
+            }
+            None
+        }
+    }
+}
+
+/// The agent keeps its connection after a bad message; it is told what was wrong.
+fn error_reply(reason: String) -> ServerMessage {
+    ServerMessage::Refused { reason, retry: true }
+}
+
+fn describe(e: &wharf_core::WharfError) -> String {
+    if e.errors.is_empty() {
+        e.message.clone()
+    } else {
+        e.errors.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+    }
+}
+
+async fn finish(control: &Control, id: &str, conn_id: u64) {
+    if control.agents().detach(id, conn_id) || !control.agents().is_connected(id) {
+        tracing::info!(instance = %id, "agent disconnected");
+        if let Err(e) = agents::disconnected(control.store(), id).await {
+            tracing::error!(instance = %id, error = %e.message, "could not record the disconnect");
+        }
+    }
+}
+
+/// Every heartbeat interval: write the connected agents' heartbeats in one transaction and
+/// drop sessions that went silent (their loops end and record the disconnect).
+pub async fn monitor(control: Control, heartbeat: Duration) {
+    let mut tick = tokio::time::interval(heartbeat);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for id in control.agents().expire(heartbeat * 3) {
+            tracing::warn!(instance = %id, "heartbeats missed; the agent counts as disconnected");
+            if let Err(e) = agents::disconnected(control.store(), &id).await {
+                tracing::error!(instance = %id, error = %e.message, "could not record the disconnect");
+            }
+        }
+        if let Err(e) = agents::record_heartbeats(control.store(), &control.agents().connected_ids()).await {
+            tracing::error!(error = %e.message, "could not record heartbeats");
+        }
+    }
+}

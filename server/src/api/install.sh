@@ -1,0 +1,106 @@
+#!/bin/sh
+# Installs wharf-agent from the Wharf server at @SERVER@ and starts it under systemd.
+#
+#   curl -fsSL @SERVER@/agent/install.sh | sudo sh -s -- --cluster NAME --token wjt_…
+#
+# Options: --cluster NAME, --token TOKEN (both required), --runtime auto|docker|process,
+# --attribute NAME=VALUE (repeatable), --zone ZONE, --instance-type TYPE,
+# --root DIR (install under DIR instead of /, and do not start; DESTDIR works the same).
+set -eu
+
+SERVER='@SERVER@'
+SHA256='@SHA256@'
+CLUSTER=''
+TOKEN=''
+RUNTIME='auto'
+ATTRIBUTES=''
+ZONE=''
+INSTANCE_TYPE=''
+ROOT="${DESTDIR:-}"
+
+fail() { echo "wharf-agent install: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --cluster) CLUSTER="${2:-}"; shift 2 ;;
+    --token) TOKEN="${2:-}"; shift 2 ;;
+    --runtime) RUNTIME="${2:-}"; shift 2 ;;
+    --attribute) ATTRIBUTES="${ATTRIBUTES:+$ATTRIBUTES,}${2:-}"; shift 2 ;;
+    --zone) ZONE="${2:-}"; shift 2 ;;
+    --instance-type) INSTANCE_TYPE="${2:-}"; shift 2 ;;
+    --root) ROOT="${2:-}"; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0" 2>/dev/null || true; exit 0 ;;
+    *) fail "unknown option $1 (see --help)" ;;
+  esac
+done
+[ -n "$CLUSTER" ] || fail "--cluster NAME is required"
+[ -n "$TOKEN" ] || fail "--token TOKEN is required (create one on the cluster's page)"
+case "$RUNTIME" in auto|docker|process|simulated) ;; *) fail "--runtime is auto, docker, process or simulated" ;; esac
+if [ -z "$ROOT" ] && [ "$(id -u)" != 0 ]; then fail "run as root (sudo sh), or give --root DIR"; fi
+
+BIN_DIR="$ROOT/usr/local/bin"
+CONF_DIR="$ROOT/etc/wharf"
+UNIT_DIR="$ROOT/etc/systemd/system"
+STATE_DIR="/var/lib/wharf-agent"
+mkdir -p "$BIN_DIR" "$CONF_DIR" "$UNIT_DIR" "$ROOT$STATE_DIR"
+
+TMP="$(mktemp "$BIN_DIR/.wharf-agent.XXXXXX")"
+trap 'rm -f "$TMP"' EXIT
+if command -v curl >/dev/null 2>&1; then
+  curl -fsSL "$SERVER/agent/wharf-agent" -o "$TMP" || fail "cannot download $SERVER/agent/wharf-agent"
+elif command -v wget >/dev/null 2>&1; then
+  wget -q -O "$TMP" "$SERVER/agent/wharf-agent" || fail "cannot download $SERVER/agent/wharf-agent"
+else
+  fail "needs curl or wget"
+fi
+GOT="$(sha256sum "$TMP" | cut -d' ' -f1)"
+[ "$GOT" = "$SHA256" ] || fail "the downloaded agent's SHA-256 is $GOT, the server announced $SHA256"
+chmod 0755 "$TMP"
+mv -f "$TMP" "$BIN_DIR/wharf-agent"
+trap - EXIT
+
+umask 077
+cat > "$CONF_DIR/agent.env" <<CONF
+# wharf-agent configuration (read by the systemd unit and by wharf-agent --config).
+WHARF_SERVER=$SERVER
+WHARF_CLUSTER=$CLUSTER
+WHARF_JOIN_TOKEN=$TOKEN
+WHARF_STATE_DIR=$STATE_DIR
+WHARF_RUNTIME=$RUNTIME
+WHARF_ATTRIBUTES=$ATTRIBUTES
+WHARF_ZONE=$ZONE
+WHARF_INSTANCE_TYPE=$INSTANCE_TYPE
+CONF
+umask 022
+
+cat > "$UNIT_DIR/wharf-agent.service" <<UNIT
+[Unit]
+Description=Wharf container agent
+Documentation=$SERVER/
+After=network-online.target docker.service
+Wants=network-online.target
+
+[Service]
+EnvironmentFile=/etc/wharf/agent.env
+ExecStart=/usr/local/bin/wharf-agent
+Restart=always
+RestartSec=5
+# Tasks may exhaust the host's memory; the agent must be the last thing the kernel kills.
+OOMScoreAdjust=-999
+KillMode=process
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+
+if [ -n "$ROOT" ]; then
+  echo "wharf-agent installed under $ROOT (not started)."
+  exit 0
+fi
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  systemctl daemon-reload
+  systemctl enable --now wharf-agent
+  echo "wharf-agent is running; the host joins cluster $CLUSTER in a few seconds."
+else
+  echo "no systemd here; start the agent with: set -a; . /etc/wharf/agent.env; set +a; /usr/local/bin/wharf-agent"
+fi

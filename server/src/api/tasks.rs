@@ -1,0 +1,124 @@
+/*! Routes of tasks: list, describe, StartTask, StopTask and container logs. */
+
+use super::error::{ApiResult, Body, Query};
+use super::AppState;
+use crate::agents::LogChunk;
+use crate::control::tasks::LogQuery;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use wharf_app::backend::TaskFilter;
+use wharf_core::WharfError;
+use wharf_core::page::PageRequest;
+use wharf_core::task::Task;
+use wharf_core::task_input::{StartTaskInput, StopTaskInput, TasksStarted};
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskList {
+    tasks: Vec<Task>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TaskResponse {
+    task: Task,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct TaskQuery {
+    service_name: Option<String>,
+    /// RUNNING, PENDING or STOPPED.
+    desired_status: Option<String>,
+    container_instance: Option<String>,
+    family: Option<String>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/tasks", tag = "tasks", params(("cluster" = String, Path), TaskQuery),
+    responses((status = 200, body = TaskList), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
+pub async fn list_tasks(State(state): State<AppState>, Path(cluster): Path<String>, Query(q): Query<TaskQuery>) -> ApiResult<Json<TaskList>> {
+    if let Some(s) = q.desired_status.as_deref().filter(|s| !["RUNNING", "PENDING", "STOPPED"].contains(s)) {
+        return Err(WharfError::invalid_field("desiredStatus", format!("'{s}' is not a desired status; use RUNNING, PENDING or STOPPED")).into());
+    }
+    let page = PageRequest { max_results: q.max_results, next_token: q.next_token }.validate()?;
+    let filter = TaskFilter {
+        service_name: q.service_name,
+        desired_status: q.desired_status,
+        container_instance: q.container_instance,
+        family: q.family,
+    };
+    let paged = state.backend.list_tasks(&cluster, filter, page).await?;
+    Ok(Json(TaskList { tasks: paged.items, next_token: paged.next_token }))
+}
+
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/tasks/{id}", tag = "tasks",
+    params(("cluster" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = TaskResponse), (status = 404, body = WharfError)))]
+pub async fn describe_task(State(state): State<AppState>, Path((cluster, id)): Path<(String, String)>) -> ApiResult<Json<TaskResponse>> {
+    Ok(Json(TaskResponse { task: state.backend.describe_task(&cluster, &id).await? }))
+}
+
+/// ECS StartTask: one task on each container instance named.
+#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/tasks/start", tag = "tasks",
+    params(("cluster" = String, Path)), request_body = StartTaskInput,
+    responses((status = 200, body = TasksStarted), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
+pub async fn start(State(state): State<AppState>, Path(cluster): Path<String>, Body(input): Body<StartTaskInput>) -> ApiResult<Json<TasksStarted>> {
+    Ok(Json(state.backend.start_task(&cluster, input).await?))
+}
+
+/// ECS StopTask: SIGTERM, then SIGKILL after each container's stopTimeout.
+#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/tasks/{id}/stop", tag = "tasks",
+    params(("cluster" = String, Path), ("id" = String, Path)), request_body = StopTaskInput,
+    responses((status = 200, body = TaskResponse), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
+pub async fn stop(
+    State(state): State<AppState>,
+    Path((cluster, id)): Path<(String, String)>,
+    Body(input): Body<StopTaskInput>,
+) -> ApiResult<Json<TaskResponse>> {
+    Ok(Json(TaskResponse { task: state.backend.stop_task(&cluster, &id, input).await? }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct LogsQuery {
+    /// The container's name; the task's first container when absent.
+    container: Option<String>,
+    /// The last N lines (at most 10000); everything when absent.
+    tail: Option<u32>,
+    /// Keep the response open and stream new lines.
+    follow: Option<bool>,
+}
+
+/// A container's log as plain text, one line per line; with `follow=true` the response stays
+/// open and new lines stream as the container writes them.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/tasks/{id}/logs", tag = "tasks",
+    params(("cluster" = String, Path), ("id" = String, Path), LogsQuery),
+    responses((status = 200, body = String, content_type = "text/plain"), (status = 404, body = WharfError), (status = 409, body = WharfError)))]
+pub async fn logs(
+    State(state): State<AppState>,
+    Path((cluster, id)): Path<(String, String)>,
+    Query(q): Query<LogsQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let query = LogQuery { container: q.container, tail: q.tail, follow: q.follow.unwrap_or(false) };
+    let stream = state.control.task_logs(&cluster, &id, query).await?;
+    let body = futures_util::stream::unfold(stream, |mut s| async move {
+        let chunk = match s.rx.recv().await? {
+            LogChunk::Lines(lines) => lines.into_iter().map(|l| l + "\n").collect::<String>(),
+            LogChunk::Error(e) => format!("[wharf: {e}]\n"),
+        };
+        Some((Ok::<_, std::convert::Infallible>(chunk), s))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
+        axum::body::Body::from_stream(body),
+    ))
+}

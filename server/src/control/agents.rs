@@ -1,0 +1,196 @@
+/*!
+What agents tell the control plane, turned into store changes: the credential check at
+connect, the hello that reconciles the instance's whole state, task state changes and
+disconnects. Each is one transaction; the messages they return are sent after it commits.
+*/
+
+use super::join_tokens::hash_secret;
+use crate::store::{self, Store, instances, tasks};
+use std::collections::{BTreeMap, BTreeSet};
+use wharf_app::backend::Result;
+use wharf_core::instance::{HostFacts, VersionInfo};
+use wharf_core::protocol::{ServerMessage, TaskReport, TaskSpec};
+use wharf_core::task::Task;
+use wharf_core::{FieldErrors, WharfError};
+
+/// Whom a WebSocket belongs to, once its credential checked out.
+#[derive(Debug, Clone)]
+pub struct AgentIdentity {
+    pub instance_id: String,
+    pub cluster: String,
+}
+
+/// Reason given when an agent reports a task the control plane has no record of.
+pub const UNKNOWN_TASK: &str = "Task is not known to the control plane";
+/// Reason given when a RUNNING task is missing from its agent's report.
+pub const TASK_LOST: &str = "Task is no longer running on its container instance";
+
+/// Checks `wic_<instance>_<secret>`.
+pub async fn authenticate(store: &Store, credential: &str) -> Result<AgentIdentity> {
+    let refuse = || WharfError::unauthorized("credential", "the instance credential is not valid; register the host again with a join token");
+    let rest = credential.strip_prefix("wic_").ok_or_else(refuse)?;
+    let (id, secret) = rest.split_once('_').ok_or_else(refuse)?;
+    let mut conn = store.pool().acquire().await.map_err(store::StoreError::from)?;
+    let found = instances::credential(&mut conn, id).await?.ok_or_else(refuse)?;
+    if found.hash.as_deref() != Some(hash_secret(secret).as_str()) {
+        return Err(refuse());
+    }
+    if found.status == "INACTIVE" {
+        return Err(WharfError::unauthorized("credential", "this container instance was deregistered; register the host again with a join token"));
+    }
+    Ok(AgentIdentity { instance_id: id.to_string(), cluster: found.cluster })
+}
+
+/// The facts of an agent's hello, as the session hands them over.
+pub struct Hello {
+    pub hostname: String,
+    pub cpu: i64,
+    pub memory: i64,
+    pub attributes: Vec<wharf_core::task_definition::Attribute>,
+    pub agent_version: String,
+    pub docker_version: Option<String>,
+    pub runtime: String,
+    pub tasks: Vec<TaskReport>,
+}
+
+/// Records the host's facts and reconciles tasks: returns the starts and stops that make the
+/// agent run exactly what the store wants on this instance.
+pub async fn hello(store: &Store, who: &AgentIdentity, hello: Hello) -> Result<Vec<ServerMessage>> {
+    let mut errors = FieldErrors::new();
+    let host = HostFacts::check(&mut errors, Some(hello.hostname), Some(hello.cpu), Some(hello.memory), Some(hello.attributes));
+    if !["docker", "process", "simulated"].contains(&hello.runtime.as_str()) {
+        errors.push("runtime", format!("'{}' is not one of docker, process, simulated", hello.runtime));
+    }
+    if hello.agent_version.is_empty() || hello.agent_version.len() > 64 {
+        errors.push("agentVersion", "an agent version is 1 to 64 characters");
+    }
+    if hello.tasks.len() > 10_000 {
+        errors.push("tasks", "at most 10000 tasks");
+    }
+    for (i, t) in hello.tasks.iter().enumerate() {
+        if let Err(e) = t.validate() {
+            for fe in e.errors {
+                errors.push(format!("tasks[{i}]{}", fe.field.trim_start_matches("task")), fe.message);
+            }
+        }
+    }
+    errors.finish(())?;
+    let version = VersionInfo { agent_version: Some(hello.agent_version), docker_version: hello.docker_version };
+    let now = store::now();
+    let mut w = store.write().await?;
+    let report = instances::HostReport {
+        name: &host.hostname,
+        resources: &json(&host.registered_resources),
+        attributes: &json(&host.attributes),
+        version_info: &json(&version),
+        runtime: &hello.runtime,
+    };
+    instances::connected(w.conn(), &who.instance_id, &report, &now).await?;
+
+    let mut out = Vec::new();
+    let reported: BTreeMap<&str, &TaskReport> = hello.tasks.iter().map(|t| (t.task_id.as_str(), t)).collect();
+    let live = tasks::live_on_instance(w.conn(), &who.instance_id).await?;
+    let known: BTreeSet<String> = live.iter().map(|t| t.task.id.clone()).collect();
+    for stored in live {
+        let mut task = stored.task;
+        match reported.get(task.id.as_str()) {
+            Some(report) => {
+                if task.apply_report(report, &now) {
+                    tasks::save_state(w.conn(), &task, &json(&task.host_ports())).await?;
+                }
+                if task.desired_status == "STOPPED" && task.last_status != "STOPPED" {
+                    out.push(stop(&task));
+                }
+            }
+            None if task.desired_status == "RUNNING" && task.last_status == "PENDING" => match stored.spec {
+                Some(spec) => match serde_json::from_str::<TaskSpec>(&spec) {
+                    Ok(spec) => out.push(ServerMessage::StartTask { task: spec }),
+                    Err(e) => tracing::error!(task = %task.id, error = %e, "stored task spec does not parse"),
+                },
+                None => tracing::error!(task = %task.id, "task without a spec"),
+            },
+            None => {
+                // The agent has nothing for it: it finished while nobody listened, or the host lost it.
+                let reason = if task.desired_status == "STOPPED" { task.stopped_reason.clone() } else { Some(TASK_LOST.into()) };
+                mark_stopped(&mut task, reason, &now);
+                tasks::save_state(w.conn(), &task, "[]").await?;
+            }
+        }
+    }
+    for report in hello.tasks.iter().filter(|t| !known.contains(&t.task_id) && t.last_status != "STOPPED") {
+        out.push(ServerMessage::StopTask { task_id: report.task_id.clone(), reason: UNKNOWN_TASK.into() });
+    }
+    w.commit().await?;
+    Ok(out)
+}
+
+fn stop(task: &Task) -> ServerMessage {
+    ServerMessage::StopTask {
+        task_id: task.id.clone(),
+        reason: task.stopped_reason.clone().unwrap_or_else(|| wharf_core::task_input::STOPPED_BY_USER.into()),
+    }
+}
+
+pub(super) fn mark_stopped(task: &mut Task, reason: Option<String>, now: &str) {
+    task.last_status = "STOPPED".into();
+    task.desired_status = "STOPPED".into();
+    task.stopped_reason = task.stopped_reason.take().or(reason);
+    task.stopped_at.get_or_insert_with(|| now.to_string());
+    for c in &mut task.containers {
+        c.last_status = "STOPPED".into();
+        c.network_bindings.clear();
+    }
+}
+
+/// A task changed on the agent. Reports about tasks of other instances are refused; reports
+/// about tasks the store does not know get a stop.
+pub async fn task_changed(store: &Store, who: &AgentIdentity, report: &TaskReport) -> Result<Option<ServerMessage>> {
+    report.validate()?;
+    let now = store::now();
+    let mut w = store.write().await?;
+    let Some((mut task, instance)) = tasks::get_by_id(w.conn(), &report.task_id).await? else {
+        return Ok((report.last_status != "STOPPED")
+            .then(|| ServerMessage::StopTask { task_id: report.task_id.clone(), reason: UNKNOWN_TASK.into() }));
+    };
+    if instance.as_deref() != Some(who.instance_id.as_str()) {
+        return Err(WharfError::invalid_field("task.taskId", format!("task '{}' does not run on this container instance", report.task_id)));
+    }
+    let mut reply = None;
+    if task.apply_report(report, &now) {
+        let ports = if task.last_status == "STOPPED" { Vec::new() } else { task.host_ports() };
+        tasks::save_state(w.conn(), &task, &json(&ports)).await?;
+        if task.last_status == "STOPPED" {
+            tracing::info!(task = %task.id, reason = ?task.stopped_reason, "task stopped");
+        }
+    }
+    if task.desired_status == "STOPPED" && task.last_status != "STOPPED" {
+        reply = Some(stop(&task));
+    }
+    w.commit().await?;
+    Ok(reply)
+}
+
+/// The agent's session ended (closed, lost, or silent past its heartbeat window). Its tasks
+/// keep running; no new ones go there until it is back.
+pub async fn disconnected(store: &Store, instance_id: &str) -> Result<()> {
+    let mut w = store.write().await?;
+    instances::set_connected(w.conn(), instance_id, false).await?;
+    w.commit().await?;
+    Ok(())
+}
+
+/// Heartbeats of all connected agents, written in one transaction.
+pub async fn record_heartbeats(store: &Store, ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut w = store.write().await?;
+    instances::heartbeats(w.conn(), ids, &store::now()).await?;
+    w.commit().await?;
+    Ok(())
+}
+
+/// These types are plain data; serialising them cannot fail.
+pub(super) fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}

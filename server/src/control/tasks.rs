@@ -1,0 +1,239 @@
+/*!
+Tasks the user starts and stops by hand (ECS StartTask, StopTask), container instance state
+(DRAINING, deregistration) and log requests. Store changes commit first; the messages to
+agents go out after, and an agent that misses one gets the same state at its next hello.
+*/
+
+use super::agents::{json, mark_stopped};
+use super::{cluster_not_found, resolve_task_definition};
+use crate::agents::{Agents, LogChunk};
+use crate::store::{self, Store, clusters, instances, tasks};
+use tokio::sync::mpsc;
+use wharf_app::backend::Result;
+use wharf_core::WharfError;
+use wharf_core::instance::ContainerInstance;
+use wharf_core::protocol::{ServerMessage, TaskSpec, task_reservation};
+use wharf_core::task::Task;
+use wharf_core::task_definition::{TaskDefinition, TaskDefinitionStatus};
+use wharf_core::task_input::{Failure, StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
+
+/// Reason given to tasks of an instance that is deregistered.
+pub const INSTANCE_DEREGISTERED: &str = "Container instance deregistered";
+
+pub async fn start(store: &Store, agents: &Agents, cluster: &str, input: StartTaskInput) -> Result<TasksStarted> {
+    let request = input.validate()?;
+    let now = store::now();
+    let mut w = store.write().await?;
+    clusters::get(w.conn(), cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
+    let definition = resolve_task_definition(w.conn(), &request.task_definition).await?;
+    if definition.status == TaskDefinitionStatus::Inactive {
+        return Err(WharfError::invalid_field(
+            "taskDefinition",
+            format!("{} is INACTIVE; run an ACTIVE revision", definition.name()),
+        ));
+    }
+    let mut started = Vec::new();
+    let mut failures = Vec::new();
+    for id in &request.container_instances {
+        let Some(instance) = instances::get(w.conn(), cluster, id).await? else {
+            failures.push(Failure {
+                arn: wharf_core::arn::container_instance(cluster, id),
+                reason: "MISSING".into(),
+                detail: format!("no container instance '{id}' in cluster '{cluster}'"),
+            });
+            continue;
+        };
+        if let Some(failure) = refusal(&instance, &definition, agents.is_connected(id)) {
+            failures.push(failure);
+            continue;
+        }
+        let task_id = uuid::Uuid::new_v4().simple().to_string();
+        let spec = TaskSpec::from_definition(&definition, cluster, &task_id, request.group.clone());
+        let (cpu, memory) = task_reservation(&definition);
+        let ports: Vec<String> = spec.static_host_ports().iter().map(|(p, n)| format!("{p}:{n}")).collect();
+        let new = tasks::NewTask {
+            id: &task_id,
+            cluster,
+            task_definition: &definition.name(),
+            container_instance_id: id,
+            group: request.group.as_deref(),
+            started_by: request.started_by.as_deref(),
+            containers: &json(&Task::containers_from(&definition)),
+            cpu,
+            memory,
+            host_ports: &json(&ports),
+            spec: &json(&spec),
+        };
+        tasks::insert(w.conn(), &new, &now).await?;
+        started.push((id.clone(), spec));
+    }
+    let mut out = Vec::new();
+    for (_, spec) in &started {
+        out.push(tasks::get(w.conn(), cluster, &spec.task_id).await?.ok_or_else(WharfError::internal)?);
+    }
+    w.commit().await?;
+    for (instance, spec) in started {
+        tracing::info!(task = %spec.task_id, %instance, task_definition = %spec.task_definition, "task started");
+        agents.send(&instance, ServerMessage::StartTask { task: spec });
+    }
+    Ok(TasksStarted { tasks: out, failures })
+}
+
+/// Why a task cannot go on this instance, in ECS's failure codes; None when it fits.
+fn refusal(instance: &ContainerInstance, definition: &TaskDefinition, connected: bool) -> Option<Failure> {
+    let fail = |reason: &str, detail: String| Some(Failure { arn: instance.container_instance_arn.clone(), reason: reason.into(), detail });
+    if instance.status != "ACTIVE" {
+        return fail(&instance.status, format!("the container instance is {}; only ACTIVE instances take new tasks", instance.status));
+    }
+    if !connected {
+        return fail("AGENT", "the instance's agent is not connected".into());
+    }
+    for required in &definition.requires_attributes {
+        let has = instance
+            .attributes
+            .iter()
+            .any(|a| a.name == required.name && (required.value.is_none() || a.value == required.value));
+        if !has {
+            return fail("ATTRIBUTE", format!("the instance lacks the attribute {}", required.name));
+        }
+    }
+    let (cpu, memory) = task_reservation(definition);
+    let remaining = |name: &str| instance.remaining_resources.iter().find(|r| r.name == name);
+    let free = |name: &str| remaining(name).and_then(|r| r.integer_value).unwrap_or(0);
+    if free("CPU") < cpu {
+        return fail("RESOURCE:CPU", format!("needs {cpu} CPU units, {} free", free("CPU")));
+    }
+    if free("MEMORY") < memory {
+        return fail("RESOURCE:MEMORY", format!("needs {memory} MiB, {} free", free("MEMORY")));
+    }
+    let spec = TaskSpec::from_definition(definition, &instance.cluster_name, "-", None);
+    for (protocol, port) in spec.static_host_ports() {
+        let set = if protocol == "udp" { "PORTS_UDP" } else { "PORTS" };
+        let taken = remaining(set).and_then(|r| r.string_set_value.as_ref()).is_some_and(|s| s.contains(&port.to_string()));
+        if taken {
+            return fail("RESOURCE:PORTS", format!("host port {port}/{protocol} is in use"));
+        }
+    }
+    None
+}
+
+pub async fn stop(store: &Store, agents: &Agents, cluster: &str, id: &str, input: StopTaskInput) -> Result<Task> {
+    let reason = input.validate()?;
+    let now = store::now();
+    let mut w = store.write().await?;
+    let Some((mut task, instance)) = tasks::get_by_id(w.conn(), id).await?.filter(|(t, _)| t.cluster_arn == wharf_core::arn::cluster(cluster)) else {
+        return Err(WharfError::not_found(format!("no task '{id}' in cluster '{cluster}'")));
+    };
+    if task.last_status == "STOPPED" {
+        return Ok(task);
+    }
+    task.desired_status = "STOPPED".into();
+    task.stopped_reason.get_or_insert(reason.clone());
+    let reachable = match &instance {
+        Some(i) => instances::get(w.conn(), cluster, i).await?.is_some_and(|i| i.status != "INACTIVE"),
+        None => false,
+    };
+    if !reachable {
+        mark_stopped(&mut task, None, &now);
+    }
+    let ports = if task.last_status == "STOPPED" { "[]".to_string() } else { json(&task.host_ports()) };
+    tasks::save_state(w.conn(), &task, &ports).await?;
+    w.commit().await?;
+    if let (Some(instance), true) = (instance, reachable) {
+        agents.send(&instance, ServerMessage::StopTask { task_id: task.id.clone(), reason: task.stopped_reason.clone().unwrap_or(reason) });
+    }
+    Ok(task)
+}
+
+pub async fn update_state(store: &Store, agents: &Agents, cluster: &str, id: &str, input: UpdateInstanceInput) -> Result<ContainerInstance> {
+    let status = input.validate()?;
+    let mut w = store.write().await?;
+    let instance = instances::get(w.conn(), cluster, id).await?.ok_or_else(|| instance_not_found(cluster, id))?;
+    if instance.status == "INACTIVE" {
+        return Err(WharfError::conflict(format!("container instance '{id}' is deregistered")));
+    }
+    instances::set_status(w.conn(), id, &status, &store::now()).await?;
+    let updated = instances::get(w.conn(), cluster, id).await?.ok_or_else(WharfError::internal)?;
+    w.commit().await?;
+    agents.send(id, ServerMessage::Drain { draining: status == "DRAINING" });
+    Ok(updated)
+}
+
+pub async fn deregister(store: &Store, agents: &Agents, cluster: &str, id: &str) -> Result<ContainerInstance> {
+    let now = store::now();
+    let mut w = store.write().await?;
+    let instance = instances::get(w.conn(), cluster, id).await?.ok_or_else(|| instance_not_found(cluster, id))?;
+    if instance.status == "INACTIVE" {
+        return Ok(instance);
+    }
+    let live = tasks::live_on_instance(w.conn(), id).await?;
+    for stored in &live {
+        let mut task = stored.task.clone();
+        mark_stopped(&mut task, Some(INSTANCE_DEREGISTERED.into()), &now);
+        tasks::save_state(w.conn(), &task, "[]").await?;
+    }
+    instances::set_status(w.conn(), id, "INACTIVE", &now).await?;
+    let updated = instances::get(w.conn(), cluster, id).await?.ok_or_else(WharfError::internal)?;
+    w.commit().await?;
+    tracing::info!(instance = %id, tasks = live.len(), "container instance deregistered");
+    for stored in live {
+        agents.send(id, ServerMessage::StopTask { task_id: stored.task.id, reason: INSTANCE_DEREGISTERED.into() });
+    }
+    agents.send(id, ServerMessage::Deregistered {});
+    Ok(updated)
+}
+
+fn instance_not_found(cluster: &str, id: &str) -> WharfError {
+    WharfError::not_found(format!("no container instance '{id}' in cluster '{cluster}'"))
+}
+
+/// A log request in flight; dropping it tells the agent to stop sending.
+pub struct LogStream {
+    pub rx: mpsc::Receiver<LogChunk>,
+    request_id: String,
+    instance_id: String,
+    agents: Agents,
+}
+
+impl Drop for LogStream {
+    fn drop(&mut self) {
+        self.agents.close_logs(&self.request_id);
+        self.agents.send(&self.instance_id, ServerMessage::CancelLogs { request_id: self.request_id.clone() });
+    }
+}
+
+pub struct LogQuery {
+    pub container: Option<String>,
+    pub tail: Option<u32>,
+    pub follow: bool,
+}
+
+/// Asks the task's agent for a container's log (the last `tail` lines, then more if `follow`).
+pub async fn logs(store: &Store, agents: &Agents, cluster: &str, id: &str, query: LogQuery) -> Result<LogStream> {
+    let mut conn = store.pool().acquire().await.map_err(store::StoreError::from)?;
+    let task = tasks::get(&mut conn, cluster, id).await?.ok_or_else(|| WharfError::not_found(format!("no task '{id}' in cluster '{cluster}'")))?;
+    let container = match query.container {
+        Some(name) if task.containers.iter().any(|c| c.name == name) => name,
+        Some(name) => {
+            let known: Vec<&str> = task.containers.iter().map(|c| c.name.as_str()).collect();
+            return Err(WharfError::invalid_field("container", format!("the task has no container '{name}' (it has {})", known.join(", "))));
+        }
+        None => task.containers.first().map(|c| c.name.clone()).ok_or_else(WharfError::internal)?,
+    };
+    if query.tail.is_some_and(|t| t > 10_000) {
+        return Err(WharfError::invalid_field("tail", "tail is at most 10000 lines"));
+    }
+    let instance_id = task
+        .container_instance_arn
+        .as_deref()
+        .and_then(|a| a.rsplit('/').next())
+        .map(str::to_string)
+        .ok_or_else(|| WharfError::conflict("the task was never placed on an instance; it has no logs"))?;
+    let (request_id, rx) = agents.open_logs();
+    let message = ServerMessage::FetchLogs { request_id: request_id.clone(), task_id: id.into(), container, tail: query.tail, follow: query.follow };
+    let stream = LogStream { rx, request_id, instance_id: instance_id.clone(), agents: agents.clone() };
+    if !agents.send(&instance_id, message) {
+        return Err(WharfError::conflict("the task's container instance is not connected; its logs are on the host"));
+    }
+    Ok(stream)
+}
