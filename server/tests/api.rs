@@ -316,7 +316,7 @@ mod join_tokens {
         assert_ne!(stored, secret);
         assert_eq!(stored.len(), 64);
 
-        let control = Control::new(h.store.clone());
+        let control = Control::new(h.store.clone(), Default::default(), "http://127.0.0.1:3000".into());
         assert_eq!(control.verify_join_token(&token).await.unwrap().cluster_name, "edge");
         let wrong = format!("{}{}", &token[..token.len() - 1], if token.ends_with('0') { '1' } else { '0' });
         let err = control.verify_join_token(&wrong).await.unwrap_err();
