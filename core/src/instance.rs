@@ -62,6 +62,9 @@ pub struct RegisterInstanceInput {
     /// The join token, `wjt_…`.
     #[serde(default)]
     pub token: Option<String>,
+    /// The cluster the host means to join; refused when the token is another cluster's.
+    #[serde(default)]
+    pub cluster: Option<String>,
     #[serde(default)]
     pub hostname: Option<String>,
     /// CPU units the host offers to tasks (1024 per core).
@@ -80,6 +83,7 @@ pub struct RegisterInstanceInput {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceRegistration {
     pub token: String,
+    pub cluster: Option<String>,
     pub hostname: String,
     pub registered_resources: Vec<Resource>,
     pub attributes: Vec<Attribute>,
@@ -170,6 +174,7 @@ impl RegisterInstanceInput {
         let host = HostFacts::check(&mut errors, self.hostname, self.cpu, self.memory, self.attributes);
         errors.finish(InstanceRegistration {
             token,
+            cluster: self.cluster.filter(|c| !c.is_empty()),
             hostname: host.hostname,
             registered_resources: host.registered_resources,
             attributes: host.attributes,
@@ -186,6 +191,7 @@ mod tests {
     fn registration_names_each_bad_field() {
         let input = RegisterInstanceInput {
             token: None,
+            cluster: None,
             hostname: Some(String::new()),
             cpu: Some(0),
             memory: None,

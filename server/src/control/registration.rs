@@ -17,6 +17,12 @@ pub async fn register(store: &Store, input: RegisterInstanceInput) -> Result<(Co
     let now = store::now();
     let mut w = store.write().await?;
     let token = verify_in(w.conn(), &reg.token, &now).await?;
+    if let Some(wanted) = reg.cluster.as_deref().filter(|c| *c != token.cluster_name) {
+        return Err(WharfError::invalid_field(
+            "cluster",
+            format!("the join token belongs to cluster '{}', not '{wanted}'", token.cluster_name),
+        ));
+    }
     let new = instances::NewInstance {
         id: &id,
         cluster: &token.cluster_name,

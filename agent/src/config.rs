@@ -1,0 +1,164 @@
+/*!
+Configuration from flags, `WHARF_*` environment variables, or a file of `KEY=VALUE` lines
+(`--config`, the same file the install script writes for systemd's EnvironmentFile). Flags
+win over the environment, the environment over the file.
+*/
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Parser)]
+#[command(name = "wharf-agent", version, about = "Wharf's host agent: joins a cluster as a container instance and runs its tasks.")]
+pub struct Cli {
+    /// A file of KEY=VALUE lines (WHARF_SERVER=…), read before the environment.
+    #[arg(long, global = true, env = "WHARF_AGENT_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub agent: AgentArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run N simulated container instances in this process, each with its own identity and
+    /// connection, for scale tests.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeKind {
+    /// Docker when its socket answers, else process.
+    Auto,
+    Docker,
+    Process,
+    Simulated,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// The Wharf server, e.g. http://10.0.0.5:3000.
+    #[arg(long, env = "WHARF_SERVER")]
+    pub server: Option<String>,
+
+    /// The cluster to join (must match the join token's).
+    #[arg(long, env = "WHARF_CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// A join token (wjt_…), used once to register; afterwards the instance's own credential
+    /// from the state directory is used.
+    #[arg(long, env = "WHARF_JOIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Where the agent keeps its identity, task specs and process-runtime logs.
+    #[arg(long, env = "WHARF_STATE_DIR", default_value = "/var/lib/wharf-agent")]
+    pub state_dir: PathBuf,
+
+    #[arg(long, env = "WHARF_RUNTIME", value_enum, default_value = "auto")]
+    pub runtime: RuntimeKind,
+
+    /// Custom attributes for placement, NAME=VALUE or NAME (repeatable, or comma-separated).
+    #[arg(long = "attribute", env = "WHARF_ATTRIBUTES", value_delimiter = ',')]
+    pub attributes: Vec<String>,
+
+    /// Sets ecs.availability-zone.
+    #[arg(long, env = "WHARF_ZONE")]
+    pub zone: Option<String>,
+
+    /// Sets ecs.instance-type.
+    #[arg(long, env = "WHARF_INSTANCE_TYPE")]
+    pub instance_type: Option<String>,
+
+    /// MiB kept for the host itself and not offered to tasks (like ECS_RESERVED_MEMORY).
+    #[arg(long, env = "WHARF_RESERVED_MEMORY", default_value_t = 0)]
+    pub reserved_memory: i64,
+
+    /// CPU units kept for the host itself.
+    #[arg(long, env = "WHARF_RESERVED_CPU", default_value_t = 0)]
+    pub reserved_cpu: i64,
+
+    /// Offer this many CPU units instead of the detected 1024 per core.
+    #[arg(long, env = "WHARF_CPU")]
+    pub cpu: Option<i64>,
+
+    /// Offer this many MiB instead of the detected memory.
+    #[arg(long, env = "WHARF_MEMORY")]
+    pub memory: Option<i64>,
+
+    /// The name the instance shows under (default: the host name).
+    #[arg(long, env = "WHARF_HOSTNAME")]
+    pub hostname: Option<String>,
+
+    /// Docker Engine socket.
+    #[arg(long, env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock")]
+    pub docker_host: String,
+
+    /// Seconds between usage samples.
+    #[arg(long, env = "WHARF_USAGE_SECONDS", default_value_t = 15)]
+    pub usage_seconds: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// How many instances.
+    #[arg(long, default_value_t = 10)]
+    pub count: usize,
+
+    /// CPU units of each instance.
+    #[arg(long = "sim-cpu", default_value_t = 4096)]
+    pub cpu: i64,
+
+    /// MiB of each instance.
+    #[arg(long = "sim-memory", default_value_t = 8192)]
+    pub memory: i64,
+
+    /// Zones, given to instances round-robin.
+    #[arg(long, value_delimiter = ',', default_value = "a,b,c")]
+    pub zones: Vec<String>,
+
+    /// Instance names are PREFIX-0001, PREFIX-0002, …
+    #[arg(long, default_value = "sim")]
+    pub name_prefix: String,
+
+    /// Seconds over which the instances connect (spreads the registration burst).
+    #[arg(long, default_value_t = 0.0)]
+    pub ramp_seconds: f64,
+}
+
+/// Loads `KEY=VALUE` lines into the environment where the variable is not already set, so
+/// clap's `env` fallbacks see them. Blank lines and `#` comments are skipped.
+pub fn load_file(path: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .ok_or_else(|| format!("{}:{}: expected KEY=VALUE", path.display(), n + 1))?;
+        let key = key.trim();
+        let value = value.trim().trim_matches('"');
+        if std::env::var_os(key).is_none() && !value.is_empty() {
+            // SAFETY: called at start-up, before any other thread exists.
+            unsafe { std::env::set_var(key, value) };
+        }
+    }
+    Ok(())
+}
+
+/// The `--config` path, found before clap parses (the file feeds clap's env fallbacks).
+pub fn config_path_from_args() -> Option<PathBuf> {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--config" {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(p) = a.strip_prefix("--config=") {
+            return Some(PathBuf::from(p));
+        }
+    }
+    std::env::var_os("WHARF_AGENT_CONFIG").map(PathBuf::from)
+}

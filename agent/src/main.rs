@@ -1,0 +1,134 @@
+/*!
+wharf-agent: turns a host into a container instance of a Wharf cluster. It registers with a
+join token (once), keeps one WebSocket to the server, and runs the tasks the server assigns
+through a runtime driver (Docker, plain processes, or a simulation).
+*/
+
+mod config;
+mod connection;
+mod host;
+mod register;
+mod runtime;
+mod simulate;
+mod state;
+mod supervisor;
+mod usage;
+
+use clap::Parser;
+use config::{AgentArgs, Cli, Command, RuntimeKind};
+use connection::{Connection, Ended, HelloFacts};
+use state::StateDir;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use supervisor::Supervisor;
+use tracing_subscriber::EnvFilter;
+use wharf_core::instance::VersionInfo;
+
+fn main() -> ExitCode {
+    if let Some(path) = config::config_path_from_args() {
+        if let Err(e) = config::load_file(&path) {
+            eprintln!("wharf-agent: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    host::protect_from_oom_killer();
+    // A small runtime: the agent's own footprint is part of what it must keep low.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+    let Ok(runtime) = runtime else {
+        eprintln!("wharf-agent: cannot start the async runtime");
+        return ExitCode::FAILURE;
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Simulate(sim)) => simulate::run(cli.agent, sim).await,
+            None => run(cli.agent).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: AgentArgs) -> Result<(), String> {
+    let state = StateDir::open(&args.state_dir).map_err(|e| format!("state directory {}: {e}", args.state_dir.display()))?;
+    let runtime: Arc<dyn runtime::Runtime> = match args.runtime {
+        RuntimeKind::Auto => runtime::detect(&args.docker_host, state.root()).await.into(),
+        RuntimeKind::Docker => Arc::new(runtime::docker::Docker::connect(&args.docker_host).await.map_err(|e| format!("Docker: {e}"))?),
+        RuntimeKind::Process => Arc::new(runtime::process::Process::new(Some(state.root()))),
+        RuntimeKind::Simulated => Arc::new(runtime::simulated::Simulated::default()),
+    };
+    let facts = host::facts(&args, &runtime.capabilities())?;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| e.to_string())?;
+    let version = VersionInfo { agent_version: Some(env!("CARGO_PKG_VERSION").into()), docker_version: runtime.engine_version() };
+
+    let (supervisor, mut reports) = Supervisor::new(runtime.clone(), Some(state.clone()));
+    let adopted = supervisor.adopt().await.map_err(|e| format!("cannot list the host's containers: {e}"))?;
+    if adopted > 0 {
+        tracing::info!(tasks = adopted, "took over the tasks already on this host");
+    }
+    loop {
+        let identity = identity(&args, &state, &http, &facts, &version).await?;
+        let connection = Connection {
+            identity,
+            facts: HelloFacts {
+                hostname: facts.hostname.clone(),
+                cpu: facts.cpu,
+                memory: facts.memory,
+                attributes: facts.attributes.clone(),
+                docker_version: runtime.engine_version(),
+            },
+            supervisor: supervisor.clone(),
+            usage_every: Duration::from_secs(args.usage_seconds.max(1)),
+            usage: if runtime.name() == "simulated" { usage::simulated } else { usage::host },
+        };
+        match connection.run(&mut reports).await {
+            Ended::Refused(reason) => return Err(format!("the server refused this agent: {reason}")),
+            Ended::Deregistered => {
+                state.forget_identity().map_err(|e| e.to_string())?;
+                return Err("this container instance was deregistered; its tasks were stopped. Start the agent with a join token to register the host again".into());
+            }
+            Ended::CredentialRefused(reason) => {
+                if args.token.is_none() {
+                    return Err(format!("the server refused the instance credential: {reason}"));
+                }
+                tracing::warn!(%reason, "the instance credential was refused; registering again with the join token");
+                state.forget_identity().map_err(|e| e.to_string())?;
+                // The old instance's tasks are not the new instance's.
+                supervisor.stop_all("Container instance registered again");
+            }
+        }
+    }
+}
+
+/// The saved identity, or a new one from the join token.
+async fn identity(
+    args: &AgentArgs,
+    state: &StateDir,
+    http: &reqwest::Client,
+    facts: &host::HostFacts,
+    version: &VersionInfo,
+) -> Result<state::Identity, String> {
+    if let Some(saved) = state.identity().map_err(|e| format!("cannot read the saved identity: {e}"))? {
+        let same_server = args.server.as_deref().is_none_or(|s| s.trim_end_matches('/') == saved.server);
+        let same_cluster = args.cluster.as_deref().is_none_or(|c| c == saved.cluster);
+        if same_server && same_cluster {
+            return Ok(saved);
+        }
+        tracing::warn!(server = %saved.server, cluster = %saved.cluster, "the saved identity is for another server or cluster; registering anew");
+    }
+    let server = args.server.as_deref().ok_or("--server (WHARF_SERVER) is required")?;
+    let token = args.token.as_deref().ok_or("--token (WHARF_JOIN_TOKEN) is required to register this host; create a join token on the cluster's page")?;
+    let identity = register::register(http, server, token, args.cluster.as_deref(), facts, version.clone()).await?;
+    state.save_identity(&identity).map_err(|e| format!("cannot save the identity: {e}"))?;
+    tracing::info!(instance = %identity.container_instance_id, cluster = %identity.cluster, "registered");
+    Ok(identity)
+}

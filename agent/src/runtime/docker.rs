@@ -1,0 +1,296 @@
+/*!
+The Docker runtime, over the Docker Engine API. Each task container is named
+`wharf-<task>-<container>` (so a retried start finds it instead of creating a second one) and
+labelled with its task, which is how a restarted agent finds what it runs.
+*/
+
+use super::{Found, LogLines, Observed, Runtime, RuntimeError, Started};
+use async_trait::async_trait;
+use bollard::errors::Error as DockerError;
+use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HealthConfig, HealthStatusEnum, HostConfig, PortBinding};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, ListContainersOptions, LogsOptions,
+    RemoveContainerOptions, StartContainerOptions, StopContainerOptions,
+};
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::time::Duration;
+use wharf_core::protocol::{ContainerSpec, TaskSpec};
+use wharf_core::task::NetworkBinding;
+
+pub const LABEL_TASK: &str = "wharf.task-id";
+pub const LABEL_CONTAINER: &str = "wharf.container-name";
+
+pub struct Docker {
+    client: bollard::Docker,
+    version: String,
+    api_version: String,
+}
+
+impl Docker {
+    /// Connects and checks the engine answers; fails fast when there is no Docker.
+    pub async fn connect(host: &str) -> Result<Self, String> {
+        let path = host.strip_prefix("unix://").ok_or_else(|| format!("only unix:// Docker hosts are supported, not {host}"))?;
+        if !std::path::Path::new(path).exists() {
+            return Err(format!("{path} does not exist"));
+        }
+        let client = bollard::Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION).map_err(|e| e.to_string())?;
+        let client = client.negotiate_version().await.map_err(|e| e.to_string())?;
+        let v = client.version().await.map_err(|e| e.to_string())?;
+        let version = v.version.unwrap_or_else(|| "unknown".into());
+        let api_version = v.api_version.unwrap_or_else(|| "1.41".into());
+        tracing::info!(%version, %api_version, "Docker Engine found");
+        Ok(Self { client, version, api_version })
+    }
+
+    fn name(task: &TaskSpec, c: &ContainerSpec) -> String {
+        format!("wharf-{}-{}", task.task_id, c.name)
+    }
+
+    fn body(task: &TaskSpec, c: &ContainerSpec) -> ContainerCreateBody {
+        let mut labels = HashMap::from([
+            (LABEL_TASK.to_string(), task.task_id.clone()),
+            (LABEL_CONTAINER.to_string(), c.name.clone()),
+            ("wharf.cluster".to_string(), task.cluster.clone()),
+            ("wharf.task-definition".to_string(), task.task_definition.clone()),
+            ("wharf.task-arn".to_string(), task.task_arn.clone()),
+        ]);
+        if let Some(group) = &task.group {
+            labels.insert("wharf.group".into(), group.clone());
+        }
+        let exposed: Vec<String> = c.port_mappings.iter().map(|p| format!("{}/{}", p.container_port, p.protocol)).collect();
+        let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+        for p in &c.port_mappings {
+            let host_port = (p.host_port != 0).then(|| p.host_port.to_string()).unwrap_or_default();
+            bindings
+                .entry(format!("{}/{}", p.container_port, p.protocol))
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding { host_ip: None, host_port: Some(host_port) });
+        }
+        let seconds = |s: u64| (s as i64) * 1_000_000_000;
+        let healthcheck = c.health_check.as_ref().map(|h| HealthConfig {
+            test: Some(h.command.clone()),
+            interval: Some(seconds(h.interval)),
+            timeout: Some(seconds(h.timeout)),
+            retries: Some(h.retries as i64),
+            start_period: Some(seconds(h.start_period)),
+            start_interval: None,
+        });
+        const MIB: i64 = 1024 * 1024;
+        ContainerCreateBody {
+            image: Some(c.image.clone()),
+            entrypoint: c.entry_point.clone(),
+            cmd: c.command.clone(),
+            env: Some(c.environment.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(labels),
+            exposed_ports: (!exposed.is_empty()).then_some(exposed),
+            healthcheck,
+            stop_timeout: Some(c.stop_timeout as i64),
+            host_config: Some(HostConfig {
+                port_bindings: (!bindings.is_empty()).then_some(bindings),
+                memory: c.memory.map(|m| m * MIB),
+                memory_reservation: c.memory_reservation.map(|m| m * MIB),
+                // Docker's minimum share is 2, which is also what ECS gives a container with cpu 0.
+                cpu_shares: Some(c.cpu.max(2)),
+                network_mode: Some("bridge".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
+        let (from_image, tag) = match image.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+            Some((i, t)) => (i.to_string(), t.to_string()),
+            None => (image.to_string(), "latest".to_string()),
+        };
+        let options = CreateImageOptions { from_image: Some(from_image), tag: Some(tag), ..Default::default() };
+        let mut progress = self.client.create_image(Some(options), None, None);
+        while let Some(step) = progress.next().await {
+            step.map_err(|e| RuntimeError::Start(format!("CannotPullContainerError: {}", message(&e))))?;
+        }
+        Ok(())
+    }
+
+    async fn inspect(&self, id: &str) -> Result<bollard::models::ContainerInspectResponse, RuntimeError> {
+        self.client.inspect_container(id, None::<InspectContainerOptions>).await.map_err(map_error)
+    }
+}
+
+fn message(e: &DockerError) -> String {
+    match e {
+        DockerError::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn status_of(e: &DockerError) -> Option<u16> {
+    match e {
+        DockerError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+fn map_error(e: DockerError) -> RuntimeError {
+    match status_of(&e) {
+        Some(404) => RuntimeError::Gone,
+        _ => RuntimeError::Other(message(&e)),
+    }
+}
+
+/// Host ports Docker bound, one binding per container port and protocol.
+fn bindings(inspect: &bollard::models::ContainerInspectResponse) -> Vec<NetworkBinding> {
+    let mut out = Vec::new();
+    let ports = inspect.network_settings.as_ref().and_then(|n| n.ports.as_ref());
+    for (key, bound) in ports.into_iter().flatten() {
+        let (port, protocol) = key.split_once('/').unwrap_or((key, "tcp"));
+        let Ok(container_port) = port.parse::<i64>() else { continue };
+        let first = bound.iter().flatten().find_map(|b| b.host_port.as_deref().and_then(|p| p.parse::<i64>().ok()));
+        if let Some(host_port) = first {
+            out.push(NetworkBinding { container_port, host_port, protocol: protocol.into(), bind_ip: Some("0.0.0.0".into()) });
+        }
+    }
+    out.sort_by_key(|b| (b.container_port, b.protocol.clone()));
+    out
+}
+
+#[async_trait]
+impl Runtime for Docker {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    fn engine_version(&self) -> Option<String> {
+        Some(self.version.clone())
+    }
+
+    fn capabilities(&self) -> Vec<String> {
+        vec![
+            format!("ecs.capability.docker-remote-api.{}", self.api_version),
+            "ecs.capability.container-health-check".into(),
+            "ecs.capability.container-ordering".into(),
+            "ecs.capability.task-cpu-mem-limit".into(),
+        ]
+    }
+
+    async fn start(&self, task: &TaskSpec, c: &ContainerSpec) -> Result<Started, RuntimeError> {
+        let name = Self::name(task, c);
+        let existing = match self.inspect(&name).await {
+            Ok(found) => Some(found),
+            Err(RuntimeError::Gone) => None,
+            Err(e) => return Err(RuntimeError::Start(e.to_string())),
+        };
+        let id = match existing {
+            Some(found) => {
+                let status = found.state.as_ref().and_then(|s| s.status);
+                let id = found.id.clone().unwrap_or(name.clone());
+                if status != Some(ContainerStateStatusEnum::CREATED) {
+                    // Running, or ran and exited: a retried start changes nothing.
+                    return Ok(Started { runtime_id: id, bindings: bindings(&found) });
+                }
+                id
+            }
+            None => {
+                let options = CreateContainerOptions { name: Some(name.clone()), ..Default::default() };
+                let created = match self.client.create_container(Some(options.clone()), Self::body(task, c)).await {
+                    Err(e) if status_of(&e) == Some(404) => {
+                        self.pull(&c.image).await?;
+                        self.client.create_container(Some(options), Self::body(task, c)).await
+                    }
+                    other => other,
+                };
+                created.map_err(|e| RuntimeError::Start(message(&e)))?.id
+            }
+        };
+        self.client
+            .start_container(&id, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| RuntimeError::Start(message(&e)))?;
+        let found = self.inspect(&id).await?;
+        Ok(Started { runtime_id: id, bindings: bindings(&found) })
+    }
+
+    async fn observe(&self, runtime_id: &str) -> Result<Observed, RuntimeError> {
+        let found = self.inspect(runtime_id).await?;
+        let state = found.state.clone().unwrap_or_default();
+        let health = state.health.as_ref().and_then(|h| h.status).and_then(|s| match s {
+            HealthStatusEnum::HEALTHY => Some("HEALTHY".to_string()),
+            HealthStatusEnum::UNHEALTHY => Some("UNHEALTHY".to_string()),
+            HealthStatusEnum::STARTING => Some("UNKNOWN".to_string()),
+            _ => None,
+        });
+        let status = state.status;
+        let running = matches!(status, Some(ContainerStateStatusEnum::RUNNING | ContainerStateStatusEnum::RESTARTING | ContainerStateStatusEnum::PAUSED));
+        let pending = status == Some(ContainerStateStatusEnum::CREATED);
+        let exited = !running && !pending;
+        let reason = if state.oom_killed == Some(true) {
+            Some("OutOfMemoryError: Container killed due to memory usage".to_string())
+        } else {
+            state.error.filter(|e| !e.is_empty())
+        };
+        Ok(Observed {
+            pending,
+            running,
+            exit_code: if exited { state.exit_code } else { None },
+            health,
+            bindings: if running { bindings(&found) } else { Vec::new() },
+            reason: if exited { reason } else { None },
+        })
+    }
+
+    async fn stop(&self, runtime_id: &str, timeout: Duration) -> Result<(), RuntimeError> {
+        let options = StopContainerOptions { t: Some(timeout.as_secs() as i32), signal: None };
+        match self.client.stop_container(runtime_id, Some(options)).await {
+            Ok(()) => Ok(()),
+            // 304: already stopped.
+            Err(e) if status_of(&e) == Some(304) => Ok(()),
+            Err(e) => Err(map_error(e)),
+        }
+    }
+
+    async fn find(&self) -> Result<Vec<Found>, RuntimeError> {
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([("label".to_string(), vec![LABEL_TASK.to_string()])])),
+            ..Default::default()
+        };
+        let listed = self.client.list_containers(Some(options)).await.map_err(map_error)?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels?;
+                Some(Found { task_id: labels.get(LABEL_TASK)?.clone(), container: labels.get(LABEL_CONTAINER)?.clone(), runtime_id: c.id? })
+            })
+            .collect())
+    }
+
+    async fn remove(&self, runtime_id: &str) {
+        let options = RemoveContainerOptions { force: true, v: true, ..Default::default() };
+        if let Err(e) = self.client.remove_container(runtime_id, Some(options)).await {
+            tracing::debug!(container = %runtime_id, error = %message(&e), "remove failed");
+        }
+    }
+
+    async fn logs(&self, runtime_id: &str, tail: Option<u32>, follow: bool) -> Result<LogLines, RuntimeError> {
+        self.inspect(runtime_id).await?;
+        let options = LogsOptions {
+            follow,
+            stdout: true,
+            stderr: true,
+            tail: tail.map_or("all".into(), |t| t.to_string()),
+            ..Default::default()
+        };
+        let stream = self.client.logs(runtime_id, Some(options)).flat_map(|chunk| {
+            let lines: Vec<Result<String, RuntimeError>> = match chunk {
+                Ok(output) => {
+                    let text = String::from_utf8_lossy(output.as_ref()).into_owned();
+                    text.split_terminator('\n').map(|l| Ok(l.trim_end_matches('\r').to_string())).collect()
+                }
+                Err(e) => vec![Err(RuntimeError::Other(message(&e)))],
+            };
+            futures_util::stream::iter(lines)
+        });
+        Ok(Box::pin(stream))
+    }
+}

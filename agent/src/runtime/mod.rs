@@ -1,0 +1,112 @@
+/*!
+Runtime drivers: the few primitives a task's lifecycle needs from whatever runs containers.
+The lifecycle itself (dependency order, essential containers, stop timeouts) lives in the
+supervisor and is the same for every driver.
+
+- `docker`: the Docker Engine API.
+- `process`: a container's command as a child process of the host, for hosts without Docker.
+- `simulated`: runs nothing and reports plausible transitions, for scale tests.
+*/
+
+pub mod docker;
+pub mod process;
+pub mod simulated;
+
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+use std::time::Duration;
+use wharf_core::protocol::{ContainerSpec, TaskSpec};
+use wharf_core::task::NetworkBinding;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The container no longer exists.
+    #[error("no such container")]
+    Gone,
+    /// The task's container could not be created or started; the message says why.
+    #[error("{0}")]
+    Start(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A container the runtime started (or found already started).
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub runtime_id: String,
+    pub bindings: Vec<NetworkBinding>,
+}
+
+/// A container's state as the runtime sees it now.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// Created but never started (an agent stopped between the two).
+    pub pending: bool,
+    pub running: bool,
+    /// Set once the container exited.
+    pub exit_code: Option<i64>,
+    /// HEALTHY, UNHEALTHY or UNKNOWN, for containers with a health check.
+    pub health: Option<String>,
+    pub bindings: Vec<NetworkBinding>,
+    /// Why it stopped, when the runtime knows (e.g. OutOfMemoryError).
+    pub reason: Option<String>,
+}
+
+/// A container found on the host that belongs to a Wharf task.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub task_id: String,
+    pub container: String,
+    pub runtime_id: String,
+}
+
+pub type LogLines = BoxStream<'static, Result<String, RuntimeError>>;
+
+#[async_trait]
+pub trait Runtime: Send + Sync + 'static {
+    /// docker, process or simulated.
+    fn name(&self) -> &'static str;
+
+    /// The engine's version, for versionInfo.
+    fn engine_version(&self) -> Option<String> {
+        None
+    }
+
+    /// ECS-style capability attributes (`ecs.capability.…`).
+    fn capabilities(&self) -> Vec<String>;
+
+    /// Creates and starts a task's container. Idempotent: if the task's container of that name
+    /// exists already it is started if needed and returned, never created twice.
+    async fn start(&self, task: &TaskSpec, container: &ContainerSpec) -> Result<Started, RuntimeError>;
+
+    async fn observe(&self, runtime_id: &str) -> Result<Observed, RuntimeError>;
+
+    /// SIGTERM, then SIGKILL after `timeout`; returns once the container stopped.
+    async fn stop(&self, runtime_id: &str, timeout: Duration) -> Result<(), RuntimeError>;
+
+    /// Every container on the host that belongs to a Wharf task, running or not.
+    async fn find(&self) -> Result<Vec<Found>, RuntimeError>;
+
+    /// Deletes a stopped container (and its log).
+    async fn remove(&self, runtime_id: &str);
+
+    /// The last `tail` lines of the container's output (all when None), then new lines while
+    /// `follow`.
+    async fn logs(&self, runtime_id: &str, tail: Option<u32>, follow: bool) -> Result<LogLines, RuntimeError>;
+}
+
+/// ECS's stoppedReason prefix when a container cannot start.
+pub fn cannot_start(e: &RuntimeError) -> String {
+    format!("CannotStartContainerError: {e}")
+}
+
+/// Picks Docker when its socket answers, else the process runtime.
+pub async fn detect(docker_host: &str, state_dir: &std::path::Path) -> Box<dyn Runtime> {
+    match docker::Docker::connect(docker_host).await {
+        Ok(d) => Box::new(d),
+        Err(e) => {
+            tracing::info!(reason = %e, "Docker is not reachable; running tasks as processes");
+            Box::new(process::Process::new(Some(state_dir)))
+        }
+    }
+}

@@ -1,0 +1,307 @@
+/*!
+The process runtime runs a container's `entryPoint` + `command` as a process on the host, for
+hosts without a container engine. The image is not used; ports are the host's own (host
+networking: a mapping's host port is its container port). Each process gets its own session
+(so it outlives an agent restart and is signalled as a group), its output goes to a log file
+in the state directory, and a record file lets a restarted agent find it again.
+Health checks run the `healthCheck` command on the host on the container's schedule.
+*/
+
+use super::{Found, LogLines, Observed, Runtime, RuntimeError, Started};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncSeekExt};
+use wharf_core::protocol::{ContainerSpec, HealthCheckSpec, TaskSpec};
+use wharf_core::task::NetworkBinding;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Record {
+    task_id: String,
+    container: String,
+    pid: i32,
+    /// The process's start time in clock ticks since boot: tells it from a reused pid.
+    start_ticks: u64,
+    bindings: Vec<NetworkBinding>,
+    #[serde(default)]
+    exit_code: Option<i64>,
+}
+
+#[derive(Default)]
+struct Live {
+    health: Option<String>,
+}
+
+pub struct Process {
+    dir: PathBuf,
+    live: Arc<Mutex<HashMap<String, Live>>>,
+}
+
+impl Process {
+    /// `state_dir`: where records and logs go (a temporary folder when None).
+    pub fn new(state_dir: Option<&Path>) -> Self {
+        let dir = state_dir.map(|d| d.join("process")).unwrap_or_else(|| std::env::temp_dir().join("wharf-agent-process"));
+        if let Err(e) = std::fs::create_dir_all(dir.join("logs")) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot create the process runtime's folder");
+        }
+        Self { dir, live: Arc::default() }
+    }
+
+    fn record_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    fn log_path(&self, id: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("{id}.log"))
+    }
+
+    fn read(&self, id: &str) -> Option<Record> {
+        std::fs::read(self.record_path(id)).ok().and_then(|b| serde_json::from_slice(&b).ok())
+    }
+
+    fn write(&self, id: &str, record: &Record) {
+        let tmp = self.record_path(id).with_extension("tmp");
+        let ok = serde_json::to_vec(record).ok().is_some_and(|b| std::fs::write(&tmp, b).is_ok());
+        if !ok || std::fs::rename(&tmp, self.record_path(id)).is_err() {
+            tracing::warn!(container = %id, "cannot write the process record");
+        }
+    }
+
+    fn health_of(&self, id: &str) -> Option<String> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner()).get(id).and_then(|l| l.health.clone())
+    }
+
+    fn set_health(live: &Mutex<HashMap<String, Live>>, id: &str, health: &str) {
+        live.lock().unwrap_or_else(|e| e.into_inner()).entry(id.to_string()).or_default().health = Some(health.to_string());
+    }
+}
+
+/// Field 22 of /proc/PID/stat (after the parenthesised command name).
+fn start_ticks(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // `after` starts at field 3 (state); field 22 is index 19; a zombie counts as gone.
+    if fields.first() == Some(&"Z") {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+fn alive(record: &Record) -> bool {
+    start_ticks(record.pid) == Some(record.start_ticks)
+}
+
+fn signal_group(pid: i32, signal: i32) {
+    // SAFETY: kill(2) with a negative pid signals the process group the child leads.
+    unsafe {
+        libc::kill(-pid, signal);
+    }
+}
+
+/// Runs an ECS health check command once; true when it exits 0 within the timeout.
+async fn probe(check: &HealthCheckSpec, env: &HashMap<String, String>) -> bool {
+    let mut command = match check.command.split_first() {
+        Some((kind, rest)) if kind == "CMD-SHELL" => {
+            let mut c = tokio::process::Command::new("/bin/sh");
+            c.arg("-c").arg(rest.join(" "));
+            c
+        }
+        Some((kind, rest)) if kind == "CMD" && !rest.is_empty() => {
+            let mut c = tokio::process::Command::new(&rest[0]);
+            c.args(&rest[1..]);
+            c
+        }
+        _ => return false,
+    };
+    command.envs(env).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).kill_on_drop(true);
+    let Ok(mut child) = command.spawn() else { return false };
+    matches!(tokio::time::timeout(Duration::from_secs(check.timeout), child.wait()).await, Ok(Ok(s)) if s.success())
+}
+
+#[async_trait]
+impl Runtime for Process {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn capabilities(&self) -> Vec<String> {
+        vec!["ecs.capability.container-health-check".into(), "ecs.capability.container-ordering".into()]
+    }
+
+    async fn start(&self, task: &TaskSpec, c: &ContainerSpec) -> Result<Started, RuntimeError> {
+        let id = format!("{}-{}", task.task_id, c.name);
+        if let Some(record) = self.read(&id) {
+            return Ok(Started { runtime_id: id, bindings: if alive(&record) { record.bindings } else { Vec::new() } });
+        }
+        let argv: Vec<String> = c.entry_point.iter().flatten().chain(c.command.iter().flatten()).cloned().collect();
+        let Some((program, args)) = argv.split_first() else {
+            return Err(RuntimeError::Start("the process runtime runs a container's entryPoint and command; this container has neither".into()));
+        };
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(&id))
+            .map_err(|e| RuntimeError::Start(format!("cannot open the log file: {e}")))?;
+        let err = log.try_clone().map_err(|e| RuntimeError::Start(e.to_string()))?;
+        let mut command = std::process::Command::new(program);
+        command.args(args).envs(&c.environment).stdin(std::process::Stdio::null()).stdout(log).stderr(err);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::setsid();
+                // Undo the agent's own OOM protection: a task is what the kernel should kill.
+                let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
+                if fd >= 0 {
+                    libc::write(fd, b"500".as_ptr().cast(), 3);
+                    libc::close(fd);
+                }
+                Ok(())
+            });
+        }
+        let mut child = tokio::process::Command::from(command)
+            .kill_on_drop(false)
+            .spawn()
+            .map_err(|e| RuntimeError::Start(format!("cannot run {program}: {e}")))?;
+        let pid = child.id().map(|p| p as i32).ok_or_else(|| RuntimeError::Start("the process exited at once".into()))?;
+        let bindings = c
+            .port_mappings
+            .iter()
+            .map(|p| {
+                let host_port = if p.host_port == 0 { p.container_port } else { p.host_port };
+                NetworkBinding { container_port: p.container_port.into(), host_port: host_port.into(), protocol: p.protocol.clone(), bind_ip: Some("0.0.0.0".into()) }
+            })
+            .collect();
+        let record = Record { task_id: task.task_id.clone(), container: c.name.clone(), pid, start_ticks: start_ticks(pid).unwrap_or(0), bindings, exit_code: None };
+        self.write(&id, &record);
+        // Reap the child and keep its exit code in the record.
+        let path = self.record_path(&id);
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            let code = status.ok().map(|s| {
+                use std::os::unix::process::ExitStatusExt;
+                s.code().map(i64::from).unwrap_or_else(|| 128 + i64::from(s.signal().unwrap_or(0)))
+            });
+            if let Some(mut r) = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<Record>(&b).ok()) {
+                r.exit_code = code;
+                let _ = serde_json::to_vec(&r).map(|b| std::fs::write(&path, b));
+            }
+        });
+        if let Some(check) = c.health_check.clone() {
+            let live = self.live.clone();
+            let env: HashMap<String, String> = c.environment.clone().into_iter().collect();
+            let id = id.clone();
+            let record = record.clone();
+            Self::set_health(&live, &id, "UNKNOWN");
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(check.start_period)).await;
+                let mut failures = 0;
+                while alive(&record) {
+                    if probe(&check, &env).await {
+                        failures = 0;
+                        Self::set_health(&live, &id, "HEALTHY");
+                    } else {
+                        failures += 1;
+                        if failures >= check.retries {
+                            Self::set_health(&live, &id, "UNHEALTHY");
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_secs(check.interval)).await;
+                }
+            });
+        }
+        Ok(Started { runtime_id: id, bindings: record.bindings })
+    }
+
+    async fn observe(&self, runtime_id: &str) -> Result<Observed, RuntimeError> {
+        let record = self.read(runtime_id).ok_or(RuntimeError::Gone)?;
+        let health = self.health_of(runtime_id);
+        if record.exit_code.is_none() && alive(&record) {
+            return Ok(Observed { running: true, health, bindings: record.bindings, ..Default::default() });
+        }
+        // An exit code is known for our own children; a process adopted after a restart
+        // leaves none behind.
+        let reason = record.exit_code.is_none().then(|| "the process ended while the agent was away; its exit code is unknown".to_string());
+        Ok(Observed { exit_code: record.exit_code, health, reason, ..Default::default() })
+    }
+
+    async fn stop(&self, runtime_id: &str, timeout: Duration) -> Result<(), RuntimeError> {
+        let record = self.read(runtime_id).ok_or(RuntimeError::Gone)?;
+        if !alive(&record) {
+            return Ok(());
+        }
+        signal_group(record.pid, libc::SIGTERM);
+        let deadline = tokio::time::Instant::now() + timeout;
+        while alive(&record) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if alive(&record) {
+            signal_group(record.pid, libc::SIGKILL);
+        }
+        // Give the reaper a moment to store the exit code.
+        for _ in 0..20 {
+            if self.read(runtime_id).is_some_and(|r| r.exit_code.is_some()) || !alive(&record) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(())
+    }
+
+    async fn find(&self) -> Result<Vec<Found>, RuntimeError> {
+        let entries = std::fs::read_dir(&self.dir).map_err(|e| RuntimeError::Other(e.to_string()))?;
+        Ok(entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .filter_map(|e| {
+                let id = e.path().file_stem()?.to_string_lossy().into_owned();
+                let r = self.read(&id)?;
+                Some(Found { task_id: r.task_id, container: r.container, runtime_id: id })
+            })
+            .collect())
+    }
+
+    async fn remove(&self, runtime_id: &str) {
+        let _ = std::fs::remove_file(self.record_path(runtime_id));
+        let _ = std::fs::remove_file(self.log_path(runtime_id));
+        self.live.lock().unwrap_or_else(|e| e.into_inner()).remove(runtime_id);
+    }
+
+    async fn logs(&self, runtime_id: &str, tail: Option<u32>, follow: bool) -> Result<LogLines, RuntimeError> {
+        let path = self.log_path(runtime_id);
+        let mut file = tokio::fs::File::open(&path).await.map_err(|_| RuntimeError::Gone)?;
+        let mut text = String::new();
+        file.read_to_string(&mut text).await.map_err(|e| RuntimeError::Other(e.to_string()))?;
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let skip = tail.map_or(0, |t| lines.len().saturating_sub(t as usize));
+        let first: Vec<Result<String, RuntimeError>> = lines.into_iter().skip(skip).map(Ok).collect();
+        let head = futures_util::stream::iter(first);
+        if !follow {
+            return Ok(Box::pin(head));
+        }
+        let offset = file.stream_position().await.unwrap_or(0);
+        let mut reader = tokio::io::BufReader::new(file);
+        let _ = reader.seek(std::io::SeekFrom::Start(offset)).await;
+        let rest = futures_util::stream::unfold(reader, |mut reader| async move {
+            let mut line = String::new();
+            loop {
+                match reader.read_line(&mut line).await {
+                    Ok(0) => tokio::time::sleep(Duration::from_millis(200)).await,
+                    Ok(_) if line.ends_with('\n') => {
+                        let out = line.trim_end_matches(['\n', '\r']).to_string();
+                        return Some((Ok(out), reader));
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Some((Err(RuntimeError::Other(e.to_string())), reader)),
+                }
+            }
+        });
+        Ok(Box::pin(futures_util::StreamExt::chain(head, rest)))
+    }
+}

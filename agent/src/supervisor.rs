@@ -1,0 +1,477 @@
+/*!
+The supervisor runs each task's lifecycle over a runtime driver: containers start in
+`dependsOn` order once their dependencies reach their condition (START, COMPLETE, SUCCESS,
+HEALTHY); while the task runs its containers are watched; an essential container that stops
+stops the task; a stop (asked or forced) stops containers in reverse order, each with SIGTERM
+then SIGKILL after its `stopTimeout`. Every change is published as a full [`TaskReport`].
+
+Starts and stops are idempotent by task id: a second start of a known task changes nothing.
+*/
+
+use crate::runtime::{Found, Runtime, RuntimeError, cannot_start};
+use crate::state::StateDir;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use wharf_core::protocol::{ContainerReport, ContainerSpec, TaskReport, TaskSpec};
+use wharf_core::task::ESSENTIAL_CONTAINER_EXITED;
+
+/// How often running containers are looked at.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+/// How long a dependency may take to reach its condition when the container sets no startTimeout.
+const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long a stopped task stays in reports (so a reconnecting agent still tells its end).
+const KEEP_STOPPED: Duration = Duration::from_secs(3600);
+
+#[derive(Clone)]
+pub struct Supervisor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runtime: Arc<dyn Runtime>,
+    state: Option<StateDir>,
+    reports: mpsc::UnboundedSender<TaskReport>,
+    tasks: Mutex<HashMap<String, Entry>>,
+}
+
+struct Entry {
+    report: TaskReport,
+    runtime_ids: BTreeMap<String, String>,
+    stop: watch::Sender<Option<String>>,
+    stopped_at: Option<Instant>,
+}
+
+impl Supervisor {
+    /// Returns the supervisor and the stream of its reports.
+    pub fn new(runtime: Arc<dyn Runtime>, state: Option<StateDir>) -> (Self, mpsc::UnboundedReceiver<TaskReport>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inner = Inner { runtime, state, reports: tx, tasks: Mutex::new(HashMap::new()) };
+        (Self { inner: Arc::new(inner) }, rx)
+    }
+
+    pub fn runtime(&self) -> &Arc<dyn Runtime> {
+        &self.inner.runtime
+    }
+
+    fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every task the agent knows, as reported in a hello.
+    pub fn snapshot(&self) -> Vec<TaskReport> {
+        let mut tasks = self.tasks();
+        tasks.retain(|_, e| e.stopped_at.is_none_or(|t| t.elapsed() < KEEP_STOPPED));
+        let mut out: Vec<TaskReport> = tasks.values().map(|e| e.report.clone()).collect();
+        out.sort_by(|a, b| a.task_id.cmp(&b.task_id));
+        out
+    }
+
+    pub fn running_count(&self) -> usize {
+        self.tasks().values().filter(|e| e.report.last_status != "STOPPED").count()
+    }
+
+    /// The runtime id of a task's container, for logs.
+    pub fn runtime_id(&self, task_id: &str, container: &str) -> Option<String> {
+        self.tasks().get(task_id).and_then(|e| e.runtime_ids.get(container).cloned())
+    }
+
+    /// Starts a task unless it is known already (then its current state is published again).
+    pub fn start(&self, spec: TaskSpec) {
+        self.launch(spec, Vec::new());
+    }
+
+    fn launch(&self, spec: TaskSpec, found: Vec<Found>) {
+        let (stop_tx, stop_rx) = watch::channel(None);
+        {
+            let mut tasks = self.tasks();
+            if let Some(existing) = tasks.get(&spec.task_id) {
+                let _ = self.inner.reports.send(existing.report.clone());
+                return;
+            }
+            let report = initial_report(&spec);
+            let runtime_ids = found.iter().map(|f| (f.container.clone(), f.runtime_id.clone())).collect();
+            tasks.insert(spec.task_id.clone(), Entry { report, runtime_ids, stop: stop_tx, stopped_at: None });
+        }
+        if let Some(state) = &self.inner.state {
+            if let Err(e) = state.save_task(&spec) {
+                tracing::warn!(task = %spec.task_id, error = %e, "cannot save the task spec; a restart will not know it");
+            }
+        }
+        tracing::info!(task = %spec.task_id, task_definition = %spec.task_definition, adopted = !found.is_empty(), "task starting");
+        let me = self.clone();
+        tokio::spawn(async move { me.run(spec, stop_rx).await });
+    }
+
+    /// Stops a task. A task the agent does not know is reported STOPPED at once, so the
+    /// control plane can close its record.
+    pub fn stop(&self, task_id: &str, reason: &str) {
+        let tasks = self.tasks();
+        match tasks.get(task_id) {
+            Some(entry) => {
+                entry.stop.send_if_modified(|r| {
+                    let first = r.is_none();
+                    if first {
+                        *r = Some(reason.to_string());
+                    }
+                    first
+                });
+            }
+            None => {
+                let _ = self.inner.reports.send(TaskReport {
+                    task_id: task_id.to_string(),
+                    last_status: "STOPPED".into(),
+                    stopped_reason: Some(reason.to_string()),
+                    containers: Vec::new(),
+                });
+            }
+        }
+    }
+
+    /// Stops everything (deregistration).
+    pub fn stop_all(&self, reason: &str) {
+        let ids: Vec<String> = self.tasks().keys().cloned().collect();
+        for id in ids {
+            self.stop(&id, reason);
+        }
+    }
+
+    /// After a restart: takes over the containers the runtime finds for saved tasks, and
+    /// removes containers nobody can account for.
+    pub async fn adopt(&self) -> Result<usize, RuntimeError> {
+        let found = self.inner.runtime.find().await?;
+        let specs: HashMap<String, TaskSpec> = match &self.inner.state {
+            Some(state) => state.tasks().into_iter().map(|s| (s.task_id.clone(), s)).collect(),
+            None => HashMap::new(),
+        };
+        let mut by_task: HashMap<String, Vec<Found>> = HashMap::new();
+        for f in found {
+            if specs.contains_key(&f.task_id) {
+                by_task.entry(f.task_id.clone()).or_default().push(f);
+            } else {
+                tracing::warn!(task = %f.task_id, container = %f.container, "container of an unknown task; stopping and removing it");
+                let _ = self.inner.runtime.stop(&f.runtime_id, Duration::from_secs(10)).await;
+                self.inner.runtime.remove(&f.runtime_id).await;
+            }
+        }
+        let adopted = specs.len();
+        for (id, spec) in specs {
+            self.launch(spec, by_task.remove(&id).unwrap_or_default());
+        }
+        Ok(adopted)
+    }
+
+    fn publish(&self, report: &TaskReport, runtime_ids: &BTreeMap<String, String>) {
+        let mut tasks = self.tasks();
+        if let Some(entry) = tasks.get_mut(&report.task_id) {
+            if entry.report == *report && entry.runtime_ids == *runtime_ids {
+                return;
+            }
+            entry.report = report.clone();
+            entry.runtime_ids = runtime_ids.clone();
+            if report.last_status == "STOPPED" {
+                entry.stopped_at = Some(Instant::now());
+            }
+        }
+        let _ = self.inner.reports.send(report.clone());
+    }
+
+    async fn run(self, spec: TaskSpec, mut stop: watch::Receiver<Option<String>>) {
+        let runtime = self.inner.runtime.clone();
+        let mut run = TaskRun::new(&spec, self.tasks().get(&spec.task_id).map(|e| e.runtime_ids.clone()).unwrap_or_default());
+        // Adopted containers: read their state before deciding anything.
+        for (name, id) in run.ids.clone() {
+            run.observe(&*runtime, &name, &id).await;
+        }
+        let mut reason = run.start_all(&*runtime, &spec, &mut stop, |r, ids| self.publish(r, ids)).await;
+        self.publish(&run.report, &run.ids);
+        while reason.is_none() {
+            tokio::select! {
+                _ = stop.changed() => reason = stop.borrow().clone(),
+                _ = tokio::time::sleep(WATCH_EVERY) => {
+                    reason = run.watch(&*runtime, &spec).await;
+                    self.publish(&run.report, &run.ids);
+                }
+            }
+        }
+        let reason = reason.unwrap_or_default();
+        run.stop_all(&*runtime, &spec, &reason).await;
+        self.publish(&run.report, &run.ids);
+        tracing::info!(task = %spec.task_id, %reason, "task stopped");
+        if let Some(state) = &self.inner.state {
+            state.forget_task(&spec.task_id);
+        }
+    }
+}
+
+fn initial_report(spec: &TaskSpec) -> TaskReport {
+    TaskReport {
+        task_id: spec.task_id.clone(),
+        last_status: "PENDING".into(),
+        stopped_reason: None,
+        containers: spec
+            .containers
+            .iter()
+            .map(|c| ContainerReport {
+                name: c.name.clone(),
+                runtime_id: None,
+                last_status: "PENDING".into(),
+                exit_code: None,
+                reason: None,
+                health_status: c.health_check.as_ref().map(|_| "UNKNOWN".into()),
+                network_bindings: Vec::new(),
+            })
+            .collect(),
+    }
+}
+
+/// Containers in an order where each comes after what it depends on (definition order
+/// otherwise; a cycle, which validation rejects, falls back to definition order).
+fn start_order(spec: &TaskSpec) -> Vec<usize> {
+    let mut order: Vec<usize> = Vec::new();
+    let mut progress = true;
+    while order.len() < spec.containers.len() && progress {
+        progress = false;
+        for (i, c) in spec.containers.iter().enumerate() {
+            if order.contains(&i) {
+                continue;
+            }
+            let ready = c.depends_on.iter().all(|d| {
+                spec.containers.iter().position(|o| o.name == d.container_name).is_none_or(|j| order.contains(&j))
+            });
+            if ready {
+                order.push(i);
+                progress = true;
+            }
+        }
+    }
+    for i in 0..spec.containers.len() {
+        if !order.contains(&i) {
+            order.push(i);
+        }
+    }
+    order
+}
+
+/// One task's containers as the supervisor tracks them.
+struct TaskRun {
+    report: TaskReport,
+    ids: BTreeMap<String, String>,
+}
+
+enum Condition {
+    Met,
+    Waiting,
+    Failed(String),
+}
+
+impl TaskRun {
+    fn new(spec: &TaskSpec, ids: BTreeMap<String, String>) -> Self {
+        let mut report = initial_report(spec);
+        for c in &mut report.containers {
+            c.runtime_id = ids.get(&c.name).cloned();
+        }
+        Self { report, ids }
+    }
+
+    fn container(&mut self, name: &str) -> &mut ContainerReport {
+        let i = self.report.containers.iter().position(|c| c.name == name).unwrap_or(0);
+        &mut self.report.containers[i]
+    }
+
+    fn status(&self, name: &str) -> Option<&ContainerReport> {
+        self.report.containers.iter().find(|c| c.name == name)
+    }
+
+    /// Reads one container's state into the report.
+    async fn observe(&mut self, runtime: &dyn Runtime, name: &str, id: &str) {
+        let observed = runtime.observe(id).await;
+        let c = self.container(name);
+        match observed {
+            Ok(o) if o.pending => c.last_status = "PENDING".into(),
+            Ok(o) if o.running => {
+                c.last_status = "RUNNING".into();
+                c.health_status = o.health.or(c.health_status.take());
+                if !o.bindings.is_empty() {
+                    c.network_bindings = o.bindings;
+                }
+            }
+            Ok(o) => {
+                c.last_status = "STOPPED".into();
+                c.exit_code = o.exit_code.or(c.exit_code);
+                c.reason = o.reason.or(c.reason.take());
+                c.health_status = o.health.or(c.health_status.take());
+                c.network_bindings.clear();
+            }
+            Err(RuntimeError::Gone) => {
+                if c.last_status != "STOPPED" {
+                    c.last_status = "STOPPED".into();
+                    c.reason.get_or_insert_with(|| "the container disappeared from the host".into());
+                }
+                c.network_bindings.clear();
+            }
+            Err(e) => tracing::warn!(container = %name, error = %e, "cannot look at the container"),
+        }
+    }
+
+    fn condition(&self, spec: &ContainerSpec, dep: &str, condition: &str) -> Condition {
+        let Some(d) = self.status(dep) else { return Condition::Met };
+        let stopped = d.last_status == "STOPPED";
+        match condition {
+            "COMPLETE" if stopped => Condition::Met,
+            "SUCCESS" if stopped && d.exit_code == Some(0) => Condition::Met,
+            "SUCCESS" if stopped => Condition::Failed(format!(
+                "container {dep} exited with code {}, and {} needs it to succeed",
+                d.exit_code.map_or("unknown".into(), |c| c.to_string()),
+                spec.name
+            )),
+            "HEALTHY" if d.health_status.as_deref() == Some("HEALTHY") => Condition::Met,
+            "HEALTHY" if stopped || d.health_status.as_deref() == Some("UNHEALTHY") => {
+                Condition::Failed(format!("container {dep} did not become healthy, and {} needs it to", spec.name))
+            }
+            "START" if d.last_status == "RUNNING" || stopped => Condition::Met,
+            _ => Condition::Waiting,
+        }
+    }
+
+    /// Starts the containers in order; returns a stop reason if the task cannot run (or a stop
+    /// was asked meanwhile).
+    async fn start_all(
+        &mut self,
+        runtime: &dyn Runtime,
+        spec: &TaskSpec,
+        stop: &mut watch::Receiver<Option<String>>,
+        publish: impl Fn(&TaskReport, &BTreeMap<String, String>),
+    ) -> Option<String> {
+        for i in start_order(spec) {
+            let c = &spec.containers[i];
+            if self.ids.contains_key(&c.name) && self.status(&c.name).is_some_and(|s| s.last_status != "PENDING") {
+                continue;
+            }
+            let deadline = Instant::now() + c.start_timeout.map_or(DEFAULT_START_TIMEOUT, Duration::from_secs);
+            for dep in &c.depends_on {
+                loop {
+                    if let Some(r) = stop.borrow().clone() {
+                        return Some(r);
+                    }
+                    if let Some(id) = self.ids.get(&dep.container_name).cloned() {
+                        self.observe(runtime, &dep.container_name, &id).await;
+                    }
+                    match self.condition(c, &dep.container_name, &dep.condition) {
+                        Condition::Met => break,
+                        Condition::Failed(why) => return Some(format!("DependencyError: {why}")),
+                        Condition::Waiting if Instant::now() > deadline => {
+                            return Some(format!(
+                                "DependencyError: container {} did not reach {} within the start timeout of {}",
+                                dep.container_name, dep.condition, c.name
+                            ));
+                        }
+                        Condition::Waiting => {
+                            publish(&self.report, &self.ids);
+                            tokio::select! {
+                                _ = stop.changed() => {}
+                                _ = tokio::time::sleep(WATCH_EVERY) => {}
+                            }
+                        }
+                    }
+                }
+            }
+            match runtime.start(spec, c).await {
+                Ok(started) => {
+                    self.ids.insert(c.name.clone(), started.runtime_id.clone());
+                    let r = self.container(&c.name);
+                    r.runtime_id = Some(started.runtime_id);
+                    r.last_status = "RUNNING".into();
+                    r.network_bindings = started.bindings;
+                }
+                Err(e) => {
+                    let r = self.container(&c.name);
+                    r.last_status = "STOPPED".into();
+                    r.reason = Some(cannot_start(&e));
+                    if c.essential {
+                        return Some(cannot_start(&e));
+                    }
+                }
+            }
+            publish(&self.report, &self.ids);
+        }
+        self.report.last_status = "RUNNING".into();
+        None
+    }
+
+    /// One look at every container; a stop reason when an essential one stopped.
+    async fn watch(&mut self, runtime: &dyn Runtime, spec: &TaskSpec) -> Option<String> {
+        for (name, id) in self.ids.clone() {
+            if self.status(&name).is_some_and(|s| s.last_status != "STOPPED") {
+                self.observe(runtime, &name, &id).await;
+            }
+        }
+        let essential_stopped = spec
+            .containers
+            .iter()
+            .any(|c| c.essential && self.status(&c.name).is_some_and(|s| s.last_status == "STOPPED"));
+        essential_stopped.then(|| ESSENTIAL_CONTAINER_EXITED.to_string())
+    }
+
+    /// Stops the running containers in reverse start order, then marks the task STOPPED.
+    async fn stop_all(&mut self, runtime: &dyn Runtime, spec: &TaskSpec, reason: &str) {
+        for i in start_order(spec).into_iter().rev() {
+            let c = &spec.containers[i];
+            let Some(id) = self.ids.get(&c.name).cloned() else {
+                let r = self.container(&c.name);
+                r.last_status = "STOPPED".into();
+                continue;
+            };
+            if self.status(&c.name).is_some_and(|s| s.last_status != "STOPPED") {
+                if let Err(e) = runtime.stop(&id, Duration::from_secs(c.stop_timeout)).await {
+                    tracing::warn!(container = %c.name, error = %e, "stop failed");
+                }
+            }
+            self.observe(runtime, &c.name, &id).await;
+            let r = self.container(&c.name);
+            r.last_status = "STOPPED".into();
+            r.network_bindings.clear();
+        }
+        self.report.last_status = "STOPPED".into();
+        self.report.stopped_reason.get_or_insert_with(|| reason.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wharf_core::protocol::DependencySpec;
+
+    fn container(name: &str, deps: &[&str]) -> ContainerSpec {
+        ContainerSpec {
+            name: name.into(),
+            image: "i".into(),
+            entry_point: None,
+            command: None,
+            environment: Default::default(),
+            cpu: 0,
+            memory: Some(16),
+            memory_reservation: None,
+            essential: true,
+            port_mappings: vec![],
+            health_check: None,
+            depends_on: deps.iter().map(|d| DependencySpec { container_name: d.to_string(), condition: "START".into() }).collect(),
+            stop_timeout: 2,
+            start_timeout: None,
+        }
+    }
+
+    #[test]
+    fn dependencies_start_first() {
+        let spec = TaskSpec {
+            task_id: "t".into(),
+            task_arn: "a".into(),
+            cluster: "c".into(),
+            task_definition: "f:1".into(),
+            group: None,
+            containers: vec![container("app", &["db", "init"]), container("db", &["init"]), container("init", &[])],
+        };
+        assert_eq!(start_order(&spec), [2, 1, 0]);
+    }
+}
