@@ -1,0 +1,321 @@
+/*!
+Harness for system tests: starts the real `wharf-server` and `wharf-agent` binaries (built
+beforehand into the target folder; `scripts/test.sh` does), talks to them over HTTP and
+WebSockets, and cleans up the Docker containers a test's cluster leaves behind.
+*/
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+/// The folder holding the built binaries: WHARF_BIN_DIR, else target/debug of this workspace.
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("WHARF_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug")
+}
+
+pub fn binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(path.is_file(), "{} is missing; build it first: cargo build -p wharf-server -p wharf-agent", path.display());
+    path
+}
+
+/// The shared fixtures folder (task definitions).
+pub fn fixture(name: &str) -> Value {
+    let dir = std::env::var_os("WHARF_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/task-definitions"));
+    let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"));
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// Docker is part of the real stack; when WHARF_REQUIRE_DOCKER=1 its absence fails the test.
+pub fn docker_available() -> bool {
+    let ok = std::process::Command::new("docker")
+        .args(["image", "inspect", "local/busybox:1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok && std::env::var("WHARF_REQUIRE_DOCKER").as_deref() == Ok("1") {
+        panic!("Docker Engine with the local/busybox:1 image is required (scripts/test.sh prepares both)");
+    }
+    if !ok {
+        eprintln!("skipped: no Docker Engine with local/busybox:1 here (scripts/test.sh prepares both)");
+    }
+    ok
+}
+
+/// Polls `check` until it returns Some, or panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+pub struct Server {
+    pub url: String,
+    pub port: u16,
+    data: tempfile::TempDir,
+    child: Option<Child>,
+    heartbeat: u64,
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    /// A server with its own SQLite store and a short heartbeat (seconds).
+    pub async fn start(heartbeat: u64) -> Server {
+        let port = free_port();
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut server = Server {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            data,
+            child: None,
+            heartbeat,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client"),
+        };
+        server.spawn().await;
+        server
+    }
+
+    async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.data.path().join("server.log")).expect("log");
+        let child = Command::new(binary("wharf-server"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--data-dir")
+            .arg(self.data.path().join("data"))
+            .arg("--agent-heartbeat-seconds")
+            .arg(self.heartbeat.to_string())
+            .env("RUST_LOG", "info,sqlx=warn")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("wharf-server starts");
+        self.child = Some(child);
+        let http = self.http.clone();
+        let ready = format!("{}/readyz", self.url);
+        eventually("the server to be ready", Duration::from_secs(30), || {
+            let http = http.clone();
+            let ready = ready.clone();
+            async move { http.get(&ready).send().await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
+        })
+        .await;
+    }
+
+    /// Stops the server (SIGTERM, like an operator's restart) and starts it again on the same store.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.spawn().await;
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id() {
+                // SAFETY: signalling our own child.
+                unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+            let _ = child.kill().await;
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.url);
+        let mut req = self.http.request(method.parse().expect("method"), &url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, value) = self.call(method, path, body).await;
+        assert!((200..300).contains(&status), "{method} {path} → {status}: {value}");
+        value
+    }
+
+    /// A fresh cluster with a join token; returns the clear token.
+    pub async fn cluster_with_token(&self, cluster: &str) -> String {
+        self.ok("POST", "/api/v1/clusters", Some(json!({ "clusterName": cluster }))).await;
+        let token = self.ok("POST", &format!("/api/v1/clusters/{cluster}/join-tokens"), Some(json!({}))).await;
+        token["token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn register(&self, definition: Value) -> String {
+        let td = self.ok("POST", "/api/v1/task-definitions", Some(definition)).await;
+        format!("{}:{}", td["taskDefinition"]["family"].as_str().unwrap(), td["taskDefinition"]["revision"])
+    }
+
+    pub async fn instances(&self, cluster: &str) -> Vec<Value> {
+        let v = self.ok("GET", &format!("/api/v1/clusters/{cluster}/container-instances"), None).await;
+        v["containerInstances"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits for `n` connected instances and returns them.
+    pub async fn connected(&self, cluster: &str, n: usize) -> Vec<Value> {
+        eventually(&format!("{n} connected instance(s) in {cluster}"), Duration::from_secs(60), || async {
+            let all = self.instances(cluster).await;
+            let connected: Vec<Value> = all.into_iter().filter(|i| i["agentConnected"] == true).collect();
+            (connected.len() == n).then_some(connected)
+        })
+        .await
+    }
+
+    pub async fn start_task(&self, cluster: &str, task_definition: &str, instance: &str) -> String {
+        let started = self
+            .ok("POST", &format!("/api/v1/clusters/{cluster}/tasks/start"), Some(json!({ "taskDefinition": task_definition, "containerInstances": [instance] })))
+            .await;
+        assert_eq!(started["failures"], json!([]), "StartTask failures");
+        started["tasks"][0]["id"].as_str().expect("task id").to_string()
+    }
+
+    pub async fn task(&self, cluster: &str, id: &str) -> Value {
+        self.ok("GET", &format!("/api/v1/clusters/{cluster}/tasks/{id}"), None).await["task"].clone()
+    }
+
+    /// Waits until the task's lastStatus is `status`.
+    pub async fn task_reaches(&self, cluster: &str, id: &str, status: &str, timeout: Duration) -> Value {
+        eventually(&format!("task {id} to be {status}"), timeout, || async {
+            let t = self.task(cluster, id).await;
+            (t["lastStatus"] == status).then_some(t)
+        })
+        .await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- server log ---\n{}", self.log());
+        }
+    }
+}
+
+pub struct Agent {
+    args: Vec<String>,
+    pub state: tempfile::TempDir,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Agent {
+    /// Starts `wharf-agent` with `args` (server, cluster, token, runtime…) and its own state dir.
+    pub fn start(args: &[&str]) -> Agent {
+        let state = tempfile::tempdir().expect("temp dir");
+        let log = state.path().join("agent.log");
+        let mut agent = Agent { args: args.iter().map(|s| s.to_string()).collect(), state, child: None, log };
+        agent.spawn();
+        agent
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
+        let child = Command::new(binary("wharf-agent"))
+            .arg("--state-dir")
+            .arg(self.state.path().join("state"))
+            .args(&self.args)
+            .env("RUST_LOG", "info")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("wharf-agent starts");
+        self.child = Some(child);
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
+    }
+
+    pub fn signal(&self, signal: i32) {
+        if let Some(pid) = self.pid() {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid as i32, signal) };
+        }
+    }
+
+    /// kill -9, then start again with the same state directory.
+    pub async fn kill9_and_restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+            let _ = child.wait().await;
+        }
+        self.spawn();
+    }
+
+    /// Waits for the agent to exit; returns its exit code.
+    pub async fn exit_code(&mut self, timeout: Duration) -> Option<i32> {
+        let child = self.child.as_mut()?;
+        tokio::time::timeout(timeout, child.wait()).await.ok()?.ok()?.code()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- agent log ---\n{}", self.log());
+        }
+    }
+}
+
+/// Docker containers of a cluster's tasks (all states), as `docker ps` ids.
+pub fn containers_of(cluster: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--no-trunc", "--filter", &format!("label=wharf.cluster={cluster}")])
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// Removes a cluster's containers; call at the end of a test (and it runs on drop).
+pub struct DockerCleanup(pub String);
+
+impl Drop for DockerCleanup {
+    fn drop(&mut self) {
+        let ids = containers_of(&self.0);
+        if !ids.is_empty() {
+            let _ = std::process::Command::new("docker").arg("rm").arg("-f").args(&ids).stdout(Stdio::null()).status();
+        }
+    }
+}
+
+/// A unique cluster name per test run, so leftovers of one run never meet another.
+pub fn unique(prefix: &str) -> String {
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{prefix}-{}", n % 1_000_000_000)
+}

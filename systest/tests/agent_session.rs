@@ -1,0 +1,250 @@
+//! Joining, the WebSocket protocol, heartbeats, the install script and the simulator, with
+//! the real binaries (simulated and process runtimes: no Docker needed).
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use wharf_systest::*;
+
+#[tokio::test]
+async fn an_agent_joins_with_a_token_and_a_revoked_or_wrong_token_is_refused() {
+    let server = Server::start(1).await;
+    let cluster = unique("join");
+    let token = server.cluster_with_token(&cluster).await;
+    let revoked = server.ok("POST", &format!("/api/v1/clusters/{cluster}/join-tokens"), Some(json!({}))).await;
+    server.ok("DELETE", &format!("/api/v1/clusters/{cluster}/join-tokens/{}", revoked["joinToken"]["id"].as_str().unwrap()), None).await;
+
+    let mut refused = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", revoked["token"].as_str().unwrap(), "--runtime", "simulated"]);
+    assert_eq!(refused.exit_code(Duration::from_secs(20)).await, Some(1));
+    assert!(refused.log().contains("revoked"), "the refusal says why: {}", refused.log());
+
+    let mut wrong_cluster = Agent::start(&["--server", &server.url, "--cluster", "elsewhere", "--token", &token, "--runtime", "simulated"]);
+    assert_eq!(wrong_cluster.exit_code(Duration::from_secs(20)).await, Some(1));
+    assert!(wrong_cluster.log().contains(&format!("belongs to cluster '{cluster}', not 'elsewhere'")), "{}", wrong_cluster.log());
+    assert!(server.instances(&cluster).await.is_empty(), "refused joins leave no instance behind");
+
+    let agent = Agent::start(&[
+        "--server", &server.url, "--cluster", &cluster, "--token", &token, "--runtime", "simulated",
+        "--zone", "eu-1a", "--instance-type", "m.large", "--attribute", "team=web", "--attribute", "gpu",
+        "--cpu", "4096", "--memory", "8192", "--reserved-memory", "512",
+    ]);
+    let instance = server.connected(&cluster, 1).await.remove(0);
+    let attr = |name: &str| instance["attributes"].as_array().unwrap().iter().find(|a| a["name"] == name).map(|a| a["value"].clone());
+    assert_eq!(attr("ecs.availability-zone"), Some(json!("eu-1a")));
+    assert_eq!(attr("ecs.instance-type"), Some(json!("m.large")));
+    assert_eq!(attr("ecs.os-type"), Some(json!("linux")));
+    assert_eq!(attr("team"), Some(json!("web")));
+    assert!(attr("gpu").is_some());
+    assert!(attr("ecs.capability.container-health-check").is_some());
+    assert_eq!(instance["registeredResources"][0]["integerValue"], 4096);
+    assert_eq!(instance["registeredResources"][1]["integerValue"], 8192 - 512, "the host's reservation is not offered");
+    assert_eq!(instance["versionInfo"]["agentVersion"], env_version());
+
+    // The credential, not the token, is what the agent keeps.
+    let identity = std::fs::read_to_string(agent.state.path().join("state/identity.json")).unwrap();
+    assert!(identity.contains("\"credential\": \"wic_") && !identity.contains(&token));
+    let mode = std::fs::metadata(agent.state.path().join("state/identity.json")).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777).unwrap();
+    assert_eq!(mode, 0o600);
+}
+
+fn env_version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+#[tokio::test]
+async fn the_websocket_refuses_bad_credentials_and_other_protocol_versions() {
+    let server = Server::start(1).await;
+    let cluster = unique("proto");
+    let token = server.cluster_with_token(&cluster).await;
+    let reg = server
+        .ok("POST", "/agent/v1/register", Some(json!({ "token": token, "hostname": "h1", "cpu": 1024, "memory": 512 })))
+        .await;
+    let credential = reg["credential"].as_str().unwrap().to_string();
+    let ws_url = format!("ws://127.0.0.1:{}/agent/v1/connect", server.port);
+
+    let mut bad = ws_url.clone().into_client_request().unwrap();
+    bad.headers_mut().insert("authorization", "Bearer wic_nope_nope".parse().unwrap());
+    match tokio_tungstenite::connect_async(bad).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status().as_u16(), 401),
+        other => panic!("a bad credential must get 401, got {:?}", other.map(|_| ())),
+    }
+
+    let mut req = ws_url.clone().into_client_request().unwrap();
+    req.headers_mut().insert("authorization", format!("Bearer {credential}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("upgrade");
+    let hello = json!({ "type": "hello", "protocolVersion": 99, "agentVersion": "9.9", "runtime": "simulated",
+        "hostname": "h1", "cpu": 1024, "memory": 512, "attributes": [], "tasks": [] });
+    ws.send(Message::text(hello.to_string())).await.unwrap();
+    let answer = next_json(&mut ws).await;
+    assert_eq!(answer["type"], "refused");
+    assert!(answer["reason"].as_str().unwrap().contains("protocol version 99"), "{answer}");
+
+    // A well-formed session: a garbage message is answered with what was wrong, the session lives on.
+    let mut req = ws_url.into_client_request().unwrap();
+    req.headers_mut().insert("authorization", format!("Bearer {credential}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("upgrade");
+    let hello = json!({ "type": "hello", "protocolVersion": 1, "agentVersion": "test", "runtime": "simulated",
+        "hostname": "h1", "cpu": 1024, "memory": 512, "attributes": [{"name": "bad name!"}], "tasks": [] });
+    ws.send(Message::text(hello.to_string())).await.unwrap();
+    let answer = next_json(&mut ws).await;
+    assert_eq!(answer["type"], "refused");
+    assert!(answer["reason"].as_str().unwrap().contains("attributes[0].name"), "bad host facts name the field: {answer}");
+}
+
+async fn next_json<S>(ws: &mut S) -> serde_json::Value
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("an answer") {
+            Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
+            Some(Ok(_)) => continue,
+            other => panic!("connection ended: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_silent_agent_is_marked_disconnected_its_tasks_keep_running_and_it_comes_back() {
+    let server = Server::start(1).await;
+    let cluster = unique("silent");
+    let token = server.cluster_with_token(&cluster).await;
+    let agent = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "--runtime", "simulated"]);
+    let instance = server.connected(&cluster, 1).await[0]["id"].as_str().unwrap().to_string();
+    let td = server.register(json!({ "family": "idle", "containerDefinitions": [{ "name": "a", "image": "x", "memory": 64 }] })).await;
+    let id = server.start_task(&cluster, &td, &instance).await;
+    server.task_reaches(&cluster, &id, "RUNNING", Duration::from_secs(20)).await;
+
+    agent.signal(libc::SIGSTOP);
+    eventually("the instance to count as disconnected", Duration::from_secs(15), || async {
+        (server.instances(&cluster).await[0]["agentConnected"] == false).then_some(())
+    })
+    .await;
+    assert_eq!(server.task(&cluster, &id).await["lastStatus"], "RUNNING", "tasks of a disconnected instance keep running");
+    let (_, refused) = server
+        .call("POST", &format!("/api/v1/clusters/{cluster}/tasks/start"), Some(json!({ "taskDefinition": td, "containerInstances": [instance] })))
+        .await;
+    assert_eq!(refused["failures"][0]["reason"], "AGENT", "no new tasks go to a disconnected instance");
+
+    agent.signal(libc::SIGCONT);
+    server.connected(&cluster, 1).await;
+    assert_eq!(server.task(&cluster, &id).await["lastStatus"], "RUNNING");
+    let heartbeat = server.instances(&cluster).await[0]["lastHeartbeatAt"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(server.instances(&cluster).await[0]["lastHeartbeatAt"].as_str().unwrap() > heartbeat.as_str(), "heartbeats are recorded");
+}
+
+#[tokio::test]
+async fn the_process_runtime_runs_the_same_lifecycle_without_docker() {
+    let server = Server::start(1).await;
+    let cluster = unique("proc");
+    let token = server.cluster_with_token(&cluster).await;
+    let mut agent = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "--runtime", "process"]);
+    let instance = server.connected(&cluster, 1).await[0]["id"].as_str().unwrap().to_string();
+    let port = free_port();
+    let td = server
+        .register(json!({ "family": "proc-web", "containerDefinitions": [
+            { "name": "prep", "image": "unused", "memory": 16, "essential": false, "command": ["sh", "-c", "echo prepared"] },
+            { "name": "web", "image": "unused", "memory": 32, "stopTimeout": 3,
+              "dependsOn": [{ "containerName": "prep", "condition": "SUCCESS" }],
+              "entryPoint": ["sh", "-c"],
+              "command": [format!("echo serving on {port}; trap 'echo bye; exit 0' TERM; while true; do sleep 0.2; done")],
+              "portMappings": [{ "containerPort": port, "hostPort": 0 }],
+              "healthCheck": { "command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 2, "retries": 1 } }
+        ]}))
+        .await;
+    let id = server.start_task(&cluster, &td, &instance).await;
+    let task = server.task_reaches(&cluster, &id, "RUNNING", Duration::from_secs(30)).await;
+    let web = task["containers"].as_array().unwrap().iter().find(|c| c["name"] == "web").unwrap().clone();
+    assert_eq!(web["networkBindings"][0]["hostPort"], port, "host networking: the host port is the container port");
+    eventually("web to be HEALTHY", Duration::from_secs(15), || async {
+        let t = server.task(&cluster, &id).await;
+        t["containers"].as_array().unwrap().iter().any(|c| c["name"] == "web" && c["healthStatus"] == "HEALTHY").then_some(())
+    })
+    .await;
+    let logs = server.http.get(format!("{}/api/v1/clusters/{cluster}/tasks/{id}/logs?container=web", server.url)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(logs, format!("serving on {port}\n"));
+
+    // kill -9 the agent: the process survives and is adopted.
+    agent.kill9_and_restart().await;
+    eventually("the agent to reconnect", Duration::from_secs(30), || async { server.log().matches("agent connected").count().ge(&2).then_some(()) }).await;
+    server.connected(&cluster, 1).await;
+    assert_eq!(server.task(&cluster, &id).await["lastStatus"], "RUNNING");
+
+    server.ok("POST", &format!("/api/v1/clusters/{cluster}/tasks/{id}/stop"), Some(json!({}))).await;
+    let stopped = server.task_reaches(&cluster, &id, "STOPPED", Duration::from_secs(20)).await;
+    let logs = server.http.get(format!("{}/api/v1/clusters/{cluster}/tasks/{id}/logs?container=web&tail=1", server.url)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(logs, "bye\n", "the process got SIGTERM and ran its handler");
+    assert_eq!(stopped["stoppedReason"], "Task stopped by user");
+
+    // An essential process that exits stops its task, with the exit code.
+    let td = server
+        .register(json!({ "family": "proc-exit", "containerDefinitions": [{ "name": "x", "image": "unused", "memory": 16, "command": ["sh", "-c", "exit 7"] }] }))
+        .await;
+    let id = server.start_task(&cluster, &td, &instance).await;
+    let stopped = server.task_reaches(&cluster, &id, "STOPPED", Duration::from_secs(20)).await;
+    assert_eq!((stopped["containers"][0]["exitCode"].as_i64(), stopped["stoppedReason"].as_str()), (Some(7), Some("Essential container in task exited")));
+}
+
+#[tokio::test]
+async fn the_install_script_fetches_the_servers_own_agent_into_a_scratch_root() {
+    let server = Server::start(1).await;
+    let cluster = unique("install");
+    let token = server.cluster_with_token(&cluster).await;
+    let script = server.http.get(format!("{}/agent/install.sh", server.url)).send().await.unwrap().text().await.unwrap();
+    assert!(script.starts_with("#!/bin/sh"));
+    let root = tempfile::tempdir().unwrap();
+    let script_file = root.path().join("install.sh");
+    std::fs::write(&script_file, &script).unwrap();
+    let out = tokio::process::Command::new("sh")
+        .arg(&script_file)
+        .args(["--cluster", &cluster, "--token", &token, "--attribute", "team=web", "--root"])
+        .arg(root.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "install.sh failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let installed = std::fs::read(root.path().join("usr/local/bin/wharf-agent")).unwrap();
+    let built = std::fs::read(binary("wharf-agent")).unwrap();
+    assert!(installed == built, "the fetched binary is the one beside the server ({} vs {} bytes)", installed.len(), built.len());
+    let env = std::fs::read_to_string(root.path().join("etc/wharf/agent.env")).unwrap();
+    assert!(env.contains(&format!("WHARF_SERVER={}", server.url)) && env.contains(&format!("WHARF_JOIN_TOKEN={token}")) && env.contains("WHARF_ATTRIBUTES=team=web"), "{env}");
+    let unit = std::fs::read_to_string(root.path().join("etc/systemd/system/wharf-agent.service")).unwrap();
+    assert!(unit.contains("EnvironmentFile=/etc/wharf/agent.env") && unit.contains("OOMScoreAdjust=-999"), "{unit}");
+
+    // The written configuration is enough to start the agent (through --config).
+    let env_file = root.path().join("etc/wharf/agent.env");
+    let _agent = Agent::start(&["--config", env_file.to_str().unwrap(), "--runtime", "simulated"]);
+    let instance = server.connected(&cluster, 1).await.remove(0);
+    assert!(instance["attributes"].as_array().unwrap().iter().any(|a| a["name"] == "team" && a["value"] == "web"));
+}
+
+#[tokio::test]
+async fn simulate_runs_many_instances_each_with_its_own_identity_and_zone() {
+    let server = Server::start(2).await;
+    let cluster = unique("sim");
+    let token = server.cluster_with_token(&cluster).await;
+    let _sim = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "simulate", "--count", "30", "--zones", "a,b,c", "--sim-cpu", "2048", "--sim-memory", "4096"]);
+    let instances = server.connected(&cluster, 30).await;
+    let mut zones = std::collections::BTreeMap::new();
+    for i in &instances {
+        let zone = i["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "ecs.availability-zone").unwrap()["value"].as_str().unwrap().to_string();
+        *zones.entry(zone).or_insert(0) += 1;
+        assert_eq!(i["registeredResources"][0]["integerValue"], 2048);
+    }
+    assert_eq!(zones, [("a".to_string(), 10), ("b".to_string(), 10), ("c".to_string(), 10)].into());
+    let names: std::collections::BTreeSet<&str> = instances.iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 30);
+
+    // The instance's host ports are accounted for: a second task wanting static port 8080 is refused.
+    let td = server.register(json!({ "family": "sim-task", "containerDefinitions": [{ "name": "a", "image": "x", "memory": 64, "portMappings": [{ "containerPort": 80, "hostPort": 8080 }] }] })).await;
+    let target = instances[0]["id"].as_str().unwrap();
+    let id = server.start_task(&cluster, &td, target).await;
+    server.task_reaches(&cluster, &id, "RUNNING", Duration::from_secs(20)).await;
+    let (_, second) = server
+        .call("POST", &format!("/api/v1/clusters/{cluster}/tasks/start"), Some(json!({ "taskDefinition": td, "containerInstances": [target] })))
+        .await;
+    assert_eq!(second["failures"][0]["reason"], "RESOURCE:PORTS", "static host port 8080 is taken: {second}");
+}
