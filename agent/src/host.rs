@@ -93,6 +93,6 @@ pub fn facts(args: &AgentArgs, capabilities: &[String]) -> Result<HostFacts, Str
 /// host's memory must not take the agent (and with it the instance's connection) down.
 pub fn protect_from_oom_killer() {
     if let Err(e) = std::fs::write("/proc/self/oom_score_adj", "-999") {
-        tracing::debug!(error = %e, "cannot lower the agent's OOM score (needs root)");
+        tracing::warn!(error = %e, "cannot lower the agent's OOM score (needs CAP_SYS_RESOURCE); a task exhausting the host's memory may take the agent down");
     }
 }

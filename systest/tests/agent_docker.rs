@@ -214,9 +214,12 @@ async fn a_task_over_its_memory_limit_is_killed_not_the_agent() {
     let s = setup("oom").await;
     let pid = s.agent.pid().expect("agent pid");
     let score = std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap_or_default();
-    if nix_is_root() {
-        assert_eq!(score.trim(), "-999", "the agent asks the kernel to spare it");
-    }
+    // Where the kernel lets it (CAP_SYS_RESOURCE), the agent asks to be spared; elsewhere it says it could not.
+    assert!(
+        score.trim() == "-999" || s.agent.log().contains("cannot lower the agent's OOM score"),
+        "oom_score_adj {score:?} and no warning: {}",
+        s.agent.log()
+    );
     let td = s
         .server
         .register(busybox(
@@ -231,11 +234,6 @@ async fn a_task_over_its_memory_limit_is_killed_not_the_agent() {
     assert!(stopped["containers"][0]["reason"].as_str().unwrap_or_default().starts_with("OutOfMemoryError"), "{stopped}");
     let instance = &s.server.instances(&s.cluster).await[0];
     assert_eq!(instance["agentConnected"], true, "the agent stays connected");
-}
-
-fn nix_is_root() -> bool {
-    // SAFETY: getuid has no preconditions.
-    unsafe { libc::getuid() == 0 }
 }
 
 #[tokio::test]
