@@ -2,7 +2,8 @@
 # Installs whatever is missing to build and run Wharf on a fresh Debian machine (as root or
 # with sudo): the Rust toolchain pinned in rust-toolchain.toml with its wasm target, the
 # wasm-bindgen CLI at exactly the version in Cargo.lock, and the npm tools in package.json.
-# With --tests it also installs what the tests need: Chromium, ChromeDriver and PostgreSQL.
+# With --tests it also installs what the tests need: Chromium, ChromeDriver, PostgreSQL, and
+# Docker Engine with busybox-static (for the local/busybox:1 test image).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
@@ -19,6 +20,8 @@ if [ "$TESTS" = 1 ]; then
   command -v chromium >/dev/null || packages+=(chromium)
   command -v chromedriver >/dev/null || packages+=(chromium-driver)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
+  command -v dockerd >/dev/null || packages+=(docker.io)
+  dpkg -s busybox-static >/dev/null 2>&1 || packages+=(busybox-static)
 fi
 if [ ${#packages[@]} -gt 0 ]; then
   echo "setup: installing ${packages[*]}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what the tests need and runs every test: unit and integration tests (the store's
-# on SQLite and on a throwaway PostgreSQL), then the browser journeys in headless Chromium.
+# on SQLite and on a throwaway PostgreSQL), system tests of the real server and agent binaries
+# with Docker Engine, then the browser journeys in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
@@ -9,11 +10,17 @@ scripts/setup.sh --tests
 export CARGO_INCREMENTAL=0
 
 WHARF_TEST_POSTGRES_URL=$(scripts/postgres.sh)
-export WHARF_TEST_POSTGRES_URL WHARF_REQUIRE_POSTGRES=1
-trap 'scripts/postgres.sh stop "$WHARF_TEST_POSTGRES_URL"' EXIT
+DOCKER_STARTED=$(scripts/docker.sh)
+export WHARF_TEST_POSTGRES_URL WHARF_REQUIRE_POSTGRES=1 WHARF_REQUIRE_DOCKER=1
+cleanup() {
+  scripts/postgres.sh stop "$WHARF_TEST_POSTGRES_URL"
+  [ "$DOCKER_STARTED" != started ] || scripts/docker.sh stop
+}
+trap cleanup EXIT
 
 scripts/build-site.sh
-# The browser build is its own target; everything else is tested natively.
+# The system tests start these binaries; the browser build is its own target, everything
+# else is tested natively.
+cargo build -p wharf-server -p wharf-agent
 cargo test --workspace --exclude wharf-frontend
-cargo build -p wharf-server
 node --test --test-concurrency=1 end2end/
