@@ -171,6 +171,7 @@ impl Runtime for Docker {
             "ecs.capability.container-health-check".into(),
             "ecs.capability.container-ordering".into(),
             "ecs.capability.task-cpu-mem-limit".into(),
+            "ecs.capability.logging-driver.json-file".into(),
         ]
     }
 

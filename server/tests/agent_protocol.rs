@@ -1,0 +1,232 @@
+//! The agent protocol as the server speaks it, on SQLite and PostgreSQL: a scripted client
+//! plays the agent's side of the WebSocket (the real agent binary is exercised against the
+//! real server in the system tests; here every message and its store effect is checked).
+
+mod common;
+
+use common::Harness;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Agent {
+    ws: Ws,
+}
+
+impl Agent {
+    async fn connect(addr: std::net::SocketAddr, credential: &str, tasks: Value) -> (Agent, Value) {
+        let mut req = format!("ws://{addr}/agent/v1/connect").into_client_request().unwrap();
+        req.headers_mut().insert("authorization", format!("Bearer {credential}").parse().unwrap());
+        let (ws, _) = tokio_tungstenite::connect_async(req).await.expect("upgrade");
+        let mut agent = Agent { ws };
+        agent
+            .send(json!({ "type": "hello", "protocolVersion": 1, "agentVersion": "0.1.0", "runtime": "simulated",
+                "hostname": "host-1", "cpu": 2048, "memory": 1024,
+                "attributes": [{ "name": "ecs.availability-zone", "value": "a" }, { "name": "ecs.capability.container-health-check" }],
+                "tasks": tasks }))
+            .await;
+        let welcome = agent.next().await;
+        (agent, welcome)
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.ws.send(Message::text(message.to_string())).await.unwrap();
+    }
+
+    async fn next(&mut self) -> Value {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), self.ws.next()).await.expect("a message within 10 s") {
+                Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
+                Some(Ok(_)) => continue,
+                other => panic!("connection ended: {other:?}"),
+            }
+        }
+    }
+
+    /// Nothing arrives for a moment.
+    async fn quiet(&mut self) {
+        if let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_millis(400), self.ws.next()).await {
+            panic!("expected no message, got {t}");
+        }
+    }
+}
+
+fn report(task: &str, status: &str, exit: Option<i64>, port: Option<i64>) -> Value {
+    let bindings = port.map_or(json!([]), |p| json!([{ "containerPort": 8080, "hostPort": p, "protocol": "tcp" }]));
+    json!({ "type": "taskStateChange", "task": { "taskId": task, "lastStatus": status,
+        "containers": [{ "name": "httpd", "lastStatus": status, "exitCode": exit, "networkBindings": bindings }] } })
+}
+
+async fn setup(h: &Harness) -> (std::net::SocketAddr, String, String) {
+    h.post("/api/v1/clusters", json!({ "clusterName": "prod" })).await;
+    let (_, token) = h.post("/api/v1/clusters/prod/join-tokens", json!({})).await;
+    let (status, reg) = h
+        .post("/agent/v1/register", json!({ "token": token["token"], "cluster": "prod", "hostname": "host-1", "cpu": 2048, "memory": 1024 }))
+        .await;
+    assert_eq!(status, 201, "{reg}");
+    let (status, _) = h.post("/api/v1/task-definitions", common::fixture("busybox-httpd.json")).await;
+    assert_eq!(status, 201);
+    let addr = h.serve().await;
+    (addr, reg["containerInstance"]["id"].as_str().unwrap().to_string(), reg["credential"].as_str().unwrap().to_string())
+}
+
+async fn task_lifecycle_follows_the_agents_reports(h: Harness) {
+    let (addr, instance, credential) = setup(&h).await;
+    // Not connected yet: StartTask says AGENT.
+    let (_, refused) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "hello-httpd", "containerInstances": [instance] })).await;
+    assert_eq!(refused["failures"][0]["reason"], "AGENT");
+
+    let (mut agent, welcome) = Agent::connect(addr, &credential, json!([])).await;
+    assert_eq!((welcome["type"].as_str(), welcome["containerInstanceId"].as_str()), (Some("welcome"), Some(instance.as_str())));
+    let (_, described) = h.get(&format!("/api/v1/clusters/prod/container-instances/{instance}")).await;
+    assert_eq!(described["containerInstance"]["agentConnected"], true);
+    assert_eq!(described["containerInstance"]["attributes"][0]["value"], "a", "the hello's attributes are stored");
+
+    let (status, started) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "hello-httpd:1", "containerInstances": [instance, "nope"] })).await;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(started["failures"][0]["reason"], "MISSING");
+    let task = started["tasks"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!((started["tasks"][0]["lastStatus"].as_str(), started["tasks"][0]["desiredStatus"].as_str()), (Some("PENDING"), Some("RUNNING")));
+
+    let start = agent.next().await;
+    assert_eq!(start["type"], "startTask");
+    let spec = &start["task"];
+    assert_eq!((spec["taskId"].as_str(), spec["taskDefinition"].as_str()), (Some(task.as_str()), Some("hello-httpd:1")));
+    assert_eq!(spec["containers"][0]["portMappings"][0], json!({ "containerPort": 8080, "hostPort": 0, "protocol": "tcp" }));
+    assert_eq!(spec["containers"][0]["healthCheck"]["retries"], 3);
+    assert_eq!(spec["containers"][0]["stopTimeout"], 30, "ECS's default stop timeout");
+
+    agent.send(report(&task, "RUNNING", None, Some(32768))).await;
+    agent.send(json!({ "type": "heartbeat" })).await;
+    let t = eventually(&h, &task, "RUNNING").await;
+    assert_eq!(t["containers"][0]["networkBindings"][0]["hostPort"], 32768);
+    assert!(t["startedAt"].is_string());
+    let (_, described) = h.get(&format!("/api/v1/clusters/prod/container-instances/{instance}")).await;
+    let remaining = &described["containerInstance"]["remainingResources"];
+    assert_eq!((remaining[0]["integerValue"].as_i64(), remaining[1]["integerValue"].as_i64()), (Some(2048 - 64), Some(1024 - 32)));
+    assert_eq!(remaining[2]["stringSetValue"], json!(["32768"]));
+    assert_eq!(described["containerInstance"]["runningTasksCount"], 1);
+
+    // A report cannot move a task backwards, and a bad one is answered with the field.
+    agent.send(json!({ "type": "taskStateChange", "task": { "taskId": task, "lastStatus": "SLEEPING", "containers": [] } })).await;
+    let refused = agent.next().await;
+    assert_eq!(refused["type"], "refused");
+    assert!(refused["reason"].as_str().unwrap().contains("task.lastStatus"), "{refused}");
+
+    let (status, stopping) = h.post(&format!("/api/v1/clusters/prod/tasks/{task}/stop"), json!({ "reason": "maintenance" })).await;
+    assert_eq!((status, stopping["task"]["desiredStatus"].as_str()), (StatusCode::OK, Some("STOPPED")));
+    let stop = agent.next().await;
+    assert_eq!(stop, json!({ "type": "stopTask", "taskId": task, "reason": "maintenance" }));
+    agent.send(report(&task, "STOPPED", Some(137), None)).await;
+    let t = eventually(&h, &task, "STOPPED").await;
+    assert_eq!((t["stoppedReason"].as_str(), t["containers"][0]["exitCode"].as_i64()), (Some("maintenance"), Some(137)));
+    let (_, described) = h.get(&format!("/api/v1/clusters/prod/container-instances/{instance}")).await;
+    assert_eq!(described["containerInstance"]["remainingResources"][0]["integerValue"], 2048, "a stopped task holds nothing");
+
+    // A task the server does not know is stopped.
+    agent.send(report("0123456789abcdef", "RUNNING", None, None)).await;
+    let stop = agent.next().await;
+    assert_eq!((stop["type"].as_str(), stop["taskId"].as_str()), (Some("stopTask"), Some("0123456789abcdef")));
+}
+
+use axum::http::StatusCode;
+
+async fn eventually(h: &Harness, task: &str, status: &str) -> Value {
+    for _ in 0..100 {
+        let (_, t) = h.get(&format!("/api/v1/clusters/prod/tasks/{task}")).await;
+        if t["task"]["lastStatus"] == status {
+            return t["task"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("task {task} never reached {status}");
+}
+
+async fn start_one(h: &Harness, instance: &str) -> String {
+    let (_, s) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "hello-httpd", "containerInstances": [instance] })).await;
+    s["tasks"][0]["id"].as_str().unwrap().to_string()
+}
+
+async fn a_reconnecting_agent_is_reconciled_from_its_hello(h: Harness) {
+    let (addr, instance, credential) = setup(&h).await;
+    let (mut agent, _) = Agent::connect(addr, &credential, json!([])).await;
+    let running = start_one(&h, &instance).await;
+    agent.next().await;
+    agent.send(report(&running, "RUNNING", None, Some(40000))).await;
+    eventually(&h, &running, "RUNNING").await;
+    let lost = start_one(&h, &instance).await;
+    agent.next().await;
+    agent.send(report(&lost, "RUNNING", None, Some(40001))).await;
+    eventually(&h, &lost, "RUNNING").await;
+    drop(agent);
+
+    // While away: one task is stopped by the user, one is started.
+    let (_, stopped) = h.post(&format!("/api/v1/clusters/prod/tasks/{running}/stop"), json!({})).await;
+    assert_eq!(stopped["task"]["lastStatus"], "RUNNING", "the agent has not stopped it yet");
+    let (_, refused) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "hello-httpd", "containerInstances": [instance] })).await;
+    assert_eq!(refused["failures"][0]["reason"], "AGENT");
+
+    // Back: it still runs `running` (stop it) and no longer runs `lost` (mark it stopped); a
+    // task the server never heard of is stopped too.
+    let tasks = json!([
+        { "taskId": running, "lastStatus": "RUNNING", "containers": [{ "name": "httpd", "lastStatus": "RUNNING" }] },
+        { "taskId": "feedfacefeedface", "lastStatus": "RUNNING", "containers": [] }
+    ]);
+    let (mut agent, welcome) = Agent::connect(addr, &credential, tasks).await;
+    assert_eq!(welcome["type"], "welcome");
+    let mut stops = vec![agent.next().await, agent.next().await];
+    stops.sort_by_key(|m| m["taskId"] != "feedfacefeedface");
+    assert_eq!(stops[0], json!({ "type": "stopTask", "taskId": "feedfacefeedface", "reason": "Task is not known to the control plane" }));
+    assert_eq!((stops[1]["taskId"].as_str(), stops[1]["reason"].as_str()), (Some(running.as_str()), Some("Task stopped by user")));
+    agent.quiet().await;
+    let t = eventually(&h, &lost, "STOPPED").await;
+    assert_eq!(t["stoppedReason"], "Task is no longer running on its container instance");
+
+    // Drain and deregister reach the agent.
+    let (status, drained) = h.patch(&format!("/api/v1/clusters/prod/container-instances/{instance}"), json!({ "status": "DRAINING" })).await;
+    assert_eq!((status, drained["containerInstance"]["status"].as_str()), (StatusCode::OK, Some("DRAINING")));
+    assert_eq!(agent.next().await, json!({ "type": "drain", "draining": true }));
+    let (status, bad) = h.patch(&format!("/api/v1/clusters/prod/container-instances/{instance}"), json!({ "status": "ASLEEP" })).await;
+    assert_eq!((status, bad["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("status")));
+    let (_, refused) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "hello-httpd", "containerInstances": [instance] })).await;
+    assert_eq!(refused["failures"][0]["reason"], "DRAINING");
+
+    let (status, gone) = h.delete(&format!("/api/v1/clusters/prod/container-instances/{instance}")).await;
+    assert_eq!((status, gone["containerInstance"]["status"].as_str()), (StatusCode::OK, Some("INACTIVE")));
+    let stop = agent.next().await;
+    assert_eq!((stop["taskId"].as_str(), stop["reason"].as_str()), (Some(running.as_str()), Some("Container instance deregistered")));
+    assert_eq!(agent.next().await, json!({ "type": "deregistered" }));
+    let t = eventually(&h, &running, "STOPPED").await;
+    assert_eq!(t["stoppedReason"], "Task stopped by user", "the user's earlier stop keeps its reason");
+
+    // The credential no longer opens a session.
+    let mut req = format!("ws://{addr}/agent/v1/connect").into_client_request().unwrap();
+    req.headers_mut().insert("authorization", format!("Bearer {credential}").parse().unwrap());
+    match tokio_tungstenite::connect_async(req).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status().as_u16(), 401),
+        other => panic!("expected 401, got {:?}", other.map(|_| ())),
+    }
+}
+
+async fn task_requests_name_every_bad_field(h: Harness) {
+    let (_, instance, _) = setup(&h).await;
+    let (status, body) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "", "containerInstances": [], "startedBy": "a b" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["taskDefinition", "containerInstances", "startedBy"]);
+    let (status, _) = h.post("/api/v1/clusters/nowhere/tasks/start", json!({ "taskDefinition": "hello-httpd", "containerInstances": [instance] })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    h.delete("/api/v1/task-definitions/hello-httpd:1").await;
+    let (status, body) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "hello-httpd:1", "containerInstances": [instance] })).await;
+    assert_eq!((status, body["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("taskDefinition")));
+    let (status, _) = h.post("/api/v1/clusters/prod/tasks/0000/stop", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = h.post("/api/v1/clusters/prod/tasks/0000/stop", json!({ "reason": "x".repeat(300) })).await;
+    assert_eq!((status, body["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("reason")));
+}
+
+on_both_backends!(task_lifecycle_follows_the_agents_reports, a_reconnecting_agent_is_reconciled_from_its_hello, task_requests_name_every_bad_field);
