@@ -2,7 +2,9 @@
 
 use crate::components::{DataRegion, EmptyState, PageHeader, StatusBadge};
 use crate::error::{FieldErrorList, PortalResult};
+use crate::instances::InstanceTable;
 use crate::join_tokens::JoinTokens;
+use crate::tasks::TaskTable;
 use crate::services::ServiceTable;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -12,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use wharf_core::cluster::Cluster;
 use wharf_core::instance::ContainerInstance;
 use wharf_core::service::Service;
+use wharf_core::task::Task;
 
 #[server(input = Json)]
 pub async fn list_clusters() -> PortalResult<Vec<Cluster>> {
@@ -30,6 +33,8 @@ pub struct ClusterDetail {
     pub cluster: Cluster,
     pub services: Vec<Service>,
     pub instances: Vec<ContainerInstance>,
+    /// The most recent tasks, newest first.
+    pub tasks: Vec<Task>,
 }
 
 #[server(input = Json)]
@@ -39,7 +44,13 @@ pub async fn cluster_overview(name: String) -> PortalResult<ClusterDetail> {
     Ok(ClusterDetail {
         cluster: backend.describe_cluster(&name).await?,
         services: backend.list_services(&name, page.clone()).await?.items,
-        instances: backend.list_container_instances(&name, page).await?.items,
+        instances: backend.list_container_instances(&name, page.clone()).await?.items,
+        tasks: {
+            let mut tasks = backend.list_tasks(&name, Default::default(), page).await?.items;
+            tasks.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+            tasks.truncate(50);
+            tasks
+        },
     })
 }
 
@@ -183,6 +194,7 @@ pub fn ClusterPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let o = overview.await?;
                 let cluster_name = o.cluster.cluster_name.clone();
+                let new_service = format!("/clusters/{cluster_name}/services/new");
                 Ok::<_, crate::error::PortalError>(view! {
                     <div class="stats">
                         <Stat label="Container instances" value=o.cluster.registered_container_instances_count/>
@@ -198,7 +210,7 @@ pub fn ClusterPage() -> impl IntoView {
                                     title="No services in this cluster"
                                     body="A service keeps a number of copies of a task definition running. Register a task definition, then create a service from it."
                                 >
-                                    <A href=format!("/clusters/{cluster_name}/services/new") attr:class="button primary">
+                                    <A href=new_service attr:class="button primary">
                                         "Create service"
                                     </A>
                                     " "
@@ -211,17 +223,28 @@ pub fn ClusterPage() -> impl IntoView {
                         }}
                     </section>
                     <section class="card">
-                        <h2>"Container instances"</h2>
+                        <div class="section-head">
+                            <h2>"Container instances"</h2>
+                            <A href=format!("/clusters/{cluster_name}/instances")>"All instances"</A>
+                        </div>
                         {if o.instances.is_empty() {
                             view! {
                                 <EmptyState
                                     title="No container instances yet"
-                                    body="Hosts join this cluster by running wharf-agent with a join token. Until one joins, services wait with their tasks pending."
+                                    body="Hosts join this cluster by running wharf-agent with a join token: create a token below and run the command it shows on the host. Until one joins, services wait with their tasks pending."
                                 />
                             }
                             .into_any()
                         } else {
-                            view! { <InstanceTable instances=o.instances/> }.into_any()
+                            view! { <InstanceTable cluster=cluster_name.clone() instances=o.instances/> }.into_any()
+                        }}
+                    </section>
+                    <section class="card">
+                        <h2>"Tasks"</h2>
+                        {if o.tasks.is_empty() {
+                            view! { <p class="muted">"No tasks yet. Start one from an instance's page, or create a service."</p> }.into_any()
+                        } else {
+                            view! { <TaskTable cluster=cluster_name.clone() tasks=o.tasks/> }.into_any()
                         }}
                     </section>
                 })
@@ -238,38 +261,5 @@ fn Stat(#[prop(into)] label: String, value: i64) -> impl IntoView {
             <div class="stat-value">{value}</div>
             <div class="stat-label">{label}</div>
         </div>
-    }
-}
-
-#[component]
-fn InstanceTable(instances: Vec<ContainerInstance>) -> impl IntoView {
-    view! {
-        <table class="table">
-            <thead>
-                <tr>
-                    <th>"Instance"</th>
-                    <th>"Status"</th>
-                    <th>"Agent"</th>
-                    <th class="num">"Running"</th>
-                    <th class="num">"Pending"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {instances
-                    .into_iter()
-                    .map(|i| {
-                        view! {
-                            <tr>
-                                <td class="name">{i.name.clone()}<div class="sub">{i.id.clone()}</div></td>
-                                <td><StatusBadge status=i.status.clone()/></td>
-                                <td>{if i.agent_connected { "connected" } else { "disconnected" }}</td>
-                                <td class="num">{i.running_tasks_count}</td>
-                                <td class="num">{i.pending_tasks_count}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
     }
 }

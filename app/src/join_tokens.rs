@@ -12,9 +12,20 @@ pub async fn list_join_tokens(cluster: String) -> PortalResult<Vec<JoinToken>> {
     Ok(crate::ssr::backend()?.list_join_tokens(&cluster).await?)
 }
 
+/// A token just created: its clear secret and the command that adds a host with it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NewJoinToken {
+    pub token: JoinToken,
+    pub secret: String,
+    pub command: String,
+}
+
 #[server(input = Json)]
-pub async fn create_join_token(cluster: String, input: CreateJoinTokenInput) -> PortalResult<(JoinToken, String)> {
-    Ok(crate::ssr::backend()?.create_join_token(&cluster, input).await?)
+pub async fn create_join_token(cluster: String, input: CreateJoinTokenInput) -> PortalResult<NewJoinToken> {
+    let backend = crate::ssr::backend()?;
+    let (token, secret) = backend.create_join_token(&cluster, input).await?;
+    let command = backend.agent_install_command(&cluster, &secret);
+    Ok(NewJoinToken { token, secret, command })
 }
 
 #[server(input = Json)]
@@ -44,7 +55,9 @@ pub fn JoinTokens(#[prop(into)] cluster: Signal<String>) -> impl IntoView {
     view! {
         <section class="card" id="join-tokens">
             <h2>"Join tokens"</h2>
-            <p class="lead">"A host presents a join token once to register into this cluster; after that it uses its own credential."</p>
+            <p class="lead">
+                "A host joins by running wharf-agent with a join token: create a token and the portal shows the one command to run on the host. The token is used once; after that the host uses its own credential."
+            </p>
             <form
                 class="inline-form"
                 on:submit=move |ev| {
@@ -64,10 +77,12 @@ pub fn JoinTokens(#[prop(into)] cluster: Signal<String>) -> impl IntoView {
             </form>
             <FieldErrorList errors/>
             {move || {
-                create.value().get().and_then(|r| r.ok()).map(|(_, token)| view! {
+                create.value().get().and_then(|r| r.ok()).map(|new| view! {
                     <div class="notice notice-info" role="status">
-                        "Copy this token now; it is not shown again:"
-                        <pre class="json" id="new-token">{token}</pre>
+                        <p>"To add a host, run this on it (Linux with systemd; Docker is used when present):"</p>
+                        <pre class="command" id="install-command">{new.command}</pre>
+                        <p>"The token alone, for other setups — copy it now, it is not shown again:"</p>
+                        <pre class="json" id="new-token">{new.secret}</pre>
                     </div>
                 })
             }}

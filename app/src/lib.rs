@@ -11,9 +11,11 @@ pub mod components;
 pub mod editor;
 pub mod error;
 mod home;
+pub mod instances;
 pub mod join_tokens;
 pub mod services;
 pub mod task_definitions;
+pub mod tasks;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -72,6 +74,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/clusters/:cluster") view=clusters::ClusterPage/>
                         <Route path=path!("/clusters/:cluster/services/new") view=services::NewServicePage/>
                         <Route path=path!("/clusters/:cluster/services/:service") view=services::ServicePage/>
+                        <Route path=path!("/clusters/:cluster/instances") view=instances::InstancesPage/>
+                        <Route path=path!("/clusters/:cluster/instances/:id") view=instances::InstancePage/>
+                        <Route path=path!("/clusters/:cluster/tasks/:id") view=tasks::TaskPage/>
                         <Route path=path!("/task-definitions") view=task_definitions::FamiliesPage/>
                         <Route path=path!("/task-definitions/new") view=editor::RegisterPage/>
                         <Route path=path!("/task-definitions/:family") view=task_definitions::FamilyPage/>

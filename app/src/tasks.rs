@@ -1,0 +1,207 @@
+/*! Tasks: the table other pages embed, and a task's page with containers, logs and Stop. */
+
+use crate::components::{DataRegion, PageHeader, StatusBadge, short_time};
+use crate::error::{PortalError, PortalResult};
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+use wharf_core::task::Task;
+
+#[server(input = Json)]
+pub async fn task_detail(cluster: String, id: String) -> PortalResult<Task> {
+    Ok(crate::ssr::backend()?.describe_task(&cluster, &id).await?)
+}
+
+#[server(input = Json)]
+pub async fn stop_task(cluster: String, id: String, reason: String) -> PortalResult<Task> {
+    let input = wharf_core::task_input::StopTaskInput { reason: Some(reason).filter(|r| !r.trim().is_empty()) };
+    Ok(crate::ssr::backend()?.stop_task(&cluster, &id, input).await?)
+}
+
+#[server(input = Json)]
+pub async fn task_log(cluster: String, id: String, container: String, tail: u32) -> PortalResult<Vec<String>> {
+    Ok(crate::ssr::backend()?.task_log_lines(&cluster, &id, &container, tail).await?)
+}
+
+/// The definition's name from its ARN (`…:task-definition/web:3` → `web:3`).
+pub fn definition_name(arn: &str) -> String {
+    arn.rsplit_once("task-definition/").map(|(_, n)| n.to_string()).unwrap_or_else(|| arn.to_string())
+}
+
+fn instance_id(task: &Task) -> Option<String> {
+    task.container_instance_arn.as_deref().and_then(|a| a.rsplit('/').next()).map(str::to_string)
+}
+
+#[component]
+pub fn TaskTable(cluster: String, tasks: Vec<Task>) -> impl IntoView {
+    view! {
+        <table class="table" id="tasks">
+            <thead>
+                <tr>
+                    <th>"Task"</th>
+                    <th>"Task definition"</th>
+                    <th>"Last status"</th>
+                    <th>"Desired"</th>
+                    <th>"Instance"</th>
+                    <th>"Started"</th>
+                    <th>"Stopped reason"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {tasks
+                    .into_iter()
+                    .map(|t| {
+                        let instance = instance_id(&t);
+                        view! {
+                            <tr>
+                                <td class="name"><A href=format!("/clusters/{cluster}/tasks/{}", t.id)>{t.id.chars().take(12).collect::<String>()}</A></td>
+                                <td>{definition_name(&t.task_definition_arn)}</td>
+                                <td><StatusBadge status=t.last_status.clone()/></td>
+                                <td>{t.desired_status.clone()}</td>
+                                <td>
+                                    {instance.map(|i| view! {
+                                        <A href=format!("/clusters/{cluster}/instances/{i}")>{i.chars().take(12).collect::<String>()}</A>
+                                    })}
+                                </td>
+                                <td>{t.started_at.as_deref().map(short_time).unwrap_or_else(|| "—".into())}</td>
+                                <td class="wrap">{t.stopped_reason.clone().unwrap_or_default()}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+pub fn TaskPage() -> impl IntoView {
+    let params = use_params_map();
+    let cluster = move || params.read().get("cluster").unwrap_or_default();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let stop = ServerAction::<StopTask>::new();
+    let refresh = RwSignal::new(0u32);
+    let task = Resource::new(move || (cluster(), id(), stop.version().get(), refresh.get()), |(c, i, ..)| task_detail(c, i));
+    let reason = RwSignal::new(String::new());
+    view! {
+        <PageHeader
+            title=Signal::derive(move || format!("Task {}", id().chars().take(12).collect::<String>()))
+            crumbs=vec![("/clusters".into(), "Clusters".into()), (format!("/clusters/{}", cluster()), cluster())]
+        >
+            <button id="refresh" on:click=move |_| refresh.update(|n| *n += 1)>"Refresh"</button>
+        </PageHeader>
+        {move || stop.value().get().and_then(|r| r.err()).map(|e| view! { <div class="notice notice-error" role="alert">{e.to_string()}</div> })}
+        <DataRegion>
+            {move || Suspend::new(async move {
+                let t = task.await?;
+                let live = t.last_status != "STOPPED";
+                let stopping = t.desired_status == "STOPPED" && live;
+                let instance = instance_id(&t);
+                let containers: Vec<String> = t.containers.iter().map(|c| c.name.clone()).collect();
+                Ok::<_, PortalError>(view! {
+                    <section class="card">
+                        <div class="detail-head">
+                            <h2>{definition_name(&t.task_definition_arn)}</h2>
+                            <StatusBadge status=t.last_status.clone()/>
+                            {stopping.then(|| view! { <span class="muted">"stopping…"</span> })}
+                        </div>
+                        <dl class="facts">
+                            <dt>"Task id"</dt><dd><code id="task-id">{t.id.clone()}</code></dd>
+                            <dt>"Desired status"</dt><dd>{t.desired_status.clone()}</dd>
+                            <dt>"Instance"</dt>
+                            <dd>{instance.map(|i| view! { <A href=format!("/clusters/{}/instances/{i}", cluster())>{i.clone()}</A> })}</dd>
+                            <dt>"Created"</dt><dd>{short_time(&t.created_at)}</dd>
+                            <dt>"Started"</dt><dd>{t.started_at.as_deref().map(short_time).unwrap_or_else(|| "—".into())}</dd>
+                            <dt>"Stopped"</dt><dd>{t.stopped_at.as_deref().map(short_time).unwrap_or_else(|| "—".into())}</dd>
+                            {t.started_by.clone().map(|s| view! { <dt>"Started by"</dt><dd>{s}</dd> })}
+                            {t.group.clone().map(|g| view! { <dt>"Group"</dt><dd>{g}</dd> })}
+                        </dl>
+                        {t.stopped_reason.clone().map(|r| view! { <div class="notice" id="stopped-reason"><strong>"Stopped reason: "</strong>{r}</div> })}
+                        {(live && !stopping).then(|| view! {
+                            <form class="inline-form" on:submit=move |ev| {
+                                ev.prevent_default();
+                                stop.dispatch(StopTask { cluster: cluster(), id: id(), reason: reason.get_untracked() });
+                            }>
+                                <input id="stop-reason" placeholder="Reason (optional)" bind:value=reason autocomplete="off"/>
+                                <button type="submit" class="danger" id="stop" disabled=move || stop.pending().get()>"Stop task"</button>
+                            </form>
+                        })}
+                    </section>
+                    <section class="card">
+                        <h2>"Containers"</h2>
+                        <table class="table" id="containers">
+                            <thead>
+                                <tr><th>"Name"</th><th>"Image"</th><th>"Status"</th><th>"Health"</th><th class="num">"Exit code"</th><th>"Ports"</th><th>"Reason"</th></tr>
+                            </thead>
+                            <tbody>
+                                {t.containers.iter().map(|c| {
+                                    let ports: Vec<String> = c.network_bindings.iter()
+                                        .map(|b| format!("{}→{}/{}", b.host_port, b.container_port, b.protocol)).collect();
+                                    view! {
+                                        <tr>
+                                            <td class="name">{c.name.clone()}</td>
+                                            <td><code>{c.image.clone()}</code></td>
+                                            <td><StatusBadge status=c.last_status.clone()/></td>
+                                            <td>{c.health_status.clone().map(|h| view! { <StatusBadge status=h/> })}</td>
+                                            <td class="num">{c.exit_code.map(|e| e.to_string()).unwrap_or_else(|| "—".into())}</td>
+                                            <td>{if ports.is_empty() { "—".into() } else { ports.join(", ") }}</td>
+                                            <td class="wrap">{c.reason.clone().unwrap_or_default()}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </section>
+                    <Logs cluster=cluster() id=id() containers/>
+                })
+            })}
+        </DataRegion>
+    }
+}
+
+/// The last lines of one container's log, fetched through the task's agent.
+#[component]
+fn Logs(cluster: String, id: String, containers: Vec<String>) -> impl IntoView {
+    let container = RwSignal::new(containers.first().cloned().unwrap_or_default());
+    let tail = RwSignal::new("200".to_string());
+    let fetch = ServerAction::<TaskLog>::new();
+    let load = move || {
+        fetch.dispatch(TaskLog {
+            cluster: cluster.clone(),
+            id: id.clone(),
+            container: container.get_untracked(),
+            tail: tail.get_untracked().parse().unwrap_or(200),
+        });
+    };
+    view! {
+        <section class="card" id="logs">
+            <h2>"Logs"</h2>
+            <form class="inline-form" on:submit={
+                let load = load.clone();
+                move |ev| {
+                    ev.prevent_default();
+                    load();
+                }
+            }>
+                <label for="log-container">"Container"</label>
+                <select id="log-container" bind:value=container>
+                    {containers.into_iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
+                </select>
+                <label for="log-tail">"Last"</label>
+                <select id="log-tail" bind:value=tail>
+                    {["50", "200", "1000", "10000"].map(|n| view! { <option value=n>{format!("{n} lines")}</option> }).collect_view()}
+                </select>
+                <button type="submit" id="show-logs" disabled=move || fetch.pending().get()>
+                    {move || if fetch.pending().get() { "Loading…" } else { "Show logs" }}
+                </button>
+            </form>
+            {move || match fetch.value().get() {
+                None => view! { <p class="muted">"Logs come from the host the task runs on. Pick a container and show them."</p> }.into_any(),
+                Some(Err(e)) => view! { <div class="notice notice-error" role="alert">{e.to_string()}</div> }.into_any(),
+                Some(Ok(lines)) if lines.is_empty() => view! { <p class="muted" id="log-empty">"The container has written nothing yet."</p> }.into_any(),
+                Some(Ok(lines)) => view! { <pre class="log" id="log-lines" tabindex="0">{lines.join("\n")}</pre> }.into_any(),
+            }}
+        </section>
+    }
+}
