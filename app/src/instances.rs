@@ -253,10 +253,18 @@ pub fn InstancePage() -> impl IntoView {
                                         }>{if draining { "Activate" } else { "Drain" }}</button>
                                     }
                                 })}
-                                {(!inactive).then(|| view! {
-                                    <button class="danger" id="deregister" on:click=move |_| {
-                                        deregister.dispatch(DeregisterInstance { cluster: c2.clone(), id: iid2.clone() });
-                                    }>"Deregister"</button>
+                                {(!inactive).then(|| {
+                                    // Deregistering stops every task on the host: ask once more.
+                                    let confirming = RwSignal::new(false);
+                                    view! {
+                                        <button class="danger" id="deregister" on:click=move |_| {
+                                            if confirming.get_untracked() {
+                                                deregister.dispatch(DeregisterInstance { cluster: c2.clone(), id: iid2.clone() });
+                                            } else {
+                                                confirming.set(true);
+                                            }
+                                        }>{move || if confirming.get() { "Stop its tasks and deregister" } else { "Deregister" }}</button>
+                                    }
                                 })}
                             </div>
                         </div>
@@ -277,7 +285,12 @@ pub fn InstancePage() -> impl IntoView {
                             }).collect_view()}
                         </div>
                     </section>
-                    {(!inactive).then(|| view! { <StartTaskForm cluster=cluster() id=id() families=d.families.clone() chosen start/> })}
+                    {if inactive || draining {
+                        let why = if inactive { "This instance is deregistered; it takes no tasks." } else { "This instance is DRAINING; it takes no new tasks until it is activated again." };
+                        view! { <section class="card" id="start-task"><h2>"Start task here"</h2><p class="muted">{why}</p></section> }.into_any()
+                    } else {
+                        view! { <StartTaskForm cluster=cluster() id=id() families=d.families.clone() chosen start/> }.into_any()
+                    }}
                     <section class="card">
                         <h2>"Tasks on this instance"</h2>
                         {if d.tasks.is_empty() {

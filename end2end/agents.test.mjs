@@ -1,0 +1,163 @@
+// Browser journey with a real agent: a join token from the portal, wharf-agent on Docker
+// joining with it, a task started from the instance's page, its containers, logs and stop.
+// Screenshots go to end2end/artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const fixtures = process.env.WHARF_FIXTURES ?? join(root, '..', 'shared', 'fixtures', 'task-definitions');
+const artifacts = join(root, 'end2end', 'artifacts');
+const bin = (name) => join(root, 'target', 'debug', name);
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const cluster = `e2e-agents-${process.pid}`;
+mkdirSync(artifacts, { recursive: true });
+
+let server, agent, browser, base;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+async function until(what, ms, check) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try { const v = await check(); if (v) return v; } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function api(method, path, body) {
+  const res = await fetch(`${base}${path}`, {
+    method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json();
+  assert.ok(res.ok, `${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+before(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const data = mkdtempSync(join(tmpdir(), 'wharf-e2e-agents-'));
+  server = spawn(bin('wharf-server'), ['--listen', `127.0.0.1:${port}`, '--data-dir', data, '--site-dir', join(root, 'target', 'site'),
+    '--agent-heartbeat-seconds', '2'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  await until('the server', 30000, async () => (await fetch(`${base}/readyz`)).ok);
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  agent?.kill('SIGTERM');
+  server?.kill('SIGTERM');
+  try {
+    const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=wharf.cluster=${cluster}`]).toString().split('\n').filter(Boolean);
+    if (ids.length) execFileSync('docker', ['rm', '-f', ...ids]);
+  } catch {}
+});
+
+async function openPage(path) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  await page.goto(`${base}${path}`);
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
+  page.problems = problems;
+  return page;
+}
+
+test('a host joins with the portal\'s command, runs a task started from its page, and stops it', async () => {
+  await api('POST', '/api/v1/clusters', { clusterName: cluster });
+  const httpd = JSON.parse(readFileSync(join(fixtures, 'busybox-httpd.json'), 'utf8'));
+  const c = httpd.containerDefinitions[0];
+  c.command[2] = `echo "serving for wharf"; ${c.command[2]}`;
+  c.stopTimeout = 2;
+  await api('POST', '/api/v1/task-definitions', httpd);
+
+  // The cluster page: no instances yet; a join token comes with the command to add a host.
+  let page = await openPage(`/clusters/${cluster}`);
+  await page.getByText('No container instances yet').waitFor();
+  await page.click('#jt-create');
+  const command = (await page.locator('#install-command').textContent()).trim();
+  const token = (await page.locator('#new-token').textContent()).trim();
+  assert.equal(command, `curl -fsSL ${base}/agent/install.sh | sudo sh -s -- --cluster ${cluster} --token ${token}`);
+  await page.screenshot({ path: join(artifacts, 'agents-1-join-command.png'), fullPage: true });
+
+  // The host runs the agent with that token (what the install script's unit does).
+  const state = mkdtempSync(join(tmpdir(), 'wharf-e2e-agent-'));
+  agent = spawn(bin('wharf-agent'), ['--server', base, '--cluster', cluster, '--token', token, '--runtime', 'docker',
+    '--state-dir', state, '--zone', 'a', '--attribute', 'team=web'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const instance = await until('the instance', 30000, async () => {
+    const list = await api('GET', `/api/v1/clusters/${cluster}/container-instances`);
+    return list.containerInstances.find((i) => i.agentConnected);
+  });
+  await page.reload();
+  await page.waitForSelector('body[data-hydrated="true"]');
+  const row = page.locator('#instances tbody tr').first();
+  await row.getByText('connected').waitFor();
+  assert.match(await row.textContent(), /zone a/);
+  assert.match(await row.textContent(), /team=web/);
+  await page.screenshot({ path: join(artifacts, 'agents-2-instance-joined.png'), fullPage: true });
+
+  // The instance's page: start the task there.
+  await row.locator('a').first().click();
+  await page.waitForURL(`**/clusters/${cluster}/instances/${instance.id}`);
+  await page.locator('#attributes').getByText('ecs.availability-zone = a').waitFor();
+  await page.selectOption('#start-family', 'hello-httpd');
+  await page.click('#start-task button[type=submit]');
+  await page.locator('#task-started a').click();
+  await page.waitForURL(`**/clusters/${cluster}/tasks/**`);
+
+  // The task page shows the container running with its dynamic host port.
+  const taskId = page.url().split('/').pop();
+  await until('the task to run', 60000, async () => {
+    await page.click('#refresh');
+    return (await page.locator('#containers tbody tr').first().textContent()).includes('RUNNING');
+  });
+  const task = (await api('GET', `/api/v1/clusters/${cluster}/tasks/${taskId}`)).task;
+  const port = task.containers[0].networkBindings[0].hostPort;
+  assert.match(await page.locator('#containers').textContent(), new RegExp(`${port}→8080/tcp`));
+  const served = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+  assert.match(served, /^hello from /);
+
+  // Logs through the agent.
+  await page.click('#show-logs');
+  await page.locator('#log-lines').getByText('serving for wharf').waitFor();
+  await page.screenshot({ path: join(artifacts, 'agents-3-task-running.png'), fullPage: true });
+
+  // Stop with a reason.
+  await page.fill('#stop-reason', 'end of demo');
+  await page.click('#stop');
+  await until('the task to stop', 30000, async () => {
+    await page.click('#refresh');
+    return (await page.locator('#containers tbody tr').first().textContent()).includes('STOPPED');
+  });
+  assert.match(await page.locator('#stopped-reason').textContent(), /end of demo/);
+  assert.match(await page.locator('#containers tbody tr').first().textContent(), /137/);
+  await page.screenshot({ path: join(artifacts, 'agents-4-task-stopped.png'), fullPage: true });
+
+  // Drain the instance from its page.
+  await page.goto(`${base}/clusters/${cluster}/instances/${instance.id}`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.click('#drain');
+  await page.locator('.detail-head').getByText('DRAINING').waitFor();
+  await page.locator('#tasks').getByText('end of demo').waitFor();
+  await page.locator('#start-task').getByText('takes no new tasks').waitFor();
+  await page.screenshot({ path: join(artifacts, 'agents-5-instance-draining.png'), fullPage: true });
+  assert.deepEqual(page.problems, []);
+});
