@@ -4,38 +4,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import net from 'node:net';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { artifacts, bin, fixtures, launchBrowser, openPage as open, startServer, until } from './harness.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const fixtures = process.env.WHARF_FIXTURES ?? join(root, '..', 'shared', 'fixtures', 'task-definitions');
-const artifacts = join(root, 'end2end', 'artifacts');
-const bin = (name) => join(root, 'target', 'debug', name);
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const cluster = `e2e-agents-${process.pid}`;
-mkdirSync(artifacts, { recursive: true });
-
 let server, agent, browser, base;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-async function until(what, ms, check) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try { const v = await check(); if (v) return v; } catch {}
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function api(method, path, body) {
   const res = await fetch(`${base}${path}`, {
@@ -47,17 +22,8 @@ async function api(method, path, body) {
 }
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const data = mkdtempSync(join(tmpdir(), 'wharf-e2e-agents-'));
-  server = spawn(bin('wharf-server'), ['--listen', `127.0.0.1:${port}`, '--data-dir', data, '--site-dir', join(root, 'target', 'site'),
-    '--agent-heartbeat-seconds', '2'], { stdio: ['ignore', 'inherit', 'inherit'] });
-  await until('the server', 30000, async () => (await fetch(`${base}/readyz`)).ok);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  ({ process: server, base } = await startServer(['--agent-heartbeat-seconds', '2']));
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -70,16 +36,7 @@ after(async () => {
   } catch {}
 });
 
-async function openPage(path) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-  await page.goto(`${base}${path}`);
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
-  page.problems = problems;
-  return page;
-}
+const openPage = (path) => open(browser, base, path);
 
 test('a host joins with the portal\'s command, runs a task started from its page, and stops it', async () => {
   await api('POST', '/api/v1/clusters', { clusterName: cluster });

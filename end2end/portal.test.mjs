@@ -2,51 +2,15 @@
 // Debian's Chromium driven by playwright-core. Screenshots go to end2end/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import net from 'node:net';
-import { chromium } from 'playwright-core';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const fixtures = process.env.WHARF_FIXTURES ?? join(root, '..', 'shared', 'fixtures', 'task-definitions');
-const artifacts = join(root, 'end2end', 'artifacts');
-const serverBin = process.env.WHARF_SERVER_BIN ?? join(root, 'target', 'debug', 'wharf-server');
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-mkdirSync(artifacts, { recursive: true });
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { artifacts, fixtures, launchBrowser, openPage as open, startServer } from './harness.mjs';
 
 let server, browser, base;
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-async function waitUp(url, ms) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try { if ((await fetch(url)).ok) return; } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not come up`);
-}
-
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const data = mkdtempSync(join(tmpdir(), 'wharf-e2e-'));
-  server = spawn(serverBin, ['--listen', `127.0.0.1:${port}`, '--data-dir', data, '--site-dir', join(root, 'target', 'site')],
-    { stdio: ['ignore', 'inherit', 'inherit'] });
-  await waitUp(`${base}/readyz`, 30000);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  ({ process: server, base } = await startServer());
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -54,17 +18,7 @@ after(async () => {
   server?.kill('SIGTERM');
 });
 
-async function openPage(path) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-  await page.goto(`${base}${path}`);
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
-  page.problems = problems;
-  return page;
-}
-
+const openPage = (path) => open(browser, base, path);
 const fixture = (name) => readFileSync(join(fixtures, name), 'utf8');
 
 test('registers web-nginx.json through the JSON editor', async () => {

@@ -96,3 +96,35 @@ pub fn protect_from_oom_killer() {
         tracing::warn!(error = %e, "cannot lower the agent's OOM score (needs CAP_SYS_RESOURCE); a task exhausting the host's memory may take the agent down");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> AgentArgs {
+        let mut argv = vec!["wharf-agent"];
+        argv.extend_from_slice(extra);
+        crate::config::Cli::parse_from(argv).agent
+    }
+
+    #[test]
+    fn built_in_attributes_come_first_and_cannot_be_overridden() {
+        let a = args(&["--zone", "eu-1a", "--attribute", "team=web", "--attribute", "gpu,ssd=yes"]);
+        let attrs = attributes(&a, &["ecs.capability.container-ordering".into()]).unwrap();
+        let names: Vec<&str> = attrs.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["ecs.os-type", "ecs.cpu-architecture", "ecs.availability-zone", "ecs.capability.container-ordering", "team", "gpu", "ssd"]);
+        assert_eq!(attrs[6].value.as_deref(), Some("yes"));
+        let clash = args(&["--attribute", "ecs.os-type=windows"]);
+        assert!(attributes(&clash, &[]).unwrap_err().contains("set by the agent itself"));
+    }
+
+    #[test]
+    fn reservations_come_off_what_is_offered() {
+        let a = args(&["--cpu", "2048", "--memory", "4096", "--reserved-memory", "512", "--reserved-cpu", "128"]);
+        let f = facts(&a, &[]).unwrap();
+        assert_eq!((f.cpu, f.memory), (1920, 3584));
+        let none_left = args(&["--memory", "512", "--reserved-memory", "512"]);
+        assert!(facts(&none_left, &[]).is_err());
+    }
+}

@@ -71,12 +71,15 @@ async fn run(args: AgentArgs) -> Result<(), String> {
     let version = VersionInfo { agent_version: Some(env!("CARGO_PKG_VERSION").into()), docker_version: runtime.engine_version() };
 
     let (supervisor, mut reports) = Supervisor::new(runtime.clone(), Some(state.clone()));
-    let adopted = supervisor.adopt().await.map_err(|e| format!("cannot list the host's containers: {e}"))?;
-    if adopted > 0 {
-        tracing::info!(tasks = adopted, "took over the tasks already on this host");
-    }
+    let mut first = true;
     loop {
         let identity = identity(&args, &state, &http, &facts, &version).await?;
+        if std::mem::take(&mut first) {
+            let adopted = supervisor.adopt(&identity.container_instance_id).await.map_err(|e| format!("cannot list the host's containers: {e}"))?;
+            if adopted > 0 {
+                tracing::info!(tasks = adopted, "took over the tasks already on this host");
+            }
+        }
         let connection = Connection {
             identity,
             facts: HelloFacts {

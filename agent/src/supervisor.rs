@@ -137,10 +137,10 @@ impl Supervisor {
         }
     }
 
-    /// After a restart: takes over the containers the runtime finds for saved tasks, and
-    /// removes containers nobody can account for.
-    pub async fn adopt(&self) -> Result<usize, RuntimeError> {
-        let found = self.inner.runtime.find().await?;
+    /// After a restart: takes over the containers of this instance the runtime finds for
+    /// saved tasks, and removes the instance's containers nobody can account for.
+    pub async fn adopt(&self, instance_id: &str) -> Result<usize, RuntimeError> {
+        let found = self.inner.runtime.find(instance_id).await?;
         let specs: HashMap<String, TaskSpec> = match &self.inner.state {
             Some(state) => state.tasks().into_iter().map(|s| (s.task_id.clone(), s)).collect(),
             None => HashMap::new(),
@@ -468,6 +468,7 @@ mod tests {
             task_id: "t".into(),
             task_arn: "a".into(),
             cluster: "c".into(),
+            container_instance_id: "i".into(),
             task_definition: "f:1".into(),
             group: None,
             containers: vec![container("app", &["db", "init"]), container("db", &["init"]), container("init", &[])],

@@ -90,6 +90,10 @@ pub struct TaskSpec {
     pub task_id: String,
     pub task_arn: String,
     pub cluster: String,
+    /// The instance the task runs on; runtimes label what they create with it, so several
+    /// agents sharing one container engine never take each other's containers.
+    #[serde(default)]
+    pub container_instance_id: String,
     /// `family:revision`.
     pub task_definition: String,
     #[serde(default)]
@@ -212,7 +216,7 @@ pub const DEFAULT_STOP_TIMEOUT: u64 = 30;
 
 impl TaskSpec {
     /// The runtime form of a registered (hence validated) task definition.
-    pub fn from_definition(definition: &TaskDefinition, cluster: &str, task_id: &str, group: Option<String>) -> Self {
+    pub fn from_definition(definition: &TaskDefinition, cluster: &str, instance_id: &str, task_id: &str, group: Option<String>) -> Self {
         let containers = definition
             .containers()
             .iter()
@@ -270,6 +274,7 @@ impl TaskSpec {
             task_id: task_id.into(),
             task_arn: crate::arn::task(cluster, task_id),
             cluster: cluster.into(),
+            container_instance_id: instance_id.into(),
             task_definition: definition.name(),
             group,
             containers,

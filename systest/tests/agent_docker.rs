@@ -174,7 +174,18 @@ async fn a_killed_agent_adopts_its_containers_and_a_server_restart_leaves_them_r
     let before = containers_of(&s.cluster);
     assert_eq!(before.len(), 1);
 
-    // kill -9 the agent mid-task: the container keeps running and is adopted, not duplicated.
+    // A neighbour: another instance's agent on the same Docker Engine, with its own task.
+    let neighbour_cluster = unique("neighbour");
+    let _neighbour_cleanup = DockerCleanup(neighbour_cluster.clone());
+    let token = s.server.cluster_with_token(&neighbour_cluster).await;
+    let _neighbour = Agent::start(&["--server", &s.server.url, "--cluster", &neighbour_cluster, "--token", &token, "--runtime", "docker"]);
+    let other = s.server.connected(&neighbour_cluster, 1).await[0]["id"].as_str().unwrap().to_string();
+    let other_task = s.server.start_task(&neighbour_cluster, &td, &other).await;
+    s.server.task_reaches(&neighbour_cluster, &other_task, "RUNNING", Duration::from_secs(60)).await;
+    let neighbours = containers_of(&neighbour_cluster);
+
+    // kill -9 the agent mid-task: the container keeps running and is adopted, not duplicated;
+    // the neighbour's container is none of its business.
     s.agent.kill9_and_restart().await;
     eventually("the restarted agent to reconnect", Duration::from_secs(30), || async {
         s.server.log().matches("agent connected").count().ge(&2).then_some(())
@@ -186,6 +197,9 @@ async fn a_killed_agent_adopts_its_containers_and_a_server_restart_leaves_them_r
     let task = s.server.task(&s.cluster, &id).await;
     assert_eq!((task["lastStatus"].as_str(), task["desiredStatus"].as_str()), (Some("RUNNING"), Some("RUNNING")));
     assert!(s.agent.log().contains("took over the tasks already on this host"), "{}", s.agent.log());
+    assert_eq!(containers_of(&neighbour_cluster), neighbours);
+    assert!(docker_started_at(&neighbours[0]).ends_with("true"), "the neighbour's container still runs");
+    assert_eq!(s.server.task(&neighbour_cluster, &other_task).await["lastStatus"], "RUNNING");
 
     // Restart the server: the container never stops, the instance reconnects.
     let started_at = docker_started_at(&before[0]);

@@ -20,6 +20,7 @@ use wharf_core::task::NetworkBinding;
 
 pub const LABEL_TASK: &str = "wharf.task-id";
 pub const LABEL_CONTAINER: &str = "wharf.container-name";
+pub const LABEL_INSTANCE: &str = "wharf.container-instance";
 
 pub struct Docker {
     client: bollard::Docker,
@@ -52,6 +53,7 @@ impl Docker {
             (LABEL_TASK.to_string(), task.task_id.clone()),
             (LABEL_CONTAINER.to_string(), c.name.clone()),
             ("wharf.cluster".to_string(), task.cluster.clone()),
+            (LABEL_INSTANCE.to_string(), task.container_instance_id.clone()),
             ("wharf.task-definition".to_string(), task.task_definition.clone()),
             ("wharf.task-arn".to_string(), task.task_arn.clone()),
         ]);
@@ -250,10 +252,13 @@ impl Runtime for Docker {
         }
     }
 
-    async fn find(&self) -> Result<Vec<Found>, RuntimeError> {
+    async fn find(&self, instance_id: &str) -> Result<Vec<Found>, RuntimeError> {
         let options = ListContainersOptions {
             all: true,
-            filters: Some(HashMap::from([("label".to_string(), vec![LABEL_TASK.to_string()])])),
+            filters: Some(HashMap::from([(
+                "label".to_string(),
+                vec![LABEL_TASK.to_string(), format!("{LABEL_INSTANCE}={instance_id}")],
+            )])),
             ..Default::default()
         };
         let listed = self.client.list_containers(Some(options)).await.map_err(map_error)?;

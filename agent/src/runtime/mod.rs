@@ -84,8 +84,9 @@ pub trait Runtime: Send + Sync + 'static {
     /// SIGTERM, then SIGKILL after `timeout`; returns once the container stopped.
     async fn stop(&self, runtime_id: &str, timeout: Duration) -> Result<(), RuntimeError>;
 
-    /// Every container on the host that belongs to a Wharf task, running or not.
-    async fn find(&self) -> Result<Vec<Found>, RuntimeError>;
+    /// Every container on the host that belongs to a task of this container instance,
+    /// running or not.
+    async fn find(&self, instance_id: &str) -> Result<Vec<Found>, RuntimeError>;
 
     /// Deletes a stopped container (and its log).
     async fn remove(&self, runtime_id: &str);

@@ -254,7 +254,8 @@ impl Runtime for Process {
         Ok(())
     }
 
-    async fn find(&self) -> Result<Vec<Found>, RuntimeError> {
+    /// The records live in this agent's own state directory: all of them are this instance's.
+    async fn find(&self, _instance_id: &str) -> Result<Vec<Found>, RuntimeError> {
         let entries = std::fs::read_dir(&self.dir).map_err(|e| RuntimeError::Other(e.to_string()))?;
         Ok(entries
             .flatten()

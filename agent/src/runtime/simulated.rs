@@ -70,7 +70,7 @@ impl Runtime for Simulated {
         Ok(())
     }
 
-    async fn find(&self) -> Result<Vec<Found>, RuntimeError> {
+    async fn find(&self, _instance_id: &str) -> Result<Vec<Found>, RuntimeError> {
         Ok(Vec::new())
     }
 

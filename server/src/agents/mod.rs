@@ -23,7 +23,8 @@ pub struct Agents {
 #[derive(Default)]
 struct Inner {
     sessions: HashMap<String, Session>,
-    logs: HashMap<String, mpsc::Sender<LogChunk>>,
+    /// Log requests in flight: request id → (the instance asked, where the chunks go).
+    logs: HashMap<String, (String, mpsc::Sender<LogChunk>)>,
     next_id: u64,
 }
 
@@ -119,19 +120,25 @@ impl Agents {
         stale
     }
 
-    /// Opens a log request; chunks arrive on the receiver until the agent says done.
-    pub fn open_logs(&self) -> (String, mpsc::Receiver<LogChunk>) {
-        let (tx, rx) = mpsc::channel(64);
+    /// Opens a log request to one instance; chunks arrive on the receiver until it says done.
+    pub fn open_logs(&self, instance_id: &str) -> (String, mpsc::Receiver<LogChunk>) {
+        let (tx, rx) = mpsc::channel(256);
         let id = uuid::Uuid::new_v4().simple().to_string();
-        self.lock().logs.insert(id.clone(), tx);
+        self.lock().logs.insert(id.clone(), (instance_id.to_string(), tx));
         (id, rx)
     }
 
-    /// Hands a chunk to the waiting client; false when nobody waits for it any more.
-    pub fn deliver_logs(&self, request_id: &str, chunk: LogChunk, done: bool) -> bool {
+    /// Hands a chunk from `instance_id` to the waiting client; false when nobody waits for it
+    /// (or the request went to another instance).
+    pub fn deliver_logs(&self, instance_id: &str, request_id: &str, chunk: LogChunk, done: bool) -> bool {
         let tx = {
             let mut inner = self.lock();
-            if done { inner.logs.remove(request_id) } else { inner.logs.get(request_id).cloned() }
+            match inner.logs.get(request_id) {
+                Some((asked, _)) if asked != instance_id => None,
+                Some(_) if done => inner.logs.remove(request_id).map(|(_, tx)| tx),
+                Some((_, tx)) => Some(tx.clone()),
+                None => None,
+            }
         };
         match tx {
             Some(tx) => tx.try_send(chunk).is_ok() || !tx.is_closed(),

@@ -131,7 +131,7 @@ async fn handle(control: &Control, who: &AgentIdentity, text: &str) -> Option<Se
                 Some(e) => LogChunk::Error(e),
                 None => LogChunk::Lines(lines),
             };
-            if !control.agents().deliver_logs(&request_id, chunk, done) && !done {
+            if !control.agents().deliver_logs(&who.instance_id, &request_id, chunk, done) && !done {
                 return Some(ServerMessage::CancelLogs { request_id });
             }
             None

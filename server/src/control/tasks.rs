@@ -48,7 +48,7 @@ pub async fn start(store: &Store, agents: &Agents, cluster: &str, input: StartTa
             continue;
         }
         let task_id = uuid::Uuid::new_v4().simple().to_string();
-        let spec = TaskSpec::from_definition(&definition, cluster, &task_id, request.group.clone());
+        let spec = TaskSpec::from_definition(&definition, cluster, id, &task_id, request.group.clone());
         let (cpu, memory) = task_reservation(&definition);
         let ports: Vec<String> = spec.static_host_ports().iter().map(|(p, n)| format!("{p}:{n}")).collect();
         let new = tasks::NewTask {
@@ -106,7 +106,7 @@ fn refusal(instance: &ContainerInstance, definition: &TaskDefinition, connected:
     if free("MEMORY") < memory {
         return fail("RESOURCE:MEMORY", format!("needs {memory} MiB, {} free", free("MEMORY")));
     }
-    let spec = TaskSpec::from_definition(definition, &instance.cluster_name, "-", None);
+    let spec = TaskSpec::from_definition(definition, &instance.cluster_name, &instance.id, "-", None);
     for (protocol, port) in spec.static_host_ports() {
         let set = if protocol == "udp" { "PORTS_UDP" } else { "PORTS" };
         let taken = remaining(set).and_then(|r| r.string_set_value.as_ref()).is_some_and(|s| s.contains(&port.to_string()));
@@ -229,7 +229,7 @@ pub async fn logs(store: &Store, agents: &Agents, cluster: &str, id: &str, query
         .and_then(|a| a.rsplit('/').next())
         .map(str::to_string)
         .ok_or_else(|| WharfError::conflict("the task was never placed on an instance; it has no logs"))?;
-    let (request_id, rx) = agents.open_logs();
+    let (request_id, rx) = agents.open_logs(&instance_id);
     let message = ServerMessage::FetchLogs { request_id: request_id.clone(), task_id: id.into(), container, tail: query.tail, follow: query.follow };
     let stream = LogStream { rx, request_id, instance_id: instance_id.clone(), agents: agents.clone() };
     if !agents.send(&instance_id, message) {

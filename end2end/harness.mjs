@@ -1,0 +1,64 @@
+// What the browser journeys share: paths, a real wharf-server on a free port, Debian's
+// Chromium through playwright-core, and pages that report their console errors.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const fixtures = process.env.WHARF_FIXTURES ?? join(root, '..', 'shared', 'fixtures', 'task-definitions');
+export const artifacts = join(root, 'end2end', 'artifacts');
+export const bin = (name) => join(root, 'target', 'debug', name);
+mkdirSync(artifacts, { recursive: true });
+
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+/** Polls `check` until it returns something truthy; throws after `ms`. */
+export async function until(what, ms, check) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try { const v = await check(); if (v) return v; } catch {}
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Starts wharf-server (SQLite in a temp folder) with extra flags; resolves to { process, base }. */
+export async function startServer(extra = []) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const data = mkdtempSync(join(tmpdir(), 'wharf-e2e-'));
+  const process_ = spawn(process.env.WHARF_SERVER_BIN ?? bin('wharf-server'),
+    ['--listen', `127.0.0.1:${port}`, '--data-dir', data, '--site-dir', join(root, 'target', 'site'), ...extra],
+    { stdio: ['ignore', 'inherit', 'inherit'] });
+  await until(`${base}/readyz`, 30000, async () => (await fetch(`${base}/readyz`)).ok);
+  return { process: process_, base };
+}
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Opens `path`, waits for hydration; `page.problems` collects page errors and console errors. */
+export async function openPage(browser, base, path) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  await page.goto(`${base}${path}`);
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
+  page.problems = problems;
+  return page;
+}
