@@ -127,6 +127,13 @@ impl Task {
                 c.network_bindings = reported.network_bindings.clone();
             }
         }
+        // A stopped task has no running container, whatever the report left out.
+        if self.last_status == "STOPPED" {
+            for c in &mut self.containers {
+                c.last_status = "STOPPED".into();
+                c.network_bindings.clear();
+            }
+        }
         *self != before
     }
 
@@ -254,6 +261,15 @@ mod tests {
         let mut t = task();
         t.apply_report(&report("STOPPED", "STOPPED", Some(1)), "t1");
         assert_eq!((t.desired_status.as_str(), t.stopped_reason.as_deref()), ("STOPPED", Some(ESSENTIAL_CONTAINER_EXITED)));
+    }
+
+    #[test]
+    fn a_stop_without_container_details_stops_every_container() {
+        let mut t = task();
+        t.apply_report(&report("RUNNING", "RUNNING", None), "t1");
+        let bare = TaskReport { containers: vec![], ..report("STOPPED", "STOPPED", None) };
+        t.apply_report(&bare, "t2");
+        assert_eq!((t.containers[0].last_status.as_str(), t.containers[0].network_bindings.len()), ("STOPPED", 0));
     }
 
     #[test]
