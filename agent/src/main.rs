@@ -26,12 +26,11 @@ use tracing_subscriber::EnvFilter;
 use wharf_core::instance::VersionInfo;
 
 fn main() -> ExitCode {
-    if let Some(path) = config::config_path_from_args() {
-        if let Err(e) = config::load_file(&path) {
+    if let Some(path) = config::config_path_from_args()
+        && let Err(e) = config::load_file(&path) {
             eprintln!("wharf-agent: {e}");
             return ExitCode::from(2);
         }
-    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))

@@ -94,11 +94,10 @@ impl Supervisor {
             let runtime_ids = found.iter().map(|f| (f.container.clone(), f.runtime_id.clone())).collect();
             tasks.insert(spec.task_id.clone(), Entry { report, runtime_ids, stop: stop_tx, stopped_at: None });
         }
-        if let Some(state) = &self.inner.state {
-            if let Err(e) = state.save_task(&spec) {
+        if let Some(state) = &self.inner.state
+            && let Err(e) = state.save_task(&spec) {
                 tracing::warn!(task = %spec.task_id, error = %e, "cannot save the task spec; a restart will not know it");
             }
-        }
         tracing::info!(task = %spec.task_id, task_definition = %spec.task_definition, adopted = !found.is_empty(), "task starting");
         let me = self.clone();
         tokio::spawn(async move { me.run(spec, stop_rx).await });
@@ -423,11 +422,10 @@ impl TaskRun {
                 r.last_status = "STOPPED".into();
                 continue;
             };
-            if self.status(&c.name).is_some_and(|s| s.last_status != "STOPPED") {
-                if let Err(e) = runtime.stop(&id, Duration::from_secs(c.stop_timeout)).await {
+            if self.status(&c.name).is_some_and(|s| s.last_status != "STOPPED")
+                && let Err(e) = runtime.stop(&id, Duration::from_secs(c.stop_timeout)).await {
                     tracing::warn!(container = %c.name, error = %e, "stop failed");
                 }
-            }
             self.observe(runtime, &c.name, &id).await;
             let r = self.container(&c.name);
             r.last_status = "STOPPED".into();

@@ -313,11 +313,10 @@ fn StartTaskForm(
     chosen: RwSignal<String>,
     start: ServerAction<StartTaskHere>,
 ) -> impl IntoView {
-    if chosen.get_untracked().is_empty() {
-        if let Some(f) = families.first() {
+    if chosen.get_untracked().is_empty()
+        && let Some(f) = families.first() {
             chosen.set(f.family.clone());
         }
-    }
     let outcome = move || match start.value().get() {
         Some(Ok(r)) if !r.failures.is_empty() => {
             let f = &r.failures[0];

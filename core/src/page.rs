@@ -67,7 +67,7 @@ pub fn encode_token(key: &str) -> String {
 }
 
 pub fn decode_token(token: &str) -> Option<String> {
-    if token.len() % 2 != 0 || token.len() > 2048 {
+    if !token.len().is_multiple_of(2) || token.len() > 2048 {
         return None;
     }
     let bytes: Option<Vec<u8>> =

@@ -173,11 +173,10 @@ impl crate::protocol::TaskReport {
             if !reported.contains(&c.last_status.as_str()) {
                 errors.push(format!("task.containers[{i}].lastStatus"), format!("'{}' is not one of PENDING, RUNNING, STOPPED", c.last_status));
             }
-            if let Some(h) = &c.health_status {
-                if !["HEALTHY", "UNHEALTHY", "UNKNOWN"].contains(&h.as_str()) {
+            if let Some(h) = &c.health_status
+                && !["HEALTHY", "UNHEALTHY", "UNKNOWN"].contains(&h.as_str()) {
                     errors.push(format!("task.containers[{i}].healthStatus"), format!("'{h}' is not one of HEALTHY, UNHEALTHY, UNKNOWN"));
                 }
-            }
             if c.network_bindings.len() > 256 {
                 errors.push(format!("task.containers[{i}].networkBindings"), "at most 256 bindings");
             }

@@ -63,7 +63,7 @@ impl Docker {
         let exposed: Vec<String> = c.port_mappings.iter().map(|p| format!("{}/{}", p.container_port, p.protocol)).collect();
         let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
         for p in &c.port_mappings {
-            let host_port = (p.host_port != 0).then(|| p.host_port.to_string()).unwrap_or_default();
+            let host_port = if p.host_port != 0 { p.host_port.to_string() } else { Default::default() };
             bindings
                 .entry(format!("{}/{}", p.container_port, p.protocol))
                 .or_insert_with(|| Some(Vec::new()))

@@ -59,8 +59,8 @@ pub fn parse_registration_value(value: Value) -> Result<Registration, WharfError
     };
     let mut ignored_fields = Vec::new();
     // The output of describe-task-definition: {"taskDefinition": {…}, "tags": […]}.
-    if !object.contains_key("containerDefinitions") {
-        if let Some(Value::Object(inner)) = object.remove("taskDefinition") {
+    if !object.contains_key("containerDefinitions")
+        && let Some(Value::Object(inner)) = object.remove("taskDefinition") {
             let outer_tags = object.remove("tags");
             ignored_fields.extend(object.keys().cloned());
             object = inner;
@@ -68,7 +68,6 @@ pub fn parse_registration_value(value: Value) -> Result<Registration, WharfError
                 object.insert("tags".into(), tags);
             }
         }
-    }
     for field in READ_ONLY {
         if object.remove(field).is_some() {
             ignored_fields.push(field.to_string());

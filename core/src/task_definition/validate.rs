@@ -23,11 +23,10 @@ pub fn validate(spec: &TaskDefinitionSpec) -> FieldErrors {
             }
         }
     }
-    if let Some(mode) = spec.network_mode.as_deref() {
-        if !NETWORK_MODES.contains(&mode) {
+    if let Some(mode) = spec.network_mode.as_deref()
+        && !NETWORK_MODES.contains(&mode) {
             errors.push("networkMode", format!("'{mode}' is not a network mode; use bridge, host, awsvpc or none"));
         }
-    }
     let task_cpu = parse_task_unit(&mut errors, "cpu", spec.cpu.as_deref(), units::parse_cpu);
     let task_memory = parse_task_unit(&mut errors, "memory", spec.memory.as_deref(), units::parse_memory);
     for (i, compat) in spec.requires_compatibilities.iter().flatten().enumerate() {
@@ -116,11 +115,10 @@ fn check_containers(
             }
             Some(_) => {}
         }
-        if let Some(cpu) = c.cpu {
-            if !(0..=196_608).contains(&cpu) {
+        if let Some(cpu) = c.cpu
+            && !(0..=196_608).contains(&cpu) {
                 errors.push(at("cpu"), format!("{cpu} CPU units is out of range (0 to 196608)"));
             }
-        }
         check_memory(errors, i, c, task_memory_set);
         check_ports(errors, i, c, network_mode, &mut host_ports);
         for (j, env) in c.environment.iter().flatten().enumerate() {
@@ -155,11 +153,10 @@ fn check_containers(
             }
         }
         for (field, value, range) in [("startTimeout", c.start_timeout, 2..=600), ("stopTimeout", c.stop_timeout, 2..=120)] {
-            if let Some(v) = value {
-                if !range.contains(&v) {
+            if let Some(v) = value
+                && !range.contains(&v) {
                     errors.push(at(field), format!("{v} seconds is out of range ({} to {})", range.start(), range.end()));
                 }
-            }
         }
     }
     if !containers.is_empty() && !containers.iter().any(ContainerDefinition::is_essential) {
@@ -174,17 +171,15 @@ fn check_memory(errors: &mut FieldErrors, i: usize, c: &ContainerDefinition, tas
         errors.push(at("memory"), "set memory or memoryReservation (MiB) for the container, or memory for the task");
     }
     for (field, value) in [("memory", c.memory), ("memoryReservation", c.memory_reservation)] {
-        if let Some(v) = value {
-            if v < MIN_CONTAINER_MEMORY_MIB {
+        if let Some(v) = value
+            && v < MIN_CONTAINER_MEMORY_MIB {
                 errors.push(at(field), format!("{v} MiB is too little: a container needs at least {MIN_CONTAINER_MEMORY_MIB} MiB"));
             }
-        }
     }
-    if let (Some(hard), Some(soft)) = (c.memory, c.memory_reservation) {
-        if soft > hard {
+    if let (Some(hard), Some(soft)) = (c.memory, c.memory_reservation)
+        && soft > hard {
             errors.push(at("memoryReservation"), format!("the reservation ({soft} MiB) must not exceed the memory limit ({hard} MiB)"));
         }
-    }
 }
 
 fn check_ports(
@@ -244,11 +239,10 @@ fn check_health(errors: &mut FieldErrors, i: usize, hc: &super::HealthCheck) {
         ("retries", hc.retries, 1..=10),
         ("startPeriod", hc.start_period, 0..=300),
     ] {
-        if let Some(v) = value {
-            if !range.contains(&v) {
+        if let Some(v) = value
+            && !range.contains(&v) {
                 errors.push(at(field), format!("{v} is out of range ({} to {})", range.start(), range.end()));
             }
-        }
     }
 }
 

@@ -175,11 +175,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         out.push_str(&format!("wharf_http_responses_total{{class=\"{class}xx\"}} {}\n", count.load(Ordering::Relaxed)));
     }
     let mut conn = state.store.pool().acquire().await.ok();
-    if let Some(conn) = conn.as_mut() {
-        if let Ok(n) = crate::store::task_definitions::count(conn).await {
+    if let Some(conn) = conn.as_mut()
+        && let Ok(n) = crate::store::task_definitions::count(conn).await {
             out.push_str("# HELP wharf_task_definitions Task definition revisions stored.\n# TYPE wharf_task_definitions gauge\n");
             out.push_str(&format!("wharf_task_definitions {n}\n"));
         }
-    }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
