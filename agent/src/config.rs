@@ -95,6 +95,11 @@ pub struct AgentArgs {
     #[arg(long, env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock")]
     pub docker_host: String,
 
+    /// Seconds a stopped task's containers and logs stay on the host before they are removed
+    /// (like ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION).
+    #[arg(long, env = "WHARF_TASK_CLEANUP_WAIT_SECONDS", default_value_t = 10800)]
+    pub task_cleanup_wait_seconds: u64,
+
     /// Seconds between usage samples.
     #[arg(long, env = "WHARF_USAGE_SECONDS", default_value_t = 15)]
     pub usage_seconds: u64,

@@ -69,7 +69,8 @@ async fn run(args: AgentArgs) -> Result<(), String> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| e.to_string())?;
     let version = VersionInfo { agent_version: Some(env!("CARGO_PKG_VERSION").into()), docker_version: runtime.engine_version() };
 
-    let (supervisor, mut reports) = Supervisor::new(runtime.clone(), Some(state.clone()));
+    let cleanup = Duration::from_secs(args.task_cleanup_wait_seconds);
+    let (supervisor, mut reports) = Supervisor::new(runtime.clone(), Some(state.clone()), cleanup);
     let mut first = true;
     loop {
         let identity = identity(&args, &state, &http, &facts, &version).await?;

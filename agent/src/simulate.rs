@@ -46,7 +46,8 @@ pub async fn run(args: AgentArgs, sim: SimulateArgs) -> Result<(), String> {
                     id
                 }
             };
-            let (supervisor, mut reports) = Supervisor::new(Arc::new(Simulated::default()), None);
+            let cleanup = Duration::from_secs(one.task_cleanup_wait_seconds);
+            let (supervisor, mut reports) = Supervisor::new(Arc::new(Simulated::default()), None, cleanup);
             let connection = Connection {
                 identity,
                 facts: HelloFacts { hostname: facts.hostname, cpu: facts.cpu, memory: facts.memory, attributes: facts.attributes, docker_version: None },

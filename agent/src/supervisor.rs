@@ -21,8 +21,6 @@ use wharf_core::task::ESSENTIAL_CONTAINER_EXITED;
 const WATCH_EVERY: Duration = Duration::from_millis(500);
 /// How long a dependency may take to reach its condition when the container sets no startTimeout.
 const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(180);
-/// How long a stopped task stays in reports (so a reconnecting agent still tells its end).
-const KEEP_STOPPED: Duration = Duration::from_secs(3600);
 
 #[derive(Clone)]
 pub struct Supervisor {
@@ -31,6 +29,9 @@ pub struct Supervisor {
 
 struct Inner {
     runtime: Arc<dyn Runtime>,
+    /// How long a stopped task's containers (and their logs) stay on the host, and the task
+    /// in reports; ECS's agent waits 3 hours by default.
+    cleanup_after: Duration,
     state: Option<StateDir>,
     reports: mpsc::UnboundedSender<TaskReport>,
     tasks: Mutex<HashMap<String, Entry>>,
@@ -45,9 +46,9 @@ struct Entry {
 
 impl Supervisor {
     /// Returns the supervisor and the stream of its reports.
-    pub fn new(runtime: Arc<dyn Runtime>, state: Option<StateDir>) -> (Self, mpsc::UnboundedReceiver<TaskReport>) {
+    pub fn new(runtime: Arc<dyn Runtime>, state: Option<StateDir>, cleanup_after: Duration) -> (Self, mpsc::UnboundedReceiver<TaskReport>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let inner = Inner { runtime, state, reports: tx, tasks: Mutex::new(HashMap::new()) };
+        let inner = Inner { runtime, cleanup_after, state, reports: tx, tasks: Mutex::new(HashMap::new()) };
         (Self { inner: Arc::new(inner) }, rx)
     }
 
@@ -61,8 +62,7 @@ impl Supervisor {
 
     /// Every task the agent knows, as reported in a hello.
     pub fn snapshot(&self) -> Vec<TaskReport> {
-        let mut tasks = self.tasks();
-        tasks.retain(|_, e| e.stopped_at.is_none_or(|t| t.elapsed() < KEEP_STOPPED));
+        let tasks = self.tasks();
         let mut out: Vec<TaskReport> = tasks.values().map(|e| e.report.clone()).collect();
         out.sort_by(|a, b| a.task_id.cmp(&b.task_id));
         out
@@ -201,6 +201,13 @@ impl Supervisor {
         if let Some(state) = &self.inner.state {
             state.forget_task(&spec.task_id);
         }
+        // Keep the stopped containers a while for their logs and exit codes, then clean up.
+        tokio::time::sleep(self.inner.cleanup_after).await;
+        for id in run.ids.values() {
+            runtime.remove(id).await;
+        }
+        self.tasks().remove(&spec.task_id);
+        tracing::debug!(task = %spec.task_id, "stopped task cleaned up");
     }
 }
 

@@ -178,7 +178,7 @@ async fn a_reconnecting_agent_is_reconciled_from_its_hello(h: Harness) {
     ]);
     let (mut agent, welcome) = Agent::connect(addr, &credential, tasks).await;
     assert_eq!(welcome["type"], "welcome");
-    let mut stops = vec![agent.next().await, agent.next().await];
+    let mut stops = [agent.next().await, agent.next().await];
     stops.sort_by_key(|m| m["taskId"] != "feedfacefeedface");
     assert_eq!(stops[0], json!({ "type": "stopTask", "taskId": "feedfacefeedface", "reason": "Task is not known to the control plane" }));
     assert_eq!((stops[1]["taskId"].as_str(), stops[1]["reason"].as_str()), (Some(running.as_str()), Some("Task stopped by user")));

@@ -13,10 +13,16 @@ struct Setup {
 }
 
 async fn setup(prefix: &str) -> Setup {
+    setup_with(prefix, &[]).await
+}
+
+async fn setup_with(prefix: &str, extra: &[&str]) -> Setup {
     let server = Server::start(1).await;
     let cluster = unique(prefix);
     let token = server.cluster_with_token(&cluster).await;
-    let agent = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "--runtime", "docker", "--zone", "a"]);
+    let mut args = vec!["--server", &server.url, "--cluster", &cluster, "--token", &token, "--runtime", "docker", "--zone", "a"];
+    args.extend_from_slice(extra);
+    let agent = Agent::start(&args);
     let instance = server.connected(&cluster, 1).await[0]["id"].as_str().unwrap().to_string();
     Setup { _cleanup: DockerCleanup(cluster.clone()), server, agent, cluster, instance }
 }
@@ -79,7 +85,7 @@ async fn an_essential_container_exiting_stops_the_task_with_its_exit_code_after_
     if !docker_available() {
         return;
     }
-    let s = setup("essential").await;
+    let s = setup_with("essential", &["--task-cleanup-wait-seconds", "4"]).await;
     let td = s
         .server
         .register(busybox(
@@ -115,6 +121,10 @@ async fn an_essential_container_exiting_stops_the_task_with_its_exit_code_after_
     assert_eq!(logs, "working\n");
     let (status, body) = s.server.call("GET", &format!("/api/v1/clusters/{}/tasks/{id}/logs?container=nope", s.cluster), None).await;
     assert_eq!((status, body["errors"][0]["field"].as_str()), (400, Some("container")));
+
+    // After the cleanup wait the stopped containers are removed from the host.
+    assert_eq!(containers_of(&s.cluster).len(), 2);
+    eventually("the stopped containers to be removed", Duration::from_secs(20), || async { containers_of(&s.cluster).is_empty().then_some(()) }).await;
 }
 
 #[tokio::test]
