@@ -206,6 +206,7 @@ impl Supervisor {
         for id in run.ids.values() {
             runtime.remove(id).await;
         }
+        runtime.cleanup_task(&spec).await;
         self.tasks().remove(&spec.task_id);
         tracing::debug!(task = %spec.task_id, "stopped task cleaned up");
     }
@@ -452,18 +453,11 @@ mod tests {
         ContainerSpec {
             name: name.into(),
             image: "i".into(),
-            entry_point: None,
-            command: None,
-            environment: Default::default(),
-            cpu: 0,
             memory: Some(16),
-            memory_reservation: None,
             essential: true,
-            port_mappings: vec![],
-            health_check: None,
             depends_on: deps.iter().map(|d| DependencySpec { container_name: d.to_string(), condition: "START".into() }).collect(),
             stop_timeout: 2,
-            start_timeout: None,
+            ..Default::default()
         }
     }
 
@@ -476,6 +470,8 @@ mod tests {
             container_instance_id: "i".into(),
             task_definition: "f:1".into(),
             group: None,
+            network_mode: "bridge".into(),
+            volumes: vec![],
             containers: vec![container("app", &["db", "init"]), container("db", &["init"]), container("init", &[])],
         };
         assert_eq!(start_order(&spec), [2, 1, 0]);

@@ -14,6 +14,7 @@ JSON object with a `type` field.
 use crate::task::NetworkBinding;
 use crate::task_definition::{Attribute, TaskDefinition};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Bumped when a message changes meaning; agents of another version are refused with a reason.
@@ -98,10 +99,45 @@ pub struct TaskSpec {
     pub task_definition: String,
     #[serde(default)]
     pub group: Option<String>,
+    /// bridge, host or none (awsvpc runs as bridge: there is no per-task network interface).
+    #[serde(default = "bridge")]
+    pub network_mode: String,
+    #[serde(default)]
+    pub volumes: Vec<VolumeSpec>,
     pub containers: Vec<ContainerSpec>,
 }
 
+fn bridge() -> String {
+    "bridge".into()
+}
+
+/// A task volume: a host path (`host.sourcePath`), or else a volume of the engine that lives as
+/// long as the task and is shared by its containers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeSpec {
+    pub name: String,
+    #[serde(default)]
+    pub host_path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MountSpec {
+    pub source_volume: String,
+    pub container_path: String,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UlimitSpec {
+    pub name: String,
+    pub soft_limit: i64,
+    pub hard_limit: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerSpec {
     pub name: String,
@@ -131,6 +167,25 @@ pub struct ContainerSpec {
     /// Seconds a dependency may take to reach its condition.
     #[serde(default)]
     pub start_timeout: Option<u64>,
+    #[serde(default)]
+    pub mount_points: Vec<MountSpec>,
+    #[serde(default)]
+    pub ulimits: Vec<UlimitSpec>,
+    #[serde(default)]
+    pub working_directory: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub docker_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub readonly_root_filesystem: bool,
+    #[serde(default)]
+    pub privileged: bool,
+    /// `linuxParameters.initProcessEnabled`: an init process reaps and forwards signals.
+    #[serde(default)]
+    pub init_process_enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -268,6 +323,59 @@ impl TaskSpec {
                     .collect(),
                 stop_timeout: c.stop_timeout.map(|t| t.clamp(2, 120) as u64).unwrap_or(DEFAULT_STOP_TIMEOUT),
                 start_timeout: c.start_timeout.map(|t| t.max(1) as u64),
+                mount_points: c
+                    .mount_points
+                    .iter()
+                    .flatten()
+                    .filter_map(|m| {
+                        Some(MountSpec {
+                            source_volume: m.source_volume.clone()?,
+                            container_path: m.container_path.clone()?,
+                            read_only: m.read_only.unwrap_or(false),
+                        })
+                    })
+                    .collect(),
+                ulimits: extra_array(&c.extra, "ulimits")
+                    .filter_map(|u| {
+                        Some(UlimitSpec {
+                            name: u.get("name")?.as_str()?.to_string(),
+                            soft_limit: u.get("softLimit")?.as_i64()?,
+                            hard_limit: u.get("hardLimit")?.as_i64()?,
+                        })
+                    })
+                    .collect(),
+                working_directory: extra_str(&c.extra, "workingDirectory"),
+                user: extra_str(&c.extra, "user"),
+                hostname: extra_str(&c.extra, "hostname"),
+                docker_labels: c
+                    .extra
+                    .get("dockerLabels")
+                    .and_then(Value::as_object)
+                    .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+                    .unwrap_or_default(),
+                readonly_root_filesystem: extra_bool(&c.extra, "readonlyRootFilesystem"),
+                privileged: extra_bool(&c.extra, "privileged"),
+                init_process_enabled: c
+                    .extra
+                    .get("linuxParameters")
+                    .and_then(|l| l.get("initProcessEnabled"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            })
+            .collect();
+        let network_mode = match definition.spec.network_mode.as_deref() {
+            Some("host") => "host",
+            Some("none") => "none",
+            _ => "bridge",
+        };
+        let volumes = definition
+            .spec
+            .volumes
+            .iter()
+            .flatten()
+            .filter_map(|v| {
+                let host_path = v.extra.get("host").and_then(|h| h.get("sourcePath")).and_then(Value::as_str).map(str::to_string);
+                Some(VolumeSpec { name: v.name.clone()?, host_path })
             })
             .collect();
         TaskSpec {
@@ -277,19 +385,38 @@ impl TaskSpec {
             container_instance_id: instance_id.into(),
             task_definition: definition.name(),
             group,
+            network_mode: network_mode.into(),
+            volumes,
             containers,
         }
     }
 
-    /// Host ports this task binds statically (dynamic ports are not known before start).
+    /// Host ports this task binds statically (dynamic ports are not known before start); in
+    /// host network mode every container port is a host port.
     pub fn static_host_ports(&self) -> Vec<(String, u16)> {
+        let host = self.network_mode == "host";
         self.containers
             .iter()
             .flat_map(|c| c.port_mappings.iter())
-            .filter(|p| p.host_port != 0)
-            .map(|p| (p.protocol.clone(), p.host_port))
+            .filter_map(|p| match (host, p.host_port) {
+                (true, _) => Some((p.protocol.clone(), p.container_port)),
+                (false, 0) => None,
+                (false, port) => Some((p.protocol.clone(), port)),
+            })
             .collect()
     }
+}
+
+fn extra_str(extra: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
+    extra.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+fn extra_bool(extra: &serde_json::Map<String, Value>, key: &str) -> bool {
+    extra.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+fn extra_array<'a>(extra: &'a serde_json::Map<String, Value>, key: &str) -> impl Iterator<Item = &'a Value> {
+    extra.get(key).and_then(Value::as_array).into_iter().flatten()
 }
 
 /// CPU units and MiB a task reserves on its instance: the task-level values when set, else
@@ -322,5 +449,40 @@ mod tests {
         let stop: ServerMessage = serde_json::from_str(r#"{"type":"stopTask","taskId":"t1","reason":"x"}"#).unwrap();
         assert_eq!(stop, ServerMessage::StopTask { task_id: "t1".into(), reason: "x".into() });
         assert!(serde_json::from_str::<AgentMessage>(r#"{"type":"nonsense"}"#).is_err());
+    }
+
+    #[test]
+    fn a_spec_carries_what_docker_needs_from_ecs_fields() {
+        let doc = serde_json::json!({
+            "family": "f", "networkMode": "host",
+            "volumes": [{ "name": "data", "host": { "sourcePath": "/srv/data" } }, { "name": "scratch" }],
+            "containerDefinitions": [{ "name": "a", "image": "i", "memory": 64,
+                "portMappings": [{ "containerPort": 8080 }],
+                "mountPoints": [{ "sourceVolume": "data", "containerPath": "/data", "readOnly": true }],
+                "ulimits": [{ "name": "nofile", "softLimit": 1024, "hardLimit": 4096 }],
+                "workingDirectory": "/app", "user": "1000", "dockerLabels": { "team": "web" },
+                "linuxParameters": { "initProcessEnabled": true } }]
+        });
+        let spec = crate::task_definition::parse_registration_value(doc).unwrap().spec;
+        let definition = crate::task_definition::TaskDefinition {
+            task_definition_arn: String::new(),
+            revision: 1,
+            status: crate::task_definition::TaskDefinitionStatus::Active,
+            registered_at: String::new(),
+            deregistered_at: None,
+            requires_attributes: vec![],
+            compatibilities: vec![],
+            spec,
+        };
+        let t = TaskSpec::from_definition(&definition, "c", "i-1", "t-1", None);
+        assert_eq!(t.network_mode, "host");
+        assert_eq!(t.volumes[0], VolumeSpec { name: "data".into(), host_path: Some("/srv/data".into()) });
+        assert_eq!(t.volumes[1].host_path, None);
+        let c = &t.containers[0];
+        assert_eq!(c.mount_points[0], MountSpec { source_volume: "data".into(), container_path: "/data".into(), read_only: true });
+        assert_eq!(c.ulimits[0], UlimitSpec { name: "nofile".into(), soft_limit: 1024, hard_limit: 4096 });
+        assert_eq!((c.working_directory.as_deref(), c.user.as_deref(), c.init_process_enabled), (Some("/app"), Some("1000"), true));
+        assert_eq!(c.docker_labels.get("team").map(String::as_str), Some("web"));
+        assert_eq!(t.static_host_ports(), [("tcp".to_string(), 8080)], "host mode: the container port is the host's");
     }
 }

@@ -290,3 +290,82 @@ async fn deregistering_an_instance_stops_its_tasks_and_the_agent_leaves() {
         .await;
     assert_eq!(started["failures"][0]["reason"], "INACTIVE");
 }
+
+#[tokio::test]
+async fn ecs_volumes_ulimits_working_directory_init_and_host_networking_reach_docker() {
+    if !docker_available() {
+        return;
+    }
+    let s = setup_with("ecsfields", &["--task-cleanup-wait-seconds", "2"]).await;
+    let host_dir = tempfile::tempdir().unwrap();
+    let td = s
+        .server
+        .register(json!({
+            "family": "fields", "networkMode": "bridge",
+            "volumes": [{ "name": "shared" }, { "name": "out", "host": { "sourcePath": host_dir.path() } }],
+            "containerDefinitions": [
+                { "name": "writer", "image": "local/busybox:1", "memory": 16, "essential": false,
+                  "mountPoints": [{ "sourceVolume": "shared", "containerPath": "/shared" }, { "sourceVolume": "out", "containerPath": "/out" }],
+                  "command": ["sh", "-c", "echo from-writer > /shared/note; echo host-ok > /out/file"] },
+                { "name": "reader", "image": "local/busybox:1", "memory": 16, "stopTimeout": 20,
+                  "dependsOn": [{ "containerName": "writer", "condition": "SUCCESS" }],
+                  "mountPoints": [{ "sourceVolume": "shared", "containerPath": "/shared", "readOnly": true }],
+                  "workingDirectory": "/tmp",
+                  "ulimits": [{ "name": "nofile", "softLimit": 1024, "hardLimit": 2048 }],
+                  "dockerLabels": { "team": "web" },
+                  "linuxParameters": { "initProcessEnabled": true },
+                  "command": ["sh", "-c", "cat /shared/note; ulimit -n; pwd; touch /shared/x 2>/dev/null || echo read-only; exec sleep 3600"] }
+            ]
+        }))
+        .await;
+    let id = s.server.start_task(&s.cluster, &td, &s.instance).await;
+    s.server.task_reaches(&s.cluster, &id, "RUNNING", Duration::from_secs(60)).await;
+    let logs = eventually("the reader's output", Duration::from_secs(20), || async {
+        let url = format!("{}/api/v1/clusters/{}/tasks/{id}/logs?container=reader", s.server.url, s.cluster);
+        let text = s.server.http.get(url).send().await.ok()?.text().await.ok()?;
+        (text.lines().count() >= 4).then_some(text)
+    })
+    .await;
+    assert_eq!(logs, "from-writer\n1024\n/tmp\nread-only\n", "task volume shared, ulimit, working directory, read-only mount");
+    assert_eq!(std::fs::read_to_string(host_dir.path().join("file")).unwrap(), "host-ok\n", "the host path volume");
+    let labels = std::process::Command::new("docker")
+        .args(["inspect", "-f", "{{index .Config.Labels \"team\"}} {{.HostConfig.Init}}", &format!("wharf-{id}-reader")])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&labels.stdout).trim(), "web true");
+
+    // With an init process, `sleep` gets SIGTERM and ends long before the 20 s stopTimeout.
+    let asked = Instant::now();
+    s.server.ok("POST", &format!("/api/v1/clusters/{}/tasks/{id}/stop", s.cluster), None).await;
+    let stopped = s.server.task_reaches(&s.cluster, &id, "STOPPED", Duration::from_secs(30)).await;
+    assert!(asked.elapsed() < Duration::from_secs(10), "stopped after {:?}", asked.elapsed());
+    let reader = stopped["containers"].as_array().unwrap().iter().find(|c| c["name"] == "reader").unwrap().clone();
+    assert_eq!(reader["exitCode"], 143);
+
+    // The task's engine volume goes with its containers after the cleanup wait.
+    let volume = format!("wharf-{id}-shared");
+    eventually("the task volume to be removed", Duration::from_secs(20), || async {
+        let out = std::process::Command::new("docker").args(["volume", "ls", "-q"]).output().ok()?;
+        (!String::from_utf8_lossy(&out.stdout).lines().any(|l| l == volume)).then_some(())
+    })
+    .await;
+
+    // Host networking: the container's port is the host's, and reported so.
+    let port = free_port();
+    let td = s
+        .server
+        .register(json!({ "family": "hostnet", "networkMode": "host", "containerDefinitions": [
+            { "name": "web", "image": "local/busybox:1", "memory": 16, "stopTimeout": 2,
+              "portMappings": [{ "containerPort": port }],
+              "command": ["sh", "-c", format!("mkdir -p /www && echo on-host > /www/index.html && exec httpd -f -p {port} -h /www")] }
+        ]}))
+        .await;
+    let id = s.server.start_task(&s.cluster, &td, &s.instance).await;
+    let task = s.server.task_reaches(&s.cluster, &id, "RUNNING", Duration::from_secs(60)).await;
+    assert_eq!(task["containers"][0]["networkBindings"][0]["hostPort"], port);
+    let page = eventually("the page on the host's port", Duration::from_secs(10), || async {
+        s.server.http.get(format!("http://127.0.0.1:{port}/")).send().await.ok()?.text().await.ok()
+    })
+    .await;
+    assert_eq!(page, "on-host\n");
+}

@@ -7,7 +7,9 @@ labelled with its task, which is how a restarted agent finds what it runs.
 use super::{Found, LogLines, Observed, Runtime, RuntimeError, Started};
 use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
-use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HealthConfig, HealthStatusEnum, HostConfig, PortBinding};
+use bollard::models::{
+    ContainerCreateBody, ContainerStateStatusEnum, HealthConfig, HealthStatusEnum, HostConfig, PortBinding, ResourcesUlimits,
+};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, InspectContainerOptions, ListContainersOptions, LogsOptions,
     RemoveContainerOptions, StartContainerOptions, StopContainerOptions,
@@ -60,9 +62,13 @@ impl Docker {
         if let Some(group) = &task.group {
             labels.insert("wharf.group".into(), group.clone());
         }
+        for (k, v) in &c.docker_labels {
+            labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let host_network = task.network_mode == "host";
         let exposed: Vec<String> = c.port_mappings.iter().map(|p| format!("{}/{}", p.container_port, p.protocol)).collect();
         let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-        for p in &c.port_mappings {
+        for p in c.port_mappings.iter().filter(|_| !host_network) {
             let host_port = if p.host_port != 0 { p.host_port.to_string() } else { Default::default() };
             bindings
                 .entry(format!("{}/{}", p.container_port, p.protocol))
@@ -80,6 +86,25 @@ impl Docker {
             start_interval: None,
         });
         const MIB: i64 = 1024 * 1024;
+        // A host-path volume binds that path; any other is an engine volume of this task.
+        let binds: Vec<String> = c
+            .mount_points
+            .iter()
+            .map(|m| {
+                let source = task
+                    .volumes
+                    .iter()
+                    .find(|v| v.name == m.source_volume)
+                    .and_then(|v| v.host_path.clone())
+                    .unwrap_or_else(|| format!("wharf-{}-{}", task.task_id, m.source_volume));
+                format!("{source}:{}{}", m.container_path, if m.read_only { ":ro" } else { "" })
+            })
+            .collect();
+        let ulimits: Vec<ResourcesUlimits> = c
+            .ulimits
+            .iter()
+            .map(|u| ResourcesUlimits { name: Some(u.name.clone()), soft: Some(u.soft_limit), hard: Some(u.hard_limit) })
+            .collect();
         ContainerCreateBody {
             image: Some(c.image.clone()),
             entrypoint: c.entry_point.clone(),
@@ -89,13 +114,21 @@ impl Docker {
             exposed_ports: (!exposed.is_empty()).then_some(exposed),
             healthcheck,
             stop_timeout: Some(c.stop_timeout as i64),
+            working_dir: c.working_directory.clone(),
+            user: c.user.clone(),
+            hostname: c.hostname.clone().filter(|_| !host_network),
             host_config: Some(HostConfig {
                 port_bindings: (!bindings.is_empty()).then_some(bindings),
                 memory: c.memory.map(|m| m * MIB),
                 memory_reservation: c.memory_reservation.map(|m| m * MIB),
                 // Docker's minimum share is 2, which is also what ECS gives a container with cpu 0.
                 cpu_shares: Some(c.cpu.max(2)),
-                network_mode: Some("bridge".into()),
+                network_mode: Some(task.network_mode.clone()),
+                binds: (!binds.is_empty()).then_some(binds),
+                ulimits: (!ulimits.is_empty()).then_some(ulimits),
+                readonly_rootfs: c.readonly_root_filesystem.then_some(true),
+                privileged: c.privileged.then_some(true),
+                init: c.init_process_enabled.then_some(true),
                 ..Default::default()
             }),
             ..Default::default()
@@ -141,9 +174,21 @@ fn map_error(e: DockerError) -> RuntimeError {
     }
 }
 
-/// Host ports Docker bound, one binding per container port and protocol.
+/// Host ports Docker bound, one binding per container port and protocol. On the host's
+/// network every exposed port is the host's own.
 fn bindings(inspect: &bollard::models::ContainerInspectResponse) -> Vec<NetworkBinding> {
     let mut out = Vec::new();
+    let host_network = inspect.host_config.as_ref().and_then(|h| h.network_mode.as_deref()) == Some("host");
+    if host_network {
+        for key in inspect.config.as_ref().and_then(|c| c.exposed_ports.as_ref()).into_iter().flatten() {
+            let (port, protocol) = key.split_once('/').unwrap_or((key, "tcp"));
+            if let Ok(p) = port.parse::<i64>() {
+                out.push(NetworkBinding { container_port: p, host_port: p, protocol: protocol.into(), bind_ip: Some("0.0.0.0".into()) });
+            }
+        }
+        out.sort_by_key(|b| (b.container_port, b.protocol.clone()));
+        return out;
+    }
     let ports = inspect.network_settings.as_ref().and_then(|n| n.ports.as_ref());
     for (key, bound) in ports.into_iter().flatten() {
         let (port, protocol) = key.split_once('/').unwrap_or((key, "tcp"));
@@ -275,6 +320,17 @@ impl Runtime for Docker {
         let options = RemoveContainerOptions { force: true, v: true, ..Default::default() };
         if let Err(e) = self.client.remove_container(runtime_id, Some(options)).await {
             tracing::debug!(container = %runtime_id, error = %message(&e), "remove failed");
+        }
+    }
+
+    async fn cleanup_task(&self, task: &TaskSpec) {
+        for v in task.volumes.iter().filter(|v| v.host_path.is_none()) {
+            let name = format!("wharf-{}-{}", task.task_id, v.name);
+            if let Err(e) = self.client.remove_volume(&name, None::<bollard::query_parameters::RemoveVolumeOptions>).await {
+                if status_of(&e) != Some(404) {
+                    tracing::debug!(volume = %name, error = %message(&e), "volume not removed");
+                }
+            }
         }
     }
 

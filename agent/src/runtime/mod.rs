@@ -91,6 +91,9 @@ pub trait Runtime: Send + Sync + 'static {
     /// Deletes a stopped container (and its log).
     async fn remove(&self, runtime_id: &str);
 
+    /// Deletes what a task had beyond its containers (its engine volumes), once they are gone.
+    async fn cleanup_task(&self, _task: &TaskSpec) {}
+
     /// The last `tail` lines of the container's output (all when None), then new lines while
     /// `follow`.
     async fn logs(&self, runtime_id: &str, tail: Option<u32>, follow: bool) -> Result<LogLines, RuntimeError>;

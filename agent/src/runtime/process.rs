@@ -151,6 +151,9 @@ impl Runtime for Process {
         let err = log.try_clone().map_err(|e| RuntimeError::Start(e.to_string()))?;
         let mut command = std::process::Command::new(program);
         command.args(args).envs(&c.environment).stdin(std::process::Stdio::null()).stdout(log).stderr(err);
+        if let Some(dir) = &c.working_directory {
+            command.current_dir(dir);
+        }
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             command.pre_exec(|| {
