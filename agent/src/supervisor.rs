@@ -181,6 +181,9 @@ impl Supervisor {
         let mut run = TaskRun::new(&spec, self.tasks().get(&spec.task_id).map(|e| e.runtime_ids.clone()).unwrap_or_default());
         // Adopted containers: read their state before deciding anything.
         for (name, id) in run.ids.clone() {
+            if let Some(c) = spec.containers.iter().find(|c| c.name == name) {
+                runtime.adopted(&spec, c, &id).await;
+            }
             run.observe(&*runtime, &name, &id).await;
         }
         let mut reason = run.start_all(&*runtime, &spec, &mut stop, |r, ids| self.publish(r, ids)).await;

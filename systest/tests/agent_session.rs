@@ -172,6 +172,12 @@ async fn the_process_runtime_runs_the_same_lifecycle_without_docker() {
     eventually("the agent to reconnect", Duration::from_secs(30), || async { server.log().matches("agent connected").count().ge(&2).then_some(()) }).await;
     server.connected(&cluster, 1).await;
     assert_eq!(server.task(&cluster, &id).await["lastStatus"], "RUNNING");
+    // Health checks resume for the adopted process (the hello reported it UNKNOWN).
+    eventually("web to be HEALTHY again", Duration::from_secs(15), || async {
+        let t = server.task(&cluster, &id).await;
+        t["containers"].as_array().unwrap().iter().any(|c| c["name"] == "web" && c["healthStatus"] == "HEALTHY").then_some(())
+    })
+    .await;
 
     server.ok("POST", &format!("/api/v1/clusters/{cluster}/tasks/{id}/stop"), Some(json!({}))).await;
     let stopped = server.task_reaches(&cluster, &id, "STOPPED", Duration::from_secs(20)).await;

@@ -79,6 +79,9 @@ pub trait Runtime: Send + Sync + 'static {
     /// exists already it is started if needed and returned, never created twice.
     async fn start(&self, task: &TaskSpec, container: &ContainerSpec) -> Result<Started, RuntimeError>;
 
+    /// Told after a restart that this container of `task` was found and is managed again.
+    async fn adopted(&self, _task: &TaskSpec, _container: &ContainerSpec, _runtime_id: &str) {}
+
     async fn observe(&self, runtime_id: &str) -> Result<Observed, RuntimeError>;
 
     /// SIGTERM, then SIGKILL after `timeout`; returns once the container stopped.

@@ -72,6 +72,32 @@ impl Process {
         }
     }
 
+    /// Runs the container's health check on its schedule while the process lives.
+    fn watch_health(&self, c: &ContainerSpec, id: &str, record: &Record) {
+        let Some(check) = c.health_check.clone() else { return };
+        let live = self.live.clone();
+        let env: HashMap<String, String> = c.environment.clone().into_iter().collect();
+        let id = id.to_string();
+        let record = record.clone();
+        Self::set_health(&live, &id, "UNKNOWN");
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(check.start_period)).await;
+            let mut failures = 0;
+            while alive(&record) {
+                if probe(&check, &env).await {
+                    failures = 0;
+                    Self::set_health(&live, &id, "HEALTHY");
+                } else {
+                    failures += 1;
+                    if failures >= check.retries {
+                        Self::set_health(&live, &id, "UNHEALTHY");
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(check.interval)).await;
+            }
+        });
+    }
+
     fn health_of(&self, id: &str) -> Option<String> {
         self.live.lock().unwrap_or_else(|e| e.into_inner()).get(id).and_then(|l| l.health.clone())
     }
@@ -195,30 +221,15 @@ impl Runtime for Process {
                 let _ = serde_json::to_vec(&r).map(|b| std::fs::write(&path, b));
             }
         });
-        if let Some(check) = c.health_check.clone() {
-            let live = self.live.clone();
-            let env: HashMap<String, String> = c.environment.clone().into_iter().collect();
-            let id = id.clone();
-            let record = record.clone();
-            Self::set_health(&live, &id, "UNKNOWN");
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs(check.start_period)).await;
-                let mut failures = 0;
-                while alive(&record) {
-                    if probe(&check, &env).await {
-                        failures = 0;
-                        Self::set_health(&live, &id, "HEALTHY");
-                    } else {
-                        failures += 1;
-                        if failures >= check.retries {
-                            Self::set_health(&live, &id, "UNHEALTHY");
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_secs(check.interval)).await;
-                }
-            });
-        }
+        self.watch_health(c, &id, &record);
         Ok(Started { runtime_id: id, bindings: record.bindings })
+    }
+
+    /// A process found after a restart gets its health checks again.
+    async fn adopted(&self, _task: &TaskSpec, c: &ContainerSpec, runtime_id: &str) {
+        if let Some(record) = self.read(runtime_id).filter(alive) {
+            self.watch_health(c, runtime_id, &record);
+        }
     }
 
     async fn observe(&self, runtime_id: &str) -> Result<Observed, RuntimeError> {
