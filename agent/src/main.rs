@@ -2,6 +2,9 @@
 wharf-agent: turns a host into a container instance of a Wharf cluster. It registers with a
 join token (once), keeps one WebSocket to the server, and runs the tasks the server assigns
 through a runtime driver (Docker, plain processes, or a simulation).
+
+The messages it exchanges with the server are defined and documented in
+`wharf_core::protocol` (core/src/protocol.rs), shared with the server.
 */
 
 mod config;
