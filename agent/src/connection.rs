@@ -146,7 +146,7 @@ impl Connection {
                 Some(report) = reports.recv() => AgentMessage::TaskStateChange { task: report },
                 Some(message) = out_rx.recv() => message,
                 _ = beat.tick() => AgentMessage::Heartbeat {},
-                _ = usage.tick() => AgentMessage::Usage { host: (self.usage)(&self.supervisor), tasks: Vec::new() },
+                _ = usage.tick() => AgentMessage::Usage { host: (self.usage)(&self.supervisor), tasks: self.supervisor.usage().await },
             };
             if let Err(e) = sink.send(text(&outgoing)).await {
                 break Err(e.to_string());

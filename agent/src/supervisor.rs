@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
-use wharf_core::protocol::{ContainerReport, ContainerSpec, TaskReport, TaskSpec};
+use wharf_core::protocol::{ContainerReport, ContainerSpec, TaskReport, TaskSpec, TaskUsage};
 use wharf_core::task::ESSENTIAL_CONTAINER_EXITED;
 
 /// How often running containers are looked at.
@@ -35,6 +35,8 @@ struct Inner {
     state: Option<StateDir>,
     reports: mpsc::UnboundedSender<TaskReport>,
     tasks: Mutex<HashMap<String, Entry>>,
+    /// The previous CPU counter of each running task, for usage deltas.
+    cpu_samples: Mutex<HashMap<String, (Instant, u64)>>,
 }
 
 struct Entry {
@@ -48,7 +50,7 @@ impl Supervisor {
     /// Returns the supervisor and the stream of its reports.
     pub fn new(runtime: Arc<dyn Runtime>, state: Option<StateDir>, cleanup_after: Duration) -> (Self, mpsc::UnboundedReceiver<TaskReport>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let inner = Inner { runtime, cleanup_after, state, reports: tx, tasks: Mutex::new(HashMap::new()) };
+        let inner = Inner { runtime, cleanup_after, state, reports: tx, tasks: Mutex::default(), cpu_samples: Mutex::default() };
         (Self { inner: Arc::new(inner) }, rx)
     }
 
@@ -65,6 +67,43 @@ impl Supervisor {
         let tasks = self.tasks();
         let mut out: Vec<TaskReport> = tasks.values().map(|e| e.report.clone()).collect();
         out.sort_by(|a, b| a.task_id.cmp(&b.task_id));
+        out
+    }
+
+    /// Each running task's use: CPU units (1024 = one core busy) since the previous call, and MiB.
+    pub async fn usage(&self) -> Vec<TaskUsage> {
+        let running: Vec<(String, Vec<String>)> = self
+            .tasks()
+            .iter()
+            .filter(|(_, e)| e.report.last_status == "RUNNING")
+            .map(|(id, e)| (id.clone(), e.runtime_ids.values().cloned().collect()))
+            .collect();
+        let now = Instant::now();
+        let mut out = Vec::new();
+        for (task_id, ids) in running {
+            let (mut cpu_ns, mut bytes, mut known) = (0u64, 0u64, false);
+            for id in &ids {
+                if let Some((cpu, mem)) = self.inner.runtime.usage(id).await {
+                    cpu_ns += cpu;
+                    bytes += mem;
+                    known = true;
+                }
+            }
+            if !known {
+                continue;
+            }
+            let mut previous = self.inner.cpu_samples.lock().unwrap_or_else(|e| e.into_inner());
+            let cpu = match previous.insert(task_id.clone(), (now, cpu_ns)) {
+                Some((then, before)) if cpu_ns >= before => {
+                    let elapsed = now.duration_since(then).as_nanos().max(1) as f64;
+                    ((cpu_ns - before) as f64 / elapsed * 1024.0) as i64
+                }
+                _ => 0,
+            };
+            out.push(TaskUsage { task_id, cpu, memory: (bytes / (1024 * 1024)) as i64 });
+        }
+        let live: std::collections::HashSet<&str> = out.iter().map(|u| u.task_id.as_str()).collect();
+        self.inner.cpu_samples.lock().unwrap_or_else(|e| e.into_inner()).retain(|id, _| live.contains(id.as_str()));
         out
     }
 

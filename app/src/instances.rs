@@ -274,6 +274,11 @@ pub fn InstancePage() -> impl IntoView {
                             <dt>"Last heartbeat"</dt><dd>{i.last_heartbeat_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</dd>
                             <dt>"Agent"</dt><dd>{i.version_info.agent_version.clone().unwrap_or_default()}</dd>
                             <dt>"Docker"</dt><dd>{i.version_info.docker_version.clone().unwrap_or_else(|| "—".into())}</dd>
+                            <dt>"In use on the host"</dt>
+                            <dd id="usage">{i.usage.as_ref().map_or_else(
+                                || "no sample yet".to_string(),
+                                |u| format!("{} CPU units, {} MiB (the agent's latest sample)", u.cpu, u.memory),
+                            )}</dd>
                         </dl>
                         <CapacityBar label="CPU" registered=integer(&i.registered_resources, "CPU") remaining=integer(&i.remaining_resources, "CPU") unit="units"/>
                         <CapacityBar label="Memory" registered=integer(&i.registered_resources, "MEMORY") remaining=integer(&i.remaining_resources, "MEMORY") unit="MiB"/>

@@ -52,6 +52,20 @@ pub struct ContainerInstance {
     pub registered_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_heartbeat_at: Option<String>,
+    /// What the host actually uses, from the agent's latest usage sample (not in ECS); absent
+    /// while the agent is not connected or has not sampled yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<InstanceUsage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InstanceUsage {
+    /// CPU units busy (1024 = one core).
+    pub cpu: i64,
+    /// MiB in use.
+    pub memory: i64,
 }
 
 /// What an agent sends to register its host with a join token (ECS RegisterContainerInstance).

@@ -36,7 +36,7 @@ async fn a_task_serves_through_its_dynamic_port_then_stops_within_its_stop_timeo
     if !docker_available() {
         return;
     }
-    let s = setup("httpd").await;
+    let s = setup_with("httpd", &["--usage-seconds", "1"]).await;
     let mut def = fixture("busybox-httpd.json");
     def["containerDefinitions"][0]["stopTimeout"] = json!(4);
     let td = s.server.register(def).await;
@@ -65,6 +65,14 @@ async fn a_task_serves_through_its_dynamic_port_then_stops_within_its_stop_timeo
     assert_eq!(res("registeredResources", "MEMORY")["integerValue"].as_i64().unwrap() - res("remainingResources", "MEMORY")["integerValue"].as_i64().unwrap(), 32);
     assert_eq!(res("remainingResources", "PORTS")["stringSetValue"], json!([port.to_string()]));
     assert_eq!(instance["containerInstance"]["runningTasksCount"], 1);
+    // The agent's usage samples show what the host really uses.
+    let usage = eventually("a usage sample", Duration::from_secs(10), || async {
+        let i = s.server.ok("GET", &format!("/api/v1/clusters/{}/container-instances/{}", s.cluster, s.instance), None).await;
+        let u = i["containerInstance"]["usage"].clone();
+        (u["memory"].as_i64().unwrap_or(0) > 0).then_some(u)
+    })
+    .await;
+    assert!(usage["cpu"].as_i64().is_some(), "{usage}");
 
     // busybox httpd as PID 1 ignores SIGTERM: the stop comes from SIGKILL after stopTimeout (4 s).
     let asked = Instant::now();

@@ -323,6 +323,15 @@ impl Runtime for Docker {
         }
     }
 
+    async fn usage(&self, runtime_id: &str) -> Option<(u64, u64)> {
+        // one_shot: a single sample, without the engine's own one-second wait for a second.
+        let options = bollard::query_parameters::StatsOptions { stream: false, one_shot: true };
+        let stats = self.client.stats(runtime_id, Some(options)).next().await?.ok()?;
+        let cpu = stats.cpu_stats.as_ref()?.cpu_usage.as_ref()?.total_usage?;
+        let memory = stats.memory_stats.as_ref().and_then(|m| m.usage).unwrap_or(0);
+        Some((cpu, memory))
+    }
+
     async fn cleanup_task(&self, task: &TaskSpec) {
         for v in task.volumes.iter().filter(|v| v.host_path.is_none()) {
             let name = format!("wharf-{}-{}", task.task_id, v.name);

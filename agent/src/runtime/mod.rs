@@ -91,6 +91,12 @@ pub trait Runtime: Send + Sync + 'static {
     /// running or not.
     async fn find(&self, instance_id: &str) -> Result<Vec<Found>, RuntimeError>;
 
+    /// What a running container uses now: CPU time consumed so far (nanoseconds, a counter)
+    /// and memory in bytes. None when the runtime cannot tell.
+    async fn usage(&self, _runtime_id: &str) -> Option<(u64, u64)> {
+        None
+    }
+
     /// Deletes a stopped container (and its log).
     async fn remove(&self, runtime_id: &str);
 

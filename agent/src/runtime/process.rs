@@ -269,6 +269,18 @@ impl Runtime for Process {
     }
 
     /// The records live in this agent's own state directory: all of them are this instance's.
+    async fn usage(&self, runtime_id: &str) -> Option<(u64, u64)> {
+        let record = self.read(runtime_id).filter(alive)?;
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", record.pid)).ok()?;
+        let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
+        // utime and stime (fields 14 and 15) in clock ticks; rss (24) in pages.
+        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let (hz, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK).max(1) as u64, libc::sysconf(libc::_SC_PAGESIZE).max(1) as u64) };
+        let rss: u64 = fields.get(21)?.parse().ok()?;
+        Some((ticks * 1_000_000_000 / hz, rss * page))
+    }
+
     async fn find(&self, _instance_id: &str) -> Result<Vec<Found>, RuntimeError> {
         let entries = std::fs::read_dir(&self.dir).map_err(|e| RuntimeError::Other(e.to_string()))?;
         Ok(entries

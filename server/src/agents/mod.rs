@@ -101,6 +101,13 @@ impl Agents {
         self.lock().sessions.get(instance_id).and_then(|s| s.usage.clone())
     }
 
+    /// The host part of the latest sample, as container instances show it.
+    pub fn host_usage(&self, instance_id: &str) -> Option<wharf_core::instance::InstanceUsage> {
+        let inner = self.lock();
+        let (host, _) = inner.sessions.get(instance_id)?.usage.as_ref()?;
+        Some(wharf_core::instance::InstanceUsage { cpu: host.cpu, memory: host.memory })
+    }
+
     pub fn connected_ids(&self) -> Vec<String> {
         self.lock().sessions.keys().cloned().collect()
     }

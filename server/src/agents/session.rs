@@ -123,6 +123,10 @@ async fn handle(control: &Control, who: &AgentIdentity, text: &str) -> Option<Se
             Err(e) => Some(error_reply(describe(&e))),
         },
         AgentMessage::Usage { host, tasks } => {
+            let sane = host.cpu >= 0 && host.memory >= 0 && tasks.len() <= 10_000 && tasks.iter().all(|t| t.cpu >= 0 && t.memory >= 0);
+            if !sane {
+                return Some(error_reply("usage: values are not negative and there are at most 10000 tasks".into()));
+            }
             control.agents().set_usage(&who.instance_id, host, tasks);
             None
         }

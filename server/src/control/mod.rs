@@ -230,14 +230,19 @@ impl Backend for Control {
     async fn list_container_instances(&self, cluster: &str, page: Page) -> Result<Paged<ContainerInstance>> {
         let mut conn = self.read().await?;
         clusters::get(&mut conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
-        let rows = instances::list(&mut conn, cluster, &page).await?;
+        let mut rows = instances::list(&mut conn, cluster, &page).await?;
+        for i in &mut rows {
+            i.usage = self.agents.host_usage(&i.id);
+        }
         Ok(Paged::from_rows(rows, page.limit, |i| i.id.clone()))
     }
 
     async fn describe_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance> {
-        instances::get(&mut *self.read().await?, cluster, id)
+        let mut instance = instances::get(&mut *self.read().await?, cluster, id)
             .await?
-            .ok_or_else(|| WharfError::not_found(format!("no container instance '{id}' in cluster '{cluster}'")))
+            .ok_or_else(|| WharfError::not_found(format!("no container instance '{id}' in cluster '{cluster}'")))?;
+        instance.usage = self.agents.host_usage(id);
+        Ok(instance)
     }
 
     async fn list_tasks(&self, cluster: &str, filter: TaskFilter, page: Page) -> Result<Paged<Task>> {

@@ -36,6 +36,7 @@ fn from_row(row: AnyRow) -> Result<ContainerInstance> {
         pending_tasks_count: row.try_get("pending")?,
         registered_at: row.try_get("registered_at")?,
         last_heartbeat_at: row.try_get("last_heartbeat_at")?,
+        usage: None,
         cluster_name: cluster,
         id,
     })
