@@ -187,7 +187,8 @@ impl Connection {
                     h.abort();
                 }
             }
-            ServerMessage::Refused { reason, .. } => tracing::warn!(%reason, "the server rejected a message"),
+            ServerMessage::Rejected { reason } => tracing::warn!(%reason, "the server rejected a message"),
+            ServerMessage::Refused { reason } => tracing::warn!(%reason, "the server refused the session"),
             ServerMessage::Welcome { .. } => {}
         }
         None

@@ -66,8 +66,11 @@ pub enum ServerMessage {
         cluster: String,
         heartbeat_interval_seconds: u64,
     },
-    /// The connection is refused; the agent should not retry before fixing what `reason` says.
-    Refused { reason: String, retry: bool },
+    /// The connection is refused (then closed); the agent should not retry before fixing what
+    /// `reason` says.
+    Refused { reason: String },
+    /// One message was not accepted (it does not parse, or breaks a rule); the session goes on.
+    Rejected { reason: String },
     StartTask { task: TaskSpec },
     StopTask { task_id: String, reason: String },
     /// The instance was set to DRAINING (or back to ACTIVE).

@@ -114,7 +114,7 @@ async fn task_lifecycle_follows_the_agents_reports(h: Harness) {
     // A report cannot move a task backwards, and a bad one is answered with the field.
     agent.send(json!({ "type": "taskStateChange", "task": { "taskId": task, "lastStatus": "SLEEPING", "containers": [] } })).await;
     let refused = agent.next().await;
-    assert_eq!(refused["type"], "refused");
+    assert_eq!(refused["type"], "rejected");
     assert!(refused["reason"].as_str().unwrap().contains("task.lastStatus"), "{refused}");
 
     let (status, stopping) = h.post(&format!("/api/v1/clusters/prod/tasks/{task}/stop"), json!({ "reason": "maintenance" })).await;

@@ -28,25 +28,25 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, sock
             return;
         }
     };
-    let refuse = |reason: String, retry: bool| ServerMessage::Refused { reason, retry };
+    let refuse = |reason: String| ServerMessage::Refused { reason };
     let hello = match hello {
         Ok(AgentMessage::Hello { protocol_version, .. }) if protocol_version != PROTOCOL_VERSION => {
             let reason = format!(
                 "this agent speaks protocol version {protocol_version}; the server speaks {PROTOCOL_VERSION}. Install the agent this server serves: {}/agent/wharf-agent",
                 control.public_url()
             );
-            let _ = sink.send(send(&refuse(reason, false))).await;
+            let _ = sink.send(send(&refuse(reason))).await;
             return;
         }
         Ok(AgentMessage::Hello { agent_version, docker_version, runtime, hostname, cpu, memory, attributes, tasks, .. }) => {
             Hello { hostname, cpu, memory, attributes, agent_version, docker_version, runtime, tasks }
         }
         Ok(_) => {
-            let _ = sink.send(send(&refuse("the first message must be a hello".into(), false))).await;
+            let _ = sink.send(send(&refuse("the first message must be a hello".into()))).await;
             return;
         }
         Err(e) => {
-            let _ = sink.send(send(&refuse(format!("the hello does not parse: {e}"), false))).await;
+            let _ = sink.send(send(&refuse(format!("the hello does not parse: {e}")))).await;
             return;
         }
     };
@@ -56,7 +56,7 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, sock
     let first = match agents::hello(control.store(), &who, hello).await {
         Ok(messages) => messages,
         Err(e) => {
-            let _ = sink.send(send(&refuse(describe(&e), false))).await;
+            let _ = sink.send(send(&refuse(describe(&e)))).await;
             finish(&control, &id, conn_id).await;
             return;
         }
@@ -84,7 +84,7 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, sock
                         continue;
                     }
                     Ok(Some(Ok(Message::Binary(_)))) => {
-                        ok = sink.send(send(&ServerMessage::Refused { reason: "messages are JSON text frames".into(), retry: true })).await.is_ok();
+                        ok = sink.send(send(&ServerMessage::Rejected { reason: "messages are JSON text frames".into() })).await.is_ok();
                         continue;
                     }
                     Err(_) => {
@@ -145,7 +145,7 @@ async fn handle(control: &Control, who: &AgentIdentity, text: &str) -> Option<Se
 
 /// The agent keeps its connection after a bad message; it is told what was wrong.
 fn error_reply(reason: String) -> ServerMessage {
-    ServerMessage::Refused { reason, retry: true }
+    ServerMessage::Rejected { reason }
 }
 
 fn describe(e: &wharf_core::WharfError) -> String {
