@@ -40,6 +40,9 @@ struct Live {
 pub struct Process {
     dir: PathBuf,
     live: Arc<Mutex<HashMap<String, Live>>>,
+    /// Our own children: None until the reaper has their exit code. Until then a child counts
+    /// as running even when it already exited (a zombie), so its exit code is never missed.
+    children: Arc<Mutex<HashMap<String, Option<i64>>>>,
 }
 
 impl Process {
@@ -49,7 +52,7 @@ impl Process {
         if let Err(e) = std::fs::create_dir_all(dir.join("logs")) {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot create the process runtime's folder");
         }
-        Self { dir, live: Arc::default() }
+        Self { dir, live: Arc::default(), children: Arc::default() }
     }
 
     fn record_path(&self, id: &str) -> PathBuf {
@@ -210,6 +213,9 @@ impl Runtime for Process {
         self.write(&id, &record);
         // Reap the child and keep its exit code in the record.
         let path = self.record_path(&id);
+        let children = self.children.clone();
+        children.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), None);
+        let child_id = id.clone();
         tokio::spawn(async move {
             let status = child.wait().await;
             let code = status.ok().map(|s| {
@@ -220,6 +226,7 @@ impl Runtime for Process {
                 r.exit_code = code;
                 let _ = serde_json::to_vec(&r).map(|b| std::fs::write(&path, b));
             }
+            children.lock().unwrap_or_else(|e| e.into_inner()).insert(child_id, Some(code.unwrap_or(-1)));
         });
         self.watch_health(c, &id, &record);
         Ok(Started { runtime_id: id, bindings: record.bindings })
@@ -235,6 +242,12 @@ impl Runtime for Process {
     async fn observe(&self, runtime_id: &str) -> Result<Observed, RuntimeError> {
         let record = self.read(runtime_id).ok_or(RuntimeError::Gone)?;
         let health = self.health_of(runtime_id);
+        let child = self.children.lock().unwrap_or_else(|e| e.into_inner()).get(runtime_id).copied();
+        match child {
+            Some(None) => return Ok(Observed { running: true, health, bindings: record.bindings, ..Default::default() }),
+            Some(Some(code)) => return Ok(Observed { exit_code: Some(code), health, ..Default::default() }),
+            None => {}
+        }
         if record.exit_code.is_none() && alive(&record) {
             return Ok(Observed { running: true, health, bindings: record.bindings, ..Default::default() });
         }
@@ -257,14 +270,14 @@ impl Runtime for Process {
         if alive(&record) {
             signal_group(record.pid, libc::SIGKILL);
         }
-        // Give the reaper a moment to store the exit code.
-        for _ in 0..20 {
-            if self.read(runtime_id).is_some_and(|r| r.exit_code.is_some()) || !alive(&record) {
+        // Our own child: wait for the reaper to have its exit code.
+        for _ in 0..40 {
+            let reaped = !matches!(self.children.lock().unwrap_or_else(|e| e.into_inner()).get(runtime_id), Some(None));
+            if reaped {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
         Ok(())
     }
 
@@ -298,6 +311,7 @@ impl Runtime for Process {
         let _ = std::fs::remove_file(self.record_path(runtime_id));
         let _ = std::fs::remove_file(self.log_path(runtime_id));
         self.live.lock().unwrap_or_else(|e| e.into_inner()).remove(runtime_id);
+        self.children.lock().unwrap_or_else(|e| e.into_inner()).remove(runtime_id);
     }
 
     async fn logs(&self, runtime_id: &str, tail: Option<u32>, follow: bool) -> Result<LogLines, RuntimeError> {
