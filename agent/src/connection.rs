@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use wharf_core::protocol::{AgentMessage, HostUsage, PROTOCOL_VERSION, ServerMessage, TaskReport};
+use wharf_core::protocol::{AgentMessage, HostUsage, MAX_FRAME_BYTES, PROTOCOL_VERSION, SOCKET_BUFFER_BYTES, ServerMessage, TaskReport};
 use wharf_core::task_definition::Attribute;
 
 /// The facts every hello repeats.
@@ -85,7 +86,12 @@ impl Connection {
         let mut request = self.url().into_client_request().map_err(|e| e.to_string())?;
         let bearer = format!("Bearer {}", self.identity.credential);
         request.headers_mut().insert("authorization", bearer.parse().map_err(|_| "the credential is not a valid header")?);
-        let (socket, _) = match tokio_tungstenite::connect_async(request).await {
+        let config = WebSocketConfig::default()
+            .read_buffer_size(SOCKET_BUFFER_BYTES)
+            .write_buffer_size(SOCKET_BUFFER_BYTES)
+            .max_message_size(Some(MAX_FRAME_BYTES))
+            .max_frame_size(Some(MAX_FRAME_BYTES));
+        let (socket, _) = match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
             Ok(ok) => ok,
             Err(WsError::Http(response)) if response.status().as_u16() == 401 => {
                 let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();

@@ -23,6 +23,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest frame either side accepts.
 pub const MAX_FRAME_BYTES: usize = 4 * 1024 * 1024;
 
+/// Read and write buffer of each WebSocket, both sides. Messages are small and a server holds
+/// thousands of sessions: the WebSocket library's 128 KiB defaults would cost 256 KiB a session.
+pub const SOCKET_BUFFER_BYTES: usize = 8 * 1024;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum AgentMessage {

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use wharf_core::protocol::MAX_FRAME_BYTES;
+use wharf_core::protocol::{MAX_FRAME_BYTES, SOCKET_BUFFER_BYTES};
 use serde::Serialize;
 use utoipa::ToSchema;
 use wharf_core::WharfError;
@@ -45,6 +45,8 @@ pub async fn connect(State(state): State<AppState>, headers: HeaderMap, ws: WebS
     let heartbeat = state.agent.heartbeat;
     Ok(ws
         .max_message_size(MAX_FRAME_BYTES)
+        .read_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(SOCKET_BUFFER_BYTES)
         .on_upgrade(move |socket| crate::agents::session::run(control, who, heartbeat, socket)))
 }
 
