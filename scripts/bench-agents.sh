@@ -62,6 +62,20 @@ per_beat_us=$(awk -v t=$(( c1 - c0 )) -v hz="$HZ" -v b="$beats" 'BEGIN { printf 
 server_cpu=$(awk -v t=$(( c1 - c0 )) -v hz="$HZ" -v w="$window" 'BEGIN { printf "%.1f", t / hz / w * 100 }')
 kill $SIM; wait $SIM 2>/dev/null || true
 
+# The same fleet joining over 20 s instead of at once, against a fresh server.
+PORT2=$((PORT + 1))
+target/release/wharf-server --listen 127.0.0.1:$PORT2 --data-dir "$TMP/data2" --agent-heartbeat-seconds "$HB" >"$TMP/server2.log" 2>&1 &
+SERVER2=$!; PIDS+=($SERVER2)
+until curl -sf "http://127.0.0.1:$PORT2/readyz" >/dev/null; do sleep 0.05; done
+curl -sf -H 'content-type: application/json' -XPOST "http://127.0.0.1:$PORT2/api/v1/clusters" -d '{"clusterName":"bench"}' >/dev/null
+TOKEN2=$(curl -sf -H 'content-type: application/json' -XPOST "http://127.0.0.1:$PORT2/api/v1/clusters/bench/join-tokens" -d '{}' | json 'd["token"]')
+RUST_LOG=warn target/release/wharf-agent --state-dir "$TMP/sim2" --server "http://127.0.0.1:$PORT2" --cluster bench --token "$TOKEN2" \
+  --usage-seconds 60 simulate --count "$N" --ramp-seconds 20 >"$TMP/sim2.log" 2>&1 &
+SIM2=$!; PIDS+=($SIM2)
+sleep 35
+server_rss_ramp=$(rss_mib $SERVER2)
+kill $SIM2 $SERVER2; wait $SIM2 $SERVER2 2>/dev/null || true
+
 # 2. One real agent: idle, then under task churn.
 TOKEN=$(api -XPOST "$BASE/api/v1/clusters" -d '{"clusterName":"bench-real"}' >/dev/null; api -XPOST "$BASE/api/v1/clusters/bench-real/join-tokens" -d '{}' | json 'd["token"]')
 RUNTIME=process; docker info >/dev/null 2>&1 && docker image inspect local/busybox:1 >/dev/null 2>&1 && RUNTIME=docker
@@ -92,7 +106,7 @@ cat <<TABLE
 | measure | figure |
 |---|---|
 | \`simulate --count $N\`: all instances connected after | $connect_s s |
-| server resident memory: idle / with $N agents connected | $server_idle MiB / $server_rss MiB |
+| server resident memory: idle / $N agents joined at once / $N agents joined over 20 s | $server_idle MiB / $server_rss MiB / $server_rss_ramp MiB |
 | server CPU with $N agents, heartbeat every $HB s | $server_cpu % of one core ($per_beat_us µs per heartbeat, everything included) |
 | simulator process resident memory ($N instances, one WebSocket each) | $sim_rss MiB |
 | one agent ($RUNTIME runtime), idle ${IDLE} s: resident memory, CPU | $idle_rss MiB, $idle_cpu % of one core |
