@@ -44,7 +44,11 @@ pub async fn cluster_overview(name: String) -> PortalResult<ClusterDetail> {
     Ok(ClusterDetail {
         cluster: backend.describe_cluster(&name).await?,
         services: backend.list_services(&name, page.clone()).await?.items,
-        instances: backend.list_container_instances(&name, page.clone()).await?.items,
+        instances: {
+            let mut instances = backend.list_container_instances(&name, page.clone()).await?.items;
+            instances.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+            instances
+        },
         tasks: {
             let mut tasks = backend.list_tasks(&name, Default::default(), page).await?.items;
             tasks.sort_by(|a, b| b.created_at.cmp(&a.created_at));

@@ -19,7 +19,10 @@ use wharf_core::task_input::TasksStarted;
 #[server(input = Json)]
 pub async fn list_instances(cluster: String) -> PortalResult<Vec<ContainerInstance>> {
     let page = wharf_core::page::Page { limit: wharf_core::page::LIMIT_MAX_RESULTS, after: None };
-    Ok(crate::ssr::backend()?.list_container_instances(&cluster, page).await?.items)
+    let mut items = crate::ssr::backend()?.list_container_instances(&cluster, page).await?.items;
+    // People look for a host by its name.
+    items.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    Ok(items)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -147,7 +150,7 @@ pub fn InstanceTable(cluster: String, instances: Vec<ContainerInstance>) -> impl
                             <tr>
                                 <td class="name">
                                     <A href=format!("/clusters/{cluster}/instances/{}", i.id)>{i.name.clone()}</A>
-                                    <div class="sub">{i.id.clone()}</div>
+                                    <div class="sub" title=i.id.clone()>{i.id.chars().take(12).collect::<String>()}</div>
                                 </td>
                                 <td><StatusBadge status=i.status.clone()/></td>
                                 <td><ConnectionBadge connected=i.agent_connected/></td>
