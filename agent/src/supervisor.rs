@@ -243,14 +243,20 @@ impl Supervisor {
         if let Some(state) = &self.inner.state {
             state.forget_task(&spec.task_id);
         }
-        // Keep the stopped containers a while for their logs and exit codes, then clean up.
-        tokio::time::sleep(self.inner.cleanup_after).await;
-        for id in run.ids.values() {
-            runtime.remove(id).await;
-        }
-        runtime.cleanup_task(&spec).await;
-        self.tasks().remove(&spec.task_id);
-        tracing::debug!(task = %spec.task_id, "stopped task cleaned up");
+        // Keep the stopped containers a while for their logs and exit codes, then clean up. The
+        // wait holds only what the cleanup needs, not this task's whole run.
+        let ids: Vec<String> = run.ids.into_values().collect();
+        let leftovers = TaskSpec { containers: Vec::new(), ..spec };
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(me.inner.cleanup_after).await;
+            for id in &ids {
+                me.inner.runtime.remove(id).await;
+            }
+            me.inner.runtime.cleanup_task(&leftovers).await;
+            me.tasks().remove(&leftovers.task_id);
+            tracing::debug!(task = %leftovers.task_id, "stopped task cleaned up");
+        });
     }
 }
 
