@@ -19,6 +19,9 @@ value      := WORD | 'quoted' | "quoted"
 Parse errors carry the character offset of the offending token so editors can point at it.
 */
 
+mod eval;
+
+pub use eval::Facts;
 use std::fmt;
 
 /// Something a condition can look at on a container instance.
