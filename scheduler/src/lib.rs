@@ -8,11 +8,13 @@ commit the plan in one transaction afterwards.
 - [`rules`]: strategies, constraints and the filter pipeline.
 - [`place`]: placing N tasks through an index (about log n per task).
 - [`explain`]: why a task could not be placed, counted per filter.
+- [`service`]: what a REPLICA or DAEMON service starts and stops next, within ECS's bounds.
 */
 
 pub mod explain;
 pub mod place;
 pub mod rules;
+pub mod service;
 pub mod snapshot;
 
 pub use explain::Explanation;

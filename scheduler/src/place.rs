@@ -212,8 +212,8 @@ impl<'r> Index<'r> {
 
     fn keyed_rank(&self, inst: &Instance, i: usize, request: &Request) -> Rank {
         let mut rank = [0; MAX_STRATEGIES];
-        for level in self.splits..self.keyed {
-            rank[level] = score(&self.strategies[level], inst, i, request);
+        for (slot, s) in rank.iter_mut().zip(self.strategies).take(self.keyed).skip(self.splits) {
+            *slot = score(s, inst, i, request);
         }
         rank
     }
@@ -287,8 +287,8 @@ impl<'r> Index<'r> {
     }
 
     fn with_ties(&self, mut rank: Rank, inst: &Instance, i: usize, request: &Request) -> Rank {
-        for level in self.keyed..self.strategies.len() {
-            rank[level] = match &self.strategies[level] {
+        for (level, s) in self.strategies.iter().enumerate().skip(self.keyed) {
+            rank[level] = match s {
                 Strategy::SpreadAttribute(a) => i64::from(self.tie_counts[level].get(value(inst, a)).copied().unwrap_or(0)),
                 other => score(other, inst, i, request),
             };

@@ -42,7 +42,7 @@ impl Expr {
                 facts.any_task_group(&mut |g| values.iter().any(|v| v == g)) != *negated
             }
             Expr::In { subject, values, negated } => {
-                scalar(facts, subject).is_some_and(|v| values.iter().any(|x| *x == v)) != *negated
+                scalar(facts, subject).is_some_and(|v| values.contains(&v)) != *negated
             }
             Expr::Compare { subject: Subject::TaskGroup, op, value, regex } => {
                 let (negated, op) = match op {
