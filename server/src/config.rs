@@ -36,6 +36,16 @@ pub struct Config {
     #[arg(long, env = "WHARF_AGENT_HEARTBEAT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub agent_heartbeat_seconds: u64,
 
+    /// Seconds between scheduling passes when nothing wakes the scheduler earlier (service
+    /// changes, task state changes and instances joining or leaving do).
+    #[arg(long, env = "WHARF_SCHEDULER_INTERVAL_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub scheduler_interval_seconds: u64,
+
+    /// Seconds an instance's agent may stay disconnected before its service tasks are
+    /// started elsewhere (the old ones are stopped if it comes back).
+    #[arg(long, env = "WHARF_INSTANCE_LOST_AFTER_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub instance_lost_after_seconds: u64,
+
     /// The wharf-agent binary handed out at /agent/wharf-agent. Default: wharf-agent beside
     /// this binary.
     #[arg(long, env = "WHARF_AGENT_BINARY")]
@@ -48,18 +58,14 @@ impl Config {
     }
 
     pub fn agent_binary(&self) -> Option<PathBuf> {
-        self.agent_binary
-            .clone()
-            .or_else(|| std::env::current_exe().ok().and_then(|exe| exe.parent().map(|d| d.join("wharf-agent"))))
+        self.agent_binary.clone().or_else(|| std::env::current_exe().ok().and_then(|exe| exe.parent().map(|d| d.join("wharf-agent"))))
     }
 
     pub fn site_dir(&self) -> PathBuf {
         if let Some(dir) = &self.site_dir {
             return dir.clone();
         }
-        let beside_binary = std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.parent().and_then(|p| p.parent()).map(|t| t.join("site")));
+        let beside_binary = std::env::current_exe().ok().and_then(|exe| exe.parent().and_then(|p| p.parent()).map(|t| t.join("site")));
         match beside_binary {
             Some(dir) if dir.join("pkg").is_dir() => dir,
             _ => PathBuf::from("target/site"),

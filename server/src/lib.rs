@@ -7,6 +7,7 @@ pub mod agents;
 pub mod api;
 pub mod config;
 pub mod control;
+pub mod scheduling;
 pub mod store;
 
 use api::AppState;
@@ -29,9 +30,11 @@ pub fn state(store: store::Store, leptos: LeptosOptions, public_url: String, age
     AppState { backend, control, store, leptos, metrics: Arc::default(), agent: Arc::new(agent) }
 }
 
-/// Background work of a running server: agent heartbeats and silence detection.
-pub fn spawn_background(state: &AppState) {
+/// Background work of a running server: agent heartbeats and silence detection, and the
+/// scheduling loop.
+pub fn spawn_background(state: &AppState, scheduler: scheduling::Settings) {
     tokio::spawn(agents::session::monitor((*state.control).clone(), state.agent.heartbeat));
+    scheduling::spawn(state.store.clone(), state.control.agents().clone(), scheduler);
 }
 
 /// The whole HTTP surface: API, portal pages, server functions, static files.
@@ -40,12 +43,7 @@ pub fn app(state: AppState) -> Router {
     let backend = state.backend.clone();
     let leptos = state.leptos.clone();
     let portal = Router::<AppState>::new()
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || leptos::prelude::provide_context(backend.clone()),
-            move || shell(leptos.clone()),
-        )
+        .leptos_routes_with_context(&state, routes, move || leptos::prelude::provide_context(backend.clone()), move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
     api::router()
         .merge(portal)
@@ -67,10 +65,5 @@ async fn count_responses(State(state): State<AppState>, req: Request, next: Next
 
 /// Leptos options for a site folder (the wasm, JS and CSS the build writes).
 pub fn leptos_options(site_root: &std::path::Path, listen: std::net::SocketAddr) -> LeptosOptions {
-    LeptosOptions::builder()
-        .output_name("wharf")
-        .site_root(site_root.display().to_string())
-        .site_pkg_dir("pkg")
-        .site_addr(listen)
-        .build()
+    LeptosOptions::builder().output_name("wharf").site_root(site_root.display().to_string()).site_pkg_dir("pkg").site_addr(listen).build()
 }

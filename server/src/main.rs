@@ -6,9 +6,7 @@ use wharf_server::store::Store;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
-        .init();
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"))).init();
     let config = Config::parse();
     match run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -27,12 +25,14 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         tracing::warn!(site = %site.display(), "no portal files found; the API works, pages will not hydrate (run scripts/build-site.sh)");
     }
     store.disconnect_all_agents().await?;
-    let agent = wharf_server::api::AgentSettings {
-        heartbeat: std::time::Duration::from_secs(config.agent_heartbeat_seconds),
-        binary: config.agent_binary(),
-    };
+    let agent =
+        wharf_server::api::AgentSettings { heartbeat: std::time::Duration::from_secs(config.agent_heartbeat_seconds), binary: config.agent_binary() };
     let state = wharf_server::state(store, wharf_server::leptos_options(&site, config.listen), config.public_url(), agent);
-    wharf_server::spawn_background(&state);
+    let scheduler = wharf_server::scheduling::Settings {
+        interval: std::time::Duration::from_secs(config.scheduler_interval_seconds),
+        lost_after: std::time::Duration::from_secs(config.instance_lost_after_seconds),
+    };
+    wharf_server::spawn_background(&state, scheduler);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(
         listen = %config.listen,

@@ -18,6 +18,8 @@ const QUEUE: usize = 1024;
 #[derive(Clone, Default)]
 pub struct Agents {
     inner: Arc<Mutex<Inner>>,
+    /// Rung when the cluster changed in a way the scheduler should look at.
+    changed: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Default)]
@@ -43,6 +45,16 @@ pub enum LogChunk {
 }
 
 impl Agents {
+    /// Tells the scheduling loop that something it plans from has changed.
+    pub fn wake_scheduler(&self) {
+        self.changed.notify_one();
+    }
+
+    /// Waits for [`Agents::wake_scheduler`].
+    pub async fn scheduler_woken(&self) {
+        self.changed.notified().await;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding this lock leaves plain maps behind; they stay usable.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -119,8 +131,7 @@ impl Agents {
     /// Removes sessions silent for longer than `window`; returns the instances cut off.
     pub fn expire(&self, window: Duration) -> Vec<String> {
         let mut inner = self.lock();
-        let stale: Vec<String> =
-            inner.sessions.iter().filter(|(_, s)| s.last_seen.elapsed() > window).map(|(id, _)| id.clone()).collect();
+        let stale: Vec<String> = inner.sessions.iter().filter(|(_, s)| s.last_seen.elapsed() > window).map(|(id, _)| id.clone()).collect();
         for id in &stale {
             inner.sessions.remove(id);
         }

@@ -54,7 +54,10 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, sock
     let id = who.instance_id.clone();
     let (conn_id, mut queue) = control.agents().attach(&id);
     let first = match agents::hello(control.store(), &who, hello).await {
-        Ok(messages) => messages,
+        Ok(messages) => {
+            control.agents().wake_scheduler();
+            messages
+        }
         Err(e) => {
             let _ = sink.send(send(&refuse(describe(&e)))).await;
             finish(&control, &id, conn_id).await;
@@ -119,7 +122,10 @@ async fn handle(control: &Control, who: &AgentIdentity, text: &str) -> Option<Se
         AgentMessage::Heartbeat {} => None,
         AgentMessage::Hello { .. } => Some(error_reply("hello is only the first message of a connection".into())),
         AgentMessage::TaskStateChange { task } => match agents::task_changed(control.store(), who, &task).await {
-            Ok(reply) => reply,
+            Ok(reply) => {
+                control.agents().wake_scheduler();
+                reply
+            }
             Err(e) => Some(error_reply(describe(&e))),
         },
         AgentMessage::Usage { host, tasks } => {
@@ -159,6 +165,7 @@ fn describe(e: &wharf_core::WharfError) -> String {
 async fn finish(control: &Control, id: &str, conn_id: u64) {
     if control.agents().detach(id, conn_id) || !control.agents().is_connected(id) {
         tracing::info!(instance = %id, "agent disconnected");
+        control.agents().wake_scheduler();
         if let Err(e) = agents::disconnected(control.store(), id).await {
             tracing::error!(instance = %id, error = %e.message, "could not record the disconnect");
         }
@@ -174,6 +181,7 @@ pub async fn monitor(control: Control, heartbeat: Duration) {
         tick.tick().await;
         for id in control.agents().expire(heartbeat * 3) {
             tracing::warn!(instance = %id, "heartbeats missed; the agent counts as disconnected");
+            control.agents().wake_scheduler();
             if let Err(e) = agents::disconnected(control.store(), &id).await {
                 tracing::error!(instance = %id, error = %e.message, "could not record the disconnect");
             }

@@ -5,7 +5,7 @@ disconnects. Each is one transaction; the messages they return are sent after it
 */
 
 use super::join_tokens::hash_secret;
-use crate::store::{self, Store, instances, tasks};
+use crate::store::{self, Store, instances, scheduling, tasks};
 use std::collections::{BTreeMap, BTreeSet};
 use wharf_app::backend::Result;
 use wharf_core::instance::{HostFacts, VersionInfo};
@@ -105,7 +105,9 @@ pub async fn hello(store: &Store, who: &AgentIdentity, hello: Hello) -> Result<V
             None if task.desired_status == "RUNNING" && task.last_status == "PENDING" => match stored.spec {
                 Some(spec) => match serde_json::from_str::<TaskSpec>(&spec) {
                     Ok(spec) => out.push(ServerMessage::StartTask { task: spec }),
-                    Err(e) => tracing::error!(task = %task.id, error = %e, "stored task spec does not parse"),
+                    Err(e) => {
+                        tracing::error!(task = %task.id, error = %e, "stored task spec does not parse")
+                    }
                 },
                 None => tracing::error!(task = %task.id, "task without a spec"),
             },
@@ -149,14 +151,23 @@ pub async fn task_changed(store: &Store, who: &AgentIdentity, report: &TaskRepor
     let now = store::now();
     let mut w = store.write().await?;
     let Some((mut task, instance)) = tasks::get_by_id(w.conn(), &report.task_id).await? else {
-        return Ok((report.last_status != "STOPPED")
-            .then(|| ServerMessage::StopTask { task_id: report.task_id.clone(), reason: UNKNOWN_TASK.into() }));
+        return Ok(
+            (report.last_status != "STOPPED").then(|| ServerMessage::StopTask { task_id: report.task_id.clone(), reason: UNKNOWN_TASK.into() })
+        );
     };
     if instance.as_deref() != Some(who.instance_id.as_str()) {
         return Err(WharfError::invalid_field("task.taskId", format!("task '{}' does not run on this container instance", report.task_id)));
     }
     let mut reply = None;
+    let (was, wanted) = (task.last_status.clone(), task.desired_status == "RUNNING");
     if task.apply_report(report, &now) {
+        // A service's task that stops on its own counts against its deployment; one that
+        // reaches RUNNING ends a run of failures.
+        if task.last_status == "STOPPED" && wanted {
+            scheduling::task_outcome(w.conn(), &task.id, true, &now, crate::scheduling::START_BACKOFF_BASE_SECS).await?;
+        } else if task.last_status == "RUNNING" && was != "RUNNING" {
+            scheduling::task_outcome(w.conn(), &task.id, false, &now, crate::scheduling::START_BACKOFF_BASE_SECS).await?;
+        }
         let ports = if task.last_status == "STOPPED" { Vec::new() } else { task.host_ports() };
         tasks::save_state(w.conn(), &task, &json(&ports)).await?;
         if task.last_status == "STOPPED" {

@@ -7,7 +7,7 @@ portal through the [`Backend`] trait it declares).
 pub mod agents;
 mod join_tokens;
 mod registration;
-mod services;
+pub(crate) mod services;
 pub mod tasks;
 
 use crate::agents::Agents;
@@ -15,17 +15,15 @@ use crate::store::{self, Store, StoreError, clusters, instances, task_definition
 use async_trait::async_trait;
 use serde_json::Value;
 use wharf_app::backend::{Backend, Result, RevisionFilter, TaskFilter};
+use wharf_core::WharfError;
 use wharf_core::cluster::{Cluster, CreateClusterInput};
 use wharf_core::instance::{ContainerInstance, RegisterInstanceInput};
 use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
 use wharf_core::page::{Page, Paged};
 use wharf_core::service::{CreateServiceInput, Service, UpdateServiceInput};
 use wharf_core::task::Task;
+use wharf_core::task_definition::{TaskDefinition, TaskDefinitionFamily, TaskDefinitionRef, TaskDefinitionStatus, parse_registration_value};
 use wharf_core::task_input::{StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
-use wharf_core::task_definition::{
-    TaskDefinition, TaskDefinitionFamily, TaskDefinitionRef, TaskDefinitionStatus, parse_registration_value,
-};
-use wharf_core::WharfError;
 
 #[derive(Clone)]
 pub struct Control {
@@ -192,7 +190,9 @@ impl Backend for Control {
     }
 
     async fn create_service(&self, cluster: &str, input: CreateServiceInput) -> Result<Service> {
-        services::create(&self.store, cluster, input).await
+        let out = services::create(&self.store, cluster, input).await;
+        self.agents.wake_scheduler();
+        out
     }
 
     async fn list_services(&self, cluster: &str, page: Page) -> Result<Paged<Service>> {
@@ -208,11 +208,15 @@ impl Backend for Control {
     }
 
     async fn update_service(&self, cluster: &str, name: &str, input: UpdateServiceInput) -> Result<Service> {
-        services::update(&self.store, cluster, name, input).await
+        let out = services::update(&self.store, cluster, name, input).await;
+        self.agents.wake_scheduler();
+        out
     }
 
     async fn delete_service(&self, cluster: &str, name: &str, force: bool) -> Result<Service> {
-        services::delete(&self.store, cluster, name, force).await
+        let out = services::delete(&self.store, cluster, name, force).await;
+        self.agents.wake_scheduler();
+        out
     }
 
     async fn create_join_token(&self, cluster: &str, input: CreateJoinTokenInput) -> Result<(JoinToken, String)> {
@@ -267,11 +271,15 @@ impl Backend for Control {
     }
 
     async fn update_container_instance_state(&self, cluster: &str, id: &str, input: UpdateInstanceInput) -> Result<ContainerInstance> {
-        tasks::update_state(&self.store, &self.agents, cluster, id, input).await
+        let out = tasks::update_state(&self.store, &self.agents, cluster, id, input).await;
+        self.agents.wake_scheduler();
+        out
     }
 
     async fn deregister_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance> {
-        tasks::deregister(&self.store, &self.agents, cluster, id).await
+        let out = tasks::deregister(&self.store, &self.agents, cluster, id).await;
+        self.agents.wake_scheduler();
+        out
     }
 
     async fn task_log_lines(&self, cluster: &str, id: &str, container: &str, tail: u32) -> Result<Vec<String>> {
@@ -282,9 +290,13 @@ impl Backend for Control {
         loop {
             match tokio::time::timeout_at(deadline, stream.rx.recv()).await {
                 Ok(Some(crate::agents::LogChunk::Lines(more))) => lines.extend(more),
-                Ok(Some(crate::agents::LogChunk::Error(e))) => return Err(WharfError::conflict(format!("the agent could not read the log: {e}"))),
+                Ok(Some(crate::agents::LogChunk::Error(e))) => {
+                    return Err(WharfError::conflict(format!("the agent could not read the log: {e}")));
+                }
                 Ok(None) => return Ok(lines),
-                Err(_) => return Err(WharfError::conflict("the agent did not send the log in time; try again")),
+                Err(_) => {
+                    return Err(WharfError::conflict("the agent did not send the log in time; try again"));
+                }
             }
         }
     }

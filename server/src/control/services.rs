@@ -112,10 +112,7 @@ pub async fn delete(store: &Store, cluster: &str, name: &str, force: bool) -> Re
 
 async fn live(conn: &mut AnyConnection, cluster: &str, name: &str) -> Result<sql::ServiceRow> {
     clusters::get(conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
-    sql::get(conn, cluster, name)
-        .await?
-        .filter(|s| s.status != "INACTIVE")
-        .ok_or_else(|| service_not_found(cluster, name))
+    sql::get(conn, cluster, name).await?.filter(|s| s.status != "INACTIVE").ok_or_else(|| service_not_found(cluster, name))
 }
 
 /// New services and deployments run ACTIVE revisions only; running ones keep theirs.
@@ -125,10 +122,7 @@ async fn resolve_active(conn: &mut AnyConnection, reference: &TaskDefinitionRef)
         _ => e,
     })?;
     if td.status == TaskDefinitionStatus::Inactive {
-        return Err(WharfError::invalid_field(
-            "taskDefinition",
-            format!("{} is INACTIVE (deregistered); pick an ACTIVE revision", td.name()),
-        ));
+        return Err(WharfError::invalid_field("taskDefinition", format!("{} is INACTIVE (deregistered); pick an ACTIVE revision", td.name())));
     }
     Ok(td)
 }
@@ -137,7 +131,7 @@ fn service_not_found(cluster: &str, name: &str) -> WharfError {
     WharfError::not_found(format!("no service named '{name}' in cluster '{cluster}'"))
 }
 
-fn new_deployment(task_definition: &str, desired_count: i64, now: &str) -> Deployment {
+pub(crate) fn new_deployment(task_definition: &str, desired_count: i64, now: &str) -> Deployment {
     // ECS's deployment ids look like ecs-svc/1234567890123456789.
     let n = uuid::Uuid::new_v4().as_u128() % 10_u128.pow(19);
     let id = format!("ecs-svc/{n:019}");

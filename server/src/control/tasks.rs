@@ -27,10 +27,7 @@ pub async fn start(store: &Store, agents: &Agents, cluster: &str, input: StartTa
     clusters::get(w.conn(), cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
     let definition = resolve_task_definition(w.conn(), &request.task_definition).await?;
     if definition.status == TaskDefinitionStatus::Inactive {
-        return Err(WharfError::invalid_field(
-            "taskDefinition",
-            format!("{} is INACTIVE; run an ACTIVE revision", definition.name()),
-        ));
+        return Err(WharfError::invalid_field("taskDefinition", format!("{} is INACTIVE; run an ACTIVE revision", definition.name())));
     }
     let mut started = Vec::new();
     let mut failures = Vec::new();
@@ -47,24 +44,19 @@ pub async fn start(store: &Store, agents: &Agents, cluster: &str, input: StartTa
             failures.push(failure);
             continue;
         }
-        let task_id = uuid::Uuid::new_v4().simple().to_string();
-        let spec = TaskSpec::from_definition(&definition, cluster, id, &task_id, request.group.clone());
-        let (cpu, memory) = task_reservation(&definition);
-        let ports: Vec<String> = spec.static_host_ports().iter().map(|(p, n)| format!("{p}:{n}")).collect();
-        let new = tasks::NewTask {
-            id: &task_id,
-            cluster,
-            task_definition: &definition.name(),
-            container_instance_id: id,
-            group: request.group.as_deref(),
-            started_by: request.started_by.as_deref(),
-            containers: &json(&Task::containers_from(&definition)),
-            cpu,
-            memory,
-            host_ports: &json(&ports),
-            spec: &json(&spec),
-        };
-        tasks::insert(w.conn(), &new, &now).await?;
+        let spec = launch(
+            w.conn(),
+            &Launch {
+                cluster,
+                definition: &definition,
+                instance_id: id,
+                group: request.group.as_deref(),
+                started_by: request.started_by.as_deref(),
+                service_id: None,
+            },
+            &now,
+        )
+        .await?;
         started.push((id.clone(), spec));
     }
     let mut out = Vec::new();
@@ -79,6 +71,40 @@ pub async fn start(store: &Store, agents: &Agents, cluster: &str, input: StartTa
     Ok(TasksStarted { tasks: out, failures })
 }
 
+/// A task to create on an instance.
+pub(crate) struct Launch<'a> {
+    pub cluster: &'a str,
+    pub definition: &'a TaskDefinition,
+    pub instance_id: &'a str,
+    pub group: Option<&'a str>,
+    pub started_by: Option<&'a str>,
+    pub service_id: Option<&'a str>,
+}
+
+/// Records a new PENDING task with what it reserves; returns the spec its agent runs.
+pub(crate) async fn launch(conn: &mut sqlx::AnyConnection, l: &Launch<'_>, now: &str) -> Result<TaskSpec> {
+    let task_id = uuid::Uuid::new_v4().simple().to_string();
+    let spec = TaskSpec::from_definition(l.definition, l.cluster, l.instance_id, &task_id, l.group.map(str::to_string));
+    let (cpu, memory) = task_reservation(l.definition);
+    let ports: Vec<String> = spec.static_host_ports().iter().map(|(p, n)| format!("{p}:{n}")).collect();
+    let new = tasks::NewTask {
+        id: &task_id,
+        cluster: l.cluster,
+        task_definition: &l.definition.name(),
+        container_instance_id: l.instance_id,
+        group: l.group,
+        started_by: l.started_by,
+        service_id: l.service_id,
+        containers: &json(&Task::containers_from(l.definition)),
+        cpu,
+        memory,
+        host_ports: &json(&ports),
+        spec: &json(&spec),
+    };
+    tasks::insert(conn, &new, now).await?;
+    Ok(spec)
+}
+
 /// Why a task cannot go on this instance, in ECS's failure codes; None when it fits.
 fn refusal(instance: &ContainerInstance, definition: &TaskDefinition, connected: bool) -> Option<Failure> {
     let fail = |reason: &str, detail: String| Some(Failure { arn: instance.container_instance_arn.clone(), reason: reason.into(), detail });
@@ -89,10 +115,7 @@ fn refusal(instance: &ContainerInstance, definition: &TaskDefinition, connected:
         return fail("AGENT", "the instance's agent is not connected".into());
     }
     for required in &definition.requires_attributes {
-        let has = instance
-            .attributes
-            .iter()
-            .any(|a| a.name == required.name && (required.value.is_none() || a.value == required.value));
+        let has = instance.attributes.iter().any(|a| a.name == required.name && (required.value.is_none() || a.value == required.value));
         if !has {
             return fail("ATTRIBUTE", format!("the instance lacks the attribute {}", required.name));
         }

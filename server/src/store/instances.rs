@@ -53,7 +53,9 @@ fn apply_reservations(instances: &mut [ContainerInstance], reservations: Vec<Res
         entry.2.extend(ports);
     }
     for instance in instances {
-        let Some((cpu, memory, ports)) = held.get(&instance.id) else { continue };
+        let Some((cpu, memory, ports)) = held.get(&instance.id) else {
+            continue;
+        };
         for resource in &mut instance.remaining_resources {
             match resource.name.as_str() {
                 "CPU" => resource.integer_value = resource.integer_value.map(|v| v - cpu),
@@ -73,11 +75,7 @@ fn apply_reservations(instances: &mut [ContainerInstance], reservations: Vec<Res
 }
 
 pub async fn get(conn: &mut AnyConnection, cluster: &str, id: &str) -> Result<Option<ContainerInstance>> {
-    let row = sqlx::query(&format!("{SELECT} WHERE i.cluster = $1 AND i.id = $2"))
-        .bind(cluster)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(&format!("{SELECT} WHERE i.cluster = $1 AND i.id = $2")).bind(cluster).bind(id).fetch_optional(&mut *conn).await?;
     let Some(row) = row else { return Ok(None) };
     let mut found = [from_row(row)?];
     apply_reservations(&mut found, tasks::reservations(conn, cluster, Some(id)).await?)?;
@@ -95,6 +93,14 @@ pub async fn list(conn: &mut AnyConnection, cluster: &str, page: &Page) -> Resul
     let mut found = rows.into_iter().map(from_row).collect::<Result<Vec<_>>>()?;
     apply_reservations(&mut found, tasks::reservations(conn, cluster, None).await?)?;
     Ok(found)
+}
+
+/// Every instance of the cluster that is not deregistered, without reservations (the
+/// scheduler computes those from the tasks it loads anyway).
+pub async fn all(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<ContainerInstance>> {
+    let rows =
+        sqlx::query(&format!("{SELECT} WHERE i.cluster = $1 AND i.status <> 'INACTIVE' ORDER BY i.id")).bind(cluster).fetch_all(&mut *conn).await?;
+    rows.into_iter().map(from_row).collect()
 }
 
 pub struct NewInstance<'a> {
@@ -137,10 +143,7 @@ pub struct Credential {
 }
 
 pub async fn credential(conn: &mut AnyConnection, id: &str) -> Result<Option<Credential>> {
-    let row = sqlx::query("SELECT cluster, status, credential_hash FROM container_instances WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query("SELECT cluster, status, credential_hash FROM container_instances WHERE id = $1").bind(id).fetch_optional(conn).await?;
     row.map(|row| Ok(Credential { cluster: row.try_get("cluster")?, status: row.try_get("status")?, hash: row.try_get("credential_hash")? }))
         .transpose()
 }
@@ -174,11 +177,7 @@ pub async fn connected(conn: &mut AnyConnection, id: &str, host: &HostReport<'_>
 }
 
 pub async fn set_connected(conn: &mut AnyConnection, id: &str, connected: bool) -> Result<()> {
-    sqlx::query("UPDATE container_instances SET agent_connected = $2 WHERE id = $1")
-        .bind(id)
-        .bind(connected as i64)
-        .execute(conn)
-        .await?;
+    sqlx::query("UPDATE container_instances SET agent_connected = $2 WHERE id = $1").bind(id).bind(connected as i64).execute(conn).await?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ then writes would otherwise fail with SQLITE_BUSY instead of waiting.
 pub mod clusters;
 pub mod instances;
 pub mod join_tokens;
+pub mod scheduling;
 pub mod services;
 pub mod task_definitions;
 pub mod tasks;
@@ -82,19 +83,14 @@ impl Store {
     pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Self> {
         install_default_drivers();
         let (url, backend) = match database_url {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                (url.to_string(), Backend::Postgres)
-            }
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => (url.to_string(), Backend::Postgres),
             Some(url) if url.starts_with("sqlite:") => (url.to_string(), Backend::Sqlite),
             Some(url) => {
                 let scheme = url.split(':').next().unwrap_or_default();
                 return Err(StoreError::UnsupportedUrl(scheme.to_string()));
             }
             None => {
-                std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
-                    path: data_dir.display().to_string(),
-                    source,
-                })?;
+                std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir { path: data_dir.display().to_string(), source })?;
                 let file = data_dir.join("wharf.db");
                 (format!("sqlite://{}?mode=rwc", file.display()), Backend::Sqlite)
             }

@@ -23,7 +23,7 @@ pub struct ServiceRow {
     pub created_at: String,
 }
 
-fn service_row(row: AnyRow) -> Result<ServiceRow> {
+pub(crate) fn service_row(row: AnyRow) -> Result<ServiceRow> {
     let config: String = row.try_get("config")?;
     Ok(ServiceRow {
         id: row.try_get("id")?,
@@ -37,18 +37,16 @@ fn service_row(row: AnyRow) -> Result<ServiceRow> {
 
 pub async fn insert(conn: &mut AnyConnection, row: &ServiceRow, now: &str) -> Result<()> {
     let config = serde_json::to_string(&row.config).map_err(corrupt("service configuration"))?;
-    sqlx::query(
-        "INSERT INTO services (id, cluster, name, status, config, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-    )
-    .bind(&row.id)
-    .bind(&row.cluster)
-    .bind(&row.name)
-    .bind(&row.status)
-    .bind(config)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map_err(map_unique)?;
+    sqlx::query("INSERT INTO services (id, cluster, name, status, config, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)")
+        .bind(&row.id)
+        .bind(&row.cluster)
+        .bind(&row.name)
+        .bind(&row.status)
+        .bind(config)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map_err(map_unique)?;
     Ok(())
 }
 
@@ -134,11 +132,7 @@ pub async fn scale_primary(conn: &mut AnyConnection, service_id: &str, desired: 
 
 /// Marks every deployment of the service INACTIVE (the service was deleted).
 pub async fn retire_deployments(conn: &mut AnyConnection, service_id: &str, now: &str) -> Result<()> {
-    sqlx::query("UPDATE deployments SET status = 'INACTIVE', updated_at = $2 WHERE service_id = $1")
-        .bind(service_id)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    sqlx::query("UPDATE deployments SET status = 'INACTIVE', updated_at = $2 WHERE service_id = $1").bind(service_id).bind(now).execute(conn).await?;
     Ok(())
 }
 
@@ -155,7 +149,9 @@ pub async fn add_event(conn: &mut AnyConnection, service_id: &str, message: &str
 /// Turns rows into described services: deployments, task counts and (when asked) events,
 /// each fetched once for the whole set.
 pub async fn assemble(conn: &mut AnyConnection, rows: Vec<ServiceRow>, with_events: bool) -> Result<Vec<Service>> {
-    let Some(first) = rows.first() else { return Ok(Vec::new()) };
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
     let cluster = first.cluster.clone();
     let single = (rows.len() == 1).then(|| first.id.clone());
 
@@ -216,13 +212,11 @@ pub async fn assemble(conn: &mut AnyConnection, rows: Vec<ServiceRow>, with_even
     let mut events: HashMap<String, Vec<ServiceEvent>> = HashMap::new();
     if with_events {
         for row in &rows {
-            let event_rows = sqlx::query(
-                "SELECT seq, created_at, message FROM service_events WHERE service_id = $1 ORDER BY seq DESC LIMIT $2",
-            )
-            .bind(&row.id)
-            .bind(EVENTS_SHOWN)
-            .fetch_all(&mut *conn)
-            .await?;
+            let event_rows = sqlx::query("SELECT seq, created_at, message FROM service_events WHERE service_id = $1 ORDER BY seq DESC LIMIT $2")
+                .bind(&row.id)
+                .bind(EVENTS_SHOWN)
+                .fetch_all(&mut *conn)
+                .await?;
             let list = event_rows
                 .into_iter()
                 .map(|e| {
@@ -237,9 +231,7 @@ pub async fn assemble(conn: &mut AnyConnection, rows: Vec<ServiceRow>, with_even
         .into_iter()
         .map(|row| {
             let deployments = deployments.remove(&row.id).unwrap_or_default();
-            let (running_count, pending_count) = deployments
-                .iter()
-                .fold((0, 0), |(r, p), d| (r + d.running_count, p + d.pending_count));
+            let (running_count, pending_count) = deployments.iter().fold((0, 0), |(r, p), d| (r + d.running_count, p + d.pending_count));
             Service {
                 service_arn: arn::service(&row.cluster, &row.name),
                 cluster_arn: arn::cluster(&row.cluster),

@@ -37,11 +37,7 @@ fn from_row(row: AnyRow) -> Result<Task> {
 }
 
 pub async fn get(conn: &mut AnyConnection, cluster: &str, id: &str) -> Result<Option<Task>> {
-    let row = sqlx::query(&format!("{SELECT} WHERE t.cluster = $1 AND t.id = $2"))
-        .bind(cluster)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query(&format!("{SELECT} WHERE t.cluster = $1 AND t.id = $2")).bind(cluster).bind(id).fetch_optional(conn).await?;
     row.map(from_row).transpose()
 }
 
@@ -73,6 +69,7 @@ pub struct NewTask<'a> {
     pub container_instance_id: &'a str,
     pub group: Option<&'a str>,
     pub started_by: Option<&'a str>,
+    pub service_id: Option<&'a str>,
     pub containers: &'a str,
     pub cpu: i64,
     pub memory: i64,
@@ -84,8 +81,8 @@ pub struct NewTask<'a> {
 pub async fn insert(conn: &mut AnyConnection, t: &NewTask<'_>, now: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO tasks (id, cluster, task_definition, container_instance_id, task_group, started_by,
-            last_status, desired_status, containers, created_at, cpu, memory, host_ports, spec)
-         VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', 'RUNNING', $7, $8, $9, $10, $11, $12)",
+            last_status, desired_status, containers, created_at, cpu, memory, host_ports, spec, service_id)
+         VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', 'RUNNING', $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(t.id)
     .bind(t.cluster)
@@ -99,6 +96,7 @@ pub async fn insert(conn: &mut AnyConnection, t: &NewTask<'_>, now: &str) -> Res
     .bind(t.memory)
     .bind(t.host_ports)
     .bind(t.spec)
+    .bind(t.service_id)
     .execute(conn)
     .await?;
     Ok(())

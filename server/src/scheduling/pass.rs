@@ -1,0 +1,257 @@
+/*!
+One pass over one cluster: load it, plan every live service, commit the plan in one
+transaction, and return the messages for the agents (sent after the commit).
+*/
+
+use super::Settings;
+use super::snapshot::{self, Cluster};
+use crate::control::services::new_deployment;
+use crate::control::tasks::{Launch, launch};
+use crate::store::scheduling::{self as sql, LiveTask, ServiceState};
+use crate::store::{self, Store, instances, services as service_sql, task_definitions};
+use sqlx::AnyConnection;
+use std::collections::{HashMap, HashSet};
+use wharf_core::WharfError;
+use wharf_core::protocol::ServerMessage;
+use wharf_core::service::SchedulingStrategy;
+use wharf_core::task_definition::{TaskDefinition, TaskDefinitionRef};
+use wharf_scheduler::service::{self as plan, Bounds, Host, ServiceTask, StopReason};
+use wharf_scheduler::{Constraint, Request, Strategy};
+
+type Messages = Vec<(String, ServerMessage)>;
+
+pub async fn reconcile(store: &Store, cluster: &str, settings: &Settings, seed: u64) -> Result<Messages, WharfError> {
+    let mut w = store.write().await?;
+    let services = sql::services(w.conn(), cluster).await?;
+    if services.is_empty() {
+        return Ok(Vec::new());
+    }
+    let instances = instances::all(w.conn(), cluster).await?;
+    let live = sql::live_tasks(w.conn(), cluster).await?;
+    let definitions = load_definitions(w.conn(), &services, &live).await?;
+    let mut state = snapshot::build(&instances, &live, settings.lost_after);
+    let now = store::now();
+    let mut out = Vec::new();
+    for (n, service) in services.iter().enumerate() {
+        let step = Step { cluster, service, live: &live, definitions: &definitions, now: &now, seed: seed.wrapping_add(n as u64) };
+        step.run(w.conn(), &mut state, &mut out).await?;
+    }
+    w.commit().await?;
+    Ok(out)
+}
+
+async fn load_definitions(
+    conn: &mut AnyConnection,
+    services: &[ServiceState],
+    live: &[LiveTask],
+) -> Result<HashMap<String, TaskDefinition>, WharfError> {
+    let names: HashSet<&str> = services
+        .iter()
+        .flat_map(|s| s.deployments.iter().map(|d| d.task_definition.as_str()))
+        .chain(live.iter().filter(|t| t.service_id.is_some()).map(|t| t.task_definition.as_str()))
+        .collect();
+    let mut out = HashMap::new();
+    for name in names {
+        let Ok(TaskDefinitionRef { family, revision: Some(revision) }) = TaskDefinitionRef::parse(name) else {
+            continue;
+        };
+        if let Some(def) = task_definitions::get(conn, &family, revision).await? {
+            out.insert(name.to_string(), def);
+        }
+    }
+    Ok(out)
+}
+
+struct Step<'a> {
+    cluster: &'a str,
+    service: &'a ServiceState,
+    live: &'a [LiveTask],
+    definitions: &'a HashMap<String, TaskDefinition>,
+    now: &'a str,
+    seed: u64,
+}
+
+impl Step<'_> {
+    fn name(&self) -> &str {
+        &self.service.row.name
+    }
+
+    async fn event(&self, conn: &mut AnyConnection, message: String) -> Result<(), WharfError> {
+        service_sql::add_event(conn, &self.service.row.id, &format!("(service {}) {message}", self.name()), self.now).await?;
+        Ok(())
+    }
+
+    async fn run(&self, conn: &mut AnyConnection, state: &mut Cluster, out: &mut Messages) -> Result<(), WharfError> {
+        let svc = self.service;
+        let mine: Vec<&LiveTask> = self.live.iter().filter(|t| t.service_id.as_deref() == Some(svc.row.id.as_str())).collect();
+        if svc.row.status == "DRAINING" {
+            // Deleted: its tasks were asked to stop; it goes INACTIVE once they have.
+            if mine.is_empty() {
+                service_sql::update(conn, &svc.row.id, "INACTIVE", &svc.row.config, self.now).await?;
+                service_sql::retire_deployments(conn, &svc.row.id, self.now).await?;
+            }
+            return Ok(());
+        }
+        let Some(primary) = svc.deployments.iter().find(|d| d.status == "PRIMARY") else {
+            return Ok(());
+        };
+        let Some(definition) = self.definitions.get(&primary.task_definition) else {
+            return Ok(());
+        };
+        let group = format!("service:{}", self.name());
+        let demand = snapshot::demand_of(definition, &group);
+        let config = &svc.row.config;
+        let mut given = config.placement_constraints.clone();
+        given.extend(definition.spec.placement_constraints.clone().unwrap_or_default());
+        let constraints = match Constraint::from_ecs(&given) {
+            Ok(c) => c,
+            Err(e) => {
+                return self.pending(conn, Some(format!("its placement constraints cannot be used: {e}"))).await;
+            }
+        };
+        let wanted: Vec<&LiveTask> = mine.iter().copied().filter(|t| t.desired_status == "RUNNING").collect();
+        let tasks: Vec<ServiceTask> = wanted
+            .iter()
+            .filter_map(|t| {
+                let pos = state.snapshot.index_of(t.instance_id.as_deref()?)?;
+                let host = if state.lost[pos] {
+                    Host::Lost
+                } else if state.snapshot.instances[pos].status != wharf_scheduler::InstanceStatus::Active {
+                    Host::Draining
+                } else {
+                    Host::Ok
+                };
+                Some(ServiceTask {
+                    id: t.id.clone(),
+                    instance: pos,
+                    primary: t.started_by.as_deref() == Some(primary.id.as_str()),
+                    health: snapshot::health(t, self.definitions),
+                    host,
+                })
+            })
+            .collect();
+        let throttled = svc.throttled_until.as_deref().is_some_and(|t| t > self.now);
+        let failed = primary.rollout_state == "FAILED";
+        let may_start = !throttled && !failed;
+        let (stops, placed, explanation, steady, desired) = match config.scheduling_strategy {
+            SchedulingStrategy::Replica => {
+                let bounds = Bounds {
+                    desired: config.desired_count,
+                    minimum_healthy_percent: config.minimum_healthy_percent(),
+                    maximum_percent: config.maximum_percent(),
+                };
+                let strategies = Strategy::list_or_default(&config.placement_strategy);
+                let p = plan::plan_replica(&state.snapshot, &tasks, bounds, &strategies, may_start);
+                let placement = state.snapshot.place(&Request {
+                    demand: &demand,
+                    count: p.start,
+                    strategies: &strategies,
+                    constraints: &constraints,
+                    seed: self.seed,
+                });
+                (p.stop, placement.placed, placement.explanation, p.steady, config.desired_count)
+            }
+            SchedulingStrategy::Daemon => {
+                let p = plan::plan_daemon(&state.snapshot, &tasks, &demand, &constraints, may_start);
+                for &pos in &p.start_on {
+                    state.snapshot.instances[pos].take(&demand);
+                }
+                (p.stop, p.start_on, p.explanation, p.steady, p.desired)
+            }
+        };
+        if desired != primary.desired_count {
+            sql::set_desired(conn, &primary.id, desired).await?;
+        }
+        for (i, reason) in stops {
+            let task = &tasks[i];
+            let instance_id = state.snapshot.instances[task.instance].id.clone();
+            if reason == StopReason::Lost {
+                sql::mark_lost(conn, &task.id, reason.as_str(), self.now).await?;
+                self.event(conn, format!("stopped task {} on the lost container instance {instance_id}.", task.id)).await?;
+            } else {
+                sql::request_stop(conn, &task.id, reason.as_str()).await?;
+                out.push((instance_id, ServerMessage::StopTask { task_id: task.id.clone(), reason: reason.as_str().into() }));
+            }
+        }
+        let mut started = Vec::with_capacity(placed.len());
+        for pos in placed {
+            let instance_id = state.snapshot.instances[pos].id.clone();
+            let launch_of = Launch {
+                cluster: self.cluster,
+                definition,
+                instance_id: &instance_id,
+                group: Some(&group),
+                started_by: Some(&primary.id),
+                service_id: Some(&svc.row.id),
+            };
+            let spec = launch(conn, &launch_of, self.now).await?;
+            started.push(spec.task_id.clone());
+            out.push((instance_id, ServerMessage::StartTask { task: spec }));
+        }
+        if !started.is_empty() {
+            let shown: Vec<&str> = started.iter().take(5).map(String::as_str).collect();
+            let more = if started.len() > 5 { format!(" and {} more", started.len() - 5) } else { String::new() };
+            self.event(conn, format!("has started {} tasks: (task {}){more}.", started.len(), shown.join(") (task "))).await?;
+        }
+        if throttled && svc.pending_reason.is_none() {
+            self.event(conn, "is unable to consistently start tasks successfully; new starts are backed off.".into()).await?;
+        }
+        let reason = explanation.map(|e| format!("was unable to place a task because {e}."));
+        self.pending(conn, reason.or_else(|| throttled.then(|| "is backing off task starts after repeated failures.".into()))).await?;
+        self.deployments(conn, primary, desired, steady).await
+    }
+
+    /// Records (and announces, when it changed) why tasks are pending.
+    async fn pending(&self, conn: &mut AnyConnection, reason: Option<String>) -> Result<(), WharfError> {
+        if reason == self.service.pending_reason {
+            return Ok(());
+        }
+        sql::set_pending_reason(conn, &self.service.row.id, reason.as_deref()).await?;
+        if let Some(r) = reason {
+            self.event(conn, r).await?;
+        }
+        Ok(())
+    }
+
+    /// Completes, fails (and rolls back) or retires deployments.
+    async fn deployments(&self, conn: &mut AnyConnection, primary: &sql::DeploymentRow, desired: i64, steady: bool) -> Result<(), WharfError> {
+        let svc = self.service;
+        for d in svc.deployments.iter().filter(|d| d.status == "ACTIVE") {
+            if !self.live.iter().any(|t| t.started_by.as_deref() == Some(d.id.as_str())) {
+                sql::retire(conn, &d.id, self.now).await?;
+            }
+        }
+        if primary.rollout_state != "IN_PROGRESS" {
+            return Ok(());
+        }
+        if steady {
+            sql::set_rollout(conn, &primary.id, "COMPLETED", &format!("ECS deployment {} completed.", primary.id), self.now).await?;
+            self.event(conn, format!("(deployment {}) deployment completed.", primary.id)).await?;
+            self.event(conn, "has reached a steady state.".into()).await?;
+            return Ok(());
+        }
+        let breaker = svc.row.config.deployment_configuration.deployment_circuit_breaker.clone().unwrap_or_default();
+        if !breaker.enable || primary.failed_tasks < plan::circuit_breaker_threshold(desired) {
+            return Ok(());
+        }
+        let reason = format!("ECS deployment circuit breaker: {} tasks failed to start.", primary.failed_tasks);
+        sql::set_rollout(conn, &primary.id, "FAILED", &reason, self.now).await?;
+        self.event(conn, format!("(deployment {}) deployment failed: tasks failed to start.", primary.id)).await?;
+        if !breaker.rollback {
+            return Ok(());
+        }
+        let Some(good) = svc.deployments.iter().find(|d| d.id != primary.id && d.rollout_state == "COMPLETED") else {
+            self.event(conn, "has no completed deployment to roll back to.".into()).await?;
+            return Ok(());
+        };
+        let mut config = svc.row.config.clone();
+        config.task_definition = good.task_definition.clone();
+        let mut rollback = new_deployment(&good.task_definition, config.desired_count, self.now);
+        rollback.rollout_state_reason = Some(format!("ECS deployment circuit breaker: rolling back to deploymentId {}.", good.id));
+        service_sql::demote_primary(conn, &svc.row.id, self.now).await?;
+        service_sql::insert_deployment(conn, &svc.row.id, &rollback).await?;
+        service_sql::update(conn, &svc.row.id, &svc.row.status, &config, self.now).await?;
+        self.event(conn, format!("(deployment {}) rolling back to deployment {} ({}).", primary.id, good.id, good.task_definition)).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,255 @@
+/*!
+SQL of the scheduling loop: the state it loads once per pass (live tasks, services with their
+deployments) and the batched writes of a plan. Reads here never run per placement.
+*/
+
+use super::services::{ServiceRow, service_row};
+use super::{Result, corrupt};
+use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
+use wharf_core::task::Container;
+
+/// A task that has not stopped, as the scheduler needs it.
+#[derive(Debug, Clone)]
+pub struct LiveTask {
+    pub id: String,
+    pub instance_id: Option<String>,
+    pub service_id: Option<String>,
+    /// For a service's tasks: the deployment that started it.
+    pub started_by: Option<String>,
+    pub group: Option<String>,
+    pub task_definition: String,
+    pub last_status: String,
+    pub desired_status: String,
+    pub containers: Vec<Container>,
+    pub cpu: i64,
+    pub memory: i64,
+    pub host_ports: Vec<String>,
+}
+
+pub async fn live_tasks(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<LiveTask>> {
+    let rows = sqlx::query(
+        "SELECT id, container_instance_id, service_id, started_by, task_group, task_definition, last_status, desired_status,
+                containers, cpu, memory, host_ports
+         FROM tasks WHERE cluster = $1 AND last_status <> 'STOPPED' ORDER BY created_at, id",
+    )
+    .bind(cluster)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let containers: String = row.try_get("containers")?;
+            let ports: String = row.try_get("host_ports")?;
+            Ok(LiveTask {
+                id: row.try_get("id")?,
+                instance_id: row.try_get("container_instance_id")?,
+                service_id: row.try_get("service_id")?,
+                started_by: row.try_get("started_by")?,
+                group: row.try_get("task_group")?,
+                task_definition: row.try_get("task_definition")?,
+                last_status: row.try_get("last_status")?,
+                desired_status: row.try_get("desired_status")?,
+                containers: serde_json::from_str(&containers).map_err(corrupt("task containers"))?,
+                cpu: row.try_get("cpu")?,
+                memory: row.try_get("memory")?,
+                host_ports: serde_json::from_str(&ports).map_err(corrupt("task host ports"))?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct DeploymentRow {
+    pub id: String,
+    pub status: String,
+    pub task_definition: String,
+    pub desired_count: i64,
+    pub failed_tasks: i64,
+    pub rollout_state: String,
+    pub created_at: String,
+}
+
+/// A live service with what the loop tracks about it.
+#[derive(Debug, Clone)]
+pub struct ServiceState {
+    pub row: ServiceRow,
+    pub start_failures: i64,
+    pub throttled_until: Option<String>,
+    pub pending_reason: Option<String>,
+    /// Newest first.
+    pub deployments: Vec<DeploymentRow>,
+}
+
+/// Clusters with a service that is not INACTIVE: the ones a pass has work in.
+pub async fn busy_clusters(conn: &mut AnyConnection) -> Result<Vec<String>> {
+    let rows = sqlx::query("SELECT DISTINCT cluster FROM services WHERE status <> 'INACTIVE' ORDER BY cluster").fetch_all(conn).await?;
+    rows.into_iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
+pub async fn services(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<ServiceState>> {
+    let rows = sqlx::query(
+        "SELECT id, cluster, name, status, config, created_at, start_failures, throttled_until, pending_reason
+         FROM services WHERE cluster = $1 AND status <> 'INACTIVE' ORDER BY name",
+    )
+    .bind(cluster)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let start_failures = row.try_get("start_failures")?;
+        let throttled_until = row.try_get("throttled_until")?;
+        let pending_reason = row.try_get("pending_reason")?;
+        out.push(ServiceState { row: service_row(row)?, start_failures, throttled_until, pending_reason, deployments: Vec::new() });
+    }
+    let deployments = sqlx::query(
+        "SELECT d.id, d.service_id, d.status, d.task_definition, d.desired_count, d.failed_tasks, d.rollout_state, d.created_at
+         FROM deployments d JOIN services s ON s.id = d.service_id
+         WHERE s.cluster = $1 AND s.status <> 'INACTIVE' ORDER BY d.created_at DESC, d.id",
+    )
+    .bind(cluster)
+    .fetch_all(conn)
+    .await?;
+    let mut by_service: HashMap<String, Vec<DeploymentRow>> = HashMap::new();
+    for d in deployments {
+        let service_id: String = d.try_get("service_id")?;
+        by_service.entry(service_id).or_default().push(DeploymentRow {
+            id: d.try_get("id")?,
+            status: d.try_get("status")?,
+            task_definition: d.try_get("task_definition")?,
+            desired_count: d.try_get("desired_count")?,
+            failed_tasks: d.try_get("failed_tasks")?,
+            rollout_state: d.try_get("rollout_state")?,
+            created_at: d.try_get("created_at")?,
+        });
+    }
+    for s in &mut out {
+        s.deployments = by_service.remove(&s.row.id).unwrap_or_default();
+    }
+    Ok(out)
+}
+
+/// Takes or renews the scheduling lease; false when another server holds it.
+pub async fn hold_lease(conn: &mut AnyConnection, holder: &str, now: &str, until: &str) -> Result<bool> {
+    let renewed =
+        sqlx::query("UPDATE scheduler_leases SET holder = $1, expires_at = $2 WHERE name = 'scheduler' AND (holder = $1 OR expires_at < $3)")
+            .bind(holder)
+            .bind(until)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    if renewed > 0 {
+        return Ok(true);
+    }
+    let taken = sqlx::query("SELECT holder FROM scheduler_leases WHERE name = 'scheduler'").fetch_optional(&mut *conn).await?;
+    if taken.is_some() {
+        return Ok(false);
+    }
+    sqlx::query("INSERT INTO scheduler_leases (name, holder, expires_at) VALUES ('scheduler', $1, $2)")
+        .bind(holder)
+        .bind(until)
+        .execute(conn)
+        .await?;
+    Ok(true)
+}
+
+/// Asks a task to stop (its agent carries it out); the first reason given stays.
+pub async fn request_stop(conn: &mut AnyConnection, id: &str, reason: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE tasks SET desired_status = 'STOPPED', stopped_reason = COALESCE(stopped_reason, $2)
+         WHERE id = $1 AND desired_status <> 'STOPPED'",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A task whose host is gone for good: STOPPED now, nothing left to ask of its agent (if the
+/// agent comes back, its hello finds the task unwanted and stops it).
+pub async fn mark_lost(conn: &mut AnyConnection, id: &str, reason: &str, now: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE tasks SET last_status = 'STOPPED', desired_status = 'STOPPED', stopped_reason = COALESCE(stopped_reason, $2),
+            stopped_at = $3, host_ports = '[]' WHERE id = $1",
+    )
+    .bind(id)
+    .bind(reason)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_rollout(conn: &mut AnyConnection, id: &str, state: &str, reason: &str, now: &str) -> Result<()> {
+    sqlx::query("UPDATE deployments SET rollout_state = $2, rollout_state_reason = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(state)
+        .bind(reason)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_desired(conn: &mut AnyConnection, deployment_id: &str, desired: i64) -> Result<()> {
+    sqlx::query("UPDATE deployments SET desired_count = $2 WHERE id = $1 AND desired_count <> $2")
+        .bind(deployment_id)
+        .bind(desired)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deployments other than the PRIMARY one whose tasks are all gone.
+pub async fn retire(conn: &mut AnyConnection, id: &str, now: &str) -> Result<()> {
+    sqlx::query("UPDATE deployments SET status = 'INACTIVE', updated_at = $2 WHERE id = $1").bind(id).bind(now).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn set_pending_reason(conn: &mut AnyConnection, service_id: &str, reason: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE services SET pending_reason = $2 WHERE id = $1").bind(service_id).bind(reason).execute(conn).await?;
+    Ok(())
+}
+
+/// A service task stopped while it was wanted (`failed`) or reached RUNNING: counts the
+/// failure on its deployment and backs starts off after three in a row (ECS's task start
+/// throttling), or clears the count.
+pub async fn task_outcome(conn: &mut AnyConnection, task_id: &str, failed: bool, now: &str, backoff_base_secs: u64) -> Result<()> {
+    let Some(row) = sqlx::query("SELECT service_id, started_by FROM tasks WHERE id = $1 AND service_id IS NOT NULL")
+        .bind(task_id)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(());
+    };
+    let service_id: String = row.try_get("service_id")?;
+    let deployment: Option<String> = row.try_get("started_by")?;
+    if !failed {
+        sqlx::query("UPDATE services SET start_failures = 0, throttled_until = NULL WHERE id = $1 AND start_failures > 0")
+            .bind(&service_id)
+            .execute(conn)
+            .await?;
+        return Ok(());
+    }
+    sqlx::query("UPDATE deployments SET failed_tasks = failed_tasks + 1, updated_at = $2 WHERE id = $1")
+        .bind(deployment.unwrap_or_default())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let failures: i64 = sqlx::query("UPDATE services SET start_failures = start_failures + 1 WHERE id = $1 RETURNING start_failures")
+        .bind(&service_id)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    if failures >= 3 {
+        let secs = backoff_base_secs.saturating_mul(1 << (failures - 3).min(8)).min(900);
+        let until = chrono::Utc::now() + chrono::Duration::seconds(secs as i64);
+        sqlx::query("UPDATE services SET throttled_until = $2 WHERE id = $1")
+            .bind(&service_id)
+            .bind(until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
