@@ -130,6 +130,10 @@ pub struct SimulateArgs {
     /// Seconds over which the instances connect (spreads the registration burst).
     #[arg(long, default_value_t = 0.0)]
     pub ramp_seconds: f64,
+
+    /// Milliseconds each simulated container takes to start.
+    #[arg(long = "sim-start-ms", default_value_t = 0)]
+    pub start_ms: u64,
 }
 
 /// Loads `KEY=VALUE` lines into the environment where the variable is not already set, so

@@ -22,6 +22,7 @@ pub async fn run(args: AgentArgs, sim: SimulateArgs) -> Result<(), String> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(|e| e.to_string())?;
     let runtime = Simulated::default();
     let capabilities = crate::runtime::Runtime::capabilities(&runtime);
+    let start_ms = sim.start_ms;
     let mut handles = Vec::with_capacity(sim.count);
     for i in 0..sim.count {
         let mut one = args.clone();
@@ -47,7 +48,8 @@ pub async fn run(args: AgentArgs, sim: SimulateArgs) -> Result<(), String> {
                 }
             };
             let cleanup = Duration::from_secs(one.task_cleanup_wait_seconds);
-            let (supervisor, mut reports) = Supervisor::new(Arc::new(Simulated::default()), None, cleanup);
+            let runtime = Simulated::with_start_delay(Duration::from_millis(start_ms));
+            let (supervisor, mut reports) = Supervisor::new(Arc::new(runtime), None, cleanup);
             let connection = Connection {
                 identity,
                 facts: HelloFacts { hostname: facts.hostname, cpu: facts.cpu, memory: facts.memory, attributes: facts.attributes, docker_version: None },

@@ -12,7 +12,7 @@ use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
 use wharf_core::page::{Page, Paged};
 use wharf_core::service::{CreateServiceInput, Service, UpdateServiceInput};
 use wharf_core::task::Task;
-use wharf_core::task_input::{StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
+use wharf_core::task_input::{RunTaskInput, StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
 use wharf_core::task_definition::{TaskDefinition, TaskDefinitionFamily, TaskDefinitionStatus};
 use wharf_core::WharfError;
 
@@ -72,6 +72,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn describe_task(&self, cluster: &str, id: &str) -> Result<Task>;
     /// ECS StartTask: one task on each named instance; refusals come back as `failures`.
     async fn start_task(&self, cluster: &str, input: StartTaskInput) -> Result<TasksStarted>;
+    async fn run_task(&self, cluster: &str, input: RunTaskInput) -> Result<TasksStarted>;
     async fn stop_task(&self, cluster: &str, id: &str, input: StopTaskInput) -> Result<Task>;
     /// ACTIVE or DRAINING.
     async fn update_container_instance_state(&self, cluster: &str, id: &str, input: UpdateInstanceInput) -> Result<ContainerInstance>;

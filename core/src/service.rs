@@ -255,19 +255,28 @@ impl ServiceConfig {
         if min > max {
             errors.push("deploymentConfiguration.minimumHealthyPercent", format!("{min} must not exceed maximumPercent ({max})"));
         }
-        if self.placement_strategy.len() > MAX_STRATEGIES {
-            errors.push("placementStrategy", format!("at most {MAX_STRATEGIES} strategies; there are {}", self.placement_strategy.len()));
-        }
         if self.scheduling_strategy == SchedulingStrategy::Daemon && !self.placement_strategy.is_empty() {
             errors.push("placementStrategy", "a DAEMON service places one task per instance and takes no placement strategy");
         }
-        for (i, s) in self.placement_strategy.iter().enumerate() {
+        check_placement(errors, &self.placement_strategy, &self.placement_constraints);
+        if let Some(g) = self.health_check_grace_period_seconds.filter(|g| !(0..=2_147_483_647).contains(g)) {
+            errors.push("healthCheckGracePeriodSeconds", format!("{g} is out of range (0 to 2147483647)"));
+        }
+    }
+}
+
+/// Checks placement strategies and constraints (services and RunTask share the rules).
+pub fn check_placement(errors: &mut FieldErrors, strategies: &[PlacementStrategy], constraints: &[PlacementConstraint]) {
+        if strategies.len() > MAX_STRATEGIES {
+            errors.push("placementStrategy", format!("at most {MAX_STRATEGIES} strategies; there are {}", strategies.len()));
+        }
+        for (i, s) in strategies.iter().enumerate() {
             check_strategy(errors, i, s);
         }
-        if self.placement_constraints.len() > MAX_CONSTRAINTS {
-            errors.push("placementConstraints", format!("at most {MAX_CONSTRAINTS} constraints; there are {}", self.placement_constraints.len()));
+        if constraints.len() > MAX_CONSTRAINTS {
+            errors.push("placementConstraints", format!("at most {MAX_CONSTRAINTS} constraints; there are {}", constraints.len()));
         }
-        for (i, c) in self.placement_constraints.iter().enumerate() {
+        for (i, c) in constraints.iter().enumerate() {
             let at = format!("placementConstraints[{i}]");
             match c.kind.as_deref() {
                 Some("memberOf") => check_expression(errors, &at, c.expression.as_deref()),
@@ -279,10 +288,6 @@ impl ServiceConfig {
                 None => errors.push(format!("{at}.type"), "a constraint needs a type (memberOf or distinctInstance)"),
             }
         }
-        if let Some(g) = self.health_check_grace_period_seconds.filter(|g| !(0..=2_147_483_647).contains(g)) {
-            errors.push("healthCheckGracePeriodSeconds", format!("{g} is out of range (0 to 2147483647)"));
-        }
-    }
 }
 
 fn check_strategy(errors: &mut FieldErrors, i: usize, s: &PlacementStrategy) {

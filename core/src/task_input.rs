@@ -89,6 +89,65 @@ pub struct TasksStarted {
     pub failures: Vec<Failure>,
 }
 
+/// ECS RunTask: the scheduler places `count` tasks by the strategies and constraints.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunTaskInput {
+    #[serde(default)]
+    pub task_definition: Option<String>,
+    /// 1 to 10 (ECS's limit per call); default 1.
+    #[serde(default)]
+    pub count: Option<i64>,
+    #[serde(default)]
+    pub placement_strategy: Option<Vec<crate::service::PlacementStrategy>>,
+    #[serde(default)]
+    pub placement_constraints: Option<Vec<crate::task_definition::PlacementConstraint>>,
+    #[serde(default)]
+    pub started_by: Option<String>,
+    /// Default `family:NAME`, as in ECS.
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
+pub struct RunTask {
+    pub start: StartTask,
+    pub count: usize,
+    pub placement_strategy: Vec<crate::service::PlacementStrategy>,
+    pub placement_constraints: Vec<crate::task_definition::PlacementConstraint>,
+}
+
+impl RunTaskInput {
+    pub fn validate(self) -> Result<RunTask, WharfError> {
+        let count = self.count.unwrap_or(1);
+        let strategies = self.placement_strategy.unwrap_or_default();
+        let constraints = self.placement_constraints.unwrap_or_default();
+        // The StartTask checks cover the shared fields; the instance list is not ours to give.
+        let start = StartTaskInput {
+            task_definition: self.task_definition,
+            container_instances: Some(vec!["-".into()]),
+            started_by: self.started_by,
+            group: self.group,
+        }
+        .validate();
+        let mut errors = FieldErrors::new();
+        if let Err(e) = &start {
+            for fe in &e.errors {
+                errors.push(fe.field.clone(), fe.message.clone());
+            }
+        }
+        if !(1..=10).contains(&count) {
+            errors.push("count", format!("{count} is out of range (1 to 10 tasks per call)"));
+        }
+        crate::service::check_placement(&mut errors, &strategies, &constraints);
+        errors.finish(())?;
+        // No errors were found, so the StartTask checks passed too.
+        let mut start = start?;
+        start.container_instances.clear();
+        Ok(RunTask { start, count: count as usize, placement_strategy: strategies, placement_constraints: constraints })
+    }
+}
+
 /// ECS StopTask.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

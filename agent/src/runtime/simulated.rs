@@ -17,9 +17,15 @@ use wharf_core::task::NetworkBinding;
 pub struct Simulated {
     containers: Mutex<HashMap<String, Observed>>,
     next_port: AtomicU16,
+    /// How long a container takes to start, standing in for image pulls and process start.
+    start_delay: Duration,
 }
 
 impl Simulated {
+    pub fn with_start_delay(start_delay: Duration) -> Self {
+        Self { start_delay, ..Self::default() }
+    }
+
     fn containers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Observed>> {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -37,10 +43,13 @@ impl Runtime for Simulated {
 
     async fn start(&self, task: &TaskSpec, c: &ContainerSpec) -> Result<Started, RuntimeError> {
         let id = format!("sim-{}-{}", task.task_id, c.name);
-        let mut containers = self.containers();
-        if let Some(existing) = containers.get(&id) {
+        if let Some(existing) = self.containers().get(&id) {
             return Ok(Started { runtime_id: id, bindings: existing.bindings.clone() });
         }
+        if !self.start_delay.is_zero() {
+            tokio::time::sleep(self.start_delay).await;
+        }
+        let mut containers = self.containers();
         let bindings: Vec<NetworkBinding> = c
             .port_mappings
             .iter()

@@ -99,7 +99,7 @@ impl ListQuery {
         join_tokens::create, join_tokens::list, join_tokens::revoke, agent::register,
         services::create, services::list, services::describe, services::update, services::delete,
         instances::list, instances::describe, instances::update, instances::deregister,
-        tasks::list_tasks, tasks::describe_task, tasks::start, tasks::stop, tasks::logs,
+        tasks::list_tasks, tasks::describe_task, tasks::run, tasks::start, tasks::stop, tasks::logs,
     ),
     components(schemas(WharfError, wharf_core::FieldError, wharf_core::ErrorKind)),
     tags(
@@ -132,7 +132,7 @@ pub fn router() -> Router<AppState> {
             "/clusters/{cluster}/container-instances/{id}",
             g(instances::describe).patch(instances::update).delete(instances::deregister),
         )
-        .route("/clusters/{cluster}/tasks", g(tasks::list_tasks))
+        .route("/clusters/{cluster}/tasks", g(tasks::list_tasks).post(tasks::run))
         .route("/clusters/{cluster}/tasks/start", post(tasks::start))
         .route("/clusters/{cluster}/tasks/{id}", g(tasks::describe_task))
         .route("/clusters/{cluster}/tasks/{id}/stop", post(tasks::stop))

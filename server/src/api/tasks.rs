@@ -14,7 +14,7 @@ use wharf_app::backend::TaskFilter;
 use wharf_core::WharfError;
 use wharf_core::page::PageRequest;
 use wharf_core::task::Task;
-use wharf_core::task_input::{StartTaskInput, StopTaskInput, TasksStarted};
+use wharf_core::task_input::{RunTaskInput, StartTaskInput, StopTaskInput, TasksStarted};
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -64,6 +64,20 @@ pub async fn list_tasks(State(state): State<AppState>, Path(cluster): Path<Strin
     responses((status = 200, body = TaskResponse), (status = 404, body = WharfError)))]
 pub async fn describe_task(State(state): State<AppState>, Path((cluster, id)): Path<(String, String)>) -> ApiResult<Json<TaskResponse>> {
     Ok(Json(TaskResponse { task: state.backend.describe_task(&cluster, &id).await? }))
+}
+
+/// ECS RunTask: the scheduler places `count` tasks by the strategies and constraints given
+/// (default: spread over availability zones, then instances); `failures` says why any could
+/// not be placed, per reason, with how many instances each filter turned away.
+#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/tasks", tag = "tasks",
+    params(("cluster" = String, Path)), request_body = RunTaskInput,
+    responses((status = 200, body = TasksStarted), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
+pub async fn run(
+    State(state): State<AppState>,
+    Path(cluster): Path<String>,
+    Body(input): Body<RunTaskInput>,
+) -> ApiResult<Json<TasksStarted>> {
+    Ok(Json(state.backend.run_task(&cluster, input).await?))
 }
 
 /// ECS StartTask: one task on each container instance named.

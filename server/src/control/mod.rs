@@ -23,7 +23,7 @@ use wharf_core::page::{Page, Paged};
 use wharf_core::service::{CreateServiceInput, Service, UpdateServiceInput};
 use wharf_core::task::Task;
 use wharf_core::task_definition::{TaskDefinition, TaskDefinitionFamily, TaskDefinitionRef, TaskDefinitionStatus, parse_registration_value};
-use wharf_core::task_input::{StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
+use wharf_core::task_input::{RunTaskInput, StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
 
 #[derive(Clone)]
 pub struct Control {
@@ -264,6 +264,10 @@ impl Backend for Control {
 
     async fn start_task(&self, cluster: &str, input: StartTaskInput) -> Result<TasksStarted> {
         tasks::start(&self.store, &self.agents, cluster, input).await
+    }
+
+    async fn run_task(&self, cluster: &str, input: RunTaskInput) -> Result<TasksStarted> {
+        tasks::run(&self.store, &self.agents, cluster, input).await
     }
 
     async fn stop_task(&self, cluster: &str, id: &str, input: StopTaskInput) -> Result<Task> {

@@ -15,7 +15,8 @@ use wharf_core::instance::ContainerInstance;
 use wharf_core::protocol::{ServerMessage, TaskSpec, task_reservation};
 use wharf_core::task::Task;
 use wharf_core::task_definition::{TaskDefinition, TaskDefinitionStatus};
-use wharf_core::task_input::{Failure, StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
+use wharf_core::task_input::{Failure, RunTaskInput, StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
+use wharf_scheduler::{Constraint, Explanation, Rejection, Request, Strategy};
 
 /// Reason given to tasks of an instance that is deregistered.
 pub const INSTANCE_DEREGISTERED: &str = "Container instance deregistered";
@@ -69,6 +70,76 @@ pub async fn start(store: &Store, agents: &Agents, cluster: &str, input: StartTa
         agents.send(&instance, ServerMessage::StartTask { task: spec });
     }
     Ok(TasksStarted { tasks: out, failures })
+}
+
+/// ECS RunTask: the scheduler places `count` tasks; what it could not place comes back as
+/// failures that say why, counted per reason.
+pub async fn run(store: &Store, agents: &Agents, cluster: &str, input: RunTaskInput) -> Result<TasksStarted> {
+    let request = input.validate()?;
+    let now = store::now();
+    let mut w = store.write().await?;
+    clusters::get(w.conn(), cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
+    let definition = resolve_task_definition(w.conn(), &request.start.task_definition).await?;
+    if definition.status == TaskDefinitionStatus::Inactive {
+        return Err(WharfError::invalid_field("taskDefinition", format!("{} is INACTIVE; run an ACTIVE revision", definition.name())));
+    }
+    let group = request.start.group.clone().unwrap_or_else(|| format!("family:{}", definition.family()));
+    let mut given = request.placement_constraints.clone();
+    given.extend(definition.spec.placement_constraints.clone().unwrap_or_default());
+    let constraints = Constraint::from_ecs(&given).map_err(|e| WharfError::invalid_field("placementConstraints", e))?;
+    let strategies = Strategy::list_or_default(&request.placement_strategy);
+    let instances = instances::all(w.conn(), cluster).await?;
+    let live = store::scheduling::live_tasks(w.conn(), cluster).await?;
+    let mut state = crate::scheduling::snapshot::build(&instances, &live, std::time::Duration::MAX);
+    let demand = crate::scheduling::snapshot::demand_of(&definition, &group);
+    let seed = uuid::Uuid::new_v4().as_u64_pair().0;
+    let plan = state.snapshot.place(&Request { demand: &demand, count: request.count, strategies: &strategies, constraints: &constraints, seed });
+    let mut started = Vec::new();
+    for pos in plan.placed {
+        let instance_id = state.snapshot.instances[pos].id.clone();
+        let launch_of = Launch {
+            cluster,
+            definition: &definition,
+            instance_id: &instance_id,
+            group: Some(&group),
+            started_by: request.start.started_by.as_deref(),
+            service_id: None,
+        };
+        started.push((instance_id.clone(), launch(w.conn(), &launch_of, &now).await?));
+    }
+    let mut out = Vec::new();
+    for (_, spec) in &started {
+        out.push(tasks::get(w.conn(), cluster, &spec.task_id).await?.ok_or_else(WharfError::internal)?);
+    }
+    w.commit().await?;
+    for (instance, spec) in started {
+        agents.send(&instance, ServerMessage::StartTask { task: spec });
+    }
+    let failures = plan.explanation.map(|e| placement_failures(cluster, &e)).unwrap_or_default();
+    Ok(TasksStarted { tasks: out, failures })
+}
+
+/// An explanation as ECS-style failures: one per reason, with ECS's codes.
+fn placement_failures(cluster: &str, e: &Explanation) -> Vec<Failure> {
+    let arn = wharf_core::arn::cluster(cluster);
+    if e.rejected.is_empty() {
+        return vec![Failure { arn, reason: "MISSING".into(), detail: e.to_string() }];
+    }
+    e.rejected
+        .iter()
+        .map(|r| {
+            let reason = match &r.rejection {
+                Rejection::Status(s) => s.to_string(),
+                Rejection::Disconnected => "AGENT".into(),
+                Rejection::MissingAttribute(_) => "ATTRIBUTE".into(),
+                Rejection::Constraint(_) | Rejection::DistinctInstance => "CONSTRAINT".into(),
+                Rejection::Cpu => "RESOURCE:CPU".into(),
+                Rejection::Memory => "RESOURCE:MEMORY".into(),
+                Rejection::Port(_) => "RESOURCE:PORTS".into(),
+            };
+            Failure { arn: arn.clone(), reason, detail: r.to_string() }
+        })
+        .collect()
 }
 
 /// A task to create on an instance.

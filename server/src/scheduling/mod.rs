@@ -8,7 +8,7 @@ an agent.
 */
 
 mod pass;
-mod snapshot;
+pub(crate) mod snapshot;
 
 use crate::agents::Agents;
 use crate::store::{self, Store, scheduling as sql};

@@ -40,6 +40,13 @@ pub async fn reconcile(store: &Store, cluster: &str, settings: &Settings, seed: 
     Ok(out)
 }
 
+/// "(task a) (task b) … and N more", as ECS lists tasks in events.
+fn listed(ids: &[&str]) -> String {
+    let shown: Vec<String> = ids.iter().take(5).map(|id| format!("(task {id})")).collect();
+    let more = if ids.len() > 5 { format!(" and {} more", ids.len() - 5) } else { String::new() };
+    format!("{}{more}", shown.join(" "))
+}
+
 async fn load_definitions(
     conn: &mut AnyConnection,
     services: &[ServiceState],
@@ -162,6 +169,10 @@ impl Step<'_> {
         if desired != primary.desired_count {
             sql::set_desired(conn, &primary.id, desired).await?;
         }
+        let stopping: Vec<&str> = stops.iter().filter(|(_, r)| *r != StopReason::Lost).map(|(i, _)| tasks[*i].id.as_str()).collect();
+        if !stopping.is_empty() {
+            self.event(conn, format!("has stopped {} running tasks: {}.", stopping.len(), listed(&stopping))).await?;
+        }
         for (i, reason) in stops {
             let task = &tasks[i];
             let instance_id = state.snapshot.instances[task.instance].id.clone();
@@ -189,9 +200,8 @@ impl Step<'_> {
             out.push((instance_id, ServerMessage::StartTask { task: spec }));
         }
         if !started.is_empty() {
-            let shown: Vec<&str> = started.iter().take(5).map(String::as_str).collect();
-            let more = if started.len() > 5 { format!(" and {} more", started.len() - 5) } else { String::new() };
-            self.event(conn, format!("has started {} tasks: (task {}){more}.", started.len(), shown.join(") (task "))).await?;
+            let ids: Vec<&str> = started.iter().map(String::as_str).collect();
+            self.event(conn, format!("has started {} tasks: {}.", started.len(), listed(&ids))).await?;
         }
         if throttled && svc.pending_reason.is_none() {
             self.event(conn, "is unable to consistently start tasks successfully; new starts are backed off.".into()).await?;

@@ -1,0 +1,165 @@
+//! Services and RunTask through the real `wharf-server` and `wharf-agent simulate` (simulated
+//! runtimes: placement, deployments and draining without Docker).
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+use wharf_systest::{Agent, Server, eventually, unique};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn definition(family: &str, image: &str) -> Value {
+    json!({ "family": family, "containerDefinitions": [{ "name": "app", "image": image, "cpu": 128, "memory": 256, "essential": true }] })
+}
+
+/// `count` simulated instances whose containers take 300 ms to start, so a rollout has
+/// moments worth sampling.
+async fn fleet(server: &Server, cluster: &str, count: usize) -> Agent {
+    let token = server.cluster_with_token(cluster).await;
+    let agent = Agent::start(&[
+        "--server", &server.url, "--cluster", cluster, "--token", &token, "simulate", "--count", &count.to_string(), "--sim-start-ms", "300",
+    ]);
+    server.connected(cluster, count).await;
+    agent
+}
+
+async fn service(server: &Server, cluster: &str, name: &str) -> Value {
+    server.ok("GET", &format!("/api/v1/clusters/{cluster}/services/{name}"), None).await["service"].clone()
+}
+
+/// Tasks wanted RUNNING, by instance id.
+async fn running_by_instance(server: &Server, cluster: &str) -> HashMap<String, usize> {
+    let v = server.ok("GET", &format!("/api/v1/clusters/{cluster}/tasks?desiredStatus=RUNNING&maxResults=100"), None).await;
+    let mut out = HashMap::new();
+    for t in v["tasks"].as_array().unwrap() {
+        if t["lastStatus"] == "RUNNING" {
+            let arn = t["containerInstanceArn"].as_str().unwrap();
+            *out.entry(arn.rsplit('/').next().unwrap().to_string()).or_default() += 1;
+        }
+    }
+    out
+}
+
+fn totals(s: &Value) -> (i64, i64) {
+    let ds = s["deployments"].as_array().unwrap();
+    (ds.iter().map(|d| d["runningCount"].as_i64().unwrap()).sum(), ds.iter().map(|d| d["pendingCount"].as_i64().unwrap()).sum())
+}
+
+#[tokio::test]
+async fn a_service_spreads_rolls_within_its_bounds_scales_and_leaves_a_draining_host() {
+    let server = Server::start(2).await;
+    let cluster = unique("svc");
+    let _agents = fleet(&server, &cluster, 6).await;
+    let v1 = server.register(definition("web", "local/web:1")).await;
+    let body = json!({ "serviceName": "web", "taskDefinition": v1, "desiredCount": 12,
+                       "deploymentConfiguration": { "minimumHealthyPercent": 50, "maximumPercent": 150 } });
+    server.ok("POST", &format!("/api/v1/clusters/{cluster}/services"), Some(body)).await;
+    eventually("12 tasks RUNNING", WAIT, || async { (service(&server, &cluster, "web").await["runningCount"] == 12).then_some(()) }).await;
+    // The default strategy spreads over zones, then instances: 6 instances → 2 each.
+    let per_instance = running_by_instance(&server, &cluster).await;
+    assert_eq!(per_instance.len(), 6, "{per_instance:?}");
+    assert!(per_instance.values().all(|&n| n == 2), "{per_instance:?}");
+
+    // Roll to a new revision: sample while it rolls; never under 50% (6) RUNNING, never over 150% (18) in total.
+    let v2 = server.register(definition("web", "local/web:2")).await;
+    server.ok("PATCH", &format!("/api/v1/clusters/{cluster}/services/web"), Some(json!({ "taskDefinition": v2 }))).await;
+    let mut samples = 0;
+    let done = tokio::time::Instant::now() + WAIT;
+    loop {
+        let s = service(&server, &cluster, "web").await;
+        let (running, pending) = totals(&s);
+        samples += 1;
+        assert!(running >= 6, "below the minimum during the rollout: {running} RUNNING\n{s:#}");
+        assert!(running + pending <= 18, "over the maximum during the rollout: {running} + {pending}\n{s:#}");
+        let deployments = s["deployments"].as_array().unwrap();
+        if deployments.len() == 1 && deployments[0]["taskDefinition"] == v2.as_str() && deployments[0]["rolloutState"] == "COMPLETED" {
+            assert_eq!(deployments[0]["runningCount"], 12);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < done, "the rollout did not complete: {s:#}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(samples > 1);
+    let events: Vec<String> = service(&server, &cluster, "web").await["events"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap().to_string()).collect();
+    assert!(events.iter().any(|e| e.contains("has reached a steady state")), "{events:?}");
+    assert!(events.iter().any(|e| e.contains("has stopped")), "{events:?}");
+
+    // Scale in to 3, spread over zones (one per zone).
+    server.ok("PATCH", &format!("/api/v1/clusters/{cluster}/services/web"), Some(json!({ "desiredCount": 3 }))).await;
+    let per_instance = eventually("3 tasks left", WAIT, || async {
+        let m = running_by_instance(&server, &cluster).await;
+        (m.values().sum::<usize>() == 3).then_some(m)
+    })
+    .await;
+    let instances = server.instances(&cluster).await;
+    let zone_of = |id: &str| -> String {
+        let i = instances.iter().find(|i| i["id"] == id).unwrap();
+        let attrs = i["attributes"].as_array().unwrap();
+        attrs.iter().find(|a| a["name"] == "ecs.availability-zone").unwrap()["value"].as_str().unwrap().to_string()
+    };
+    let mut zones: Vec<String> = per_instance.keys().map(|id| zone_of(id)).collect();
+    zones.sort();
+    assert_eq!(zones, vec!["a", "b", "c"], "{per_instance:?}");
+
+    // Drain a host with a task: its task is replaced elsewhere, then stopped.
+    let drained = per_instance.keys().next().unwrap().clone();
+    server.ok("PATCH", &format!("/api/v1/clusters/{cluster}/container-instances/{drained}"), Some(json!({ "status": "DRAINING" }))).await;
+    let after = eventually("the drained host to be empty", WAIT, || async {
+        let m = running_by_instance(&server, &cluster).await;
+        (!m.contains_key(&drained) && m.values().sum::<usize>() == 3).then_some(m)
+    })
+    .await;
+    assert!(!after.contains_key(&drained));
+}
+
+#[tokio::test]
+async fn run_task_places_by_strategy_and_explains_what_it_cannot_place() {
+    let server = Server::start(2).await;
+    let cluster = unique("run");
+    let _agents = fleet(&server, &cluster, 3).await;
+    let small = server.register(definition("job", "local/job:1")).await;
+    let body = json!({ "taskDefinition": small, "count": 4, "placementStrategy": [{ "type": "binpack", "field": "memory" }] });
+    let run = server.ok("POST", &format!("/api/v1/clusters/{cluster}/tasks"), Some(body)).await;
+    assert_eq!(run["failures"], json!([]));
+    let hosts: std::collections::HashSet<&str> = run["tasks"].as_array().unwrap().iter().map(|t| t["containerInstanceArn"].as_str().unwrap()).collect();
+    assert_eq!(hosts.len(), 1, "binpack puts all four on one host: {hosts:?}");
+
+    let huge = server.register(json!({ "family": "huge", "containerDefinitions": [{ "name": "app", "image": "x", "memory": 100000 }] })).await;
+    let run = server.ok("POST", &format!("/api/v1/clusters/{cluster}/tasks"), Some(json!({ "taskDefinition": huge }))).await;
+    assert_eq!(run["tasks"], json!([]));
+    assert_eq!(run["failures"][0]["reason"], "RESOURCE:MEMORY", "{run:#}");
+    let detail = run["failures"][0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("3 instances: insufficient memory (needs 100000 MiB, most free"), "{detail}");
+
+    let (status, err) = server.call("POST", &format!("/api/v1/clusters/{cluster}/tasks"), Some(json!({ "taskDefinition": small, "count": 11,
+        "placementConstraints": [{ "type": "memberOf", "expression": "attribute:zone ==" }] }))).await;
+    assert_eq!(status, 400, "{err}");
+    let fields: Vec<&str> = err["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"count") && fields.contains(&"placementConstraints[0].expression"), "{err}");
+}
+
+#[tokio::test]
+async fn a_daemon_runs_on_every_instance_including_ones_that_join_later() {
+    let server = Server::start(2).await;
+    let cluster = unique("daemon");
+    let token = server.cluster_with_token(&cluster).await;
+    let _first = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "simulate", "--count", "3", "--name-prefix", "first"]);
+    server.connected(&cluster, 3).await;
+    let td = server.register(definition("logs", "local/logs:1")).await;
+    let body = json!({ "serviceName": "logs", "taskDefinition": td, "schedulingStrategy": "DAEMON" });
+    server.ok("POST", &format!("/api/v1/clusters/{cluster}/services"), Some(body)).await;
+    eventually("one task per instance", WAIT, || async {
+        let m = running_by_instance(&server, &cluster).await;
+        (m.len() == 3 && m.values().all(|&n| n == 1)).then_some(())
+    })
+    .await;
+    let _late = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "simulate", "--count", "1", "--name-prefix", "late"]);
+    server.connected(&cluster, 4).await;
+    eventually("the late instance runs the daemon too", WAIT, || async {
+        let m = running_by_instance(&server, &cluster).await;
+        (m.len() == 4 && m.values().all(|&n| n == 1)).then_some(())
+    })
+    .await;
+    let s = service(&server, &cluster, "logs").await;
+    assert_eq!(s["deployments"][0]["desiredCount"], 4, "{s:#}");
+}
