@@ -230,7 +230,7 @@ impl Supervisor {
         while reason.is_none() {
             tokio::select! {
                 _ = stop.changed() => reason = stop.borrow().clone(),
-                _ = tokio::time::sleep(WATCH_EVERY) => {
+                _ = tokio::time::sleep(runtime.watch_every()) => {
                     reason = run.watch(&*runtime, &spec).await;
                     self.publish(&run.report, &run.ids);
                 }

@@ -75,6 +75,11 @@ pub trait Runtime: Send + Sync + 'static {
     /// ECS-style capability attributes (`ecs.capability.…`).
     fn capabilities(&self) -> Vec<String>;
 
+    /// How often a running task's containers are looked at.
+    fn watch_every(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(500)
+    }
+
     /// Creates and starts a task's container. Idempotent: if the task's container of that name
     /// exists already it is started if needed and returned, never created twice.
     async fn start(&self, task: &TaskSpec, container: &ContainerSpec) -> Result<Started, RuntimeError>;

@@ -20,6 +20,27 @@ pub struct Agents {
     inner: Arc<Mutex<Inner>>,
     /// Rung when the cluster changed in a way the scheduler should look at.
     changed: Arc<tokio::sync::Notify>,
+    signals: Arc<Mutex<SchedulerSignals>>,
+}
+
+/// A task's new state as its agent reported it, for the scheduler's copy of the cluster.
+#[derive(Debug, Clone)]
+pub struct TaskDelta {
+    pub cluster: String,
+    pub id: String,
+    pub last_status: String,
+    pub desired_status: String,
+    /// The containers as stored (JSON).
+    pub containers: String,
+    pub host_ports: Vec<String>,
+}
+
+/// What changed since the scheduler last looked: task reports (applied to its copy) or
+/// anything else (it reloads).
+#[derive(Debug, Default)]
+pub struct SchedulerSignals {
+    pub reload: bool,
+    pub deltas: Vec<TaskDelta>,
 }
 
 #[derive(Default)]
@@ -45,9 +66,21 @@ pub enum LogChunk {
 }
 
 impl Agents {
-    /// Tells the scheduling loop that something it plans from has changed.
+    /// Tells the scheduling loop that something it plans from has changed (it reloads).
     pub fn wake_scheduler(&self) {
+        self.signals.lock().unwrap_or_else(|e| e.into_inner()).reload = true;
         self.changed.notify_one();
+    }
+
+    /// Tells the scheduling loop about task reports just stored.
+    pub fn tasks_reported(&self, deltas: Vec<TaskDelta>) {
+        self.signals.lock().unwrap_or_else(|e| e.into_inner()).deltas.extend(deltas);
+        self.changed.notify_one();
+    }
+
+    /// Takes what changed since the last call.
+    pub fn take_scheduler_signals(&self) -> SchedulerSignals {
+        std::mem::take(&mut *self.signals.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Waits for [`Agents::wake_scheduler`].

@@ -121,10 +121,21 @@ async fn handle(control: &Control, who: &AgentIdentity, text: &str) -> Option<Se
     match message {
         AgentMessage::Heartbeat {} => None,
         AgentMessage::Hello { .. } => Some(error_reply("hello is only the first message of a connection".into())),
-        AgentMessage::TaskStateChange { task } => match agents::task_changed(control.store(), who, &task).await {
-            Ok(reply) => {
-                control.agents().wake_scheduler();
-                reply
+        // The session reads on while the report waits for its batch; the answer (a stop, or the
+        // rule the report broke) goes out through the session's queue.
+        AgentMessage::TaskStateChange { task } => match control.report_task(who, task).await {
+            Ok(answered) => {
+                let (agents, instance) = (control.agents().clone(), who.instance_id.clone());
+                tokio::spawn(async move {
+                    let reply = match answered.get().await {
+                        Ok(reply) => reply,
+                        Err(e) => Some(error_reply(describe(&e))),
+                    };
+                    if let Some(reply) = reply {
+                        agents.send(&instance, reply);
+                    }
+                });
+                None
             }
             Err(e) => Some(error_reply(describe(&e))),
         },

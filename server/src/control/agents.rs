@@ -5,6 +5,7 @@ disconnects. Each is one transaction; the messages they return are sent after it
 */
 
 use super::join_tokens::hash_secret;
+use crate::agents::TaskDelta;
 use crate::store::{self, Store, instances, scheduling, tasks};
 use std::collections::{BTreeMap, BTreeSet};
 use wharf_app::backend::Result;
@@ -144,41 +145,74 @@ pub(super) fn mark_stopped(task: &mut Task, reason: Option<String>, now: &str) {
     }
 }
 
-/// A task changed on the agent. Reports about tasks of other instances are refused; reports
-/// about tasks the store does not know get a stop.
-pub async fn task_changed(store: &Store, who: &AgentIdentity, report: &TaskReport) -> Result<Option<ServerMessage>> {
-    report.validate()?;
+/// Task changes reported by agents. Reports about tasks of other instances are refused;
+/// reports about tasks the store does not know get a stop.
+///
+/// Many task changes, from any agents, in one transaction: under load, agents report
+/// thousands of changes a second and one commit each would be the bottleneck. A report that
+/// breaks a rule gets its own error; the others still apply.
+pub async fn tasks_changed(store: &Store, batch: &[(AgentIdentity, TaskReport)]) -> Result<(Vec<Result<Option<ServerMessage>>>, Vec<TaskDelta>)> {
     let now = store::now();
     let mut w = store.write().await?;
-    let Some((mut task, instance)) = tasks::get_by_id(w.conn(), &report.task_id).await? else {
-        return Ok(
-            (report.last_status != "STOPPED").then(|| ServerMessage::StopTask { task_id: report.task_id.clone(), reason: UNKNOWN_TASK.into() })
-        );
-    };
-    if instance.as_deref() != Some(who.instance_id.as_str()) {
-        return Err(WharfError::invalid_field("task.taskId", format!("task '{}' does not run on this container instance", report.task_id)));
-    }
-    let mut reply = None;
-    let (was, wanted) = (task.last_status.clone(), task.desired_status == "RUNNING");
-    if task.apply_report(report, &now) {
-        // A service's task that stops on its own counts against its deployment; one that
-        // reaches RUNNING ends a run of failures.
-        if task.last_status == "STOPPED" && wanted {
-            scheduling::task_outcome(w.conn(), &task.id, true, &now, crate::scheduling::START_BACKOFF_BASE_SECS).await?;
-        } else if task.last_status == "RUNNING" && was != "RUNNING" {
-            scheduling::task_outcome(w.conn(), &task.id, false, &now, crate::scheduling::START_BACKOFF_BASE_SECS).await?;
+    let ids: Vec<&str> = batch.iter().map(|(_, r)| r.task_id.as_str()).collect();
+    let mut known = tasks::get_many_by_id(w.conn(), &ids).await?;
+    let mut out = Vec::with_capacity(batch.len());
+    let mut failed = Vec::new();
+    let mut started = Vec::new();
+    let mut deltas = Vec::new();
+    let mut changed = Vec::new();
+    for (who, report) in batch {
+        if let Err(e) = report.validate() {
+            out.push(Err(e));
+            continue;
         }
-        let ports = if task.last_status == "STOPPED" { Vec::new() } else { task.host_ports() };
-        tasks::save_state(w.conn(), &task, &json(&ports)).await?;
-        if task.last_status == "STOPPED" {
-            tracing::info!(task = %task.id, reason = ?task.stopped_reason, "task stopped");
+        let Some((task, instance)) = known.get_mut(&report.task_id) else {
+            out.push(Ok((report.last_status != "STOPPED")
+                .then(|| ServerMessage::StopTask { task_id: report.task_id.clone(), reason: UNKNOWN_TASK.into() })));
+            continue;
+        };
+        if instance.as_deref() != Some(who.instance_id.as_str()) {
+            let message = format!("task '{}' does not run on this container instance", report.task_id);
+            out.push(Err(WharfError::invalid_field("task.taskId", message)));
+            continue;
         }
+        let (was, wanted) = (task.last_status.clone(), task.desired_status == "RUNNING");
+        if task.apply_report(report, &now) {
+            // A service's task that stops on its own counts against its deployment; one that
+            // reaches RUNNING ends a run of failures.
+            if task.last_status == "STOPPED" && wanted {
+                failed.push(task.id.clone());
+            } else if task.last_status == "RUNNING" && was != "RUNNING" {
+                started.push(task.id.clone());
+            }
+            let ports = if task.last_status == "STOPPED" { Vec::new() } else { task.host_ports() };
+            changed.push(task.id.clone());
+            deltas.push(TaskDelta {
+                cluster: who.cluster.clone(),
+                id: task.id.clone(),
+                last_status: task.last_status.clone(),
+                desired_status: task.desired_status.clone(),
+                containers: json(&task.containers),
+                host_ports: ports,
+            });
+        }
+        out.push(Ok((task.desired_status == "STOPPED" && task.last_status != "STOPPED").then(|| stop(task))));
     }
-    if task.desired_status == "STOPPED" && task.last_status != "STOPPED" {
-        reply = Some(stop(&task));
+    // One write per task, whatever number of its reports the batch held.
+    changed.sort();
+    changed.dedup();
+    let rows: Vec<(&Task, String)> = changed
+        .iter()
+        .filter_map(|id| known.get(id))
+        .map(|(t, _)| (t, if t.last_status == "STOPPED" { "[]".to_string() } else { json(&t.host_ports()) }))
+        .collect();
+    tasks::save_states(w.conn(), &rows).await?;
+    for id in &failed {
+        scheduling::task_outcome(w.conn(), id, true, &now, crate::scheduling::START_BACKOFF_BASE_SECS).await?;
     }
+    scheduling::tasks_started(w.conn(), &started).await?;
     w.commit().await?;
-    Ok(reply)
+    Ok((out, deltas))
 }
 
 /// The agent's session ended (closed, lost, or silent past its heartbeat window). Its tasks

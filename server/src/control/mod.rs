@@ -7,6 +7,7 @@ portal through the [`Backend`] trait it declares).
 pub mod agents;
 mod join_tokens;
 mod registration;
+pub mod reports;
 pub(crate) mod services;
 pub mod tasks;
 
@@ -31,11 +32,13 @@ pub struct Control {
     agents: Agents,
     /// The URL hosts reach this server at, for the agent install command.
     public_url: String,
+    /// Task reports' batch writer, started on first use (it needs the runtime).
+    reports: std::sync::Arc<std::sync::OnceLock<reports::ReportQueue>>,
 }
 
 impl Control {
     pub fn new(store: Store, agents: Agents, public_url: String) -> Self {
-        Self { store, agents, public_url: public_url.trim_end_matches('/').to_string() }
+        Self { store, agents, public_url: public_url.trim_end_matches('/').to_string(), reports: Default::default() }
     }
 
     pub fn store(&self) -> &Store {
@@ -44,6 +47,12 @@ impl Control {
 
     pub fn agents(&self) -> &Agents {
         &self.agents
+    }
+
+    /// Queues a task report from an agent, to be stored with others in one transaction.
+    pub async fn report_task(&self, who: &agents::AgentIdentity, report: wharf_core::protocol::TaskReport) -> Result<reports::Answered> {
+        let queue = self.reports.get_or_init(|| reports::ReportQueue::spawn(self.store.clone(), self.agents.clone()));
+        queue.enqueue(who, report).await
     }
 
     pub fn public_url(&self) -> &str {
@@ -263,15 +272,21 @@ impl Backend for Control {
     }
 
     async fn start_task(&self, cluster: &str, input: StartTaskInput) -> Result<TasksStarted> {
-        tasks::start(&self.store, &self.agents, cluster, input).await
+        let out = tasks::start(&self.store, &self.agents, cluster, input).await;
+        self.agents.wake_scheduler();
+        out
     }
 
     async fn run_task(&self, cluster: &str, input: RunTaskInput) -> Result<TasksStarted> {
-        tasks::run(&self.store, &self.agents, cluster, input).await
+        let out = tasks::run(&self.store, &self.agents, cluster, input).await;
+        self.agents.wake_scheduler();
+        out
     }
 
     async fn stop_task(&self, cluster: &str, id: &str, input: StopTaskInput) -> Result<Task> {
-        tasks::stop(&self.store, &self.agents, cluster, id, input).await
+        let out = tasks::stop(&self.store, &self.agents, cluster, id, input).await;
+        self.agents.wake_scheduler();
+        out
     }
 
     async fn update_container_instance_state(&self, cluster: &str, id: &str, input: UpdateInstanceInput) -> Result<ContainerInstance> {

@@ -31,6 +31,7 @@ pub async fn start(store: &Store, agents: &Agents, cluster: &str, input: StartTa
         return Err(WharfError::invalid_field("taskDefinition", format!("{} is INACTIVE; run an ACTIVE revision", definition.name())));
     }
     let mut started = Vec::new();
+    let mut rows = Vec::new();
     let mut failures = Vec::new();
     for id in &request.container_instances {
         let Some(instance) = instances::get(w.conn(), cluster, id).await? else {
@@ -45,21 +46,18 @@ pub async fn start(store: &Store, agents: &Agents, cluster: &str, input: StartTa
             failures.push(failure);
             continue;
         }
-        let spec = launch(
-            w.conn(),
-            &Launch {
-                cluster,
-                definition: &definition,
-                instance_id: id,
-                group: request.group.as_deref(),
-                started_by: request.started_by.as_deref(),
-                service_id: None,
-            },
-            &now,
-        )
-        .await?;
+        let (row, spec) = prepare(&Launch {
+            cluster,
+            definition: &definition,
+            instance_id: id,
+            group: request.group.as_deref(),
+            started_by: request.started_by.as_deref(),
+            service_id: None,
+        });
+        rows.push(row);
         started.push((id.clone(), spec));
     }
+    tasks::insert(w.conn(), &rows, &now).await?;
     let mut out = Vec::new();
     for (_, spec) in &started {
         out.push(tasks::get(w.conn(), cluster, &spec.task_id).await?.ok_or_else(WharfError::internal)?);
@@ -90,11 +88,13 @@ pub async fn run(store: &Store, agents: &Agents, cluster: &str, input: RunTaskIn
     let strategies = Strategy::list_or_default(&request.placement_strategy);
     let instances = instances::all(w.conn(), cluster).await?;
     let live = store::scheduling::live_tasks(w.conn(), cluster).await?;
+    let live: Vec<&store::scheduling::LiveTask> = live.iter().collect();
     let mut state = crate::scheduling::snapshot::build(&instances, &live, std::time::Duration::MAX);
     let demand = crate::scheduling::snapshot::demand_of(&definition, &group);
     let seed = uuid::Uuid::new_v4().as_u64_pair().0;
     let plan = state.snapshot.place(&Request { demand: &demand, count: request.count, strategies: &strategies, constraints: &constraints, seed });
     let mut started = Vec::new();
+    let mut rows = Vec::new();
     for pos in plan.placed {
         let instance_id = state.snapshot.instances[pos].id.clone();
         let launch_of = Launch {
@@ -105,8 +105,11 @@ pub async fn run(store: &Store, agents: &Agents, cluster: &str, input: RunTaskIn
             started_by: request.start.started_by.as_deref(),
             service_id: None,
         };
-        started.push((instance_id.clone(), launch(w.conn(), &launch_of, &now).await?));
+        let (row, spec) = prepare(&launch_of);
+        rows.push(row);
+        started.push((instance_id, spec));
     }
+    tasks::insert(w.conn(), &rows, &now).await?;
     let mut out = Vec::new();
     for (_, spec) in &started {
         out.push(tasks::get(w.conn(), cluster, &spec.task_id).await?.ok_or_else(WharfError::internal)?);
@@ -152,28 +155,27 @@ pub(crate) struct Launch<'a> {
     pub service_id: Option<&'a str>,
 }
 
-/// Records a new PENDING task with what it reserves; returns the spec its agent runs.
-pub(crate) async fn launch(conn: &mut sqlx::AnyConnection, l: &Launch<'_>, now: &str) -> Result<TaskSpec> {
+/// A new PENDING task's row with what it reserves, and the spec its agent runs.
+pub(crate) fn prepare(l: &Launch<'_>) -> (tasks::NewTask, TaskSpec) {
     let task_id = uuid::Uuid::new_v4().simple().to_string();
     let spec = TaskSpec::from_definition(l.definition, l.cluster, l.instance_id, &task_id, l.group.map(str::to_string));
     let (cpu, memory) = task_reservation(l.definition);
     let ports: Vec<String> = spec.static_host_ports().iter().map(|(p, n)| format!("{p}:{n}")).collect();
-    let new = tasks::NewTask {
-        id: &task_id,
-        cluster: l.cluster,
-        task_definition: &l.definition.name(),
-        container_instance_id: l.instance_id,
-        group: l.group,
-        started_by: l.started_by,
-        service_id: l.service_id,
-        containers: &json(&Task::containers_from(l.definition)),
+    let row = tasks::NewTask {
+        id: task_id,
+        cluster: l.cluster.to_string(),
+        task_definition: l.definition.name(),
+        container_instance_id: l.instance_id.to_string(),
+        group: l.group.map(str::to_string),
+        started_by: l.started_by.map(str::to_string),
+        service_id: l.service_id.map(str::to_string),
+        containers: json(&Task::containers_from(l.definition)),
         cpu,
         memory,
-        host_ports: &json(&ports),
-        spec: &json(&spec),
+        host_ports: json(&ports),
+        spec: json(&spec),
     };
-    tasks::insert(conn, &new, now).await?;
-    Ok(spec)
+    (row, spec)
 }
 
 /// Why a task cannot go on this instance, in ECS's failure codes; None when it fits.

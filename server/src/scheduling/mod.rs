@@ -10,9 +10,47 @@ an agent.
 mod pass;
 pub(crate) mod snapshot;
 
-use crate::agents::Agents;
+use crate::agents::{Agents, SchedulerSignals};
+use crate::store::scheduling::LiveTask;
 use crate::store::{self, Store, scheduling as sql};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// The scheduler's copy of a cluster's live tasks. Reports from agents (the bulk of changes)
+/// are applied to it as they are stored; anything else, and age, makes it reload.
+pub(crate) struct Tasks {
+    pub by_id: HashMap<String, LiveTask>,
+    loaded: Instant,
+}
+
+/// Reload a copy at least this often, whatever happened.
+const RELOAD_EVERY: Duration = Duration::from_secs(30);
+
+impl Tasks {
+    pub fn new(list: Vec<LiveTask>) -> Self {
+        Self { by_id: list.into_iter().map(|t| (t.id.clone(), t)).collect(), loaded: Instant::now() }
+    }
+}
+
+/// Applies what changed to the copies, or drops them when they cannot be patched.
+fn apply(cache: &mut HashMap<String, Tasks>, signals: SchedulerSignals) {
+    cache.retain(|_, t| t.loaded.elapsed() < RELOAD_EVERY);
+    if signals.reload {
+        cache.clear();
+        return;
+    }
+    for d in signals.deltas {
+        let Some(tasks) = cache.get_mut(&d.cluster) else { continue };
+        if d.last_status == "STOPPED" {
+            tasks.by_id.remove(&d.id);
+        } else if let Some(t) = tasks.by_id.get_mut(&d.id) {
+            t.last_status = d.last_status;
+            t.desired_status = d.desired_status;
+            t.containers = d.containers;
+            t.host_ports = d.host_ports;
+        }
+    }
+}
 
 /// First back-off after three failed starts in a row; doubles per further failure, up to 15 min.
 pub const START_BACKOFF_BASE_SECS: u64 = 5;
@@ -31,7 +69,12 @@ pub fn spawn(store: Store, agents: Agents, settings: Settings) {
     let started = std::time::Instant::now();
     tokio::spawn(async move {
         let mut seed: u64 = 0;
+        let mut last = Duration::ZERO;
+        let mut cache = HashMap::new();
         loop {
+            // Under a storm of changes, passes take at most about a third of the time: the
+            // writes they wait behind (agents' reports) get the rest.
+            tokio::time::sleep(last * 2).await;
             tokio::select! {
                 _ = agents.scheduler_woken() => {}
                 _ = tokio::time::sleep(settings.interval) => {}
@@ -45,27 +88,42 @@ pub fn spawn(store: Store, agents: Agents, settings: Settings) {
                 lost_after: if started.elapsed() < settings.lost_after { Duration::MAX } else { settings.lost_after },
                 ..settings.clone()
             };
-            if let Err(e) = run_pass(&store, &agents, &settings, &holder, seed).await {
+            let began = std::time::Instant::now();
+            apply(&mut cache, agents.take_scheduler_signals());
+            if let Err(e) = run_pass(&store, &agents, &settings, &holder, seed, &mut cache).await {
+                cache.clear();
                 tracing::warn!(error = %e, "scheduling pass failed; retrying at the next wake");
             }
+            last = began.elapsed();
+            tracing::debug!(ms = last.as_millis() as u64, "scheduling pass");
         }
     });
 }
 
-async fn run_pass(store: &Store, agents: &Agents, settings: &Settings, holder: &str, seed: u64) -> Result<(), wharf_core::WharfError> {
+async fn run_pass(
+    store: &Store,
+    agents: &Agents,
+    settings: &Settings,
+    holder: &str,
+    seed: u64,
+    cache: &mut HashMap<String, Tasks>,
+) -> Result<(), wharf_core::WharfError> {
     let lease = (settings.interval * 3).max(Duration::from_secs(10));
     let until = chrono::Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
     let clusters = {
         let mut w = store.write().await?;
         if !sql::hold_lease(w.conn(), holder, &store::now(), &until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).await? {
+            // Another server schedules; whatever this one knew goes stale.
+            cache.clear();
             return Ok(());
         }
         let clusters = sql::busy_clusters(w.conn()).await?;
         w.commit().await?;
         clusters
     };
+    cache.retain(|c, _| clusters.contains(c));
     for cluster in clusters {
-        let messages = pass::reconcile(store, &cluster, settings, seed).await?;
+        let messages = pass::reconcile(store, &cluster, settings, seed, cache).await?;
         for (instance, message) in messages {
             agents.send(&instance, message);
         }

@@ -3,12 +3,12 @@ One pass over one cluster: load it, plan every live service, commit the plan in 
 transaction, and return the messages for the agents (sent after the commit).
 */
 
-use super::Settings;
+use super::{Settings, Tasks};
 use super::snapshot::{self, Cluster};
 use crate::control::services::new_deployment;
-use crate::control::tasks::{Launch, launch};
+use crate::control::tasks::{Launch, prepare};
 use crate::store::scheduling::{self as sql, LiveTask, ServiceState};
-use crate::store::{self, Store, instances, services as service_sql, task_definitions};
+use crate::store::{self, Store, instances, services as service_sql, task_definitions, tasks as task_sql};
 use sqlx::AnyConnection;
 use std::collections::{HashMap, HashSet};
 use wharf_core::WharfError;
@@ -20,23 +20,58 @@ use wharf_scheduler::{Constraint, Request, Strategy};
 
 type Messages = Vec<(String, ServerMessage)>;
 
-pub async fn reconcile(store: &Store, cluster: &str, settings: &Settings, seed: u64) -> Result<Messages, WharfError> {
+/// A change the pass made to live tasks, applied to the scheduler's copy once committed.
+pub enum Edit {
+    Added(LiveTask),
+    StopWanted(String),
+    Gone(String),
+}
+
+pub async fn reconcile(
+    store: &Store,
+    cluster: &str,
+    settings: &Settings,
+    seed: u64,
+    cache: &mut HashMap<String, Tasks>,
+) -> Result<Messages, WharfError> {
     let mut w = store.write().await?;
     let services = sql::services(w.conn(), cluster).await?;
     if services.is_empty() {
         return Ok(Vec::new());
     }
     let instances = instances::all(w.conn(), cluster).await?;
-    let live = sql::live_tasks(w.conn(), cluster).await?;
+    if !cache.contains_key(cluster) {
+        cache.insert(cluster.to_string(), Tasks::new(sql::live_tasks(w.conn(), cluster).await?));
+    }
+    let copy = &cache[cluster];
+    let mut live: Vec<&LiveTask> = copy.by_id.values().collect();
+    live.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let definitions = load_definitions(w.conn(), &services, &live).await?;
     let mut state = snapshot::build(&instances, &live, settings.lost_after);
     let now = store::now();
     let mut out = Vec::new();
+    let mut edits = Vec::new();
     for (n, service) in services.iter().enumerate() {
         let step = Step { cluster, service, live: &live, definitions: &definitions, now: &now, seed: seed.wrapping_add(n as u64) };
-        step.run(w.conn(), &mut state, &mut out).await?;
+        step.run(w.conn(), &mut state, &mut out, &mut edits).await?;
     }
     w.commit().await?;
+    let copy = cache.get_mut(cluster).expect("loaded above");
+    for edit in edits {
+        match edit {
+            Edit::Added(t) => {
+                copy.by_id.insert(t.id.clone(), t);
+            }
+            Edit::StopWanted(id) => {
+                if let Some(t) = copy.by_id.get_mut(&id) {
+                    t.desired_status = "STOPPED".into();
+                }
+            }
+            Edit::Gone(id) => {
+                copy.by_id.remove(&id);
+            }
+        }
+    }
     Ok(out)
 }
 
@@ -50,7 +85,7 @@ fn listed(ids: &[&str]) -> String {
 async fn load_definitions(
     conn: &mut AnyConnection,
     services: &[ServiceState],
-    live: &[LiveTask],
+    live: &[&LiveTask],
 ) -> Result<HashMap<String, TaskDefinition>, WharfError> {
     let names: HashSet<&str> = services
         .iter()
@@ -72,7 +107,7 @@ async fn load_definitions(
 struct Step<'a> {
     cluster: &'a str,
     service: &'a ServiceState,
-    live: &'a [LiveTask],
+    live: &'a [&'a LiveTask],
     definitions: &'a HashMap<String, TaskDefinition>,
     now: &'a str,
     seed: u64,
@@ -88,9 +123,9 @@ impl Step<'_> {
         Ok(())
     }
 
-    async fn run(&self, conn: &mut AnyConnection, state: &mut Cluster, out: &mut Messages) -> Result<(), WharfError> {
+    async fn run(&self, conn: &mut AnyConnection, state: &mut Cluster, out: &mut Messages, edits: &mut Vec<Edit>) -> Result<(), WharfError> {
         let svc = self.service;
-        let mine: Vec<&LiveTask> = self.live.iter().filter(|t| t.service_id.as_deref() == Some(svc.row.id.as_str())).collect();
+        let mine: Vec<&LiveTask> = self.live.iter().copied().filter(|t| t.service_id.as_deref() == Some(svc.row.id.as_str())).collect();
         if svc.row.status == "DRAINING" {
             // Deleted: its tasks were asked to stop; it goes INACTIVE once they have.
             if mine.is_empty() {
@@ -178,13 +213,16 @@ impl Step<'_> {
             let instance_id = state.snapshot.instances[task.instance].id.clone();
             if reason == StopReason::Lost {
                 sql::mark_lost(conn, &task.id, reason.as_str(), self.now).await?;
+                edits.push(Edit::Gone(task.id.clone()));
                 self.event(conn, format!("stopped task {} on the lost container instance {instance_id}.", task.id)).await?;
             } else {
                 sql::request_stop(conn, &task.id, reason.as_str()).await?;
+                edits.push(Edit::StopWanted(task.id.clone()));
                 out.push((instance_id, ServerMessage::StopTask { task_id: task.id.clone(), reason: reason.as_str().into() }));
             }
         }
         let mut started = Vec::with_capacity(placed.len());
+        let mut rows = Vec::with_capacity(placed.len());
         for pos in placed {
             let instance_id = state.snapshot.instances[pos].id.clone();
             let launch_of = Launch {
@@ -195,10 +233,26 @@ impl Step<'_> {
                 started_by: Some(&primary.id),
                 service_id: Some(&svc.row.id),
             };
-            let spec = launch(conn, &launch_of, self.now).await?;
+            let (row, spec) = prepare(&launch_of);
+            rows.push(row);
             started.push(spec.task_id.clone());
+            edits.push(Edit::Added(LiveTask {
+                id: spec.task_id.clone(),
+                instance_id: Some(instance_id.clone()),
+                service_id: Some(svc.row.id.clone()),
+                started_by: Some(primary.id.clone()),
+                group: Some(group.clone()),
+                task_definition: primary.task_definition.clone(),
+                last_status: "PENDING".into(),
+                desired_status: "RUNNING".into(),
+                containers: "[]".into(),
+                cpu: demand.cpu,
+                memory: demand.memory,
+                host_ports: demand.ports.iter().map(|p| format!("{}:{}", if p.udp { "udp" } else { "tcp" }, p.port)).collect(),
+            }));
             out.push((instance_id, ServerMessage::StartTask { task: spec }));
         }
+        task_sql::insert(conn, &rows, self.now).await?;
         if !started.is_empty() {
             let ids: Vec<&str> = started.iter().map(String::as_str).collect();
             self.event(conn, format!("has started {} tasks: {}.", started.len(), listed(&ids))).await?;

@@ -18,7 +18,7 @@ pub struct Cluster {
     pub lost: Vec<bool>,
 }
 
-pub fn build(instances: &[ContainerInstance], live: &[LiveTask], lost_after: Duration) -> Cluster {
+pub fn build(instances: &[ContainerInstance], live: &[&LiveTask], lost_after: Duration) -> Cluster {
     let now = chrono::Utc::now();
     let mut lost = Vec::with_capacity(instances.len());
     let mut list = Vec::with_capacity(instances.len());
@@ -83,9 +83,12 @@ pub fn health(task: &LiveTask, definitions: &HashMap<String, TaskDefinition>) ->
     let Some(def) = definitions.get(&task.task_definition) else {
         return TaskHealth::Healthy;
     };
-    let checked = def.containers().iter().filter(|c| c.is_essential() && c.health_check.is_some());
-    let healthy = checked
-        .into_iter()
-        .all(|c| task.containers.iter().any(|tc| c.name.as_deref() == Some(tc.name.as_str()) && tc.health_status.as_deref() == Some("HEALTHY")));
+    let mut checked = def.containers().iter().filter(|c| c.is_essential() && c.health_check.is_some()).peekable();
+    if checked.peek().is_none() {
+        return TaskHealth::Healthy;
+    }
+    let containers = task.containers().unwrap_or_default();
+    let healthy =
+        checked.all(|c| containers.iter().any(|tc| c.name.as_deref() == Some(tc.name.as_str()) && tc.health_status.as_deref() == Some("HEALTHY")));
     if healthy { TaskHealth::Healthy } else { TaskHealth::Unhealthy }
 }

@@ -21,7 +21,8 @@ pub struct LiveTask {
     pub task_definition: String,
     pub last_status: String,
     pub desired_status: String,
-    pub containers: Vec<Container>,
+    /// As stored (JSON); parsed only where health matters.
+    pub containers: String,
     pub cpu: i64,
     pub memory: i64,
     pub host_ports: Vec<String>,
@@ -38,7 +39,6 @@ pub async fn live_tasks(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<L
     .await?;
     rows.into_iter()
         .map(|row| {
-            let containers: String = row.try_get("containers")?;
             let ports: String = row.try_get("host_ports")?;
             Ok(LiveTask {
                 id: row.try_get("id")?,
@@ -49,13 +49,19 @@ pub async fn live_tasks(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<L
                 task_definition: row.try_get("task_definition")?,
                 last_status: row.try_get("last_status")?,
                 desired_status: row.try_get("desired_status")?,
-                containers: serde_json::from_str(&containers).map_err(corrupt("task containers"))?,
+                containers: row.try_get("containers")?,
                 cpu: row.try_get("cpu")?,
                 memory: row.try_get("memory")?,
                 host_ports: serde_json::from_str(&ports).map_err(corrupt("task host ports"))?,
             })
         })
         .collect()
+}
+
+impl LiveTask {
+    pub fn containers(&self) -> Result<Vec<Container>> {
+        serde_json::from_str(&self.containers).map_err(corrupt("task containers"))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -209,6 +215,24 @@ pub async fn retire(conn: &mut AnyConnection, id: &str, now: &str) -> Result<()>
 
 pub async fn set_pending_reason(conn: &mut AnyConnection, service_id: &str, reason: Option<&str>) -> Result<()> {
     sqlx::query("UPDATE services SET pending_reason = $2 WHERE id = $1").bind(service_id).bind(reason).execute(conn).await?;
+    Ok(())
+}
+
+/// Tasks that reached RUNNING end their services' runs of failed starts.
+pub async fn tasks_started(conn: &mut AnyConnection, task_ids: &[String]) -> Result<()> {
+    for chunk in task_ids.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "UPDATE services SET start_failures = 0, throttled_until = NULL
+             WHERE start_failures > 0 AND id IN (SELECT service_id FROM tasks WHERE id IN ({}))",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

@@ -62,43 +62,60 @@ pub async fn list(conn: &mut AnyConnection, cluster: &str, filter: &TaskFilter, 
     rows.into_iter().map(from_row).collect()
 }
 
-pub struct NewTask<'a> {
-    pub id: &'a str,
-    pub cluster: &'a str,
-    pub task_definition: &'a str,
-    pub container_instance_id: &'a str,
-    pub group: Option<&'a str>,
-    pub started_by: Option<&'a str>,
-    pub service_id: Option<&'a str>,
-    pub containers: &'a str,
+/// A new task's row.
+pub struct NewTask {
+    pub id: String,
+    pub cluster: String,
+    pub task_definition: String,
+    pub container_instance_id: String,
+    pub group: Option<String>,
+    pub started_by: Option<String>,
+    pub service_id: Option<String>,
+    pub containers: String,
     pub cpu: i64,
     pub memory: i64,
-    pub host_ports: &'a str,
-    pub spec: &'a str,
+    pub host_ports: String,
+    pub spec: String,
 }
 
-/// A task placed on an instance: PENDING, desired RUNNING.
-pub async fn insert(conn: &mut AnyConnection, t: &NewTask<'_>, now: &str) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO tasks (id, cluster, task_definition, container_instance_id, task_group, started_by,
-            last_status, desired_status, containers, created_at, cpu, memory, host_ports, spec, service_id)
-         VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', 'RUNNING', $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(t.id)
-    .bind(t.cluster)
-    .bind(t.task_definition)
-    .bind(t.container_instance_id)
-    .bind(t.group)
-    .bind(t.started_by)
-    .bind(t.containers)
-    .bind(now)
-    .bind(t.cpu)
-    .bind(t.memory)
-    .bind(t.host_ports)
-    .bind(t.spec)
-    .bind(t.service_id)
-    .execute(conn)
-    .await?;
+/// Tasks placed on instances: PENDING, desired RUNNING; many rows per statement.
+pub async fn insert(conn: &mut AnyConnection, list: &[NewTask], now: &str) -> Result<()> {
+    const COLUMNS: usize = 13;
+    for chunk in list.chunks(PARAMS_PER_STATEMENT / COLUMNS) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let m = |c: usize| format!("${}", r * COLUMNS + c);
+                format!(
+                    "({}, {}, {}, {}, {}, {}, 'PENDING', 'RUNNING', {}, {}, {}, {}, {}, {}, {})",
+                    m(1), m(2), m(3), m(4), m(5), m(6), m(7), m(8), m(9), m(10), m(11), m(12), m(13)
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO tasks (id, cluster, task_definition, container_instance_id, task_group, started_by,
+                last_status, desired_status, containers, created_at, cpu, memory, host_ports, spec, service_id)
+             VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for t in chunk {
+            query = query
+                .bind(&t.id)
+                .bind(&t.cluster)
+                .bind(&t.task_definition)
+                .bind(&t.container_instance_id)
+                .bind(&t.group)
+                .bind(&t.started_by)
+                .bind(&t.containers)
+                .bind(now)
+                .bind(t.cpu)
+                .bind(t.memory)
+                .bind(&t.host_ports)
+                .bind(&t.spec)
+                .bind(&t.service_id);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -134,6 +151,63 @@ pub async fn get_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<(Tas
         Ok((from_row(row)?, instance))
     })
     .transpose()
+}
+
+/// Statements over many rows bind at most this many values: binding looks each parameter up
+/// by name in a list, so the cost of a statement grows with the square of its parameters.
+const PARAMS_PER_STATEMENT: usize = 200;
+
+/// Tasks by id, many at once (agents' reports come in batches), with their instance.
+pub async fn get_many_by_id(conn: &mut AnyConnection, ids: &[&str]) -> Result<std::collections::HashMap<String, (Task, Option<String>)>> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(PARAMS_PER_STATEMENT) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("{SELECT} WHERE t.id IN ({})", marks.join(", "));
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let instance: Option<String> = row.try_get("container_instance_id")?;
+            let task = from_row(row)?;
+            out.insert(task.id.clone(), (task, instance));
+        }
+    }
+    Ok(out)
+}
+
+/// Writes many tasks' observed state, 25 rows per statement.
+pub async fn save_states(conn: &mut AnyConnection, list: &[(&Task, String)]) -> Result<()> {
+    const COLUMNS: usize = 8;
+    for chunk in list.chunks(PARAMS_PER_STATEMENT / COLUMNS) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let marks: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
+                format!("({})", marks.join(", "))
+            })
+            .collect();
+        // VALUES columns are column1… in SQLite and PostgreSQL alike.
+        let sql = format!(
+            "UPDATE tasks SET last_status = v.column2, desired_status = v.column3, stopped_reason = v.column4,
+                containers = v.column5, started_at = v.column6, stopped_at = v.column7, host_ports = v.column8
+             FROM (VALUES {}) AS v WHERE tasks.id = v.column1",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (task, ports) in chunk {
+            query = query
+                .bind(&task.id)
+                .bind(&task.last_status)
+                .bind(&task.desired_status)
+                .bind(&task.stopped_reason)
+                .bind(serde_json::to_string(&task.containers).unwrap_or_else(|_| "[]".into()))
+                .bind(&task.started_at)
+                .bind(&task.stopped_at)
+                .bind(ports);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Writes a task's observed state (status, containers, times, reason, ports).

@@ -1,0 +1,71 @@
+/*!
+Task state reports from every agent session go through one queue and are written in
+batches: whatever has arrived while the previous batch was committing goes into the next
+transaction. Each session still waits for its own answer (a stop to send back, or the rule
+its report broke), so nothing is acknowledged before it is stored.
+*/
+
+use super::agents::{AgentIdentity, tasks_changed};
+use crate::agents::Agents;
+use crate::store::Store;
+use tokio::sync::{mpsc, oneshot};
+use wharf_app::backend::Result;
+use wharf_core::WharfError;
+use wharf_core::protocol::{ServerMessage, TaskReport};
+
+/// The most reports one transaction takes.
+const MAX_BATCH: usize = 2048;
+
+type Answer = oneshot::Sender<Result<Option<ServerMessage>>>;
+
+#[derive(Clone)]
+pub struct ReportQueue {
+    tx: mpsc::Sender<(AgentIdentity, TaskReport, Answer)>,
+}
+
+impl ReportQueue {
+    /// Starts the writer; it ends when the last queue handle is dropped.
+    pub fn spawn(store: Store, agents: Agents) -> Self {
+        let (tx, mut rx) = mpsc::channel::<(AgentIdentity, TaskReport, Answer)>(MAX_BATCH * 4);
+        tokio::spawn(async move {
+            let mut jobs = Vec::with_capacity(MAX_BATCH);
+            while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+                let began = std::time::Instant::now();
+                let (batch, answers): (Vec<_>, Vec<_>) = jobs.drain(..).map(|(who, report, answer)| ((who, report), answer)).unzip();
+                match tasks_changed(&store, &batch).await {
+                    Ok((results, deltas)) => {
+                        for (answer, result) in answers.into_iter().zip(results) {
+                            let _ = answer.send(result);
+                        }
+                        agents.tasks_reported(deltas);
+                    }
+                    Err(e) => {
+                        for answer in answers {
+                            let _ = answer.send(Err(e.clone()));
+                        }
+                        agents.wake_scheduler();
+                    }
+                }
+                tracing::debug!(reports = batch.len(), ms = began.elapsed().as_millis() as u64, "task reports stored");
+            }
+        });
+        Self { tx }
+    }
+
+    /// Queues a report (in the order given, which keeps one task's reports in order) and
+    /// returns where its answer will come.
+    pub async fn enqueue(&self, who: &AgentIdentity, report: TaskReport) -> Result<Answered> {
+        let (answer, answered) = oneshot::channel();
+        self.tx.send((who.clone(), report, answer)).await.map_err(|_| WharfError::internal())?;
+        Ok(Answered(answered))
+    }
+}
+
+/// A queued report's answer, once its batch has committed.
+pub struct Answered(oneshot::Receiver<Result<Option<ServerMessage>>>);
+
+impl Answered {
+    pub async fn get(self) -> Result<Option<ServerMessage>> {
+        self.0.await.map_err(|_| WharfError::internal())?
+    }
+}
