@@ -163,3 +163,50 @@ async fn a_daemon_runs_on_every_instance_including_ones_that_join_later() {
     let s = service(&server, &cluster, "logs").await;
     assert_eq!(s["deployments"][0]["desiredCount"], 4, "{s:#}");
 }
+
+/// RUNNING tasks of the cluster (any service), from the cluster's own counts.
+async fn cluster_running(server: &Server, cluster: &str) -> i64 {
+    server.ok("GET", &format!("/api/v1/clusters/{cluster}"), None).await["cluster"]["runningTasksCount"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn five_thousand_tasks_on_two_hundred_instances_stay_exact_through_scaling() {
+    let server = Server::start(5).await;
+    let cluster = unique("scale");
+    let token = server.cluster_with_token(&cluster).await;
+    let _agents = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "simulate", "--count", "200"]);
+    eventually("200 connected instances", WAIT, || async {
+        let mut connected = 0;
+        let mut next = String::new();
+        loop {
+            let page = server.ok("GET", &format!("/api/v1/clusters/{cluster}/container-instances?maxResults=100&nextToken={next}"), None).await;
+            connected += page["containerInstances"].as_array().unwrap().iter().filter(|i| i["agentConnected"] == true).count();
+            match page["nextToken"].as_str() {
+                Some(t) => next = t.to_string(),
+                None => break,
+            }
+        }
+        (connected == 200).then_some(())
+    })
+    .await;
+    let td = server.register(definition("bulk", "local/bulk:1")).await;
+    let body = json!({ "serviceName": "bulk", "taskDefinition": td, "desiredCount": 5000 });
+    server.ok("POST", &format!("/api/v1/clusters/{cluster}/services"), Some(body)).await;
+    let long = Duration::from_secs(240);
+    for desired in [5000, 1000, 3000] {
+        if desired != 5000 {
+            server.ok("PATCH", &format!("/api/v1/clusters/{cluster}/services/bulk"), Some(json!({ "desiredCount": desired }))).await;
+        }
+        eventually(&format!("exactly {desired} RUNNING"), long, || async {
+            let s = service(&server, &cluster, "bulk").await;
+            let exact = s["runningCount"] == desired && s["pendingCount"] == 0 && cluster_running(&server, &cluster).await == desired;
+            exact.then_some(())
+        })
+        .await;
+        // And it stays there: a few more passes change nothing.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let s = service(&server, &cluster, "bulk").await;
+        assert_eq!((s["runningCount"].as_i64(), s["pendingCount"].as_i64()), (Some(desired), Some(0)), "{}", s["events"][0]);
+        assert_eq!(cluster_running(&server, &cluster).await, desired);
+    }
+}
