@@ -131,6 +131,7 @@ impl Connection {
         let mut log_requests: HashMap<String, tokio::task::AbortHandle> = HashMap::new();
         let mut beat = tokio::time::interval(heartbeat);
         let mut usage = tokio::time::interval(self.usage_every);
+        let mut sampling: Option<tokio::task::JoinHandle<()>> = None;
         beat.tick().await;
         let result = loop {
             let outgoing = tokio::select! {
@@ -152,13 +153,27 @@ impl Connection {
                 Some(report) = reports.recv() => AgentMessage::TaskStateChange { task: report },
                 Some(message) = out_rx.recv() => message,
                 _ = beat.tick() => AgentMessage::Heartbeat {},
-                _ = usage.tick() => AgentMessage::Usage { host: (self.usage)(&self.supervisor), tasks: self.supervisor.usage().await },
+                _ = usage.tick() => {
+                    // Sampling asks the engine about every container and can take seconds; it
+                    // runs beside the loop so heartbeats and reports never wait for it.
+                    if sampling.as_ref().is_none_or(|h| h.is_finished()) {
+                        let (supervisor, host, out) = (self.supervisor.clone(), self.usage, out_tx.clone());
+                        sampling = Some(tokio::spawn(async move {
+                            let tasks = supervisor.usage().await;
+                            let _ = out.send(AgentMessage::Usage { host: host(&supervisor), tasks }).await;
+                        }));
+                    }
+                    continue;
+                }
             };
             if let Err(e) = sink.send(text(&outgoing)).await {
                 break Err(e.to_string());
             }
         };
         for (_, h) in log_requests {
+            h.abort();
+        }
+        if let Some(h) = sampling {
             h.abort();
         }
         result

@@ -163,7 +163,9 @@ pub fn ClusterPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("cluster").unwrap_or_default();
     let delete = ServerAction::<DeleteCluster>::new();
-    let overview = Resource::new(move || (name(), delete.version().get()), |(n, _)| cluster_overview(n));
+    // Bumped when a task is run from this page, so the task list shows it.
+    let ran = RwSignal::new(0u32);
+    let overview = Resource::new(move || (name(), delete.version().get(), ran.get()), |(n, _, _)| cluster_overview(n));
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(_)) = delete.value().get() {
@@ -254,6 +256,7 @@ pub fn ClusterPage() -> impl IntoView {
                 })
             })}
         </DataRegion>
+        <crate::run_task::RunTaskForm cluster=Signal::derive(name) on_run=Callback::new(move |_| ran.update(|n| *n += 1))/>
         <JoinTokens cluster=Signal::derive(name)/>
     }
 }

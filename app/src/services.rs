@@ -49,6 +49,14 @@ pub async fn delete_service(cluster: String, name: String, force: bool) -> Porta
     Ok(crate::ssr::backend()?.delete_service(&cluster, &name, force).await?)
 }
 
+/// The tasks a service wants (desired RUNNING), for its page.
+#[server(input = Json)]
+pub async fn service_tasks(cluster: String, name: String) -> PortalResult<Vec<wharf_core::task::Task>> {
+    let filter = crate::backend::TaskFilter { service_name: Some(name), desired_status: Some("RUNNING".into()), ..Default::default() };
+    let page = wharf_core::page::Page { limit: wharf_core::page::LIMIT_MAX_RESULTS, after: None };
+    Ok(crate::ssr::backend()?.list_tasks(&cluster, filter, page).await?.items)
+}
+
 fn errors_of(value: Option<Result<Service, PortalError>>) -> Vec<FieldError> {
     match value {
         Some(Err(e)) if e.field_errors().is_empty() => vec![FieldError { field: String::new(), message: e.to_string() }],
@@ -107,7 +115,7 @@ pub fn ServiceTable(cluster: String, services: Vec<Service>) -> impl IntoView {
 }
 
 /// Placement presets offered by the form; the API takes any ECS strategy list.
-const STRATEGIES: [(&str, &str); 5] = [
+pub(crate) const STRATEGIES: [(&str, &str); 5] = [
     ("", "Spread across zones, then instances (ECS default)"),
     ("binpack:memory", "Binpack on memory (fewest hosts)"),
     ("binpack:cpu", "Binpack on CPU"),
@@ -115,7 +123,7 @@ const STRATEGIES: [(&str, &str); 5] = [
     ("random", "Random"),
 ];
 
-fn strategy_list(preset: &str) -> Option<Vec<PlacementStrategy>> {
+pub(crate) fn strategy_list(preset: &str) -> Option<Vec<PlacementStrategy>> {
     let (kind, field) = match preset.split_once(':') {
         Some((k, f)) => (k, Some(f.to_string())),
         None if preset.is_empty() => return None,
@@ -127,7 +135,7 @@ fn strategy_list(preset: &str) -> Option<Vec<PlacementStrategy>> {
 /// A select of ACTIVE revisions. Starts on `value` when set (kept even if no longer ACTIVE),
 /// else on the newest revision of the first family.
 #[component]
-fn RevisionSelect(id: &'static str, value: RwSignal<String>, revisions: Resource<PortalResult<Vec<String>>>) -> impl IntoView {
+pub(crate) fn RevisionSelect(id: &'static str, value: RwSignal<String>, revisions: Resource<PortalResult<Vec<String>>>) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <select disabled=true><option>"Loading…"</option></select> }>
             {move || Suspend::new(async move {
@@ -282,10 +290,16 @@ pub fn ServicePage() -> impl IntoView {
     let name = move || params.read().get("service").unwrap_or_default();
     let update = ServerAction::<UpdateService>::new();
     let delete = ServerAction::<DeleteService>::new();
+    // Live: the page re-reads the service every few seconds while it is open.
+    let tick = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        let _ = set_interval_with_handle(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(3));
+    });
     let service = Resource::new(
-        move || (cluster(), name(), update.version().get(), delete.version().get()),
-        |(c, n, _, _)| get_service(c, n),
+        move || (cluster(), name(), update.version().get(), delete.version().get(), tick.get()),
+        |(c, n, _, _, _)| get_service(c, n),
     );
+    let tasks = Resource::new(move || (cluster(), name(), update.version().get(), tick.get()), |(c, n, _, _)| service_tasks(c, n));
     let update_errors = Signal::derive(move || errors_of(update.value().get()));
     let delete_errors = Signal::derive(move || errors_of(delete.value().get()));
     view! {
@@ -296,6 +310,9 @@ pub fn ServicePage() -> impl IntoView {
         <DataRegion>
             {move || Suspend::new(async move {
                 let s = service.await?;
+                let wanted = tasks.await?;
+                let cluster_name = cluster();
+                let pending = s.pending_reason.clone();
                 let cfg = s.config.clone();
                 let dc = cfg.deployment_configuration.clone();
                 let strategy = if cfg.placement_strategy.is_empty() {
@@ -338,6 +355,12 @@ pub fn ServicePage() -> impl IntoView {
                             <dt>"Created"</dt><dd>{short_time(&s.created_at)}</dd>
                         </dl>
                     </section>
+                    {pending.map(|reason| view! {
+                        <section class="card notice notice-error" id="pending-reason" role="status">
+                            <h2>"Why tasks are pending"</h2>
+                            <p>{format!("The service {reason}")}</p>
+                        </section>
+                    })}
                     <section class="card">
                         <h2>"Deployments"</h2>
                         <table class="table" id="deployments">
@@ -364,6 +387,14 @@ pub fn ServicePage() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
+                    </section>
+                    <section class="card">
+                        <h2>"Tasks"</h2>
+                        {if wanted.is_empty() {
+                            view! { <p class="muted">"No tasks yet."</p> }.into_any()
+                        } else {
+                            view! { <crate::tasks::TaskTable cluster=cluster_name tasks=wanted/> }.into_any()
+                        }}
                     </section>
                     {live.then(|| view! { <UpdateForm service=s.clone() update delete/> })}
                     <section class="card">

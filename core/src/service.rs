@@ -376,6 +376,10 @@ pub struct Service {
     pub running_count: i64,
     pub pending_count: i64,
     pub created_at: String,
+    /// Why tasks the service wants are not placed (not an ECS field): every instance counted
+    /// by the first rule that turned it away. Absent when nothing is pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_reason: Option<String>,
     #[serde(flatten)]
     pub config: ServiceConfig,
     #[serde(default)]

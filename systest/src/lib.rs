@@ -80,12 +80,18 @@ pub struct Server {
     data: tempfile::TempDir,
     child: Option<Child>,
     heartbeat: u64,
+    extra: Vec<String>,
     pub http: reqwest::Client,
 }
 
 impl Server {
     /// A server with its own SQLite store and a short heartbeat (seconds).
     pub async fn start(heartbeat: u64) -> Server {
+        Self::start_with(heartbeat, &[]).await
+    }
+
+    /// A server with more flags (e.g. `--instance-lost-after-seconds 5`).
+    pub async fn start_with(heartbeat: u64, extra: &[&str]) -> Server {
         let port = free_port();
         let data = tempfile::tempdir().expect("temp dir");
         let mut server = Server {
@@ -94,6 +100,7 @@ impl Server {
             data,
             child: None,
             heartbeat,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client"),
         };
         server.spawn().await;
@@ -109,6 +116,7 @@ impl Server {
             .arg(self.data.path().join("data"))
             .arg("--agent-heartbeat-seconds")
             .arg(self.heartbeat.to_string())
+            .args(&self.extra)
             .env("RUST_LOG", "info,sqlx=warn")
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -267,10 +275,20 @@ impl Agent {
 
     /// kill -9, then start again with the same state directory.
     pub async fn kill9_and_restart(&mut self) {
+        self.kill9().await;
+        self.spawn();
+    }
+
+    /// SIGKILL: the agent is gone at once; its containers keep running.
+    pub async fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill().await;
             let _ = child.wait().await;
         }
+    }
+
+    /// Starts the agent again on the same state dir.
+    pub fn start_again(&mut self) {
         self.spawn();
     }
 
@@ -297,6 +315,15 @@ impl Drop for Agent {
 pub fn containers_of(cluster: &str) -> Vec<String> {
     let out = std::process::Command::new("docker")
         .args(["ps", "-aq", "--no-trunc", "--filter", &format!("label=wharf.cluster={cluster}")])
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// A cluster's running containers.
+pub fn running_containers_of(cluster: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-q", "--no-trunc", "--filter", &format!("label=wharf.cluster={cluster}")])
         .output()
         .expect("docker ps");
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()

@@ -32,6 +32,7 @@ pub async fn create(store: &Store, cluster: &str, input: CreateServiceInput) -> 
         status: "ACTIVE".into(),
         config,
         created_at: now.clone(),
+        pending_reason: None,
     };
     sql::insert(w.conn(), &row, &now).await?;
     let deployment = new_deployment(&row.config.task_definition, row.config.desired_count, &now);

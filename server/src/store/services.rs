@@ -21,6 +21,7 @@ pub struct ServiceRow {
     pub status: String,
     pub config: ServiceConfig,
     pub created_at: String,
+    pub pending_reason: Option<String>,
 }
 
 pub(crate) fn service_row(row: AnyRow) -> Result<ServiceRow> {
@@ -32,6 +33,7 @@ pub(crate) fn service_row(row: AnyRow) -> Result<ServiceRow> {
         status: row.try_get("status")?,
         config: serde_json::from_str(&config).map_err(corrupt("service configuration"))?,
         created_at: row.try_get("created_at")?,
+        pending_reason: row.try_get("pending_reason")?,
     })
 }
 
@@ -53,7 +55,7 @@ pub async fn insert(conn: &mut AnyConnection, row: &ServiceRow, now: &str) -> Re
 /// The live service of that name, or else the most recently deleted one.
 pub async fn get(conn: &mut AnyConnection, cluster: &str, name: &str) -> Result<Option<ServiceRow>> {
     let row = sqlx::query(
-        "SELECT id, cluster, name, status, config, created_at FROM services WHERE cluster = $1 AND name = $2
+        "SELECT id, cluster, name, status, config, created_at, pending_reason FROM services WHERE cluster = $1 AND name = $2
          ORDER BY CASE WHEN status = 'INACTIVE' THEN 1 ELSE 0 END, updated_at DESC LIMIT 1",
     )
     .bind(cluster)
@@ -66,7 +68,7 @@ pub async fn get(conn: &mut AnyConnection, cluster: &str, name: &str) -> Result<
 /// Up to `page.limit + 1` live services of the cluster by name.
 pub async fn list(conn: &mut AnyConnection, cluster: &str, page: &Page) -> Result<Vec<ServiceRow>> {
     let rows = sqlx::query(
-        "SELECT id, cluster, name, status, config, created_at FROM services
+        "SELECT id, cluster, name, status, config, created_at, pending_reason FROM services
          WHERE cluster = $1 AND status <> 'INACTIVE' AND name > $2 ORDER BY name LIMIT $3",
     )
     .bind(cluster)
@@ -239,6 +241,7 @@ pub async fn assemble(conn: &mut AnyConnection, rows: Vec<ServiceRow>, with_even
                 running_count,
                 pending_count,
                 created_at: row.created_at,
+                pending_reason: row.pending_reason,
                 config: row.config,
                 deployments,
                 events: events.remove(&row.id).unwrap_or_default(),

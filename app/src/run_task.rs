@@ -1,0 +1,125 @@
+/*!
+"Run task" on a cluster: ECS RunTask from the portal. The scheduler places the tasks; what it
+could not place comes back with the reason, per rule and with counts, shown as is.
+*/
+
+use crate::components::Checkbox;
+use crate::error::{PortalError, PortalResult};
+use crate::services::{RevisionSelect, STRATEGIES, active_revisions, strategy_list};
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use leptos_router::components::A;
+use wharf_core::task_definition::PlacementConstraint;
+use wharf_core::task_input::{RunTaskInput, TasksStarted};
+
+#[server(input = Json)]
+pub async fn run_task(cluster: String, input: RunTaskInput) -> PortalResult<TasksStarted> {
+    Ok(crate::ssr::backend()?.run_task(&cluster, input).await?)
+}
+
+#[component]
+pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into)] on_run: Callback<()>) -> impl IntoView {
+    let revisions = Resource::new(|| (), |_| active_revisions());
+    let task_definition = RwSignal::new(String::new());
+    let count = RwSignal::new("1".to_string());
+    let strategy = RwSignal::new(String::new());
+    let expression = RwSignal::new(String::new());
+    let distinct = RwSignal::new(false);
+    let expression_error = Memo::new(move |_| {
+        let e = expression.get();
+        if e.trim().is_empty() { None } else { wharf_core::expr::parse(&e).err().map(|err| err.to_string()) }
+    });
+    let run = ServerAction::<RunTask>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = run.value().get() {
+            on_run.run(());
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut constraints = Vec::new();
+        if distinct.get_untracked() {
+            constraints.push(PlacementConstraint { kind: Some("distinctInstance".into()), expression: None });
+        }
+        let expr = expression.get_untracked();
+        if !expr.trim().is_empty() {
+            constraints.push(PlacementConstraint { kind: Some("memberOf".into()), expression: Some(expr) });
+        }
+        let input = RunTaskInput {
+            task_definition: Some(task_definition.get_untracked()).filter(|t| !t.is_empty()),
+            count: Some(count.get_untracked().trim().parse::<i64>().unwrap_or(0)),
+            placement_strategy: strategy_list(&strategy.get_untracked()),
+            placement_constraints: Some(constraints).filter(|c| !c.is_empty()),
+            started_by: None,
+            group: None,
+        };
+        run.dispatch(RunTask { cluster: cluster.get_untracked(), input });
+    };
+    view! {
+        <section class="card">
+            <h2>"Run task"</h2>
+            <form class="form-grid" on:submit=submit id="run-task">
+                <label for="r-td">"Task definition"<RevisionSelect id="r-td" value=task_definition revisions/></label>
+                <label for="r-count">"Tasks"<input id="r-count" type="number" min="1" max="10" bind:value=count/></label>
+                <label for="r-strategy">
+                    "Placement strategy"
+                    <select id="r-strategy" bind:value=strategy>
+                        {STRATEGIES.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label for="r-expr" class="wide">
+                    "Placement constraint (memberOf expression, optional)"
+                    <input id="r-expr" bind:value=expression autocomplete="off" placeholder="attribute:ecs.instance-type =~ m5.*"/>
+                    {move || expression_error.get().map(|e| view! { <small class="bad">{e}</small> })}
+                </label>
+                <Checkbox id="r-distinct" checked=distinct label="Each task on a different instance (distinctInstance)"/>
+                <div class="wide">
+                    <button type="submit" class="primary" id="run" disabled=move || run.pending().get()>
+                        {move || if run.pending().get() { "Placing…" } else { "Run task" }}
+                    </button>
+                </div>
+            </form>
+            {move || run.value().get().map(|result| match result {
+                Ok(done) => view! { <RunResult cluster=cluster.get_untracked() done/> }.into_any(),
+                Err(e) => view! { <RunError error=e/> }.into_any(),
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn RunResult(cluster: String, done: TasksStarted) -> impl IntoView {
+    let started = done.tasks.len();
+    let links: Vec<(String, String)> =
+        done.tasks.iter().map(|t| (format!("/clusters/{cluster}/tasks/{}", t.id), t.id[..8.min(t.id.len())].to_string())).collect();
+    let failures: Vec<(String, String)> = done.failures.iter().map(|f| (f.reason.clone(), f.detail.clone())).collect();
+    view! {
+        <div id="run-result">
+            {(started > 0).then(|| view! {
+                <p class="notice">
+                    {format!("Started {started} task{}: ", if started == 1 { "" } else { "s" })}
+                    {links.into_iter().map(|(href, short)| view! { <A href=href><code>{short}</code></A>" " }).collect_view()}
+                </p>
+            })}
+            {(!failures.is_empty()).then(|| view! {
+                <div class="notice notice-error" role="alert" id="run-failures">
+                    <strong>"Why tasks could not be placed"</strong>
+                    <ul>
+                        {failures.into_iter().map(|(reason, detail)| view! { <li><code>{reason}</code>" "{detail}</li> }).collect_view()}
+                    </ul>
+                </div>
+            })}
+        </div>
+    }
+}
+
+#[component]
+fn RunError(error: PortalError) -> impl IntoView {
+    let fields = error.field_errors().to_vec();
+    view! {
+        <div class="notice notice-error" role="alert" id="run-error">
+            {error.to_string()}
+            <ul>{fields.into_iter().map(|f| view! { <li><code>{f.field}</code>" "{f.message}</li> }).collect_view()}</ul>
+        </div>
+    }
+}
