@@ -113,6 +113,10 @@ test('creates a cluster and a service from the registered revision and lists the
   assert.match(await config.textContent(), /web:1/);
   assert.match(await config.textContent(), /minimum healthy 100%, maximum 200%/);
   assert.match(await page.textContent('#events'), /was created with task definition web:1/);
+  // The scheduler says why its tasks wait: the cluster has no hosts yet (the page refreshes itself).
+  const pending = page.locator('#pending-reason');
+  await pending.waitFor({ timeout: 15000 });
+  assert.match(await pending.textContent(), /no container instances/);
   await page.screenshot({ path: join(artifacts, '4-service.png'), fullPage: true });
 
   await page.goto(`${base}/clusters/production`);
@@ -121,6 +125,25 @@ test('creates a cluster and a service from the registered revision and lists the
   await page.goto(`${base}/clusters`);
   await page.locator('#clusters a:has-text("production")').waitFor();
   await page.screenshot({ path: join(artifacts, '6-clusters.png'), fullPage: true });
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('run task checks its constraint as it is typed and says why nothing could be placed', async () => {
+  const page = await openPage('/clusters/production');
+  await page.locator('#run-task').waitFor();
+  await page.selectOption('#r-td', 'web:1');
+  await page.fill('#r-expr', 'attribute:zone in [a, b');
+  await page.locator('#run-task small.bad').waitFor();
+  assert.match(await page.textContent('#run-task small.bad'), /never closed|expected/);
+  await page.fill('#r-expr', 'attribute:zone in [a, b]');
+  await page.locator('#run-task small.bad').waitFor({ state: 'detached' });
+  await page.fill('#r-count', '2');
+  await page.click('#run');
+  const failures = page.locator('#run-failures');
+  await failures.waitFor();
+  assert.match(await failures.textContent(), /MISSING.*no container instances/);
+  await page.screenshot({ path: join(artifacts, '6b-run-task-failures.png'), fullPage: true });
   assert.deepEqual(page.problems, []);
   await page.close();
 });
