@@ -19,14 +19,23 @@ fi
 [ -n "$PGBIN" ] || { echo "PostgreSQL is not installed; run scripts/setup.sh --tests" >&2; exit 1; }
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 if ! run "$PGBIN/pg_isready" -h 127.0.0.1 -p "$PORT" >/dev/null 2>&1; then
-  # Something else (or a dying server) holds the port: take the next free one.
-  while port_taken "$PORT"; do PORT=$((PORT + 1)); done
-  DIR=$(dir_for "$PORT")
-  rm -rf "$DIR"
-  mkdir -p "$DIR"
-  [ "$(id -u)" = 0 ] && chown postgres: "$DIR"
-  run "$PGBIN/initdb" -D "$DIR/data" -U postgres -A trust >"$DIR/initdb.log" 2>&1
-  run "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
-    -o "-h 127.0.0.1 -p $PORT -k $DIR -c fsync=off -c max_connections=200" start >/dev/null
+  # Something else (or a dying server, or a closing connection's local port) may hold the
+  # port: take the next free one, and the one after if binding still fails.
+  started=0
+  for _ in 1 2 3 4 5; do
+    while port_taken "$PORT"; do PORT=$((PORT + 1)); done
+    DIR=$(dir_for "$PORT")
+    rm -rf "$DIR"
+    mkdir -p "$DIR"
+    [ "$(id -u)" = 0 ] && chown postgres: "$DIR"
+    run "$PGBIN/initdb" -D "$DIR/data" -U postgres -A trust >"$DIR/initdb.log" 2>&1
+    if run "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
+      -o "-h 127.0.0.1 -p $PORT -k $DIR -c fsync=off -c max_connections=200" start >/dev/null; then
+      started=1
+      break
+    fi
+    PORT=$((PORT + 1))
+  done
+  [ "$started" = 1 ] || { echo "PostgreSQL did not start; see $DIR/server.log" >&2; exit 1; }
 fi
 echo "postgres://postgres@127.0.0.1:$PORT/postgres"
