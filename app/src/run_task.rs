@@ -5,11 +5,10 @@ could not place comes back with the reason, per rule and with counts, shown as i
 
 use crate::components::Checkbox;
 use crate::error::{PortalError, PortalResult};
-use crate::services::{RevisionSelect, STRATEGIES, active_revisions, strategy_list};
+use crate::services::{PlacementInputs, RevisionSelect, active_revisions, constraints_of, strategy_list};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use leptos_router::components::A;
-use wharf_core::task_definition::PlacementConstraint;
 use wharf_core::task_input::{RunTaskInput, TasksStarted};
 
 #[server(input = Json)]
@@ -25,10 +24,6 @@ pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into)] on_run: 
     let strategy = RwSignal::new(String::new());
     let expression = RwSignal::new(String::new());
     let distinct = RwSignal::new(false);
-    let expression_error = Memo::new(move |_| {
-        let e = expression.get();
-        if e.trim().is_empty() { None } else { wharf_core::expr::parse(&e).err().map(|err| err.to_string()) }
-    });
     let run = ServerAction::<RunTask>::new();
     Effect::new(move |_| {
         if let Some(Ok(_)) = run.value().get() {
@@ -37,19 +32,11 @@ pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into)] on_run: 
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let mut constraints = Vec::new();
-        if distinct.get_untracked() {
-            constraints.push(PlacementConstraint { kind: Some("distinctInstance".into()), expression: None });
-        }
-        let expr = expression.get_untracked();
-        if !expr.trim().is_empty() {
-            constraints.push(PlacementConstraint { kind: Some("memberOf".into()), expression: Some(expr) });
-        }
         let input = RunTaskInput {
             task_definition: Some(task_definition.get_untracked()).filter(|t| !t.is_empty()),
             count: Some(count.get_untracked().trim().parse::<i64>().unwrap_or(0)),
             placement_strategy: strategy_list(&strategy.get_untracked()),
-            placement_constraints: Some(constraints).filter(|c| !c.is_empty()),
+            placement_constraints: constraints_of(distinct.get_untracked(), &expression.get_untracked()),
             started_by: None,
             group: None,
         };
@@ -61,17 +48,7 @@ pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into)] on_run: 
             <form class="form-grid" on:submit=submit id="run-task">
                 <label for="r-td">"Task definition"<RevisionSelect id="r-td" value=task_definition revisions/></label>
                 <label for="r-count">"Tasks"<input id="r-count" type="number" min="1" max="10" bind:value=count/></label>
-                <label for="r-strategy">
-                    "Placement strategy"
-                    <select id="r-strategy" bind:value=strategy>
-                        {STRATEGIES.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
-                    </select>
-                </label>
-                <label for="r-expr" class="wide">
-                    "Placement constraint (memberOf expression, optional)"
-                    <input id="r-expr" bind:value=expression autocomplete="off" placeholder="attribute:ecs.instance-type =~ m5.*"/>
-                    {move || expression_error.get().map(|e| view! { <small class="bad">{e}</small> })}
-                </label>
+                <PlacementInputs ids=("r-strategy", "r-expr") strategy expression/>
                 <Checkbox id="r-distinct" checked=distinct label="Each task on a different instance (distinctInstance)"/>
                 <div class="wide">
                     <button type="submit" class="primary" id="run" disabled=move || run.pending().get()>

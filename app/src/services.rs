@@ -132,6 +132,48 @@ pub(crate) fn strategy_list(preset: &str) -> Option<Vec<PlacementStrategy>> {
     Some(vec![PlacementStrategy { kind: Some(kind.to_string()), field }])
 }
 
+/// The constraints a placement form asks for: distinctInstance and one memberOf expression.
+pub(crate) fn constraints_of(distinct: bool, expression: &str) -> Option<Vec<PlacementConstraint>> {
+    let mut constraints = Vec::new();
+    if distinct {
+        constraints.push(PlacementConstraint { kind: Some("distinctInstance".into()), expression: None });
+    }
+    if !expression.trim().is_empty() {
+        constraints.push(PlacementConstraint { kind: Some("memberOf".into()), expression: Some(expression.to_string()) });
+    }
+    Some(constraints).filter(|c| !c.is_empty())
+}
+
+/// The strategy preset and the memberOf expression, checked as it is typed (the message
+/// points at the offending character). `ids` name the two inputs.
+#[component]
+pub(crate) fn PlacementInputs(
+    ids: (&'static str, &'static str),
+    strategy: RwSignal<String>,
+    expression: RwSignal<String>,
+    #[prop(optional, into)] hide_strategy: Signal<bool>,
+) -> impl IntoView {
+    let error = Memo::new(move |_| {
+        let e = expression.get();
+        if e.trim().is_empty() { None } else { wharf_core::expr::parse(&e).err().map(|err| err.to_string()) }
+    });
+    view! {
+        <Show when=move || !hide_strategy.get()>
+            <label for=ids.0>
+                "Placement strategy"
+                <select id=ids.0 bind:value=strategy>
+                    {STRATEGIES.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                </select>
+            </label>
+        </Show>
+        <label for=ids.1 class="wide">
+            "Placement constraint (memberOf expression, optional)"
+            <input id=ids.1 bind:value=expression autocomplete="off" placeholder="attribute:ecs.availability-zone in [a, b]"/>
+            {move || error.get().map(|e| view! { <small class="bad">{e}</small> })}
+        </label>
+    }
+}
+
 /// A select of ACTIVE revisions. Starts on `value` when set (kept even if no longer ACTIVE),
 /// else on the newest revision of the first family.
 #[component]
@@ -178,10 +220,6 @@ pub fn NewServicePage() -> impl IntoView {
     let expression = RwSignal::new(String::new());
     let breaker = RwSignal::new(false);
     let rollback = RwSignal::new(false);
-    let expression_error = Memo::new(move |_| {
-        let e = expression.get();
-        if e.trim().is_empty() { None } else { wharf_core::expr::parse(&e).err().map(|err| err.to_string()) }
-    });
     let create = ServerAction::<CreateService>::new();
     let errors = Signal::derive(move || errors_of(create.value().get()));
     let navigate = use_navigate();
@@ -194,14 +232,6 @@ pub fn NewServicePage() -> impl IntoView {
     let number = |s: String| s.trim().parse::<i64>().ok();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let mut constraints = Vec::new();
-        if distinct.get_untracked() {
-            constraints.push(PlacementConstraint { kind: Some("distinctInstance".into()), expression: None });
-        }
-        let expr = expression.get_untracked();
-        if !expr.trim().is_empty() {
-            constraints.push(PlacementConstraint { kind: Some("memberOf".into()), expression: Some(expr) });
-        }
         let is_daemon = scheduling.get_untracked() == "DAEMON";
         let input = CreateServiceInput {
             service_name: Some(name.get_untracked().trim().to_string()),
@@ -215,7 +245,7 @@ pub fn NewServicePage() -> impl IntoView {
                 ..Default::default()
             }),
             placement_strategy: if is_daemon { None } else { strategy_list(&strategy.get_untracked()) },
-            placement_constraints: Some(constraints).filter(|c| !c.is_empty()),
+            placement_constraints: constraints_of(distinct.get_untracked(), &expression.get_untracked()),
             ..Default::default()
         };
         create.dispatch(CreateService { cluster: cluster(), input });
@@ -257,19 +287,7 @@ pub fn NewServicePage() -> impl IntoView {
                 <input id="s-max" type="number" min="100" bind:value=max_percent placeholder=move || if daemon() { "100" } else { "200" }/>
                 <small>"during a deployment, run at most this share of tasks"</small>
             </label>
-            <Show when=move || !daemon()>
-                <label for="s-strategy">
-                    "Placement strategy"
-                    <select id="s-strategy" bind:value=strategy>
-                        {STRATEGIES.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
-                    </select>
-                </label>
-            </Show>
-            <label for="s-expr" class="wide">
-                "Placement constraint (memberOf expression, optional)"
-                <input id="s-expr" bind:value=expression autocomplete="off" placeholder="attribute:ecs.availability-zone in [a, b]"/>
-                {move || expression_error.get().map(|e| view! { <small class="bad">{e}</small> })}
-            </label>
+            <PlacementInputs ids=("s-strategy", "s-expr") strategy expression hide_strategy=Signal::derive(daemon)/>
             <Checkbox id="s-distinct" checked=distinct label="Run each task on a different instance (distinctInstance)"/>
             <Checkbox id="s-breaker" checked=breaker label="Deployment circuit breaker"/>
             <Checkbox id="s-rollback" checked=rollback label="Roll back when the circuit breaker trips"/>

@@ -115,12 +115,18 @@ impl Rejection {
 /// Filters that do not depend on tasks already placed: status, agent, attributes, and the
 /// constraints that read only the instance.
 pub(crate) fn check_static(instance: &Instance, demand: &Demand, constraints: &[Constraint]) -> Result<(), Rejection> {
+    if !instance.connected && instance.status == InstanceStatus::Active {
+        return Err(Rejection::Disconnected);
+    }
+    may_keep(instance, demand, constraints)
+}
+
+/// Whether a task of this kind belongs on the instance at all, agent connected or not: what
+/// a DAEMON keeps running through a short disconnect.
+pub(crate) fn may_keep(instance: &Instance, demand: &Demand, constraints: &[Constraint]) -> Result<(), Rejection> {
     match instance.status {
         InstanceStatus::Active => {}
         other => return Err(Rejection::Status(other.as_str())),
-    }
-    if !instance.connected {
-        return Err(Rejection::Disconnected);
     }
     for (name, value) in &demand.requires_attributes {
         let ok = match (instance.attributes.get(name), value) {

@@ -257,8 +257,9 @@ pub fn plan_daemon(
     may_start: bool,
 ) -> DaemonPlan {
     let mut plan = DaemonPlan::default();
-    let eligible: Vec<bool> =
-        snapshot.instances.iter().map(|inst| crate::rules::check_static(inst, demand, constraints).is_ok()).collect();
+    // Instances that should run the daemon; a disconnected one keeps its task (it is replaced
+    // only once the host counts as lost) but gets no new one.
+    let eligible: Vec<bool> = snapshot.instances.iter().map(|inst| crate::rules::may_keep(inst, demand, constraints).is_ok()).collect();
     let mut has_task = vec![false; snapshot.instances.len()];
     let mut all_healthy = true;
     let mut order: Vec<usize> = (0..tasks.len()).collect();
@@ -268,7 +269,9 @@ pub fn plan_daemon(
         let t = &tasks[i];
         let reason = match t.host {
             Host::Lost => Some(StopReason::Lost),
-            _ if !eligible[t.instance] && t.host == Host::Draining => Some(StopReason::Draining),
+            _ if !eligible[t.instance] && snapshot.instances[t.instance].status == crate::InstanceStatus::Draining => {
+                Some(StopReason::Draining)
+            }
             _ if !eligible[t.instance] => Some(StopReason::ScaleIn),
             _ if !t.primary => Some(StopReason::Replaced),
             _ if has_task[t.instance] => Some(StopReason::ScaleIn),
@@ -290,7 +293,7 @@ pub fn plan_daemon(
             continue;
         }
         plan.desired += 1;
-        if has_task[pos] || stopping_on.contains(&pos) || !may_start {
+        if has_task[pos] || stopping_on.contains(&pos) || !may_start || !inst.connected {
             continue;
         }
         if crate::rules::check_dynamic(inst, demand, constraints).is_ok() {
@@ -304,7 +307,7 @@ pub fn plan_daemon(
             .instances
             .iter()
             .enumerate()
-            .filter(|(p, _)| eligible[*p] && !has_task[*p] && !stopping_on.contains(p))
+            .filter(|(p, i)| eligible[*p] && i.connected && !has_task[*p] && !stopping_on.contains(p))
             .map(|(_, i)| i.clone())
             .collect();
         plan.explanation = Some(crate::Explanation::of(&missing, demand, constraints));
@@ -391,5 +394,19 @@ mod tests {
         let mut hosts: Vec<usize> = plan.stop.iter().map(|(i, _)| tasks[*i].instance).collect();
         hosts.sort();
         assert_eq!(hosts, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_daemon_keeps_its_task_through_a_disconnect_and_leaves_draining_hosts() {
+        let mut snap = cluster(3);
+        snap.instances[1].connected = false;
+        snap.instances[2].status = crate::InstanceStatus::Draining;
+        let tasks: Vec<ServiceTask> = (0..3).map(|i| task(i, i, true, TaskHealth::Healthy, Host::Ok)).collect();
+        let demand = crate::Demand { cpu: 10, memory: 10, group: "service:logs".into(), ..Default::default() };
+        let plan = plan_daemon(&snap, &tasks, &demand, &[], true);
+        assert_eq!(plan.stop, vec![(2, StopReason::Draining)]);
+        assert_eq!((plan.desired, plan.start_on.len()), (2, 0));
+        let plan = plan_daemon(&snap, &tasks[..1], &demand, &[], true);
+        assert!(plan.start_on.is_empty(), "no new task on a disconnected instance");
     }
 }

@@ -57,17 +57,8 @@ pub async fn start(store: &Store, agents: &Agents, cluster: &str, input: StartTa
         rows.push(row);
         started.push((id.clone(), spec));
     }
-    tasks::insert(w.conn(), &rows, &now).await?;
-    let mut out = Vec::new();
-    for (_, spec) in &started {
-        out.push(tasks::get(w.conn(), cluster, &spec.task_id).await?.ok_or_else(WharfError::internal)?);
-    }
-    w.commit().await?;
-    for (instance, spec) in started {
-        tracing::info!(task = %spec.task_id, %instance, task_definition = %spec.task_definition, "task started");
-        agents.send(&instance, ServerMessage::StartTask { task: spec });
-    }
-    Ok(TasksStarted { tasks: out, failures })
+    let tasks = commit_started(w, agents, cluster, rows, started, &now).await?;
+    Ok(TasksStarted { tasks, failures })
 }
 
 /// ECS RunTask: the scheduler places `count` tasks; what it could not place comes back as
@@ -109,17 +100,31 @@ pub async fn run(store: &Store, agents: &Agents, cluster: &str, input: RunTaskIn
         rows.push(row);
         started.push((instance_id, spec));
     }
-    tasks::insert(w.conn(), &rows, &now).await?;
-    let mut out = Vec::new();
+    let out = commit_started(w, agents, cluster, rows, started, &now).await?;
+    let failures = plan.explanation.map(|e| placement_failures(cluster, &e)).unwrap_or_default();
+    Ok(TasksStarted { tasks: out, failures })
+}
+
+/// Inserts the new tasks, commits, then tells their agents; returns the tasks as stored.
+async fn commit_started(
+    mut w: store::WriteTx,
+    agents: &Agents,
+    cluster: &str,
+    rows: Vec<tasks::NewTask>,
+    started: Vec<(String, TaskSpec)>,
+    now: &str,
+) -> Result<Vec<Task>> {
+    tasks::insert(w.conn(), &rows, now).await?;
+    let mut out = Vec::with_capacity(started.len());
     for (_, spec) in &started {
         out.push(tasks::get(w.conn(), cluster, &spec.task_id).await?.ok_or_else(WharfError::internal)?);
     }
     w.commit().await?;
     for (instance, spec) in started {
+        tracing::info!(task = %spec.task_id, %instance, task_definition = %spec.task_definition, "task started");
         agents.send(&instance, ServerMessage::StartTask { task: spec });
     }
-    let failures = plan.explanation.map(|e| placement_failures(cluster, &e)).unwrap_or_default();
-    Ok(TasksStarted { tasks: out, failures })
+    Ok(out)
 }
 
 /// An explanation as ECS-style failures: one per reason, with ECS's codes.
