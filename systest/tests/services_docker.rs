@@ -88,7 +88,10 @@ async fn services_roll_break_and_recover_drain_and_survive_a_lost_host_on_docker
     let _a = agent(&server, &cluster, &token, "a");
     let mut b = agent(&server, &cluster, &token, "b");
     let instances = server.connected(&cluster, 2).await;
-    let ids: Vec<String> = instances.iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
+    // ids[0] is agent a's instance, ids[1] agent b's (told apart by their zones).
+    let zone_of = |i: &Value| i["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "ecs.availability-zone").unwrap()["value"].clone();
+    let id_in = |zone: &str| instances.iter().find(|i| zone_of(i) == zone).unwrap()["id"].as_str().unwrap().to_string();
+    let ids = [id_in("a"), id_in("b")];
 
     // Four tasks, spread over the two zones.
     let httpd = fixture("busybox-httpd.json");
@@ -154,11 +157,19 @@ async fn services_roll_break_and_recover_drain_and_survive_a_lost_host_on_docker
     .await;
     server.ok("PATCH", &format!("/api/v1/clusters/{cluster}/container-instances/{}", ids[0]), Some(json!({ "status": "ACTIVE" }))).await;
     b.kill9().await;
-    eventually("the lost host's tasks replaced on A", WAIT, || async {
+    let until = tokio::time::Instant::now() + WAIT;
+    loop {
         let t = tasks_of(&server, &cluster, "web").await;
-        (t.len() == 4 && t.iter().all(|(i, healthy, _)| *i == ids[0] && *healthy)).then_some(())
-    })
-    .await;
+        if t.len() == 4 && t.iter().all(|(i, healthy, _)| *i == ids[0] && *healthy) {
+            break;
+        }
+        if tokio::time::Instant::now() > until {
+            let s = service(&server, &cluster, "web").await;
+            let instances = server.instances(&cluster).await;
+            panic!("the lost host's tasks were not replaced on A: {t:?}\nevents: {:#}\ninstances: {instances:#?}", s["events"]);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     b.start_again();
     eventually("B's old containers stopped once it is back", WAIT, || async {
         let running = running_containers_of(&cluster).len();
