@@ -106,12 +106,15 @@ test('creates a cluster and a service from the registered revision and lists the
   await page.selectOption('#s-td', 'web:1');
   await page.fill('#s-desired', '2');
   await page.fill('#s-expr', 'attribute:ecs.os-type == linux');
+  await page.fill('#s-strategy-list', 'spread(attribute:ecs.availability-zone), binpack(memory)');
+  assert.equal(await page.locator('#s-strategy').isDisabled(), true, 'a written list overrides the preset');
   await page.click('#create');
   await page.waitForURL('**/clusters/production/services/storefront');
   const config = page.locator('#service-config');
   await config.waitFor();
   assert.match(await config.textContent(), /web:1/);
   assert.match(await config.textContent(), /minimum healthy 100%, maximum 200%/);
+  assert.match(await config.textContent(), /spread\(attribute:ecs\.availability-zone\), binpack\(memory\)/);
   assert.match(await page.textContent('#events'), /was created with task definition web:1/);
   // The scheduler says why its tasks wait: the cluster has no hosts yet (the page refreshes itself).
   const pending = page.locator('#pending-reason');

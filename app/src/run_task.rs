@@ -5,7 +5,7 @@ could not place comes back with the reason, per rule and with counts, shown as i
 
 use crate::components::Checkbox;
 use crate::error::{PortalError, PortalResult};
-use crate::services::{PlacementInputs, RevisionSelect, active_revisions, constraints_of, strategy_list};
+use crate::services::{PlacementInputs, RevisionSelect, active_revisions, chosen_strategies, constraints_of};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use leptos_router::components::A;
@@ -22,6 +22,7 @@ pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into)] on_run: 
     let task_definition = RwSignal::new(String::new());
     let count = RwSignal::new("1".to_string());
     let strategy = RwSignal::new(String::new());
+    let custom = RwSignal::new(String::new());
     let expression = RwSignal::new(String::new());
     let distinct = RwSignal::new(false);
     let run = ServerAction::<RunTask>::new();
@@ -35,7 +36,7 @@ pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into)] on_run: 
         let input = RunTaskInput {
             task_definition: Some(task_definition.get_untracked()).filter(|t| !t.is_empty()),
             count: Some(count.get_untracked().trim().parse::<i64>().unwrap_or(0)),
-            placement_strategy: strategy_list(&strategy.get_untracked()),
+            placement_strategy: chosen_strategies(&strategy.get_untracked(), &custom.get_untracked()),
             placement_constraints: constraints_of(distinct.get_untracked(), &expression.get_untracked()),
             started_by: None,
             group: None,
@@ -48,7 +49,7 @@ pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into)] on_run: 
             <form class="form-grid" on:submit=submit id="run-task">
                 <label for="r-td">"Task definition"<RevisionSelect id="r-td" value=task_definition revisions/></label>
                 <label for="r-count">"Tasks"<input id="r-count" type="number" min="1" max="10" bind:value=count/></label>
-                <PlacementInputs ids=("r-strategy", "r-expr") strategy expression/>
+                <PlacementInputs ids=("r-strategy", "r-expr") strategy custom expression/>
                 <Checkbox id="r-distinct" checked=distinct label="Each task on a different instance (distinctInstance)"/>
                 <div class="wide">
                     <button type="submit" class="primary" id="run" disabled=move || run.pending().get()>

@@ -123,6 +123,29 @@ pub(crate) const STRATEGIES: [(&str, &str); 5] = [
     ("random", "Random"),
 ];
 
+/// Strategies written out, ECS console style: `spread(attribute:ecs.availability-zone),
+/// binpack(memory)`. Unknown types and fields are passed on for the server to name.
+pub(crate) fn parse_strategies(text: &str) -> Option<Vec<PlacementStrategy>> {
+    let list: Vec<PlacementStrategy> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| match item.split_once('(') {
+            Some((kind, rest)) => PlacementStrategy {
+                kind: Some(kind.trim().to_string()),
+                field: Some(rest.trim_end_matches(')').trim().to_string()).filter(|f| !f.is_empty()),
+            },
+            None => PlacementStrategy { kind: Some(item.to_string()), field: None },
+        })
+        .collect();
+    (!list.is_empty()).then_some(list)
+}
+
+/// The custom list when one is written, else the preset.
+pub(crate) fn chosen_strategies(preset: &str, custom: &str) -> Option<Vec<PlacementStrategy>> {
+    parse_strategies(custom).or_else(|| strategy_list(preset))
+}
+
 pub(crate) fn strategy_list(preset: &str) -> Option<Vec<PlacementStrategy>> {
     let (kind, field) = match preset.split_once(':') {
         Some((k, f)) => (k, Some(f.to_string())),
@@ -150,6 +173,8 @@ pub(crate) fn constraints_of(distinct: bool, expression: &str) -> Option<Vec<Pla
 pub(crate) fn PlacementInputs(
     ids: (&'static str, &'static str),
     strategy: RwSignal<String>,
+    /// A written-out list of up to five strategies; overrides the preset when set.
+    custom: RwSignal<String>,
     expression: RwSignal<String>,
     #[prop(optional, into)] hide_strategy: Signal<bool>,
 ) -> impl IntoView {
@@ -161,9 +186,18 @@ pub(crate) fn PlacementInputs(
         <Show when=move || !hide_strategy.get()>
             <label for=ids.0>
                 "Placement strategy"
-                <select id=ids.0 bind:value=strategy>
+                <select id=ids.0 bind:value=strategy disabled=move || !custom.get().trim().is_empty()>
                     {STRATEGIES.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
                 </select>
+            </label>
+            <label for=format!("{}-list", ids.0)>
+                "Or a list, applied in order (up to five)"
+                <input
+                    id=format!("{}-list", ids.0)
+                    bind:value=custom
+                    autocomplete="off"
+                    placeholder="spread(attribute:ecs.availability-zone), binpack(memory)"
+                />
             </label>
         </Show>
         <label for=ids.1 class="wide">
@@ -216,6 +250,7 @@ pub fn NewServicePage() -> impl IntoView {
     let min_healthy = RwSignal::new(String::new());
     let max_percent = RwSignal::new(String::new());
     let strategy = RwSignal::new(String::new());
+    let custom = RwSignal::new(String::new());
     let distinct = RwSignal::new(false);
     let expression = RwSignal::new(String::new());
     let breaker = RwSignal::new(false);
@@ -244,7 +279,7 @@ pub fn NewServicePage() -> impl IntoView {
                 deployment_circuit_breaker: Some(CircuitBreaker { enable: breaker.get_untracked(), rollback: rollback.get_untracked() }),
                 ..Default::default()
             }),
-            placement_strategy: if is_daemon { None } else { strategy_list(&strategy.get_untracked()) },
+            placement_strategy: if is_daemon { None } else { chosen_strategies(&strategy.get_untracked(), &custom.get_untracked()) },
             placement_constraints: constraints_of(distinct.get_untracked(), &expression.get_untracked()),
             ..Default::default()
         };
@@ -287,7 +322,7 @@ pub fn NewServicePage() -> impl IntoView {
                 <input id="s-max" type="number" min="100" bind:value=max_percent placeholder=move || if daemon() { "100" } else { "200" }/>
                 <small>"during a deployment, run at most this share of tasks"</small>
             </label>
-            <PlacementInputs ids=("s-strategy", "s-expr") strategy expression hide_strategy=Signal::derive(daemon)/>
+            <PlacementInputs ids=("s-strategy", "s-expr") strategy custom expression hide_strategy=Signal::derive(daemon)/>
             <Checkbox id="s-distinct" checked=distinct label="Run each task on a different instance (distinctInstance)"/>
             <Checkbox id="s-breaker" checked=breaker label="Deployment circuit breaker"/>
             <Checkbox id="s-rollback" checked=rollback label="Roll back when the circuit breaker trips"/>
@@ -483,5 +518,26 @@ fn UpdateForm(service: Service, update: ServerAction<UpdateService>, delete: Ser
                 </button>
             </div>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_written_strategy_list_reads_like_the_ecs_console() {
+        let list = chosen_strategies("random", "spread(attribute:ecs.availability-zone), binpack(memory),random").unwrap();
+        let shown: Vec<(Option<String>, Option<String>)> = list.into_iter().map(|s| (s.kind, s.field)).collect();
+        assert_eq!(
+            shown,
+            vec![
+                (Some("spread".into()), Some("attribute:ecs.availability-zone".into())),
+                (Some("binpack".into()), Some("memory".into())),
+                (Some("random".into()), None),
+            ]
+        );
+        assert_eq!(chosen_strategies("binpack:cpu", "  ").unwrap()[0].field.as_deref(), Some("cpu"));
+        assert!(chosen_strategies("", "").is_none());
     }
 }
