@@ -42,10 +42,12 @@ until [ "$(api "$BASE/api/v1/clusters/benchdocker/services/sleepers" | json 'd["
 t1=$(now)
 
 t2=$(now)
-for i in $(seq 1 "$N"); do
+RUNS=()
+for _ in $(seq 1 "$N"); do
   docker run -d --label $LABEL --memory 16m --cpu-shares 8 local/busybox:1 /bin/sleep 3600 >/dev/null &
+  RUNS+=($!)
 done
-wait
+for p in "${RUNS[@]}"; do wait "$p"; done
 t3=$(now)
 
 wharf=$(secs "$t0" "$t1")
