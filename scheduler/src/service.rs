@@ -98,9 +98,13 @@ pub struct ReplicaPlan {
 
 /// Plans one step of a REPLICA service. `may_start` is false while starts are throttled or
 /// the primary deployment has failed without rollback.
+/// `stopping` counts the service's tasks already asked to stop but not yet stopped: they
+/// still count against `maximumPercent`, as in ECS (RUNNING or PENDING tasks, whatever
+/// their desired status).
 pub fn plan_replica(
     snapshot: &Snapshot,
     tasks: &[ServiceTask],
+    stopping: usize,
     bounds: Bounds,
     strategies: &[Strategy],
     may_start: bool,
@@ -134,7 +138,7 @@ pub fn plan_replica(
         - plan.stop.iter().filter(|(i, _)| tasks[*i].health == TaskHealth::Healthy && tasks[*i].host != Host::Lost).count() as i64;
     // Replace: tasks that serve nothing go first, then the healthy ones while the minimum holds.
     replaceable.sort_by_key(|&i| (tasks[i].health == TaskHealth::Healthy, tasks[i].primary, i));
-    let mut remaining_live = kept.len() as i64 + replaceable.len() as i64;
+    let mut remaining_live = kept.len() as i64 + replaceable.len() as i64 + stopping as i64;
     for &i in &replaceable {
         let reason = if tasks[i].host == Host::Draining { StopReason::Draining } else { StopReason::Replaced };
         let is_healthy = tasks[i].health == TaskHealth::Healthy;
@@ -151,7 +155,9 @@ pub fn plan_replica(
     }
     if may_start {
         let want = desired.saturating_sub(kept.len());
-        let room = (max_total - remaining_live).max(0) as usize;
+        // Tasks stopped in this step still run until their agents have stopped them.
+        let stopped_now = plan.stop.iter().filter(|(i, _)| tasks[*i].host != Host::Lost).count() as i64;
+        let room = (max_total - remaining_live - stopped_now).max(0) as usize;
         plan.start = want.min(room);
     }
     plan.steady = plan.stop.is_empty()
@@ -356,14 +362,17 @@ mod tests {
         let snap = cluster(3);
         let old: Vec<ServiceTask> = (0..3).map(|i| task(i, i, false, TaskHealth::Healthy, Host::Ok)).collect();
         // desired 3, min 50% → 2 kept healthy, max 150% → 4 in total.
-        let plan = plan_replica(&snap, &old, Bounds { desired: 3, minimum_healthy_percent: 50, maximum_percent: 150 }, &[], true);
-        assert_eq!((plan.stop.len(), plan.start), (1, 2));
+        let plan = plan_replica(&snap, &old, 0, Bounds { desired: 3, minimum_healthy_percent: 50, maximum_percent: 150 }, &[], true);
+        // The stopping task still counts against the maximum until it has stopped.
+        assert_eq!((plan.stop.len(), plan.start), (1, 1));
+        let plan = plan_replica(&snap, &old[..2], 1, Bounds { desired: 3, minimum_healthy_percent: 50, maximum_percent: 150 }, &[], true);
+        assert_eq!((plan.stop.len(), plan.start), (0, 1), "2 old + 1 stopping + 1 new = 4");
         // 100/200: all new ones first, nothing stopped until they are healthy.
-        let plan = plan_replica(&snap, &old, Bounds { desired: 3, minimum_healthy_percent: 100, maximum_percent: 200 }, &[], true);
+        let plan = plan_replica(&snap, &old, 0, Bounds { desired: 3, minimum_healthy_percent: 100, maximum_percent: 200 }, &[], true);
         assert_eq!((plan.stop.len(), plan.start), (0, 3));
         let mut mid = old.clone();
         mid.extend((3..6).map(|i| task(i, i - 3, true, if i == 3 { TaskHealth::Healthy } else { TaskHealth::Pending }, Host::Ok)));
-        let plan = plan_replica(&snap, &mid, Bounds { desired: 3, minimum_healthy_percent: 100, maximum_percent: 200 }, &[], true);
+        let plan = plan_replica(&snap, &mid, 0, Bounds { desired: 3, minimum_healthy_percent: 100, maximum_percent: 200 }, &[], true);
         assert_eq!((plan.stop.len(), plan.start, plan.steady), (1, 0, false));
     }
 
@@ -375,7 +384,7 @@ mod tests {
             task(1, 1, true, TaskHealth::Healthy, Host::Lost),
             task(2, 2, true, TaskHealth::Healthy, Host::Ok),
         ];
-        let plan = plan_replica(&snap, &tasks, Bounds { desired: 3, minimum_healthy_percent: 100, maximum_percent: 200 }, &[], true);
+        let plan = plan_replica(&snap, &tasks, 0, Bounds { desired: 3, minimum_healthy_percent: 100, maximum_percent: 200 }, &[], true);
         assert_eq!(plan.stop, vec![(1, StopReason::Lost)], "the draining task waits for its replacement");
         assert_eq!(plan.start, 2);
     }
@@ -386,11 +395,11 @@ mod tests {
         let tasks: Vec<ServiceTask> = (0..6).map(|i| task(i, i % 3, true, TaskHealth::Healthy, Host::Ok)).collect();
         let bounds = Bounds { desired: 3, minimum_healthy_percent: 100, maximum_percent: 200 };
         // binpack memory: instance 0 has the most memory left, so it is emptied first.
-        let plan = plan_replica(&snap, &tasks, bounds, &[Strategy::Binpack(Resource::Memory)], true);
+        let plan = plan_replica(&snap, &tasks, 0, bounds, &[Strategy::Binpack(Resource::Memory)], true);
         let hosts: Vec<usize> = plan.stop.iter().map(|(i, _)| tasks[*i].instance).collect();
         assert_eq!(hosts, vec![0, 0, 1]);
         // spread on instances: one from each.
-        let plan = plan_replica(&snap, &tasks, bounds, &[Strategy::SpreadInstance], true);
+        let plan = plan_replica(&snap, &tasks, 0, bounds, &[Strategy::SpreadInstance], true);
         let mut hosts: Vec<usize> = plan.stop.iter().map(|(i, _)| tasks[*i].instance).collect();
         hosts.sort();
         assert_eq!(hosts, vec![0, 1, 2]);

@@ -183,7 +183,13 @@ impl Step<'_> {
                     maximum_percent: config.maximum_percent(),
                 };
                 let strategies = Strategy::list_or_default(&config.placement_strategy);
-                let p = plan::plan_replica(&state.snapshot, &tasks, bounds, &strategies, may_start);
+                // Asked to stop, not stopped yet: they still count against maximumPercent.
+                let stopping = mine
+                    .iter()
+                    .filter(|t| t.desired_status == "STOPPED")
+                    .filter(|t| t.instance_id.as_deref().and_then(|id| state.snapshot.index_of(id)).is_some_and(|p| !state.lost[p]))
+                    .count();
+                let p = plan::plan_replica(&state.snapshot, &tasks, stopping, bounds, &strategies, may_start);
                 let placement = state.snapshot.place(&Request {
                     demand: &demand,
                     count: p.start,
