@@ -399,7 +399,9 @@ impl TaskRun {
         stop: &mut watch::Receiver<Option<String>>,
         publish: impl Fn(&TaskReport, &BTreeMap<String, String>),
     ) -> Option<String> {
-        for i in start_order(spec) {
+        let order = start_order(spec);
+        let last = order.last().copied();
+        for i in order {
             let c = &spec.containers[i];
             if self.ids.contains_key(&c.name) && self.status(&c.name).is_some_and(|s| s.last_status != "PENDING") {
                 continue;
@@ -449,7 +451,10 @@ impl TaskRun {
                     }
                 }
             }
-            publish(&self.report, &self.ids);
+            // After the last container the caller reports the task RUNNING: one report, not two.
+            if Some(i) != last {
+                publish(&self.report, &self.ids);
+            }
         }
         self.report.last_status = "RUNNING".into();
         None

@@ -6,12 +6,13 @@ disconnects. Each is one transaction; the messages they return are sent after it
 
 use super::join_tokens::hash_secret;
 use crate::agents::TaskDelta;
-use crate::store::{self, Store, instances, scheduling, tasks};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::store::{self, Store, instances, scheduling, task_definitions, tasks};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use wharf_app::backend::Result;
 use wharf_core::instance::{HostFacts, VersionInfo};
 use wharf_core::protocol::{ServerMessage, TaskReport, TaskSpec};
 use wharf_core::task::Task;
+use wharf_core::task_definition::{TaskDefinition, TaskDefinitionRef};
 use wharf_core::{FieldErrors, WharfError};
 
 /// Whom a WebSocket belongs to, once its credential checked out.
@@ -91,9 +92,9 @@ pub async fn hello(store: &Store, who: &AgentIdentity, hello: Hello) -> Result<V
     let mut out = Vec::new();
     let reported: BTreeMap<&str, &TaskReport> = hello.tasks.iter().map(|t| (t.task_id.as_str(), t)).collect();
     let live = tasks::live_on_instance(w.conn(), &who.instance_id).await?;
-    let known: BTreeSet<String> = live.iter().map(|t| t.task.id.clone()).collect();
-    for stored in live {
-        let mut task = stored.task;
+    let known: BTreeSet<String> = live.iter().map(|t| t.id.clone()).collect();
+    let mut definitions = HashMap::new();
+    for mut task in live {
         match reported.get(task.id.as_str()) {
             Some(report) => {
                 if task.apply_report(report, &now) {
@@ -103,15 +104,12 @@ pub async fn hello(store: &Store, who: &AgentIdentity, hello: Hello) -> Result<V
                     out.push(stop(&task));
                 }
             }
-            None if task.desired_status == "RUNNING" && task.last_status == "PENDING" => match stored.spec {
-                Some(spec) => match serde_json::from_str::<TaskSpec>(&spec) {
-                    Ok(spec) => out.push(ServerMessage::StartTask { task: spec }),
-                    Err(e) => {
-                        tracing::error!(task = %task.id, error = %e, "stored task spec does not parse")
-                    }
-                },
-                None => tracing::error!(task = %task.id, "task without a spec"),
-            },
+            None if task.desired_status == "RUNNING" && task.last_status == "PENDING" => {
+                match spec_of(w.conn(), &mut definitions, &task, who).await? {
+                    Some(spec) => out.push(ServerMessage::StartTask { task: spec }),
+                    None => tracing::error!(task = %task.id, "the task's definition is gone; it cannot be started"),
+                }
+            }
             None => {
                 // The agent has nothing for it: it finished while nobody listened, or the host lost it.
                 let reason = if task.desired_status == "STOPPED" { task.stopped_reason.clone() } else { Some(TASK_LOST.into()) };
@@ -125,6 +123,25 @@ pub async fn hello(store: &Store, who: &AgentIdentity, hello: Hello) -> Result<V
     }
     w.commit().await?;
     Ok(out)
+}
+
+/// What the agent runs for a task: derived again from its (immutable) task definition
+/// revision rather than stored with every task.
+async fn spec_of(
+    conn: &mut sqlx::AnyConnection,
+    definitions: &mut HashMap<String, Option<TaskDefinition>>,
+    task: &Task,
+    who: &AgentIdentity,
+) -> Result<Option<TaskSpec>> {
+    let name = task.task_definition_arn.rsplit_once("task-definition/").map_or(task.task_definition_arn.as_str(), |(_, n)| n);
+    if !definitions.contains_key(name) {
+        let found = match TaskDefinitionRef::parse(name) {
+            Ok(TaskDefinitionRef { family, revision: Some(revision) }) => task_definitions::get(conn, &family, revision).await?,
+            _ => None,
+        };
+        definitions.insert(name.to_string(), found);
+    }
+    Ok(definitions[name].as_ref().map(|d| TaskSpec::from_definition(d, &who.cluster, &who.instance_id, &task.id, task.group.clone())))
 }
 
 fn stop(task: &Task) -> ServerMessage {

@@ -178,7 +178,6 @@ pub(crate) fn prepare(l: &Launch<'_>) -> (tasks::NewTask, TaskSpec) {
         cpu,
         memory,
         host_ports: json(&ports),
-        spec: json(&spec),
     };
     (row, spec)
 }
@@ -268,8 +267,8 @@ pub async fn deregister(store: &Store, agents: &Agents, cluster: &str, id: &str)
         return Ok(instance);
     }
     let live = tasks::live_on_instance(w.conn(), id).await?;
-    for stored in &live {
-        let mut task = stored.task.clone();
+    for task in &live {
+        let mut task = task.clone();
         mark_stopped(&mut task, Some(INSTANCE_DEREGISTERED.into()), &now);
         tasks::save_state(w.conn(), &task, "[]").await?;
     }
@@ -277,8 +276,8 @@ pub async fn deregister(store: &Store, agents: &Agents, cluster: &str, id: &str)
     let updated = instances::get(w.conn(), cluster, id).await?.ok_or_else(WharfError::internal)?;
     w.commit().await?;
     tracing::info!(instance = %id, tasks = live.len(), "container instance deregistered");
-    for stored in live {
-        agents.send(id, ServerMessage::StopTask { task_id: stored.task.id, reason: INSTANCE_DEREGISTERED.into() });
+    for task in live {
+        agents.send(id, ServerMessage::StopTask { task_id: task.id, reason: INSTANCE_DEREGISTERED.into() });
     }
     agents.send(id, ServerMessage::Deregistered {});
     Ok(updated)

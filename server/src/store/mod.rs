@@ -168,6 +168,23 @@ impl WriteTx {
     }
 }
 
+/// The rows of a JSON array bound as `$1`, as a table `e` with one column `value`: one
+/// statement then carries thousands of rows in one parameter. Each row is itself an array,
+/// read with `e.value ->> N` (text, or NULL) on both databases.
+pub(crate) fn json_rows(conn: &sqlx::AnyConnection) -> &'static str {
+    if conn.backend_name() == "PostgreSQL" { "jsonb_array_elements($1::jsonb) AS e(value)" } else { "json_each($1) AS e" }
+}
+
+/// A select list folding all rows into one JSON array of arrays (text; NULL for no rows on
+/// PostgreSQL): one value crosses from the driver instead of thousands of rows.
+pub(crate) fn json_agg(conn: &sqlx::AnyConnection, columns: &str) -> String {
+    if conn.backend_name() == "PostgreSQL" {
+        format!("json_agg(json_build_array({columns}))::text")
+    } else {
+        format!("json_group_array(json_array({columns}))")
+    }
+}
+
 /// Current time as the store writes it: RFC 3339, UTC, milliseconds.
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

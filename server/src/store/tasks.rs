@@ -7,31 +7,65 @@ use wharf_core::arn;
 use wharf_core::page::Page;
 use wharf_core::task::Task;
 
+const COLUMNS: &str = "t.id, t.cluster, t.task_definition, t.container_instance_id, t.task_group, t.started_by,
+    t.last_status, t.desired_status, t.stopped_reason, t.containers, t.created_at, t.started_at, t.stopped_at";
+
 const SELECT: &str = "SELECT t.id, t.cluster, t.task_definition, t.container_instance_id, t.task_group, t.started_by,
     t.last_status, t.desired_status, t.stopped_reason, t.containers, t.created_at, t.started_at, t.stopped_at
   FROM tasks t";
 
+/// A task's columns in [`COLUMNS`] order.
+type Columns = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
 fn from_row(row: AnyRow) -> Result<Task> {
-    let id: String = row.try_get("id")?;
-    let cluster: String = row.try_get("cluster")?;
-    let task_definition: String = row.try_get("task_definition")?;
-    let instance: Option<String> = row.try_get("container_instance_id")?;
-    let containers: String = row.try_get("containers")?;
+    from_columns((
+        row.try_get("id")?,
+        row.try_get("cluster")?,
+        row.try_get("task_definition")?,
+        row.try_get("container_instance_id")?,
+        row.try_get("task_group")?,
+        row.try_get("started_by")?,
+        row.try_get("last_status")?,
+        row.try_get("desired_status")?,
+        row.try_get("stopped_reason")?,
+        row.try_get("containers")?,
+        row.try_get("created_at")?,
+        row.try_get("started_at")?,
+        row.try_get("stopped_at")?,
+    ))
+}
+
+fn from_columns(c: Columns) -> Result<Task> {
+    let (id, cluster, task_definition, instance, group, started_by, last_status, desired_status, stopped_reason, containers, created_at, started_at, stopped_at) = c;
     let (family, revision) = task_definition.rsplit_once(':').unwrap_or((&task_definition, "0"));
     Ok(Task {
         task_arn: arn::task(&cluster, &id),
         cluster_arn: arn::cluster(&cluster),
         task_definition_arn: arn::task_definition(family, revision.parse().unwrap_or(0)),
         container_instance_arn: instance.map(|i| arn::container_instance(&cluster, &i)),
-        group: row.try_get("task_group")?,
-        started_by: row.try_get("started_by")?,
-        last_status: row.try_get("last_status")?,
-        desired_status: row.try_get("desired_status")?,
-        stopped_reason: row.try_get("stopped_reason")?,
+        group,
+        started_by,
+        last_status,
+        desired_status,
+        stopped_reason,
         containers: serde_json::from_str(&containers).map_err(corrupt("task containers"))?,
-        created_at: row.try_get("created_at")?,
-        started_at: row.try_get("started_at")?,
-        stopped_at: row.try_get("stopped_at")?,
+        created_at,
+        started_at,
+        stopped_at,
         id,
     })
 }
@@ -75,72 +109,45 @@ pub struct NewTask {
     pub cpu: i64,
     pub memory: i64,
     pub host_ports: String,
-    pub spec: String,
 }
 
-/// Tasks placed on instances: PENDING, desired RUNNING; many rows per statement.
+/// Rows per statement of the batched writes: each statement carries its rows as one JSON
+/// parameter (binding values one by one costs more than the write itself).
+const ROWS_PER_STATEMENT: usize = 2000;
+
+/// Tasks placed on instances: PENDING, desired RUNNING; thousands of rows per statement.
 pub async fn insert(conn: &mut AnyConnection, list: &[NewTask], now: &str) -> Result<()> {
-    const COLUMNS: usize = 13;
-    for chunk in list.chunks(PARAMS_PER_STATEMENT / COLUMNS) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let m = |c: usize| format!("${}", r * COLUMNS + c);
-                format!(
-                    "({}, {}, {}, {}, {}, {}, 'PENDING', 'RUNNING', {}, {}, {}, {}, {}, {}, {})",
-                    m(1), m(2), m(3), m(4), m(5), m(6), m(7), m(8), m(9), m(10), m(11), m(12), m(13)
-                )
+    // One instance's tasks side by side in the table: its agent reports on them together,
+    // and a batch of reports then dirties a few pages instead of one page per task.
+    let mut list: Vec<&NewTask> = list.iter().collect();
+    list.sort_by(|a, b| a.container_instance_id.cmp(&b.container_instance_id));
+    for chunk in list.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|t| {
+                let (id, cluster, definition, instance) = (&t.id, &t.cluster, &t.task_definition, &t.container_instance_id);
+                (id, cluster, definition, instance, &t.group, &t.started_by, &t.containers, t.cpu, t.memory, &t.host_ports, &t.service_id)
             })
             .collect();
         let sql = format!(
             "INSERT INTO tasks (id, cluster, task_definition, container_instance_id, task_group, started_by,
-                last_status, desired_status, containers, created_at, cpu, memory, host_ports, spec, service_id)
-             VALUES {}",
-            rows.join(", ")
+                last_status, desired_status, containers, created_at, cpu, memory, host_ports, service_id)
+             SELECT e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 5,
+                'PENDING', 'RUNNING', e.value ->> 6, $2, CAST(e.value ->> 7 AS BIGINT), CAST(e.value ->> 8 AS BIGINT),
+                e.value ->> 9, e.value ->> 10
+             FROM {}",
+            super::json_rows(conn)
         );
-        let mut query = sqlx::query(&sql);
-        for t in chunk {
-            query = query
-                .bind(&t.id)
-                .bind(&t.cluster)
-                .bind(&t.task_definition)
-                .bind(&t.container_instance_id)
-                .bind(&t.group)
-                .bind(&t.started_by)
-                .bind(&t.containers)
-                .bind(now)
-                .bind(t.cpu)
-                .bind(t.memory)
-                .bind(&t.host_ports)
-                .bind(&t.spec)
-                .bind(&t.service_id);
-        }
-        query.execute(&mut *conn).await?;
+        sqlx::query(&sql).bind(to_json(&rows)).bind(now).execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// A task as its instance's agent session needs it: the public record plus the runtime spec.
-pub struct AgentTask {
-    pub task: Task,
-    pub spec: Option<String>,
-}
-
 /// Tasks on one instance that are not finished (last status not STOPPED).
-pub async fn live_on_instance(conn: &mut AnyConnection, instance_id: &str) -> Result<Vec<AgentTask>> {
-    let rows = sqlx::query(
-        "SELECT t.id, t.cluster, t.task_definition, t.container_instance_id, t.task_group, t.started_by,
-            t.last_status, t.desired_status, t.stopped_reason, t.containers, t.created_at, t.started_at, t.stopped_at, t.spec
-         FROM tasks t WHERE t.container_instance_id = $1 AND t.last_status <> 'STOPPED' ORDER BY t.id",
-    )
-    .bind(instance_id)
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter()
-        .map(|row| {
-            let spec: Option<String> = row.try_get("spec")?;
-            Ok(AgentTask { task: from_row(row)?, spec })
-        })
-        .collect()
+pub async fn live_on_instance(conn: &mut AnyConnection, instance_id: &str) -> Result<Vec<Task>> {
+    let sql = format!("{SELECT} WHERE t.container_instance_id = $1 AND t.last_status <> 'STOPPED' ORDER BY t.id");
+    let rows = sqlx::query(&sql).bind(instance_id).fetch_all(conn).await?;
+    rows.into_iter().map(from_row).collect()
 }
 
 /// One task by id alone (agents name tasks by id), with the instance it is on.
@@ -153,59 +160,49 @@ pub async fn get_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<(Tas
     .transpose()
 }
 
-/// Statements over many rows bind at most this many values: binding looks each parameter up
-/// by name in a list, so the cost of a statement grows with the square of its parameters.
-const PARAMS_PER_STATEMENT: usize = 200;
+fn to_json<T: serde::Serialize>(rows: &T) -> String {
+    // Plain strings and numbers: serialising cannot fail.
+    serde_json::to_string(rows).unwrap_or_default()
+}
 
 /// Tasks by id, many at once (agents' reports come in batches), with their instance.
 pub async fn get_many_by_id(conn: &mut AnyConnection, ids: &[&str]) -> Result<std::collections::HashMap<String, (Task, Option<String>)>> {
     let mut out = std::collections::HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(PARAMS_PER_STATEMENT) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("{SELECT} WHERE t.id IN ({})", marks.join(", "));
-        let mut query = sqlx::query(&sql);
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            let instance: Option<String> = row.try_get("container_instance_id")?;
-            let task = from_row(row)?;
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<[&str; 1]> = chunk.iter().map(|id| [*id]).collect();
+        let sql = format!(
+            "SELECT {} FROM tasks t WHERE t.id IN (SELECT e.value ->> 0 FROM {})",
+            super::json_agg(conn, COLUMNS),
+            super::json_rows(conn)
+        );
+        let found: Option<String> = sqlx::query_scalar(&sql).bind(to_json(&rows)).fetch_one(&mut *conn).await?;
+        let found: Vec<Columns> = serde_json::from_str(found.as_deref().unwrap_or("[]")).map_err(corrupt("task rows"))?;
+        for columns in found {
+            let instance = columns.3.clone();
+            let task = from_columns(columns)?;
             out.insert(task.id.clone(), (task, instance));
         }
     }
     Ok(out)
 }
 
-/// Writes many tasks' observed state, 25 rows per statement.
+/// Writes many tasks' observed state (status, containers, times, reason, ports).
 pub async fn save_states(conn: &mut AnyConnection, list: &[(&Task, String)]) -> Result<()> {
-    const COLUMNS: usize = 8;
-    for chunk in list.chunks(PARAMS_PER_STATEMENT / COLUMNS) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let marks: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
-                format!("({})", marks.join(", "))
+    for chunk in list.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(t, ports)| {
+                let containers = serde_json::to_string(&t.containers).unwrap_or_else(|_| "[]".into());
+                (&t.id, &t.last_status, &t.desired_status, &t.stopped_reason, containers, &t.started_at, &t.stopped_at, ports)
             })
             .collect();
-        // VALUES columns are column1… in SQLite and PostgreSQL alike.
         let sql = format!(
-            "UPDATE tasks SET last_status = v.column2, desired_status = v.column3, stopped_reason = v.column4,
-                containers = v.column5, started_at = v.column6, stopped_at = v.column7, host_ports = v.column8
-             FROM (VALUES {}) AS v WHERE tasks.id = v.column1",
-            rows.join(", ")
+            "UPDATE tasks SET last_status = e.value ->> 1, desired_status = e.value ->> 2, stopped_reason = e.value ->> 3,
+                containers = e.value ->> 4, started_at = e.value ->> 5, stopped_at = e.value ->> 6, host_ports = e.value ->> 7
+             FROM {} WHERE tasks.id = e.value ->> 0",
+            super::json_rows(conn)
         );
-        let mut query = sqlx::query(&sql);
-        for (task, ports) in chunk {
-            query = query
-                .bind(&task.id)
-                .bind(&task.last_status)
-                .bind(&task.desired_status)
-                .bind(&task.stopped_reason)
-                .bind(serde_json::to_string(&task.containers).unwrap_or_else(|_| "[]".into()))
-                .bind(&task.started_at)
-                .bind(&task.stopped_at)
-                .bind(ports);
-        }
-        query.execute(&mut *conn).await?;
+        sqlx::query(&sql).bind(to_json(&rows)).execute(&mut *conn).await?;
     }
     Ok(())
 }
