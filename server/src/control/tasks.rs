@@ -33,6 +33,7 @@ pub async fn start(store: &Store, agents: &Agents, cluster: &str, input: StartTa
     let mut started = Vec::new();
     let mut rows = Vec::new();
     let mut failures = Vec::new();
+    let template = Template::of(&definition, cluster, request.group.as_deref());
     for id in &request.container_instances {
         let Some(instance) = instances::get(w.conn(), cluster, id).await? else {
             failures.push(Failure {
@@ -46,14 +47,7 @@ pub async fn start(store: &Store, agents: &Agents, cluster: &str, input: StartTa
             failures.push(failure);
             continue;
         }
-        let (row, spec) = prepare(&Launch {
-            cluster,
-            definition: &definition,
-            instance_id: id,
-            group: request.group.as_deref(),
-            started_by: request.started_by.as_deref(),
-            service_id: None,
-        });
+        let (row, spec) = template.launch(id, request.started_by.as_deref(), None);
         rows.push(row);
         started.push((id.clone(), spec));
     }
@@ -86,17 +80,10 @@ pub async fn run(store: &Store, agents: &Agents, cluster: &str, input: RunTaskIn
     let plan = state.snapshot.place(&Request { demand: &demand, count: request.count, strategies: &strategies, constraints: &constraints, seed });
     let mut started = Vec::new();
     let mut rows = Vec::new();
+    let template = Template::of(&definition, cluster, Some(&group));
     for pos in plan.placed {
         let instance_id = state.snapshot.instances[pos].id.clone();
-        let launch_of = Launch {
-            cluster,
-            definition: &definition,
-            instance_id: &instance_id,
-            group: Some(&group),
-            started_by: request.start.started_by.as_deref(),
-            service_id: None,
-        };
-        let (row, spec) = prepare(&launch_of);
+        let (row, spec) = template.launch(&instance_id, request.start.started_by.as_deref(), None);
         rows.push(row);
         started.push((instance_id, spec));
     }
@@ -150,36 +137,55 @@ fn placement_failures(cluster: &str, e: &Explanation) -> Vec<Failure> {
         .collect()
 }
 
-/// A task to create on an instance.
-pub(crate) struct Launch<'a> {
-    pub cluster: &'a str,
-    pub definition: &'a TaskDefinition,
-    pub instance_id: &'a str,
-    pub group: Option<&'a str>,
-    pub started_by: Option<&'a str>,
-    pub service_id: Option<&'a str>,
+/// What every task of one revision and group shares, worked out once for many launches.
+pub(crate) struct Template {
+    spec: TaskSpec,
+    task_definition: String,
+    containers: String,
+    cpu: i64,
+    memory: i64,
+    host_ports: String,
 }
 
-/// A new PENDING task's row with what it reserves, and the spec its agent runs.
-pub(crate) fn prepare(l: &Launch<'_>) -> (tasks::NewTask, TaskSpec) {
-    let task_id = uuid::Uuid::new_v4().simple().to_string();
-    let spec = TaskSpec::from_definition(l.definition, l.cluster, l.instance_id, &task_id, l.group.map(str::to_string));
-    let (cpu, memory) = task_reservation(l.definition);
-    let ports: Vec<String> = spec.static_host_ports().iter().map(|(p, n)| format!("{p}:{n}")).collect();
-    let row = tasks::NewTask {
-        id: task_id,
-        cluster: l.cluster.to_string(),
-        task_definition: l.definition.name(),
-        container_instance_id: l.instance_id.to_string(),
-        group: l.group.map(str::to_string),
-        started_by: l.started_by.map(str::to_string),
-        service_id: l.service_id.map(str::to_string),
-        containers: json(&Task::containers_from(l.definition)),
-        cpu,
-        memory,
-        host_ports: json(&ports),
-    };
-    (row, spec)
+impl Template {
+    pub fn of(definition: &TaskDefinition, cluster: &str, group: Option<&str>) -> Self {
+        let spec = TaskSpec::from_definition(definition, cluster, "", "", group.map(str::to_string));
+        let (cpu, memory) = task_reservation(definition);
+        let ports: Vec<String> = spec.static_host_ports().iter().map(|(p, n)| format!("{p}:{n}")).collect();
+        Self {
+            task_definition: definition.name(),
+            containers: json(&Task::containers_from(definition)),
+            cpu,
+            memory,
+            host_ports: json(&ports),
+            spec,
+        }
+    }
+
+    /// A new PENDING task's row with what it reserves, and the spec its agent runs.
+    pub fn launch(&self, instance_id: &str, started_by: Option<&str>, service_id: Option<&str>) -> (tasks::NewTask, TaskSpec) {
+        // Time-ordered (UUIDv7, 32 hex digits like ECS's): ids sort by creation, and new rows
+        // append to the id indexes instead of landing on random pages.
+        let task_id = uuid::Uuid::now_v7().simple().to_string();
+        let mut spec = self.spec.clone();
+        spec.task_arn = wharf_core::arn::task(&spec.cluster, &task_id);
+        spec.container_instance_id = instance_id.to_string();
+        spec.task_id = task_id.clone();
+        let row = tasks::NewTask {
+            id: task_id,
+            cluster: spec.cluster.clone(),
+            task_definition: self.task_definition.clone(),
+            container_instance_id: instance_id.to_string(),
+            group: spec.group.clone(),
+            started_by: started_by.map(str::to_string),
+            service_id: service_id.map(str::to_string),
+            containers: self.containers.clone(),
+            cpu: self.cpu,
+            memory: self.memory,
+            host_ports: self.host_ports.clone(),
+        };
+        (row, spec)
+    }
 }
 
 /// Why a task cannot go on this instance, in ECS's failure codes; None when it fits.

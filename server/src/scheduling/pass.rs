@@ -6,7 +6,7 @@ transaction, and return the messages for the agents (sent after the commit).
 use super::{Settings, Tasks};
 use super::snapshot::{self, Cluster};
 use crate::control::services::new_deployment;
-use crate::control::tasks::{Launch, prepare};
+use crate::control::tasks::Template;
 use crate::store::scheduling::{self as sql, LiveTask, ServiceState};
 use crate::store::{self, Store, instances, services as service_sql, task_definitions, tasks as task_sql};
 use sqlx::AnyConnection;
@@ -44,8 +44,7 @@ pub async fn reconcile(
         cache.insert(cluster.to_string(), Tasks::new(sql::live_tasks(w.conn(), cluster).await?));
     }
     let copy = &cache[cluster];
-    let mut live: Vec<&LiveTask> = copy.by_id.values().collect();
-    live.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let live: Vec<&LiveTask> = copy.by_id.values().collect();
     let definitions = load_definitions(w.conn(), &services, &live).await?;
     let mut state = snapshot::build(&instances, &live, settings.lost_after);
     let now = store::now();
@@ -229,17 +228,10 @@ impl Step<'_> {
         }
         let mut started = Vec::with_capacity(placed.len());
         let mut rows = Vec::with_capacity(placed.len());
+        let template = Template::of(definition, self.cluster, Some(&group));
         for pos in placed {
             let instance_id = state.snapshot.instances[pos].id.clone();
-            let launch_of = Launch {
-                cluster: self.cluster,
-                definition,
-                instance_id: &instance_id,
-                group: Some(&group),
-                started_by: Some(&primary.id),
-                service_id: Some(&svc.row.id),
-            };
-            let (row, spec) = prepare(&launch_of);
+            let (row, spec) = template.launch(&instance_id, Some(&primary.id), Some(&svc.row.id));
             rows.push(row);
             started.push(spec.task_id.clone());
             edits.push(Edit::Added(LiveTask {

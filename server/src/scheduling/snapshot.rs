@@ -49,7 +49,12 @@ pub fn build(instances: &[ContainerInstance], live: &[&LiveTask], lost_after: Du
         if t.desired_status == "RUNNING" {
             inst.tasks += 1;
             if let Some(g) = &t.group {
-                *inst.groups.entry(g.clone()).or_default() += 1;
+                match inst.groups.get_mut(g) {
+                    Some(n) => *n += 1,
+                    None => {
+                        inst.groups.insert(g.clone(), 1);
+                    }
+                }
             }
         }
     }

@@ -70,6 +70,33 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     writer: Arc<Mutex<()>>,
+    _checkpointer: Option<Arc<Checkpointer>>,
+}
+
+/// Copies SQLite's write-ahead log into the database file every so often, on a connection of
+/// its own: a passive checkpoint never blocks the writer, so under a storm of writes commits
+/// stay short and the copying runs on another core. Stops with the last handle of the store.
+struct Checkpointer(tokio::task::JoinHandle<()>);
+
+impl Checkpointer {
+    const EVERY: Duration = Duration::from_millis(500);
+
+    fn spawn(pool: AnyPool) -> Self {
+        Self(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Self::EVERY).await;
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A write transaction; on SQLite it also holds the in-process writer lock.
@@ -110,6 +137,9 @@ impl Store {
                         // 16 MiB of page cache per connection: a cluster's live tasks stay in
                         // memory instead of being re-read from the file on every batch.
                         sqlx::query("PRAGMA cache_size = -16384").execute(&mut *conn).await?;
+                        // Checkpoints run beside the writer (see `Checkpointer`), not inside
+                        // whichever commit happens to cross the WAL's size limit.
+                        sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
                     }
                     Ok(())
                 })
@@ -120,7 +150,8 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Self { pool, backend, writer: Arc::new(Mutex::new(())) })
+        let checkpointer = (backend == Backend::Sqlite).then(|| Arc::new(Checkpointer::spawn(pool.clone())));
+        Ok(Self { pool, backend, writer: Arc::new(Mutex::new(())), _checkpointer: checkpointer })
     }
 
     pub fn backend(&self) -> Backend {
@@ -173,6 +204,11 @@ impl WriteTx {
 /// read with `e.value ->> N` (text, or NULL) on both databases.
 pub(crate) fn json_rows(conn: &sqlx::AnyConnection) -> &'static str {
     if conn.backend_name() == "PostgreSQL" { "jsonb_array_elements($1::jsonb) AS e(value)" } else { "json_each($1) AS e" }
+}
+
+/// Rows for [`json_rows`]: plain strings and numbers, whose serialising cannot fail.
+pub(crate) fn json_param<T: serde::Serialize>(rows: &T) -> String {
+    serde_json::to_string(rows).unwrap_or_default()
 }
 
 /// A select list folding all rows into one JSON array of arrays (text; NULL for no rows on

@@ -220,19 +220,18 @@ pub async fn set_pending_reason(conn: &mut AnyConnection, service_id: &str, reas
 
 /// Tasks that reached RUNNING end their services' runs of failed starts.
 pub async fn tasks_started(conn: &mut AnyConnection, task_ids: &[String]) -> Result<()> {
-    for chunk in task_ids.chunks(500) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "UPDATE services SET start_failures = 0, throttled_until = NULL
-             WHERE start_failures > 0 AND id IN (SELECT service_id FROM tasks WHERE id IN ({}))",
-            marks.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for id in chunk {
-            query = query.bind(id);
-        }
-        query.execute(&mut *conn).await?;
+    // Nearly always no service is counting failures: one cheap look saves the join below.
+    let counting: Option<i64> = sqlx::query_scalar("SELECT 1 FROM services WHERE start_failures > 0 LIMIT 1").fetch_optional(&mut *conn).await?;
+    if task_ids.is_empty() || counting.is_none() {
+        return Ok(());
     }
+    let rows: Vec<[&str; 1]> = task_ids.iter().map(|id| [id.as_str()]).collect();
+    let sql = format!(
+        "UPDATE services SET start_failures = 0, throttled_until = NULL
+         WHERE start_failures > 0 AND id IN (SELECT t.service_id FROM tasks t WHERE t.id IN (SELECT e.value ->> 0 FROM {}))",
+        super::json_rows(conn)
+    );
+    sqlx::query(&sql).bind(super::json_param(&rows)).execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -117,10 +117,6 @@ const ROWS_PER_STATEMENT: usize = 2000;
 
 /// Tasks placed on instances: PENDING, desired RUNNING; thousands of rows per statement.
 pub async fn insert(conn: &mut AnyConnection, list: &[NewTask], now: &str) -> Result<()> {
-    // One instance's tasks side by side in the table: its agent reports on them together,
-    // and a batch of reports then dirties a few pages instead of one page per task.
-    let mut list: Vec<&NewTask> = list.iter().collect();
-    list.sort_by(|a, b| a.container_instance_id.cmp(&b.container_instance_id));
     for chunk in list.chunks(ROWS_PER_STATEMENT) {
         let rows: Vec<_> = chunk
             .iter()
@@ -138,7 +134,7 @@ pub async fn insert(conn: &mut AnyConnection, list: &[NewTask], now: &str) -> Re
              FROM {}",
             super::json_rows(conn)
         );
-        sqlx::query(&sql).bind(to_json(&rows)).bind(now).execute(&mut *conn).await?;
+        sqlx::query(&sql).bind(super::json_param(&rows)).bind(now).execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -160,11 +156,6 @@ pub async fn get_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<(Tas
     .transpose()
 }
 
-fn to_json<T: serde::Serialize>(rows: &T) -> String {
-    // Plain strings and numbers: serialising cannot fail.
-    serde_json::to_string(rows).unwrap_or_default()
-}
-
 /// Tasks by id, many at once (agents' reports come in batches), with their instance.
 pub async fn get_many_by_id(conn: &mut AnyConnection, ids: &[&str]) -> Result<std::collections::HashMap<String, (Task, Option<String>)>> {
     let mut out = std::collections::HashMap::with_capacity(ids.len());
@@ -175,7 +166,7 @@ pub async fn get_many_by_id(conn: &mut AnyConnection, ids: &[&str]) -> Result<st
             super::json_agg(conn, COLUMNS),
             super::json_rows(conn)
         );
-        let found: Option<String> = sqlx::query_scalar(&sql).bind(to_json(&rows)).fetch_one(&mut *conn).await?;
+        let found: Option<String> = sqlx::query_scalar(&sql).bind(super::json_param(&rows)).fetch_one(&mut *conn).await?;
         let found: Vec<Columns> = serde_json::from_str(found.as_deref().unwrap_or("[]")).map_err(corrupt("task rows"))?;
         for columns in found {
             let instance = columns.3.clone();
@@ -186,14 +177,21 @@ pub async fn get_many_by_id(conn: &mut AnyConnection, ids: &[&str]) -> Result<st
     Ok(out)
 }
 
+/// A task's observed state as written: the record with its containers and host ports as JSON.
+pub struct SavedState<'a> {
+    pub task: &'a Task,
+    pub containers: String,
+    pub host_ports: String,
+}
+
 /// Writes many tasks' observed state (status, containers, times, reason, ports).
-pub async fn save_states(conn: &mut AnyConnection, list: &[(&Task, String)]) -> Result<()> {
+pub async fn save_states(conn: &mut AnyConnection, list: &[SavedState<'_>]) -> Result<()> {
     for chunk in list.chunks(ROWS_PER_STATEMENT) {
         let rows: Vec<_> = chunk
             .iter()
-            .map(|(t, ports)| {
-                let containers = serde_json::to_string(&t.containers).unwrap_or_else(|_| "[]".into());
-                (&t.id, &t.last_status, &t.desired_status, &t.stopped_reason, containers, &t.started_at, &t.stopped_at, ports)
+            .map(|s| {
+                let t = s.task;
+                (&t.id, &t.last_status, &t.desired_status, &t.stopped_reason, &s.containers, &t.started_at, &t.stopped_at, &s.host_ports)
             })
             .collect();
         let sql = format!(
@@ -202,7 +200,7 @@ pub async fn save_states(conn: &mut AnyConnection, list: &[(&Task, String)]) -> 
              FROM {} WHERE tasks.id = e.value ->> 0",
             super::json_rows(conn)
         );
-        sqlx::query(&sql).bind(to_json(&rows)).execute(&mut *conn).await?;
+        sqlx::query(&sql).bind(super::json_param(&rows)).execute(&mut *conn).await?;
     }
     Ok(())
 }
