@@ -225,15 +225,23 @@ impl Supervisor {
             }
             run.observe(&*runtime, &name, &id).await;
         }
+        let mut changes = runtime.changes();
         let mut reason = run.start_all(&*runtime, &spec, &mut stop, |r, ids| self.publish(r, ids)).await;
         self.publish(&run.report, &run.ids);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + runtime.watch_every(), runtime.watch_every());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while reason.is_none() {
-            tokio::select! {
-                _ = stop.changed() => reason = stop.borrow().clone(),
-                _ = tokio::time::sleep(runtime.watch_every()) => {
-                    reason = run.watch(&*runtime, &spec).await;
-                    self.publish(&run.report, &run.ids);
+            let look = tokio::select! {
+                _ = stop.changed() => {
+                    reason = stop.borrow().clone();
+                    false
                 }
+                _ = tick.tick() => true,
+                changed = next_change(&mut changes) => changed.is_none_or(|id| run.ids.values().any(|mine| *mine == id)),
+            };
+            if look && reason.is_none() {
+                reason = run.watch(&*runtime, &spec).await;
+                self.publish(&run.report, &run.ids);
             }
         }
         let reason = reason.unwrap_or_default();
@@ -257,6 +265,20 @@ impl Supervisor {
             me.tasks().remove(&leftovers.task_id);
             tracing::debug!(task = %leftovers.task_id, "stopped task cleaned up");
         });
+    }
+}
+
+/// The next container the runtime says changed; None when some were missed (look anyway).
+/// Never returns for a runtime that announces nothing.
+async fn next_change(changes: &mut Option<tokio::sync::broadcast::Receiver<String>>) -> Option<String> {
+    let Some(rx) = changes else { return std::future::pending().await };
+    match rx.recv().await {
+        Ok(id) => Some(id),
+        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
+        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+            *changes = None;
+            std::future::pending().await
+        }
     }
 }
 

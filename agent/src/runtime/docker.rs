@@ -28,6 +28,45 @@ pub struct Docker {
     client: bollard::Docker,
     version: String,
     api_version: String,
+    changes: tokio::sync::broadcast::Sender<String>,
+    _events: AbortOnDrop,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Container state changes as the engine announces them (`docker events`), kept up across
+/// engine restarts; each names the container's id.
+async fn follow_events(client: bollard::Docker, changes: tokio::sync::broadcast::Sender<String>) {
+    use futures_util::StreamExt;
+    let filters = HashMap::from([
+        ("type".to_string(), vec!["container".to_string()]),
+        ("event".to_string(), ["die", "oom", "health_status", "stop", "kill", "destroy"].map(String::from).to_vec()),
+        ("label".to_string(), vec![LABEL_TASK.to_string()]),
+    ]);
+    loop {
+        let options = bollard::query_parameters::EventsOptions { filters: Some(filters.clone()), ..Default::default() };
+        let mut events = client.events(Some(options));
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(e) => {
+                    if let Some(id) = e.actor.and_then(|a| a.id) {
+                        let _ = changes.send(id);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Docker events stream ended; containers are polled until it is back");
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 impl Docker {
@@ -43,7 +82,9 @@ impl Docker {
         let version = v.version.unwrap_or_else(|| "unknown".into());
         let api_version = v.api_version.unwrap_or_else(|| "1.41".into());
         tracing::info!(%version, %api_version, "Docker Engine found");
-        Ok(Self { client, version, api_version })
+        let (changes, _) = tokio::sync::broadcast::channel(1024);
+        let events = AbortOnDrop(tokio::spawn(follow_events(client.clone(), changes.clone())));
+        Ok(Self { client, version, api_version, changes, _events: events })
     }
 
     fn name(task: &TaskSpec, c: &ContainerSpec) -> String {
@@ -212,6 +253,15 @@ impl Runtime for Docker {
         Some(self.version.clone())
     }
 
+    /// The engine announces exits and health changes; polling is only the safety net.
+    fn watch_every(&self) -> Duration {
+        Duration::from_secs(5)
+    }
+
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        Some(self.changes.subscribe())
+    }
+
     fn capabilities(&self) -> Vec<String> {
         vec![
             format!("ecs.capability.docker-remote-api.{}", self.api_version),
@@ -223,40 +273,38 @@ impl Runtime for Docker {
     }
 
     async fn start(&self, task: &TaskSpec, c: &ContainerSpec) -> Result<Started, RuntimeError> {
+        // Create first and look only when the name is taken (a start retried after a restart):
+        // the usual start is two requests to the engine, as with `docker run -d`.
         let name = Self::name(task, c);
-        let existing = match self.inspect(&name).await {
-            Ok(found) => Some(found),
-            Err(RuntimeError::Gone) => None,
-            Err(e) => return Err(RuntimeError::Start(e.to_string())),
+        let options = CreateContainerOptions { name: Some(name.clone()), ..Default::default() };
+        let created = match self.client.create_container(Some(options.clone()), Self::body(task, c)).await {
+            Err(e) if status_of(&e) == Some(404) => {
+                self.pull(&c.image).await?;
+                self.client.create_container(Some(options), Self::body(task, c)).await
+            }
+            other => other,
         };
-        let id = match existing {
-            Some(found) => {
-                let status = found.state.as_ref().and_then(|s| s.status);
+        let id = match created {
+            Ok(created) => created.id,
+            Err(e) if status_of(&e) == Some(409) => {
+                let found = self.inspect(&name).await.map_err(|e| RuntimeError::Start(e.to_string()))?;
                 let id = found.id.clone().unwrap_or(name.clone());
-                if status != Some(ContainerStateStatusEnum::CREATED) {
+                if found.state.as_ref().and_then(|s| s.status) != Some(ContainerStateStatusEnum::CREATED) {
                     // Running, or ran and exited: a retried start changes nothing.
                     return Ok(Started { runtime_id: id, bindings: bindings(&found) });
                 }
                 id
             }
-            None => {
-                let options = CreateContainerOptions { name: Some(name.clone()), ..Default::default() };
-                let created = match self.client.create_container(Some(options.clone()), Self::body(task, c)).await {
-                    Err(e) if status_of(&e) == Some(404) => {
-                        self.pull(&c.image).await?;
-                        self.client.create_container(Some(options), Self::body(task, c)).await
-                    }
-                    other => other,
-                };
-                created.map_err(|e| RuntimeError::Start(message(&e)))?.id
-            }
+            Err(e) => return Err(RuntimeError::Start(message(&e))),
         };
         self.client
             .start_container(&id, None::<StartContainerOptions>)
             .await
             .map_err(|e| RuntimeError::Start(message(&e)))?;
-        let found = self.inspect(&id).await?;
-        Ok(Started { runtime_id: id, bindings: bindings(&found) })
+        // Host ports are known only once it runs; without port mappings there are none to read.
+        let publishes = !c.port_mappings.is_empty() || task.network_mode == "host";
+        let bindings = if publishes { bindings(&self.inspect(&id).await?) } else { Vec::new() };
+        Ok(Started { runtime_id: id, bindings })
     }
 
     async fn observe(&self, runtime_id: &str) -> Result<Observed, RuntimeError> {

@@ -75,9 +75,17 @@ pub trait Runtime: Send + Sync + 'static {
     /// ECS-style capability attributes (`ecs.capability.…`).
     fn capabilities(&self) -> Vec<String>;
 
-    /// How often a running task's containers are looked at.
+    /// How often a running task's containers are looked at (besides when [`Runtime::changes`]
+    /// names one of them).
     fn watch_every(&self) -> std::time::Duration {
         std::time::Duration::from_millis(500)
+    }
+
+    /// Runtime ids of containers whose state just changed (exited, health changed, …), for
+    /// runtimes whose engine announces that: a task looks at its containers when named here
+    /// instead of polling the engine often.
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        None
     }
 
     /// Creates and starts a task's container. Idempotent: if the task's container of that name
