@@ -383,10 +383,10 @@ impl Runtime for Docker {
     async fn cleanup_task(&self, task: &TaskSpec) {
         for v in task.volumes.iter().filter(|v| v.host_path.is_none()) {
             let name = format!("wharf-{}-{}", task.task_id, v.name);
-            if let Err(e) = self.client.remove_volume(&name, None::<bollard::query_parameters::RemoveVolumeOptions>).await {
-                if status_of(&e) != Some(404) {
-                    tracing::debug!(volume = %name, error = %message(&e), "volume not removed");
-                }
+            if let Err(e) = self.client.remove_volume(&name, None::<bollard::query_parameters::RemoveVolumeOptions>).await
+                && status_of(&e) != Some(404)
+            {
+                tracing::debug!(volume = %name, error = %message(&e), "volume not removed");
             }
         }
     }

@@ -22,7 +22,7 @@ type Messages = Vec<(String, ServerMessage)>;
 
 /// A change the pass made to live tasks, applied to the scheduler's copy once committed.
 pub enum Edit {
-    Added(LiveTask),
+    Added(Box<LiveTask>),
     StopWanted(String),
     Gone(String),
 }
@@ -59,7 +59,7 @@ pub async fn reconcile(
     for edit in edits {
         match edit {
             Edit::Added(t) => {
-                copy.by_id.insert(t.id.clone(), t);
+                copy.by_id.insert(t.id.clone(), *t);
             }
             Edit::StopWanted(id) => {
                 if let Some(t) = copy.by_id.get_mut(&id) {
@@ -234,7 +234,7 @@ impl Step<'_> {
             let (row, spec) = template.launch(&instance_id, Some(&primary.id), Some(&svc.row.id));
             rows.push(row);
             started.push(spec.task_id.clone());
-            edits.push(Edit::Added(LiveTask {
+            edits.push(Edit::Added(Box::new(LiveTask {
                 id: spec.task_id.clone(),
                 instance_id: Some(instance_id.clone()),
                 service_id: Some(svc.row.id.clone()),
@@ -247,7 +247,7 @@ impl Step<'_> {
                 cpu: demand.cpu,
                 memory: demand.memory,
                 host_ports: demand.ports.iter().map(|p| format!("{}:{}", if p.udp { "udp" } else { "tcp" }, p.port)).collect(),
-            }));
+            })));
             out.push((instance_id, ServerMessage::StartTask { task: spec }));
         }
         task_sql::insert(conn, &rows, self.now).await?;
