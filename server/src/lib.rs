@@ -7,6 +7,7 @@ pub mod agents;
 pub mod api;
 pub mod config;
 pub mod control;
+pub mod events;
 pub mod scheduling;
 pub mod store;
 
@@ -34,7 +35,7 @@ pub fn state(store: store::Store, leptos: LeptosOptions, public_url: String, age
 /// scheduling loop.
 pub fn spawn_background(state: &AppState, scheduler: scheduling::Settings) {
     tokio::spawn(agents::session::monitor((*state.control).clone(), state.agent.heartbeat));
-    scheduling::spawn(state.store.clone(), state.control.agents().clone(), scheduler);
+    scheduling::spawn(state.store.clone(), state.control.agents().clone(), state.control.events().clone(), scheduler);
 }
 
 /// The whole HTTP surface: API, portal pages, server functions, static files.

@@ -56,6 +56,7 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, sock
     let first = match agents::hello(control.store(), &who, hello).await {
         Ok(messages) => {
             control.agents().wake_scheduler();
+            control.publish_connection(&who.cluster, &id, true);
             messages
         }
         Err(e) => {
@@ -177,9 +178,15 @@ async fn finish(control: &Control, id: &str, conn_id: u64) {
     if control.agents().detach(id, conn_id) || !control.agents().is_connected(id) {
         tracing::info!(instance = %id, "agent disconnected");
         control.agents().wake_scheduler();
-        if let Err(e) = agents::disconnected(control.store(), id).await {
-            tracing::error!(instance = %id, error = %e.message, "could not record the disconnect");
-        }
+        record_disconnect(control, id).await;
+    }
+}
+
+async fn record_disconnect(control: &Control, id: &str) {
+    match agents::disconnected(control.store(), id).await {
+        Ok(Some(cluster)) => control.publish_connection(&cluster, id, false),
+        Ok(None) => {}
+        Err(e) => tracing::error!(instance = %id, error = %e.message, "could not record the disconnect"),
     }
 }
 
@@ -193,9 +200,7 @@ pub async fn monitor(control: Control, heartbeat: Duration) {
         for id in control.agents().expire(heartbeat * 3) {
             tracing::warn!(instance = %id, "heartbeats missed; the agent counts as disconnected");
             control.agents().wake_scheduler();
-            if let Err(e) = agents::disconnected(control.store(), &id).await {
-                tracing::error!(instance = %id, error = %e.message, "could not record the disconnect");
-            }
+            record_disconnect(&control, &id).await;
         }
         if let Err(e) = agents::record_heartbeats(control.store(), &control.agents().connected_ids()).await {
             tracing::error!(error = %e.message, "could not record heartbeats");

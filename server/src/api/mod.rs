@@ -7,6 +7,7 @@ handlers' annotations.
 mod agent;
 mod clusters;
 pub mod error;
+mod events;
 mod instances;
 mod join_tokens;
 mod services;
@@ -100,6 +101,7 @@ impl ListQuery {
         services::create, services::list, services::describe, services::update, services::delete,
         instances::list, instances::describe, instances::update, instances::deregister,
         tasks::list_tasks, tasks::describe_task, tasks::run, tasks::start, tasks::stop, tasks::logs,
+        events::stream,
     ),
     components(schemas(WharfError, wharf_core::FieldError, wharf_core::ErrorKind)),
     tags(
@@ -108,6 +110,7 @@ impl ListQuery {
         (name = "services", description = "Keep N tasks of a revision running"),
         (name = "container instances", description = "Hosts running wharf-agent"),
         (name = "tasks", description = "Running instantiations of task definitions"),
+        (name = "events", description = "Live feed of state changes (Server-Sent Events)"),
     )
 )]
 pub struct ApiDoc;
@@ -137,6 +140,7 @@ pub fn router() -> Router<AppState> {
         .route("/clusters/{cluster}/tasks/{id}", g(tasks::describe_task))
         .route("/clusters/{cluster}/tasks/{id}/stop", post(tasks::stop))
         .route("/clusters/{cluster}/tasks/{id}/logs", g(tasks::logs))
+        .route("/events", g(events::stream))
         .route("/openapi.json", g(openapi))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT));

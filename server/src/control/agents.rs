@@ -234,12 +234,13 @@ pub async fn tasks_changed(store: &Store, batch: &[(AgentIdentity, TaskReport)])
 }
 
 /// The agent's session ended (closed, lost, or silent past its heartbeat window). Its tasks
-/// keep running; no new ones go there until it is back.
-pub async fn disconnected(store: &Store, instance_id: &str) -> Result<()> {
+/// keep running; no new ones go there until it is back. Returns the instance's cluster.
+pub async fn disconnected(store: &Store, instance_id: &str) -> Result<Option<String>> {
     let mut w = store.write().await?;
     instances::set_connected(w.conn(), instance_id, false).await?;
+    let cluster = instances::credential(w.conn(), instance_id).await?.map(|c| c.cluster);
     w.commit().await?;
-    Ok(())
+    Ok(cluster)
 }
 
 /// Heartbeats of all connected agents, written in one transaction.

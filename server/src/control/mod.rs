@@ -12,9 +12,10 @@ pub(crate) mod services;
 pub mod tasks;
 
 use crate::agents::Agents;
+use crate::events::Events;
 use crate::store::{self, Store, StoreError, clusters, instances, task_definitions};
 use async_trait::async_trait;
-use serde_json::Value;
+use serde_json::{Value, json};
 use wharf_app::backend::{Backend, Result, RevisionFilter, TaskFilter};
 use wharf_core::WharfError;
 use wharf_core::cluster::{Cluster, CreateClusterInput};
@@ -34,11 +35,17 @@ pub struct Control {
     public_url: String,
     /// Task reports' batch writer, started on first use (it needs the runtime).
     reports: std::sync::Arc<std::sync::OnceLock<reports::ReportQueue>>,
+    events: Events,
 }
 
 impl Control {
     pub fn new(store: Store, agents: Agents, public_url: String) -> Self {
-        Self { store, agents, public_url: public_url.trim_end_matches('/').to_string(), reports: Default::default() }
+        Self { store, agents, public_url: public_url.trim_end_matches('/').to_string(), reports: Default::default(), events: Events::default() }
+    }
+
+    /// The live feed of committed changes.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     pub fn store(&self) -> &Store {
@@ -51,7 +58,7 @@ impl Control {
 
     /// Queues a task report from an agent, to be stored with others in one transaction.
     pub async fn report_task(&self, who: &agents::AgentIdentity, report: wharf_core::protocol::TaskReport) -> Result<reports::Answered> {
-        let queue = self.reports.get_or_init(|| reports::ReportQueue::spawn(self.store.clone(), self.agents.clone()));
+        let queue = self.reports.get_or_init(|| reports::ReportQueue::spawn(self.store.clone(), self.agents.clone(), self.events.clone()));
         queue.enqueue(who, report).await
     }
 
@@ -65,13 +72,37 @@ impl Control {
 
     /// Registers a host with a join token; returns the instance and its credential (once).
     pub async fn register_container_instance(&self, input: RegisterInstanceInput) -> Result<(ContainerInstance, String)> {
-        registration::register(&self.store, input).await
+        let out = registration::register(&self.store, input).await?;
+        self.publish_instance(&out.0);
+        Ok(out)
     }
 
     /// Checks a clear join token (agents present one to register); returns the token, whose
     /// cluster the host may join.
     pub async fn verify_join_token(&self, token: &str) -> Result<JoinToken> {
         join_tokens::verify(&self.store, token).await
+    }
+
+    fn publish_service(&self, cluster: &str, s: &Service) {
+        let data = json!({"serviceName": s.service_name, "status": s.status, "runningCount": s.running_count, "pendingCount": s.pending_count});
+        self.events.publish("service", Some(cluster), data);
+    }
+
+    fn publish_task(&self, cluster: &str, t: &Task) {
+        let instance = t.container_instance_arn.as_deref().and_then(|a| a.rsplit('/').next());
+        let data = json!({"taskId": t.id, "lastStatus": t.last_status, "desiredStatus": t.desired_status, "containerInstanceId": instance, "group": t.group});
+        self.events.publish("task", Some(cluster), data);
+    }
+
+    /// An instance's agent connected or went away.
+    pub fn publish_connection(&self, cluster: &str, id: &str, connected: bool) {
+        self.events.publish("instance", Some(cluster), json!({"containerInstanceId": id, "agentConnected": connected}));
+    }
+
+    /// An instance's state changed (status, connection).
+    pub fn publish_instance(&self, i: &ContainerInstance) {
+        let data = json!({"containerInstanceId": i.id, "status": i.status, "agentConnected": i.agent_connected});
+        self.events.publish("instance", Some(&i.cluster_name), data);
     }
 
     async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
@@ -125,6 +156,7 @@ impl Backend for Control {
         clusters::insert(w.conn(), &name, &tags, &store::now()).await?;
         let cluster = clusters::get(w.conn(), &name).await?.ok_or_else(WharfError::internal)?;
         w.commit().await?;
+        self.events.publish("cluster", Some(&name), json!({"status": "ACTIVE"}));
         Ok((cluster, true))
     }
 
@@ -148,6 +180,7 @@ impl Backend for Control {
         }
         clusters::delete(w.conn(), name).await?;
         w.commit().await?;
+        self.events.publish("cluster", Some(name), json!({"status": "INACTIVE"}));
         Ok(Cluster { status: "INACTIVE".into(), ..cluster })
     }
 
@@ -161,6 +194,7 @@ impl Backend for Control {
         let registered = task_definitions::get(w.conn(), &family, revision).await?.ok_or_else(WharfError::internal)?;
         w.commit().await?;
         tracing::info!(task_definition = %registered.name(), "registered");
+        self.events.publish("taskDefinition", None, json!({"taskDefinition": registered.name(), "status": "ACTIVE"}));
         Ok((registered, registration.ignored_fields))
     }
 
@@ -195,12 +229,16 @@ impl Backend for Control {
         task_definitions::deregister(w.conn(), &reference.family, revision, &store::now()).await?;
         let updated = resolve_task_definition(w.conn(), &reference).await?;
         w.commit().await?;
+        self.events.publish("taskDefinition", None, json!({"taskDefinition": updated.name(), "status": "INACTIVE"}));
         Ok(updated)
     }
 
     async fn create_service(&self, cluster: &str, input: CreateServiceInput) -> Result<Service> {
         let out = services::create(&self.store, cluster, input).await;
         self.agents.wake_scheduler();
+        if let Ok(service) = &out {
+            self.publish_service(cluster, service);
+        }
         out
     }
 
@@ -219,12 +257,18 @@ impl Backend for Control {
     async fn update_service(&self, cluster: &str, name: &str, input: UpdateServiceInput) -> Result<Service> {
         let out = services::update(&self.store, cluster, name, input).await;
         self.agents.wake_scheduler();
+        if let Ok(service) = &out {
+            self.publish_service(cluster, service);
+        }
         out
     }
 
     async fn delete_service(&self, cluster: &str, name: &str, force: bool) -> Result<Service> {
         let out = services::delete(&self.store, cluster, name, force).await;
         self.agents.wake_scheduler();
+        if let Ok(service) = &out {
+            self.publish_service(cluster, service);
+        }
         out
     }
 
@@ -274,30 +318,45 @@ impl Backend for Control {
     async fn start_task(&self, cluster: &str, input: StartTaskInput) -> Result<TasksStarted> {
         let out = tasks::start(&self.store, &self.agents, cluster, input).await;
         self.agents.wake_scheduler();
+        for task in out.iter().flat_map(|o| &o.tasks) {
+            self.publish_task(cluster, task);
+        }
         out
     }
 
     async fn run_task(&self, cluster: &str, input: RunTaskInput) -> Result<TasksStarted> {
         let out = tasks::run(&self.store, &self.agents, cluster, input).await;
         self.agents.wake_scheduler();
+        for task in out.iter().flat_map(|o| &o.tasks) {
+            self.publish_task(cluster, task);
+        }
         out
     }
 
     async fn stop_task(&self, cluster: &str, id: &str, input: StopTaskInput) -> Result<Task> {
         let out = tasks::stop(&self.store, &self.agents, cluster, id, input).await;
         self.agents.wake_scheduler();
+        if let Ok(task) = &out {
+            self.publish_task(cluster, task);
+        }
         out
     }
 
     async fn update_container_instance_state(&self, cluster: &str, id: &str, input: UpdateInstanceInput) -> Result<ContainerInstance> {
         let out = tasks::update_state(&self.store, &self.agents, cluster, id, input).await;
         self.agents.wake_scheduler();
+        if let Ok(instance) = &out {
+            self.publish_instance(instance);
+        }
         out
     }
 
     async fn deregister_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance> {
         let out = tasks::deregister(&self.store, &self.agents, cluster, id).await;
         self.agents.wake_scheduler();
+        if let Ok(instance) = &out {
+            self.publish_instance(instance);
+        }
         out
     }
 

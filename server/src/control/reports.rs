@@ -6,7 +6,9 @@ its report broke), so nothing is acknowledged before it is stored.
 */
 
 use super::agents::{AgentIdentity, tasks_changed};
-use crate::agents::Agents;
+use crate::agents::{Agents, TaskDelta};
+use serde_json::json;
+use crate::events::Events;
 use crate::store::Store;
 use tokio::sync::{mpsc, oneshot};
 use wharf_app::backend::Result;
@@ -26,7 +28,7 @@ pub struct ReportQueue {
 
 impl ReportQueue {
     /// Starts the writer; it ends when the last queue handle is dropped.
-    pub fn spawn(store: Store, agents: Agents) -> Self {
+    pub fn spawn(store: Store, agents: Agents, events: Events) -> Self {
         let (tx, mut rx) = mpsc::channel::<(AgentIdentity, TaskReport, Answer)>(MAX_BATCH * 4);
         tokio::spawn(async move {
             let mut jobs = Vec::with_capacity(MAX_BATCH);
@@ -37,6 +39,14 @@ impl ReportQueue {
                     Ok((results, deltas)) => {
                         for (answer, result) in answers.into_iter().zip(results) {
                             let _ = answer.send(result);
+                        }
+                        let mut by_cluster: std::collections::BTreeMap<&str, Vec<&TaskDelta>> = Default::default();
+                        for d in &deltas {
+                            by_cluster.entry(&d.cluster).or_default().push(d);
+                        }
+                        for (cluster, changed) in by_cluster {
+                            let data = |d: &&TaskDelta| json!({"taskId": d.id, "lastStatus": d.last_status, "desiredStatus": d.desired_status});
+                            events.publish_tasks(cluster, changed.iter().map(data));
                         }
                         agents.tasks_reported(deltas);
                     }

@@ -11,6 +11,7 @@ mod pass;
 pub(crate) mod snapshot;
 
 use crate::agents::{Agents, SchedulerSignals};
+use crate::events::Events;
 use crate::store::scheduling::LiveTask;
 use crate::store::{self, Store, scheduling as sql};
 use std::collections::{BTreeMap, HashMap};
@@ -65,7 +66,7 @@ pub struct Settings {
 }
 
 /// Runs the loop until the process ends.
-pub fn spawn(store: Store, agents: Agents, settings: Settings) {
+pub fn spawn(store: Store, agents: Agents, events: Events, settings: Settings) {
     let holder = uuid::Uuid::new_v4().simple().to_string();
     let started = std::time::Instant::now();
     tokio::spawn(async move {
@@ -91,7 +92,7 @@ pub fn spawn(store: Store, agents: Agents, settings: Settings) {
             };
             let began = std::time::Instant::now();
             apply(&mut cache, agents.take_scheduler_signals());
-            if let Err(e) = run_pass(&store, &agents, &settings, &holder, seed, &mut cache).await {
+            if let Err(e) = run_pass(&store, &agents, &events, &settings, &holder, seed, &mut cache).await {
                 cache.clear();
                 tracing::warn!(error = %e, "scheduling pass failed; retrying at the next wake");
             }
@@ -104,6 +105,7 @@ pub fn spawn(store: Store, agents: Agents, settings: Settings) {
 async fn run_pass(
     store: &Store,
     agents: &Agents,
+    events: &Events,
     settings: &Settings,
     holder: &str,
     seed: u64,
@@ -124,7 +126,7 @@ async fn run_pass(
     };
     cache.retain(|c, _| clusters.contains(c));
     for cluster in clusters {
-        let messages = pass::reconcile(store, &cluster, settings, seed, cache).await?;
+        let messages = pass::reconcile(store, events, &cluster, settings, seed, cache).await?;
         for (instance, message) in messages {
             agents.send(&instance, message);
         }

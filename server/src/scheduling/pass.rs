@@ -10,6 +10,9 @@ use crate::control::tasks::Template;
 use crate::store::scheduling::{self as sql, LiveTask, ServiceState};
 use crate::store::{self, Store, instances, services as service_sql, task_definitions, tasks as task_sql};
 use sqlx::AnyConnection;
+use crate::events::Events;
+use serde_json::json;
+use std::sync::Mutex;
 use std::collections::{HashMap, HashSet};
 use wharf_core::WharfError;
 use wharf_core::protocol::ServerMessage;
@@ -29,6 +32,7 @@ pub enum Edit {
 
 pub async fn reconcile(
     store: &Store,
+    events: &Events,
     cluster: &str,
     settings: &Settings,
     seed: u64,
@@ -50,11 +54,13 @@ pub async fn reconcile(
     let now = store::now();
     let mut out = Vec::new();
     let mut edits = Vec::new();
+    let said = Mutex::new(Vec::new());
     for (n, service) in services.iter().enumerate() {
-        let step = Step { cluster, service, live: &live, definitions: &definitions, now: &now, seed: seed.wrapping_add(n as u64) };
+        let step = Step { cluster, service, live: &live, definitions: &definitions, now: &now, seed: seed.wrapping_add(n as u64), said: &said };
         step.run(w.conn(), &mut state, &mut out, &mut edits).await?;
     }
     w.commit().await?;
+    announce(events, cluster, &edits, said.into_inner().unwrap_or_else(|e| e.into_inner()));
     let copy = cache.get_mut(cluster).expect("loaded above");
     for edit in edits {
         match edit {
@@ -72,6 +78,20 @@ pub async fn reconcile(
         }
     }
     Ok(out)
+}
+
+/// Publishes what a committed pass changed: its tasks, and each service it wrote an event for.
+fn announce(events: &Events, cluster: &str, edits: &[Edit], said: Vec<(String, String)>) {
+    let changes = edits.iter().map(|e| match e {
+        Edit::Added(t) => json!({"taskId": t.id, "lastStatus": t.last_status, "desiredStatus": t.desired_status,
+            "containerInstanceId": t.instance_id, "group": t.group}),
+        Edit::StopWanted(id) => json!({"taskId": id, "desiredStatus": "STOPPED"}),
+        Edit::Gone(id) => json!({"taskId": id, "lastStatus": "STOPPED", "desiredStatus": "STOPPED"}),
+    });
+    events.publish_tasks(cluster, changes);
+    for (service, message) in said {
+        events.publish("service", Some(cluster), json!({"serviceName": service, "message": message}));
+    }
 }
 
 /// "(task a) (task b) … and N more", as ECS lists tasks in events.
@@ -110,6 +130,8 @@ struct Step<'a> {
     definitions: &'a HashMap<String, TaskDefinition>,
     now: &'a str,
     seed: u64,
+    /// Service events written, announced once the pass commits.
+    said: &'a Mutex<Vec<(String, String)>>,
 }
 
 impl Step<'_> {
@@ -118,7 +140,9 @@ impl Step<'_> {
     }
 
     async fn event(&self, conn: &mut AnyConnection, message: String) -> Result<(), WharfError> {
-        service_sql::add_event(conn, &self.service.row.id, &format!("(service {}) {message}", self.name()), self.now).await?;
+        let message = format!("(service {}) {message}", self.name());
+        service_sql::add_event(conn, &self.service.row.id, &message, self.now).await?;
+        self.said.lock().unwrap_or_else(|e| e.into_inner()).push((self.name().to_string(), message));
         Ok(())
     }
 

@@ -1,0 +1,56 @@
+//! `GET /api/v1/events`: the live feed as Server-Sent Events.
+
+use super::AppState;
+use crate::events::{Event, Subscription};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{self, KeepAlive, Sse};
+use futures_util::stream::{self, Stream, StreamExt};
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use utoipa::IntoParams;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Only this cluster's changes (and `reset`).
+    cluster: Option<String>,
+    /// For clients that cannot set the `Last-Event-ID` header: the last id received.
+    #[serde(rename = "lastEventId")]
+    last_event_id: Option<String>,
+}
+
+/// Every committed state change, as it happens. Event names: `task`, `tasks` (many of one
+/// cluster's tasks at once: reload them), `instance`, `service`, `cluster`, `taskDefinition`,
+/// and `reset` (changes were missed: reload everything). Reconnect with `Last-Event-ID` to
+/// receive what was missed, none twice.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
+    responses((status = 200, description = "text/event-stream of changes", content_type = "text/event-stream")))]
+pub async fn stream(State(state): State<AppState>, Query(query): Query<EventsQuery>, headers: HeaderMap) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
+    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_string).or(query.last_event_id);
+    let events = state.control.events().clone();
+    let Subscription { missed, live } = events.subscribe(last.as_deref());
+    let cluster = query.cluster;
+    let wanted = move |e: &Event| e.kind == "reset" || cluster.is_none() || e.cluster.is_none() || e.cluster == cluster;
+    let live = stream::unfold((live, events), |(mut live, events)| async move {
+        let next = match live.recv().await {
+            Ok(e) => e,
+            // This client read too slowly and lost events: it must reload.
+            Err(RecvError::Lagged(_)) => events.reset(0),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((next, (live, events)))
+    });
+    let all = stream::iter(missed).chain(live).filter(move |e| std::future::ready(wanted(e))).map(|e| Ok(to_sse(&e)));
+    Sse::new(all).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+fn to_sse(e: &Arc<Event>) -> sse::Event {
+    let data = serde_json::to_string(&**e).unwrap_or_else(|_| "{}".into());
+    let out = sse::Event::default().event(e.kind).data(data);
+    // A lagging client's reset carries no id: it must not skip what it will reload anyway.
+    if e.kind == "reset" && e.seq == 0 { out } else { out.id(e.id.clone()) }
+}
