@@ -20,6 +20,7 @@ pub mod service;
 pub mod task;
 pub mod task_definition;
 pub mod task_input;
+pub mod topology;
 pub mod units;
 
 pub use error::{ErrorKind, FieldError, FieldErrors, WharfError};

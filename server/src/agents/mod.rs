@@ -153,6 +153,15 @@ impl Agents {
         Some(wharf_core::instance::InstanceUsage { cpu: host.cpu, memory: host.memory })
     }
 
+    /// CPU units and MiB each task of the instance used at the agent's latest sample.
+    pub fn task_usage(&self, instance_id: &str) -> HashMap<String, (i64, i64)> {
+        let inner = self.lock();
+        let Some((_, tasks)) = inner.sessions.get(instance_id).and_then(|s| s.usage.as_ref()) else {
+            return HashMap::new();
+        };
+        tasks.iter().map(|t| (t.task_id.clone(), (t.cpu, t.memory))).collect()
+    }
+
     pub fn connected_ids(&self) -> Vec<String> {
         self.lock().sessions.keys().cloned().collect()
     }

@@ -101,7 +101,7 @@ impl ListQuery {
         services::create, services::list, services::describe, services::update, services::delete,
         instances::list, instances::describe, instances::update, instances::deregister,
         tasks::list_tasks, tasks::describe_task, tasks::run, tasks::start, tasks::stop, tasks::logs,
-        events::stream,
+        tasks::topology, events::stream,
     ),
     components(schemas(WharfError, wharf_core::FieldError, wharf_core::ErrorKind)),
     tags(
@@ -140,6 +140,7 @@ pub fn router() -> Router<AppState> {
         .route("/clusters/{cluster}/tasks/{id}", g(tasks::describe_task))
         .route("/clusters/{cluster}/tasks/{id}/stop", post(tasks::stop))
         .route("/clusters/{cluster}/tasks/{id}/logs", g(tasks::logs))
+        .route("/clusters/{cluster}/topology", g(tasks::topology))
         .route("/events", g(events::stream))
         .route("/openapi.json", g(openapi))
         .fallback(not_found)

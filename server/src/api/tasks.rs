@@ -66,6 +66,16 @@ pub async fn describe_task(State(state): State<AppState>, Path((cluster, id)): P
     Ok(Json(TaskResponse { task: state.backend.describe_task(&cluster, &id).await? }))
 }
 
+/// The cluster as the relationship diagram draws it: every container instance with its CPU and
+/// memory (registered, reserved by tasks, used at the agent's last sample), the live tasks on
+/// it with their containers, the services, and the cluster's totals.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/topology", tag = "clusters",
+    params(("cluster" = String, Path)),
+    responses((status = 200, body = wharf_core::topology::Topology), (status = 404, body = WharfError)))]
+pub async fn topology(State(state): State<AppState>, Path(cluster): Path<String>) -> ApiResult<Json<wharf_core::topology::Topology>> {
+    Ok(Json(state.backend.topology(&cluster).await?))
+}
+
 /// ECS RunTask: the scheduler places `count` tasks by the strategies and constraints given
 /// (default: spread over availability zones, then instances); `failures` says why any could
 /// not be placed, per reason, with how many instances each filter turned away.

@@ -10,6 +10,7 @@ mod registration;
 pub mod reports;
 pub(crate) mod services;
 pub mod tasks;
+mod topology;
 
 use crate::agents::Agents;
 use crate::events::Events;
@@ -358,6 +359,10 @@ impl Backend for Control {
             self.publish_instance(instance);
         }
         out
+    }
+
+    async fn topology(&self, cluster: &str) -> Result<wharf_core::topology::Topology> {
+        topology::topology(&self.store, &self.agents, cluster).await
     }
 
     async fn task_log_lines(&self, cluster: &str, id: &str, container: &str, tail: u32) -> Result<Vec<String>> {

@@ -1,0 +1,166 @@
+/*!
+A cluster as the relationship diagram draws it (`GET /api/v1/clusters/{cluster}/topology`):
+its container instances with their capacity (registered, reserved by tasks, actually used),
+the live tasks on each with their containers, and the services that own tasks. One document,
+so that the portal draws a consistent picture from one read.
+*/
+
+use crate::task::Container;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Topology {
+    pub cluster_name: String,
+    pub instances: Vec<InstanceNode>,
+    pub services: Vec<ServiceNode>,
+    pub summary: Summary,
+}
+
+/// One resource of an instance (CPU units or MiB).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Capacity {
+    pub registered: i64,
+    /// Held by the instance's live tasks.
+    pub reserved: i64,
+    /// From the agent's last usage sample; None before the first.
+    pub used: Option<i64>,
+}
+
+impl Capacity {
+    fn add(&mut self, other: &Capacity) {
+        self.registered += other.registered;
+        self.reserved += other.reserved;
+        if let Some(u) = other.used {
+            self.used = Some(self.used.unwrap_or(0) + u);
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InstanceNode {
+    pub id: String,
+    pub name: String,
+    /// ACTIVE, DRAINING (INACTIVE instances are not drawn).
+    pub status: String,
+    pub agent_connected: bool,
+    pub attributes: BTreeMap<String, String>,
+    pub cpu: Capacity,
+    pub memory: Capacity,
+    pub tasks: Vec<TaskNode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskNode {
+    pub id: String,
+    /// `service:NAME` for a service's tasks, as in ECS.
+    pub group: Option<String>,
+    /// `family:revision`.
+    pub task_definition: String,
+    pub last_status: String,
+    pub desired_status: String,
+    /// CPU units and MiB the task reserves.
+    pub cpu: i64,
+    pub memory: i64,
+    /// CPU units and MiB in use at the last sample.
+    pub used_cpu: Option<i64>,
+    pub used_memory: Option<i64>,
+    pub containers: Vec<Container>,
+}
+
+impl TaskNode {
+    /// The service that owns it, if any.
+    pub fn service(&self) -> Option<&str> {
+        self.group.as_deref()?.strip_prefix("service:")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServiceNode {
+    pub service_name: String,
+    pub status: String,
+    pub task_definition: String,
+    pub desired_count: i64,
+    pub running_count: i64,
+    pub pending_count: i64,
+}
+
+/// Totals of a cluster, or of one group of its instances.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Summary {
+    pub instances: i64,
+    pub connected: i64,
+    pub tasks_running: i64,
+    pub tasks_pending: i64,
+    pub cpu: Capacity,
+    pub memory: Capacity,
+}
+
+impl Summary {
+    pub fn of<'a>(instances: impl IntoIterator<Item = &'a InstanceNode>) -> Self {
+        let mut s = Summary::default();
+        for i in instances {
+            s.instances += 1;
+            s.connected += i64::from(i.agent_connected);
+            s.tasks_running += i.tasks.iter().filter(|t| t.last_status == "RUNNING").count() as i64;
+            s.tasks_pending += i.tasks.iter().filter(|t| matches!(t.last_status.as_str(), "PROVISIONING" | "PENDING" | "ACTIVATING")).count() as i64;
+            s.cpu.add(&i.cpu);
+            s.memory.add(&i.memory);
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(connected: bool, used: Option<i64>, statuses: &[&str]) -> InstanceNode {
+        InstanceNode {
+            id: "i".into(),
+            name: "h".into(),
+            status: "ACTIVE".into(),
+            agent_connected: connected,
+            attributes: BTreeMap::new(),
+            cpu: Capacity { registered: 1024, reserved: 256, used },
+            memory: Capacity { registered: 2048, reserved: 512, used: None },
+            tasks: statuses
+                .iter()
+                .map(|s| TaskNode {
+                    id: "t".into(),
+                    group: Some("service:web".into()),
+                    task_definition: "web:1".into(),
+                    last_status: s.to_string(),
+                    desired_status: "RUNNING".into(),
+                    cpu: 128,
+                    memory: 256,
+                    used_cpu: None,
+                    used_memory: None,
+                    containers: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_summary_adds_up_instances_tasks_and_capacity_and_knows_when_usage_is_unknown() {
+        let list = [instance(true, Some(100), &["RUNNING", "PENDING"]), instance(false, None, &["RUNNING", "STOPPING"])];
+        let s = Summary::of(&list);
+        assert_eq!((s.instances, s.connected, s.tasks_running, s.tasks_pending), (2, 1, 2, 1));
+        assert_eq!(s.cpu, Capacity { registered: 2048, reserved: 512, used: Some(100) });
+        assert_eq!(s.memory.used, None, "no instance reported memory use");
+        assert_eq!(list[0].tasks[0].service(), Some("web"));
+    }
+}

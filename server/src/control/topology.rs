@@ -1,0 +1,85 @@
+//! The cluster as the relationship diagram draws it: one read of instances, live tasks and
+//! services, with the agents' latest usage samples from memory.
+
+use super::cluster_not_found;
+use crate::agents::Agents;
+use crate::store::{self, Store, clusters, instances, scheduling};
+use std::collections::HashMap;
+use wharf_app::backend::Result;
+use wharf_core::topology::{Capacity, InstanceNode, ServiceNode, Summary, TaskNode, Topology};
+
+pub async fn topology(store: &Store, agents: &Agents, cluster: &str) -> Result<Topology> {
+    let mut conn = store.pool().acquire().await.map_err(store::StoreError::from)?;
+    clusters::get(&mut conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
+    let found = instances::all(&mut conn, cluster).await?;
+    let live = scheduling::live_tasks(&mut conn, cluster).await?;
+    let services = scheduling::services(&mut conn, cluster).await?;
+    drop(conn);
+
+    let mut nodes: Vec<InstanceNode> = found
+        .into_iter()
+        .map(|ci| {
+            let registered = |name: &str| ci.registered_resources.iter().find(|r| r.name == name).and_then(|r| r.integer_value).unwrap_or(0);
+            let usage = agents.host_usage(&ci.id);
+            InstanceNode {
+                cpu: Capacity { registered: registered("CPU"), reserved: 0, used: usage.as_ref().map(|u| u.cpu) },
+                memory: Capacity { registered: registered("MEMORY"), reserved: 0, used: usage.as_ref().map(|u| u.memory) },
+                attributes: ci.attributes.into_iter().map(|a| (a.name, a.value.unwrap_or_default())).collect(),
+                id: ci.id,
+                name: ci.name,
+                status: ci.status,
+                agent_connected: ci.agent_connected,
+                tasks: Vec::new(),
+            }
+        })
+        .collect();
+    let position: HashMap<String, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
+    let mut usage: HashMap<String, HashMap<String, (i64, i64)>> = HashMap::new();
+    let mut counts: HashMap<&str, (i64, i64)> = HashMap::new();
+    for t in &live {
+        if let Some(service) = t.service_id.as_deref() {
+            let c = counts.entry(service).or_default();
+            match t.last_status.as_str() {
+                "RUNNING" => c.0 += 1,
+                "PROVISIONING" | "PENDING" | "ACTIVATING" => c.1 += 1,
+                _ => {}
+            }
+        }
+        let Some(&at) = t.instance_id.as_ref().and_then(|id| position.get(id)) else { continue };
+        let node = &mut nodes[at];
+        node.cpu.reserved += t.cpu;
+        node.memory.reserved += t.memory;
+        let used = usage.entry(node.id.clone()).or_insert_with(|| agents.task_usage(&node.id)).get(&t.id).copied();
+        node.tasks.push(TaskNode {
+            id: t.id.clone(),
+            group: t.group.clone(),
+            task_definition: t.task_definition.clone(),
+            last_status: t.last_status.clone(),
+            desired_status: t.desired_status.clone(),
+            cpu: t.cpu,
+            memory: t.memory,
+            used_cpu: used.map(|u| u.0),
+            used_memory: used.map(|u| u.1),
+            containers: t.containers()?,
+        });
+    }
+    for node in &mut nodes {
+        node.tasks.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    let services = services
+        .iter()
+        .map(|s| {
+            let (running_count, pending_count) = counts.get(s.row.id.as_str()).copied().unwrap_or_default();
+            ServiceNode {
+                service_name: s.row.name.clone(),
+                status: s.row.status.clone(),
+                task_definition: s.deployments.iter().find(|d| d.status == "PRIMARY").map_or_else(|| s.row.config.task_definition.clone(), |d| d.task_definition.clone()),
+                desired_count: s.row.config.desired_count,
+                running_count,
+                pending_count,
+            }
+        })
+        .collect();
+    let summary = Summary::of(&nodes);
+    Ok(Topology { cluster_name: cluster.to_string(), instances: nodes, services, summary })
+}
