@@ -116,7 +116,10 @@ test('creates a cluster and a service from the registered revision and lists the
   assert.match(await config.textContent(), /minimum healthy 100%, maximum 200%/);
   assert.match(await config.textContent(), /spread\(attribute:ecs\.availability-zone\), binpack\(memory\)/);
   assert.match(await page.textContent('#events'), /was created with task definition web:1/);
-  // The scheduler says why its tasks wait: the cluster has no hosts yet (the page refreshes itself).
+  // The page follows the cluster's live feed; the scheduler's reason for waiting tasks (the
+  // cluster has no hosts yet) arrives through it without a reload.
+  await page.locator('#live.live-on').waitFor();
+  assert.equal(await page.textContent('#live'), 'Live');
   const pending = page.locator('#pending-reason');
   await pending.waitFor({ timeout: 15000 });
   assert.match(await pending.textContent(), /no container instances/);

@@ -13,6 +13,7 @@ pub mod error;
 mod home;
 pub mod instances;
 pub mod join_tokens;
+pub mod live;
 pub mod run_task;
 pub mod services;
 pub mod task_definitions;

@@ -343,23 +343,22 @@ pub fn ServicePage() -> impl IntoView {
     let name = move || params.read().get("service").unwrap_or_default();
     let update = ServerAction::<UpdateService>::new();
     let delete = ServerAction::<DeleteService>::new();
-    // Live: the page re-reads the service every few seconds while it is open.
-    let tick = RwSignal::new(0u64);
-    Effect::new(move |_| {
-        let _ = set_interval_with_handle(move || tick.update(|t| *t += 1), std::time::Duration::from_secs(3));
-    });
+    // Live: the page re-reads the service when the cluster's feed says something changed.
+    let live = crate::live::use_live(cluster);
     let service = Resource::new(
-        move || (cluster(), name(), update.version().get(), delete.version().get(), tick.get()),
+        move || (cluster(), name(), update.version().get(), delete.version().get(), live.version.get()),
         |(c, n, _, _, _)| get_service(c, n),
     );
-    let tasks = Resource::new(move || (cluster(), name(), update.version().get(), tick.get()), |(c, n, _, _)| service_tasks(c, n));
+    let tasks = Resource::new(move || (cluster(), name(), update.version().get(), live.version.get()), |(c, n, _, _)| service_tasks(c, n));
     let update_errors = Signal::derive(move || errors_of(update.value().get()));
     let delete_errors = Signal::derive(move || errors_of(delete.value().get()));
     view! {
         <PageHeader
             title=Signal::derive(name)
             crumbs=vec![("/clusters".into(), "Clusters".into()), (format!("/clusters/{}", cluster()), cluster())]
-        />
+        >
+            <crate::live::LiveBadge live/>
+        </PageHeader>
         <DataRegion>
             {move || Suspend::new(async move {
                 let s = service.await?;
