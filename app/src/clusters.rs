@@ -177,6 +177,9 @@ pub fn ClusterPage() -> impl IntoView {
             title=Signal::derive(name)
             crumbs=vec![("/clusters".into(), "Clusters".into())]
         >
+            <A href=move || format!("/clusters/{}/diagram", name()) attr:class="button" attr:id="open-diagram">
+                "Diagram"
+            </A>
             <A href=move || format!("/clusters/{}/services/new", name()) attr:class="button primary">
                 "Create service"
             </A>

@@ -8,6 +8,7 @@ by resource; each keeps its server functions beside its components.
 pub mod backend;
 pub mod clusters;
 pub mod components;
+pub mod diagram;
 pub mod editor;
 pub mod error;
 mod home;
@@ -76,6 +77,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/clusters/:cluster") view=clusters::ClusterPage/>
                         <Route path=path!("/clusters/:cluster/services/new") view=services::NewServicePage/>
                         <Route path=path!("/clusters/:cluster/services/:service") view=services::ServicePage/>
+                        <Route path=path!("/clusters/:cluster/diagram") view=diagram::DiagramPage/>
                         <Route path=path!("/clusters/:cluster/instances") view=instances::InstancesPage/>
                         <Route path=path!("/clusters/:cluster/instances/:id") view=instances::InstancePage/>
                         <Route path=path!("/clusters/:cluster/tasks/:id") view=tasks::TaskPage/>
