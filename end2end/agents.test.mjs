@@ -7,19 +7,12 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { artifacts, bin, fixtures, launchBrowser, openPage as open, startServer, until } from './harness.mjs';
+import { artifacts, bin, callApi, fixtures, launchBrowser, openPage as open, startServer, until } from './harness.mjs';
 
 const cluster = `e2e-agents-${process.pid}`;
 let server, agent, browser, base;
 
-async function api(method, path, body) {
-  const res = await fetch(`${base}${path}`, {
-    method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const api = (method, path, body) => callApi(base, method, path, body);
 
 before(async () => {
   ({ process: server, base } = await startServer(['--agent-heartbeat-seconds', '2']));

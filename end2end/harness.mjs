@@ -31,6 +31,16 @@ export async function until(what, ms, check) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** Calls the JSON API at `base`; fails the test on any status other than 2xx. */
+export async function callApi(base, method, path, body) {
+  const res = await fetch(`${base}${path}`, {
+    method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
 /** Starts wharf-server (SQLite in a temp folder) with extra flags; resolves to { process, base }. */
 export async function startServer(extra = []) {
   const port = await freePort();

@@ -211,23 +211,10 @@ fn Controls(topology: Topology, state: State, set_state: impl Fn(&dyn Fn(&mut St
                     {attributes.into_iter().map(|a| option(a.clone(), a.clone(), a == group)).collect_view()}
                 </select>
             </label>
-            <label>"Service"
-                <select id="d-service" on:change=move |ev| { let v = event_target_value(&ev); s2(&|s: &mut State| s.view.service = v.clone()) }>
-                    {option(String::new(), "All".into(), state.view.service.is_empty())}
-                    {services.into_iter().map(|n| option(n.clone(), n.clone(), n == state.view.service)).collect_view()}
-                </select>
-            </label>
-            <label>"Family"
-                <select id="d-family" on:change=move |ev| { let v = event_target_value(&ev); s3(&|s: &mut State| s.view.family = v.clone()) }>
-                    {option(String::new(), "All".into(), state.view.family.is_empty())}
-                    {families.into_iter().map(|n| option(n.clone(), n.clone(), n == state.view.family)).collect_view()}
-                </select>
-            </label>
-            <label>"Status"
-                <select id="d-status" on:change=move |ev| { let v = event_target_value(&ev); s4(&|s: &mut State| s.view.status = v.clone()) }>
-                    {["", "RUNNING", "PENDING", "STOPPING"].into_iter().map(|st| option(st.into(), if st.is_empty() { "All".into() } else { st.into() }, st == state.view.status)).collect_view()}
-                </select>
-            </label>
+            {filter_select("d-service", "Service", services, state.view.service.clone(), move |v| s2(&|s: &mut State| s.view.service = v.clone()))}
+            {filter_select("d-family", "Family", families, state.view.family.clone(), move |v| s3(&|s: &mut State| s.view.family = v.clone()))}
+            {filter_select("d-status", "Status", ["RUNNING", "PENDING", "STOPPING"].map(String::from).to_vec(), state.view.status.clone(),
+                move |v| s4(&|s: &mut State| s.view.status = v.clone()))}
             <label>"Find"
                 <input id="d-search" type="search" placeholder="instance or task name / id" prop:value=state.search.clone()
                     on:change=move |ev| { let v = event_target_value(&ev); s5(&|s: &mut State| s.search = v.clone()) }/>
@@ -240,6 +227,18 @@ fn Controls(topology: Topology, state: State, set_state: impl Fn(&dyn Fn(&mut St
             </div>
             <button id="d-export" on:click=move |_| export_svg(&export_name)>"Export SVG"</button>
         </div>
+    }
+}
+
+/// A filter: "All" or one of `values`.
+fn filter_select(id: &'static str, label: &'static str, values: Vec<String>, current: String, set: impl Fn(String) + 'static) -> impl IntoView {
+    view! {
+        <label>{label}
+            <select id=id on:change=move |ev| set(event_target_value(&ev))>
+                <option value="" selected=current.is_empty()>"All"</option>
+                {values.into_iter().map(|v| view! { <option value=v.clone() selected=v == current>{v.clone()}</option> }).collect_view()}
+            </select>
+        </label>
     }
 }
 
