@@ -165,7 +165,8 @@ pub fn ClusterPage() -> impl IntoView {
     let delete = ServerAction::<DeleteCluster>::new();
     // Bumped when a task is run from this page, so the task list shows it.
     let ran = RwSignal::new(0u32);
-    let overview = Resource::new(move || (name(), delete.version().get(), ran.get()), |(n, _, _)| cluster_overview(n));
+    let live = crate::live::use_live(name);
+    let overview = Resource::new(move || (name(), delete.version().get(), ran.get(), live.version.get()), |(n, ..)| cluster_overview(n));
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(_)) = delete.value().get() {
@@ -177,6 +178,7 @@ pub fn ClusterPage() -> impl IntoView {
             title=Signal::derive(name)
             crumbs=vec![("/clusters".into(), "Clusters".into())]
         >
+            <crate::live::LiveBadge live/>
             <A href=move || format!("/clusters/{}/diagram", name()) attr:class="button" attr:id="open-diagram">
                 "Diagram"
             </A>

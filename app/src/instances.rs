@@ -213,8 +213,9 @@ pub fn InstancePage() -> impl IntoView {
     let start = ServerAction::<StartTaskHere>::new();
     let status = ServerAction::<SetInstanceStatus>::new();
     let deregister = ServerAction::<DeregisterInstance>::new();
+    let live = crate::live::use_live(cluster);
     let detail = Resource::new(
-        move || (cluster(), id(), start.version().get(), status.version().get(), deregister.version().get()),
+        move || (cluster(), id(), start.version().get(), status.version().get(), deregister.version().get(), live.version.get()),
         |(c, i, ..)| instance_detail(c, i),
     );
     let chosen = RwSignal::new(String::new());
@@ -230,7 +231,9 @@ pub fn InstancePage() -> impl IntoView {
                 (format!("/clusters/{}", cluster()), cluster()),
                 (format!("/clusters/{}/instances", cluster()), "Instances".into()),
             ]
-        />
+        >
+            <crate::live::LiveBadge live/>
+        </PageHeader>
         {action_error}
         <DataRegion>
             {move || Suspend::new(async move {

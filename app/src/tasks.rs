@@ -82,13 +82,15 @@ pub fn TaskPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let stop = ServerAction::<StopTask>::new();
     let refresh = RwSignal::new(0u32);
-    let task = Resource::new(move || (cluster(), id(), stop.version().get(), refresh.get()), |(c, i, ..)| task_detail(c, i));
+    let live = crate::live::use_live(cluster);
+    let task = Resource::new(move || (cluster(), id(), stop.version().get(), refresh.get(), live.version.get()), |(c, i, ..)| task_detail(c, i));
     let reason = RwSignal::new(String::new());
     view! {
         <PageHeader
             title=Signal::derive(move || format!("Task {}", id().chars().take(12).collect::<String>()))
             crumbs=vec![("/clusters".into(), "Clusters".into()), (format!("/clusters/{}", cluster()), cluster())]
         >
+            <crate::live::LiveBadge live/>
             <button id="refresh" on:click=move |_| refresh.update(|n| *n += 1)>"Refresh"</button>
         </PageHeader>
         {move || stop.value().get().and_then(|r| r.err()).map(|e| view! { <div class="notice notice-error" role="alert">{e.to_string()}</div> })}
