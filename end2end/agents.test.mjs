@@ -73,12 +73,11 @@ test('a host joins with the portal\'s command, runs a task started from its page
   await page.locator('#task-started a').click();
   await page.waitForURL(`**/clusters/${cluster}/tasks/**`);
 
-  // The task page shows the container running with its dynamic host port.
+  // The task page shows the container running with its dynamic host port, by itself: it
+  // follows the live feed (no Refresh click).
   const taskId = page.url().split('/').pop();
-  await until('the task to run', 60000, async () => {
-    await page.click('#refresh');
-    return (await page.locator('#containers tbody tr').first().textContent()).includes('RUNNING');
-  });
+  await until('the task to run', 60000, async () =>
+    (await page.locator('#containers tbody tr').first().textContent()).includes('RUNNING'));
   const task = (await api('GET', `/api/v1/clusters/${cluster}/tasks/${taskId}`)).task;
   const port = task.containers[0].networkBindings[0].hostPort;
   assert.match(await page.locator('#containers').textContent(), new RegExp(`${port}→8080/tcp`));
@@ -89,14 +88,21 @@ test('a host joins with the portal\'s command, runs a task started from its page
   await page.click('#show-logs');
   await page.locator('#log-lines').getByText('serving for wharf').waitFor();
   await page.screenshot({ path: join(artifacts, 'agents-3-task-running.png'), fullPage: true });
+  // Another task's changes in the cluster leave this page (and the logs it shows) alone.
+  const other = (await api('POST', `/api/v1/clusters/${cluster}/tasks/start`, { taskDefinition: 'hello-httpd', containerInstances: [instance.id] })).tasks[0];
+  const otherId = other.taskArn.split('/').pop();
+  await until('the other task to run', 60000, async () =>
+    (await api('GET', `/api/v1/clusters/${cluster}/tasks/${otherId}`)).task.lastStatus === 'RUNNING');
+  await api('POST', `/api/v1/clusters/${cluster}/tasks/${otherId}/stop`, { reason: 'not this one' });
+  await until('the other task to stop', 30000, async () =>
+    (await api('GET', `/api/v1/clusters/${cluster}/tasks/${otherId}`)).task.lastStatus === 'STOPPED');
+  assert.match(await page.locator('#log-lines').textContent(), /serving for wharf/);
 
   // Stop with a reason.
   await page.fill('#stop-reason', 'end of demo');
   await page.click('#stop');
-  await until('the task to stop', 30000, async () => {
-    await page.click('#refresh');
-    return (await page.locator('#containers tbody tr').first().textContent()).includes('STOPPED');
-  });
+  await until('the task to stop', 30000, async () =>
+    (await page.locator('#containers tbody tr').first().textContent()).includes('STOPPED'));
   assert.match(await page.locator('#stopped-reason').textContent(), /end of demo/);
   assert.match(await page.locator('#containers tbody tr').first().textContent(), /137/);
   await page.screenshot({ path: join(artifacts, 'agents-4-task-stopped.png'), fullPage: true });

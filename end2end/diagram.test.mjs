@@ -128,6 +128,13 @@ test('search centres the match, filters hide the rest, clicks open detail pages,
   }, svg);
   assert.deepEqual(parsed, { error: null, boxes: 3 });
 
+  // Dark systems get the dark picture (its styles live inside the SVG, so exports keep them).
+  await page.emulateMedia({ colorScheme: 'dark' });
+  const fill = await page.$eval('#diagram-svg .instance rect.box', (r) => getComputedStyle(r).fill);
+  assert.equal(fill, 'rgb(22, 28, 36)');
+  await page.screenshot({ path: join(artifacts, '12-diagram-dark.png') });
+  await page.emulateMedia({ colorScheme: 'light' });
+
   // Keyboard: zoom out from the diagram itself.
   await page.focus('#diagram');
   await page.keyboard.press('-');

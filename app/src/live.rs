@@ -22,17 +22,35 @@ const SETTLE_MS: i32 = 400;
 
 /// Follows the feed for one cluster (or every cluster when `cluster` is empty).
 pub fn use_live(cluster: impl Fn() -> String + Send + Sync + 'static) -> Live {
+    use_live_where(cluster, |_, _| true)
+}
+
+/// Follows the feed, moving only for the events `keep` accepts (by event name and data), for
+/// pages about one object that should not re-read on every change of the cluster. `reset` and
+/// reconnects always count.
+pub fn use_live_where(
+    cluster: impl Fn() -> String + Send + Sync + 'static,
+    keep: impl Fn(&str, &serde_json::Value) -> bool + Send + Sync + 'static,
+) -> Live {
     let (version, set_version) = signal(0u64);
     let (online, set_online) = signal(true);
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| follow(cluster(), set_version, set_online));
+    {
+        let keep = std::sync::Arc::new(keep);
+        Effect::new(move |_| follow(cluster(), keep.clone(), set_version, set_online));
+    }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (cluster, set_version, set_online);
+    let _ = (cluster, keep, set_version, set_online);
     Live { version, online }
 }
 
 #[cfg(feature = "hydrate")]
-fn follow(cluster: String, set_version: WriteSignal<u64>, set_online: WriteSignal<bool>) {
+fn follow(
+    cluster: String,
+    keep: std::sync::Arc<dyn Fn(&str, &serde_json::Value) -> bool + Send + Sync>,
+    set_version: WriteSignal<u64>,
+    set_online: WriteSignal<bool>,
+) {
     use std::cell::Cell;
     use std::rc::Rc;
     use wasm_bindgen::JsCast;
@@ -45,8 +63,13 @@ fn follow(cluster: String, set_version: WriteSignal<u64>, set_online: WriteSigna
     };
     // One re-read per settle period: the first change schedules it, later ones ride along.
     let scheduled = Rc::new(Cell::new(false));
-    let changed = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
+    let changed = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
         set_online.set(true);
+        let kind = ev.type_();
+        let data: serde_json::Value = ev.data().as_string().and_then(|d| serde_json::from_str(&d).ok()).unwrap_or_default();
+        if kind != "reset" && !keep(&kind, &data) {
+            return;
+        }
         if scheduled.replace(true) {
             return;
         }

@@ -82,7 +82,10 @@ pub fn TaskPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let stop = ServerAction::<StopTask>::new();
     let refresh = RwSignal::new(0u32);
-    let live = crate::live::use_live(cluster);
+    // Only this task's changes (or a burst that may include it): the logs panel below keeps
+    // what it shows while the rest of the cluster changes.
+    let this = move || params.read_untracked().get("id").unwrap_or_default();
+    let live = crate::live::use_live_where(cluster, move |kind, data| kind == "tasks" || data["taskId"].as_str() == Some(this().as_str()));
     let task = Resource::new(move || (cluster(), id(), stop.version().get(), refresh.get(), live.version.get()), |(c, i, ..)| task_detail(c, i));
     let reason = RwSignal::new(String::new());
     view! {

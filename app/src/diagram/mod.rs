@@ -328,6 +328,17 @@ text { font-family: system-ui, sans-serif; fill: #1c2430; }
 .bar-label { font-size: 10px; fill: #5d6b7e; }
 .task rect { stroke: #ffffff; stroke-width: 0.5; }
 .more { font-size: 11px; fill: #5d6b7e; }
+@media (prefers-color-scheme: dark) {
+  text { fill: #e3e8ee; }
+  .group-frame { fill: #11161d; stroke: #2a333f; }
+  .instance rect.box { fill: #161c24; stroke: #3fb950; }
+  .instance.draining rect.box { stroke: #d29922; }
+  .instance.disconnected rect.box { stroke: #f85149; }
+  .instance .meta, .bar-label, .more { fill: #9aa7b6; }
+  .bar-bg { fill: #2a333f; }
+  .bar-reserved { fill: #6f9bd1; }
+  .task rect { stroke: #161c24; }
+}
 ";
 
 fn instance_box(p: &layout::Placed<'_>, cluster: &str, search: &str) -> impl IntoView + use<> {
