@@ -87,7 +87,7 @@ test('search centres the match, filters hide the rest, clicks open detail pages,
   const page = await openPage(`/clusters/${cluster}/diagram?group=none&zoom=2.00`);
   await page.locator('#diagram-svg g.instance').first().waitFor();
   assert.equal(await page.locator('#diagram-svg .group-label').count(), 1, 'group=none from the URL');
-  assert.equal(await page.textContent('#d-zoom'), '200%');
+  assert.equal(await page.textContent('#d-zoom'), 'tasks 200%', 'three hosts open at the tasks level');
   await page.fill('#d-search', target.name);
   await page.press('#d-search', 'Enter');
   await page.waitForURL(/q=/);
@@ -135,14 +135,62 @@ test('search centres the match, filters hide the rest, clicks open detail pages,
   await page.screenshot({ path: join(artifacts, '12-diagram-dark.png') });
   await page.emulateMedia({ colorScheme: 'light' });
 
-  // Keyboard: zoom out from the diagram itself.
+  // Keyboard: zoom out from the diagram itself, along the ladder of stops.
   await page.focus('#diagram');
   await page.keyboard.press('-');
-  await page.waitForURL(/zoom=1.60/);
+  await page.waitForURL(/level=tasks&zoom=1.25/);
+
+  // Dragging pans the picture.
+  await page.$eval('#diagram', (f) => { f.scrollLeft = 100; });
+  const frame = await page.locator('#diagram').boundingBox();
+  await page.mouse.move(frame.x + 400, frame.y + 100);
+  await page.mouse.down();
+  await page.mouse.move(frame.x + 300, frame.y + 100, { steps: 5 });
+  await page.mouse.up();
+  assert.equal(await page.$eval('#diagram', (f) => f.scrollLeft), 200, 'a drag moves the view with the pointer');
+  assert.match(page.url(), /diagram/, 'the drag opened nothing');
+
+  // Ctrl+wheel zooms in; past the tasks level's largest stop come the containers.
+  await page.keyboard.down('Control');
+  await page.mouse.wheel(0, -100);
+  await page.keyboard.up('Control');
+  await page.waitForURL(/level=tasks&zoom=1.50/);
+  await page.focus('#diagram');
+  await page.keyboard.press('+');
+  await page.waitForURL(/level=containers/);
+  await page.locator('#diagram-svg g.task.card').first().waitFor();
+  const card = await page.textContent(`#diagram-svg g.task.card[data-service="worker"]`);
+  assert.match(card, /run · local\/worker:1 · RUNNING/, 'the closest level lists each task\'s containers');
+
+  // PNG export: a real PNG at twice the picture's size.
+  const [png] = await Promise.all([page.waitForEvent('download'), page.click('#d-export-png')]);
+  const bytes = readFileSync(await png.path());
+  assert.equal(bytes.subarray(1, 4).toString(), 'PNG');
+  const svgWidth = Number(await page.$eval('#diagram-svg', (s) => s.viewBox.baseVal.width));
+  assert.equal(bytes.readUInt32BE(16), svgWidth * 2, 'IHDR width');
 
   // Clicking an instance opens its page.
+  await page.click('#d-zoom-reset');
+  await page.waitForURL((u) => !/zoom=|level=/.test(u.search));
   await page.click(`#diagram-svg g.instance[data-instance="${target.id}"] g.head text.name`);
   await page.waitForURL(`**/clusters/${cluster}/instances/${target.id}`);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('tracing a service links it to its tasks across instances and dims the rest', async () => {
+  const page = await openPage(`/clusters/${cluster}/diagram`);
+  await page.locator('#diagram-svg g.instance').first().waitFor();
+  await page.click('#legend button.legend-entry:has-text("web")');
+  await page.waitForURL(/trace=web/);
+  await page.locator('#diagram-svg g.rail[data-service="web"]').waitFor();
+  const web = (await api('GET', `/api/v1/clusters/${cluster}/tasks?serviceName=web&desiredStatus=RUNNING`)).tasks.length;
+  const branches = await page.$$eval('#diagram-svg g.branches path', (ps) => ps.map((p) => (p.getAttribute('d').match(/M/g) ?? []).length).reduce((a, b) => a + b, 0));
+  assert.equal(branches, web, 'one branch per task of the service');
+  const dimmed = await page.$$eval('#diagram-svg g.task.dim', (ts) => ts.map((t) => t.dataset.service));
+  assert.ok(dimmed.length > 0 && dimmed.every((s) => s === 'worker'), 'the other service is dimmed');
+  assert.equal(await page.getAttribute('#legend button.legend-entry:has-text("web")', 'aria-pressed'), 'true');
+  await page.screenshot({ path: join(artifacts, '13-diagram-trace.png') });
   assert.deepEqual(page.problems, []);
   await page.close();
 });

@@ -81,7 +81,7 @@ pub trait Backend: Send + Sync + 'static {
     /// The last `tail` lines of a container's log, fetched from the task's agent.
     async fn task_log_lines(&self, cluster: &str, id: &str, container: &str, tail: u32) -> Result<Vec<String>>;
     /// The cluster as the relationship diagram draws it.
-    async fn topology(&self, cluster: &str) -> Result<wharf_core::topology::Topology>;
+    async fn topology(&self, cluster: &str, detail: wharf_core::topology::Detail) -> Result<wharf_core::topology::Topology>;
     /// The command that installs and starts an agent on a new host, for a clear join token.
     fn agent_install_command(&self, cluster: &str, token: &str) -> String;
 }

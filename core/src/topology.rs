@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Topology {
     pub cluster_name: String,
+    /// What the read carries.
+    pub detail: Detail,
     pub instances: Vec<InstanceNode>,
     pub services: Vec<ServiceNode>,
     pub summary: Summary,
@@ -53,7 +55,42 @@ pub struct InstanceNode {
     pub attributes: BTreeMap<String, String>,
     pub cpu: Capacity,
     pub memory: Capacity,
+    /// Tasks on the instance by state, as ECS counts them on a container instance; known even
+    /// when `tasks` is left out ([`Detail::Instances`]).
+    pub running_tasks_count: i64,
+    pub pending_tasks_count: i64,
+    /// Per service name, how many of the instance's tasks it owns (`""` for one-off tasks).
+    #[serde(default)]
+    pub tasks_by_service: BTreeMap<String, i64>,
+    /// Empty at [`Detail::Instances`].
+    #[serde(default)]
     pub tasks: Vec<TaskNode>,
+}
+
+/// How much of a cluster a topology read carries: a picture of 2,000 hosts starts from their
+/// capacity and counts, and asks for tasks, then containers, as it zooms in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Detail {
+    /// Instances with capacity and task counts, no task list.
+    Instances,
+    /// Tasks too, without their containers.
+    Tasks,
+    /// Everything, containers included.
+    #[default]
+    Containers,
+}
+
+impl Detail {
+    pub fn parse(s: &str) -> Option<Detail> {
+        match s {
+            "instances" => Some(Detail::Instances),
+            "tasks" => Some(Detail::Tasks),
+            "containers" => Some(Detail::Containers),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,7 +110,14 @@ pub struct TaskNode {
     /// CPU units and MiB in use at the last sample.
     pub used_cpu: Option<i64>,
     pub used_memory: Option<i64>,
+    /// Empty below [`Detail::Containers`].
+    #[serde(default)]
     pub containers: Vec<Container>,
+}
+
+/// ECS's states before RUNNING, counted as pending.
+pub fn is_pending(last_status: &str) -> bool {
+    matches!(last_status, "PROVISIONING" | "PENDING" | "ACTIVATING")
 }
 
 impl TaskNode {
@@ -114,8 +158,8 @@ impl Summary {
         for i in instances {
             s.instances += 1;
             s.connected += i64::from(i.agent_connected);
-            s.tasks_running += i.tasks.iter().filter(|t| t.last_status == "RUNNING").count() as i64;
-            s.tasks_pending += i.tasks.iter().filter(|t| matches!(t.last_status.as_str(), "PROVISIONING" | "PENDING" | "ACTIVATING")).count() as i64;
+            s.tasks_running += i.running_tasks_count;
+            s.tasks_pending += i.pending_tasks_count;
             s.cpu.add(&i.cpu);
             s.memory.add(&i.memory);
         }
@@ -136,6 +180,9 @@ mod tests {
             attributes: BTreeMap::new(),
             cpu: Capacity { registered: 1024, reserved: 256, used },
             memory: Capacity { registered: 2048, reserved: 512, used: None },
+            running_tasks_count: statuses.iter().filter(|s| **s == "RUNNING").count() as i64,
+            pending_tasks_count: statuses.iter().filter(|s| is_pending(s)).count() as i64,
+            tasks_by_service: BTreeMap::new(),
             tasks: statuses
                 .iter()
                 .map(|s| TaskNode {

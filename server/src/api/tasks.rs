@@ -1,6 +1,7 @@
 /*! Routes of tasks: list, describe, StartTask, StopTask and container logs. */
 
 use super::error::{ApiResult, Body, Query};
+use wharf_core::topology::Detail;
 use super::AppState;
 use crate::agents::LogChunk;
 use crate::control::tasks::LogQuery;
@@ -66,14 +67,31 @@ pub async fn describe_task(State(state): State<AppState>, Path((cluster, id)): P
     Ok(Json(TaskResponse { task: state.backend.describe_task(&cluster, &id).await? }))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TopologyQuery {
+    /// `instances` (capacity and task counts only), `tasks` (without containers) or
+    /// `containers` (everything; the default).
+    detail: Option<String>,
+}
+
 /// The cluster as the relationship diagram draws it: every container instance with its CPU and
-/// memory (registered, reserved by tasks, used at the agent's last sample), the live tasks on
-/// it with their containers, the services, and the cluster's totals.
+/// memory (registered, reserved by tasks, used at the agent's last sample) and task counts, the
+/// live tasks on it with their containers, the services, and the cluster's totals.
 #[utoipa::path(get, path = "/api/v1/clusters/{cluster}/topology", tag = "clusters",
-    params(("cluster" = String, Path)),
-    responses((status = 200, body = wharf_core::topology::Topology), (status = 404, body = WharfError)))]
-pub async fn topology(State(state): State<AppState>, Path(cluster): Path<String>) -> ApiResult<Json<wharf_core::topology::Topology>> {
-    Ok(Json(state.backend.topology(&cluster).await?))
+    params(("cluster" = String, Path), TopologyQuery),
+    responses((status = 200, body = wharf_core::topology::Topology), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
+pub async fn topology(
+    State(state): State<AppState>,
+    Path(cluster): Path<String>,
+    Query(q): Query<TopologyQuery>,
+) -> ApiResult<Json<wharf_core::topology::Topology>> {
+    let detail = match q.detail.as_deref() {
+        None => Detail::default(),
+        Some(d) => Detail::parse(d)
+            .ok_or_else(|| WharfError::invalid_field("detail", format!("'{d}' is not a detail level; use instances, tasks or containers")))?,
+    };
+    Ok(Json(state.backend.topology(&cluster, detail).await?))
 }
 
 /// ECS RunTask: the scheduler places `count` tasks by the strategies and constraints given

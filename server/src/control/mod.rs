@@ -361,8 +361,8 @@ impl Backend for Control {
         out
     }
 
-    async fn topology(&self, cluster: &str) -> Result<wharf_core::topology::Topology> {
-        topology::topology(&self.store, &self.agents, cluster).await
+    async fn topology(&self, cluster: &str, detail: wharf_core::topology::Detail) -> Result<wharf_core::topology::Topology> {
+        topology::topology(&self.store, &self.agents, cluster, detail).await
     }
 
     async fn task_log_lines(&self, cluster: &str, id: &str, container: &str, tail: u32) -> Result<Vec<String>> {

@@ -6,9 +6,9 @@ use crate::agents::Agents;
 use crate::store::{self, Store, clusters, instances, scheduling};
 use std::collections::HashMap;
 use wharf_app::backend::Result;
-use wharf_core::topology::{Capacity, InstanceNode, ServiceNode, Summary, TaskNode, Topology};
+use wharf_core::topology::{Capacity, Detail, InstanceNode, ServiceNode, Summary, TaskNode, Topology, is_pending};
 
-pub async fn topology(store: &Store, agents: &Agents, cluster: &str) -> Result<Topology> {
+pub async fn topology(store: &Store, agents: &Agents, cluster: &str, detail: Detail) -> Result<Topology> {
     let mut conn = store.pool().acquire().await.map_err(store::StoreError::from)?;
     clusters::get(&mut conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
     let found = instances::all(&mut conn, cluster).await?;
@@ -29,6 +29,9 @@ pub async fn topology(store: &Store, agents: &Agents, cluster: &str) -> Result<T
                 name: ci.name,
                 status: ci.status,
                 agent_connected: ci.agent_connected,
+                running_tasks_count: 0,
+                pending_tasks_count: 0,
+                tasks_by_service: Default::default(),
                 tasks: Vec::new(),
             }
         })
@@ -41,7 +44,7 @@ pub async fn topology(store: &Store, agents: &Agents, cluster: &str) -> Result<T
             let c = counts.entry(service).or_default();
             match t.last_status.as_str() {
                 "RUNNING" => c.0 += 1,
-                "PROVISIONING" | "PENDING" | "ACTIVATING" => c.1 += 1,
+                s if is_pending(s) => c.1 += 1,
                 _ => {}
             }
         }
@@ -49,6 +52,16 @@ pub async fn topology(store: &Store, agents: &Agents, cluster: &str) -> Result<T
         let node = &mut nodes[at];
         node.cpu.reserved += t.cpu;
         node.memory.reserved += t.memory;
+        match t.last_status.as_str() {
+            "RUNNING" => node.running_tasks_count += 1,
+            s if is_pending(s) => node.pending_tasks_count += 1,
+            _ => {}
+        }
+        let service = t.group.as_deref().and_then(|g| g.strip_prefix("service:")).unwrap_or_default();
+        *node.tasks_by_service.entry(service.to_string()).or_default() += 1;
+        if detail == Detail::Instances {
+            continue;
+        }
         let used = usage.entry(node.id.clone()).or_insert_with(|| agents.task_usage(&node.id)).get(&t.id).copied();
         node.tasks.push(TaskNode {
             id: t.id.clone(),
@@ -60,7 +73,7 @@ pub async fn topology(store: &Store, agents: &Agents, cluster: &str) -> Result<T
             memory: t.memory,
             used_cpu: used.map(|u| u.0),
             used_memory: used.map(|u| u.1),
-            containers: t.containers()?,
+            containers: if detail == Detail::Containers { t.containers()? } else { Vec::new() },
         });
     }
     for node in &mut nodes {
@@ -81,5 +94,5 @@ pub async fn topology(store: &Store, agents: &Agents, cluster: &str) -> Result<T
         })
         .collect();
     let summary = Summary::of(&nodes);
-    Ok(Topology { cluster_name: cluster.to_string(), instances: nodes, services, summary })
+    Ok(Topology { cluster_name: cluster.to_string(), detail, instances: nodes, services, summary })
 }
