@@ -140,17 +140,9 @@ test('search centres the match, filters hide the rest, clicks open detail pages,
   await page.keyboard.press('-');
   await page.waitForURL(/level=tasks&zoom=1.25/);
 
-  // Dragging pans the picture.
-  await page.$eval('#diagram', (f) => { f.scrollLeft = 100; });
-  const frame = await page.locator('#diagram').boundingBox();
-  await page.mouse.move(frame.x + 400, frame.y + 100);
-  await page.mouse.down();
-  await page.mouse.move(frame.x + 300, frame.y + 100, { steps: 5 });
-  await page.mouse.up();
-  assert.equal(await page.$eval('#diagram', (f) => f.scrollLeft), 200, 'a drag moves the view with the pointer');
-  assert.match(page.url(), /diagram/, 'the drag opened nothing');
-
   // Ctrl+wheel zooms in; past the tasks level's largest stop come the containers.
+  const frame = await page.locator('#diagram').boundingBox();
+  await page.mouse.move(frame.x + frame.width / 2, frame.y + 60);
   await page.keyboard.down('Control');
   await page.mouse.wheel(0, -100);
   await page.keyboard.up('Control');

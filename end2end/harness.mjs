@@ -11,7 +11,7 @@ import { chromium } from 'playwright-core';
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const fixtures = process.env.WHARF_FIXTURES ?? join(root, '..', 'shared', 'fixtures', 'task-definitions');
 export const artifacts = join(root, 'end2end', 'artifacts');
-export const bin = (name) => join(root, 'target', 'debug', name);
+export const bin = (name) => join(process.env.WHARF_BIN_DIR ?? join(root, 'target', 'debug'), name);
 mkdirSync(artifacts, { recursive: true });
 
 export function freePort() {
@@ -46,7 +46,7 @@ export async function startServer(extra = []) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const data = mkdtempSync(join(tmpdir(), 'wharf-e2e-'));
-  const process_ = spawn(process.env.WHARF_SERVER_BIN ?? bin('wharf-server'),
+  const process_ = spawn(bin('wharf-server'),
     ['--listen', `127.0.0.1:${port}`, '--data-dir', data, '--site-dir', join(root, 'target', 'site'), ...extra],
     { stdio: ['ignore', 'inherit', 'inherit'] });
   await until(`${base}/readyz`, 30000, async () => (await fetch(`${base}/readyz`)).ok);

@@ -1,7 +1,7 @@
 //! Everything around the picture: the summary strip, the controls (grouping, filters, search,
 //! trace, zoom, export), the legend and the list view for screen readers.
 
-use super::layout::{Level, View, family, service_colour, shown};
+use super::layout::{Level, Palette, View, family, shown};
 use super::svg::capacity_text;
 use super::{SetState, State, ZONE};
 use leptos::prelude::*;
@@ -123,6 +123,7 @@ pub fn Legend(choices: Memo<Choices>, state: Memo<State>, set_state: SetState) -
         <ul class="legend" id="legend" aria-label="Task colours by service">
             <For each=move || choices.with(|c| c.services.clone()) key=|s| s.clone() let:name>
                 {
+                    let colour = choices.with_untracked(|c| Palette::of(c.services.iter().map(String::as_str)).colour(Some(&name)));
                     let set = set_state.clone();
                     let toggle = name.clone();
                     let me = name.clone();
@@ -131,13 +132,13 @@ pub fn Legend(choices: Memo<Choices>, state: Memo<State>, set_state: SetState) -
                             <button class="legend-entry" aria-pressed=move || (state.with(|s| s.view.trace == me)).to_string()
                                 title="Trace this service: link it to its tasks"
                                 on:click=move |_| { let n = toggle.clone(); set.update(&|st: &mut State| st.view.trace = if st.view.trace == n { String::new() } else { n.clone() }) }>
-                                <span class="swatch" style=format!("background:{}", service_colour(Some(&name)))></span>{name.clone()}
+                                <span class="swatch" style=format!("background:{colour}")></span>{name.clone()}
                             </button>
                         </li>
                     }
                 }
             </For>
-            <li><span class="swatch" style=format!("background:{}", service_colour(None))></span>"one-off tasks"</li>
+            <li><span class="swatch" style=format!("background:{}", Palette::default().colour(None))></span>"one-off tasks"</li>
             <li><span class="swatch swatch-pending"></span>"pending (hatched)"</li>
             <li><span class="swatch heat-scale"></span>"tiles: capacity reserved, idle → full"</li>
         </ul>

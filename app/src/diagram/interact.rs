@@ -13,6 +13,8 @@ use wharf_core::topology::Topology;
 pub struct Pan {
     frame: NodeRef<leptos::html::Div>,
     band: RwSignal<(f64, f64)>,
+    /// The frame's width in pixels: the picture fits it.
+    frame_px: RwSignal<f64>,
     zoom: Memo<f64>,
     level: Memo<Level>,
     set_state: SetState,
@@ -26,9 +28,11 @@ pub struct Pan {
 }
 
 impl Pan {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         frame: NodeRef<leptos::html::Div>,
         band: RwSignal<(f64, f64)>,
+        frame_px: RwSignal<f64>,
         data: RwSignal<Arc<Topology>>,
         drawing: Memo<Arc<Drawing>>,
         zoom: Memo<f64>,
@@ -39,6 +43,7 @@ impl Pan {
         let pan = Pan {
             frame,
             band,
+            frame_px,
             zoom,
             level,
             set_state,
@@ -56,6 +61,9 @@ impl Pan {
                 let me = me.clone();
                 request_animation_frame(move || me.measure());
             });
+            let me = pan.clone();
+            let resized = window_event_listener(leptos::ev::resize, move |_| me.measure());
+            on_cleanup(move || resized.remove());
             let me = pan.clone();
             Effect::new(move |prev: Option<(Arc<Drawing>, f64)>| {
                 let (d, z) = (drawing.get(), zoom.get());
@@ -93,6 +101,9 @@ impl Pan {
         let (top, h) = (f64::from(f.scroll_top()), f64::from(f.client_height()));
         let (left, w) = (f64::from(f.scroll_left()), f64::from(f.client_width()));
         self.band.set(((top - h) / z, (top + 2.0 * h) / z));
+        if (w - self.frame_px.get_untracked()).abs() > 1.0 && w > 0.0 {
+            self.frame_px.set(w);
+        }
         self.centre.set_value(((left + w / 2.0) / z, (top + h / 2.0) / z));
     }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use wharf_core::topology::{Detail, InstanceNode, Summary, TaskNode, Topology};
 
+/// Width the server draws for; the browser then fits the picture to its frame.
 pub const WIDTH: f64 = 1200.0;
 pub const MARGIN: f64 = 16.0;
 pub const GAP: f64 = 12.0;
@@ -167,6 +168,7 @@ pub struct Group {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Drawing {
     pub level: Level,
+    pub palette: Palette,
     pub groups: Vec<Group>,
     pub rows: Vec<Row>,
     pub placed: Vec<Placed>,
@@ -212,7 +214,8 @@ pub fn task_rect(level: Level, p: &Placed, topology: &Topology, n: usize) -> (f6
     }
 }
 
-pub fn layout(topology: &Topology, view: &View, level: Level) -> Drawing {
+/// Lays the picture out `width` user units wide (at least one instance per row).
+pub fn layout(topology: &Topology, view: &View, level: Level, width: f64) -> Drawing {
     let mut by_group: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (n, i) in topology.instances.iter().enumerate() {
         let label = if view.group_by.is_empty() {
@@ -224,8 +227,11 @@ pub fn layout(topology: &Topology, view: &View, level: Level) -> Drawing {
     }
     let left = MARGIN + if view.trace.is_empty() { 0.0 } else { RAIL_W };
     let box_w = level.box_w();
-    let inner = WIDTH - left - MARGIN - 2.0 * GAP;
+    let width = width.max(left + MARGIN + 2.0 * GAP + box_w);
+    let inner = width - left - MARGIN - 2.0 * GAP;
     let columns = (((inner + GAP) / (box_w + GAP)).floor() as usize).max(1);
+    // Boxes widen (up to a third) to fill the row rather than leave a ragged margin.
+    let box_w = ((inner + GAP) / columns as f64 - GAP).clamp(box_w, box_w * 4.0 / 3.0);
     let (mut groups, mut rows, mut placed) = (Vec::new(), Vec::new(), Vec::new());
     let mut y = MARGIN;
     for (label, mut members) in by_group {
@@ -261,10 +267,10 @@ pub fn layout(topology: &Topology, view: &View, level: Level) -> Drawing {
             row_y += h + GAP;
         }
         let h = row_y - y;
-        groups.push(Group { label, x: left, y, w: WIDTH - left - MARGIN, h, summary: Summary::of(members.iter().map(|&n| &instances[n])) });
+        groups.push(Group { label, x: left, y, w: width - left - MARGIN, h, summary: Summary::of(members.iter().map(|&n| &instances[n])) });
         y += h + GAP;
     }
-    Drawing { level, groups, rows, placed, width: WIDTH, height: y + MARGIN }
+    Drawing { level, palette: Palette::of(topology.services.iter().map(|s| s.service_name.as_str())), groups, rows, placed, width, height: y + MARGIN }
 }
 
 impl Drawing {
@@ -310,14 +316,29 @@ pub fn carry(from: &Drawing, to: &Drawing, (x, y): (f64, f64)) -> (f64, f64) {
     (x / from.width * to.width, y / from.height.max(1.0) * to.height)
 }
 
-/// A colour per service, stable for a name, from a palette that reads on light and dark.
-pub fn service_colour(service: Option<&str>) -> &'static str {
-    const PALETTE: [&str; 10] = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#e15759", "#9c755f", "#ff9da7", "#86bc86"];
-    match service {
-        None | Some("") => "#8b96a5",
-        Some(name) => {
-            let hash = name.bytes().fold(2166136261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16777619));
-            PALETTE[hash as usize % PALETTE.len()]
+const PALETTE: [&str; 10] = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#e15759", "#9c755f", "#ff9da7", "#86bc86"];
+const ONE_OFF: &str = "#8b96a5";
+
+/// Colours of a cluster's services, given in name order so that up to ten services never
+/// share one; a name it does not know gets one by hash.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Palette(BTreeMap<String, &'static str>);
+
+impl Palette {
+    pub fn of<'a>(services: impl IntoIterator<Item = &'a str>) -> Palette {
+        let mut names: Vec<&str> = services.into_iter().filter(|s| !s.is_empty()).collect();
+        names.sort_unstable();
+        names.dedup();
+        Palette(names.into_iter().enumerate().map(|(n, s)| (s.to_string(), PALETTE[n % PALETTE.len()])).collect())
+    }
+
+    pub fn colour(&self, service: Option<&str>) -> &'static str {
+        match service {
+            None | Some("") => ONE_OFF,
+            Some(name) => self.0.get(name).copied().unwrap_or_else(|| {
+                let hash = name.bytes().fold(2166136261u32, |h, b| (h ^ u32::from(b)).wrapping_mul(16777619));
+                PALETTE[hash as usize % PALETTE.len()]
+            }),
         }
     }
 }
@@ -386,7 +407,7 @@ mod tests {
             instance("a2", "a", vec![]),
             instance("a1", "a", (0..30).map(|n| task(&format!("x{n}"), Some("api"), "RUNNING")).collect()),
         ]);
-        let d = layout(&t, &View { group_by: "ecs.availability-zone".into(), ..View::default() }, Level::Tasks);
+        let d = layout(&t, &View { group_by: "ecs.availability-zone".into(), ..View::default() }, Level::Tasks, WIDTH);
         let labels: Vec<&str> = d.groups.iter().map(|g| g.label.as_str()).collect();
         assert_eq!(labels, ["a", "b"]);
         let names: Vec<&str> = d.placed.iter().map(|p| t.instances[p.instance].name.as_str()).collect();
@@ -416,14 +437,14 @@ mod tests {
         let mut tasks: Vec<TaskNode> = (0..100).map(|n| task(&format!("w{n}"), Some("web"), "RUNNING")).collect();
         tasks.push(task("j", None, "PENDING"));
         let t = topology(vec![instance("h", "a", tasks), instance("g", "a", vec![task("k", Some("api"), "RUNNING")])]);
-        let web = layout(&t, &View { service: "web".into(), ..View::default() }, Level::Tasks);
+        let web = layout(&t, &View { service: "web".into(), ..View::default() }, Level::Tasks, WIDTH);
         assert_eq!(web.placed.len(), 2, "instances without matching tasks stay drawn");
         let h = web.placed.iter().find(|p| t.instances[p.instance].name == "h").unwrap();
         assert_eq!((h.tasks.len(), h.more), (CELLS_MAX, 100 - CELLS_MAX));
         assert!(web.placed.iter().find(|p| t.instances[p.instance].name == "g").unwrap().tasks.is_empty());
-        let pending = layout(&t, &View { status: "PENDING".into(), ..View::default() }, Level::Tasks);
+        let pending = layout(&t, &View { status: "PENDING".into(), ..View::default() }, Level::Tasks, WIDTH);
         assert_eq!(pending.placed.iter().map(|p| p.tasks.len()).sum::<usize>(), 1);
-        let family = layout(&t, &View { family: "web".into(), ..View::default() }, Level::Tasks);
+        let family = layout(&t, &View { family: "web".into(), ..View::default() }, Level::Tasks, WIDTH);
         assert_eq!(family.placed.iter().map(|p| p.tasks.len() + p.more).sum::<usize>(), 102);
         assert_eq!(web.groups[0].label, "All instances");
         assert_eq!(tile_count(&t.instances[0], &View { service: "web".into(), ..View::default() }), 100);
@@ -434,12 +455,15 @@ mod tests {
     fn levels_draw_tiles_boxes_or_cards_and_search_finds_what_is_drawn() {
         let many: Vec<InstanceNode> = (0..100).map(|n| instance(&format!("h{n:03}"), "a", vec![task(&format!("t{n}"), Some("web"), "RUNNING")])).collect();
         let t = topology(many);
-        let tiles = layout(&t, &View::default(), Level::Tiles);
+        let tiles = layout(&t, &View::default(), Level::Tiles, WIDTH);
         assert!(tiles.placed.iter().all(|p| p.h == TILE_H && p.tasks.is_empty()));
         let per_row = tiles.rows[0].items.len();
         assert!(per_row >= 6, "tiles pack {per_row} to a row");
         assert_eq!(tiles.rows.len(), 100usize.div_ceil(per_row));
-        let boxes = layout(&t, &View::default(), Level::Tasks);
+        let boxes = layout(&t, &View::default(), Level::Tasks, WIDTH);
+        let narrow = layout(&t, &View::default(), Level::Tiles, 700.0);
+        assert!(narrow.rows[0].items.len() < per_row && narrow.width == 700.0, "a narrower frame fits fewer to a row");
+        assert_eq!(layout(&t, &View::default(), Level::Containers, 10.0).rows[0].items.len(), 1, "at least one to a row");
         assert!(boxes.height > tiles.height, "boxes take more room than tiles");
         let (x, y) = boxes.find(&t, |name, id| name == "h042" || id == "never").unwrap();
         let p = boxes.placed.iter().find(|p| t.instances[p.instance].name == "h042").unwrap();
@@ -451,13 +475,13 @@ mod tests {
         // Zooming from tiles to boxes keeps the same instance in view.
         let tile = tiles.placed.iter().find(|p| t.instances[p.instance].name == "h042").unwrap();
         assert_eq!(carry(&tiles, &boxes, (tile.x + tile.w / 2.0, tile.y + tile.h / 2.0)), (x, y));
-        let traced = layout(&t, &View { trace: "web".into(), ..View::default() }, Level::Tasks);
+        let traced = layout(&t, &View { trace: "web".into(), ..View::default() }, Level::Tasks, WIDTH);
         assert_eq!(traced.placed[0].x, boxes.placed[0].x + RAIL_W, "a traced service makes room for its rail");
         // Cards grow with their containers.
         let mut with = task("c", Some("web"), "RUNNING");
         with.containers = serde_json::from_str(r#"[{"name":"a","image":"i","lastStatus":"RUNNING"},{"name":"b","image":"i","lastStatus":"RUNNING"}]"#).unwrap();
         let t2 = topology(vec![instance("x", "a", vec![with, task("d", None, "RUNNING")])]);
-        let cards = layout(&t2, &View::default(), Level::Containers);
+        let cards = layout(&t2, &View::default(), Level::Containers, WIDTH);
         let p = &cards.placed[0];
         let (_, y0, _, h0) = task_rect(Level::Containers, p, &t2, 0);
         let (_, y1, _, _) = task_rect(Level::Containers, p, &t2, 1);
@@ -483,10 +507,16 @@ mod tests {
     }
 
     #[test]
-    fn service_colours_are_stable_and_one_off_tasks_are_grey() {
-        assert_eq!(service_colour(Some("web")), service_colour(Some("web")));
-        assert_eq!(service_colour(None), "#8b96a5");
-        assert_eq!(service_colour(Some("")), "#8b96a5");
+    fn services_get_distinct_colours_and_one_off_tasks_are_grey() {
+        let names: Vec<String> = (0..10).map(|n| format!("svc{n}")).collect();
+        let p = Palette::of(names.iter().map(String::as_str).rev());
+        let mut colours: Vec<&str> = names.iter().map(|n| p.colour(Some(n))).collect();
+        assert_eq!(colours[0], PALETTE[0], "in name order");
+        colours.dedup();
+        assert_eq!(colours.len(), 10, "ten services, ten colours");
+        assert_eq!(p.colour(Some("other")), p.colour(Some("other")), "an unknown name is stable");
+        assert_eq!(p.colour(None), ONE_OFF);
+        assert_eq!(p.colour(Some("")), ONE_OFF);
         assert_eq!(fraction(5, 0), 0.0);
         assert_eq!(fraction(150, 100), 1.0);
         let mut i = instance("h", "a", vec![]);

@@ -153,7 +153,13 @@ fn Diagram(first: Topology, state: Memo<State>, set_state: SetState, live: crate
         // Draw what the data can carry until the closer read arrives.
         asked.min(Level::most_for(data.with(|t| t.detail)))
     });
-    let drawing = Memo::new(move |_| Arc::new(data.with(|t| layout(t, &state.with(|s| s.view.clone()), level.get()))));
+    // The picture fits its frame's width (in user units at the current zoom), so rows reflow
+    // rather than scroll sideways; the server draws for a typical width.
+    let frame_px = RwSignal::new(layout::WIDTH);
+    let drawing = Memo::new(move |_| {
+        let width = frame_px.get() / state.with(|s| s.zoom);
+        Arc::new(data.with(|t| layout(t, &state.with(|s| s.view.clone()), level.get(), width)))
+    });
     #[cfg(feature = "hydrate")]
     follow(data, state, live, cluster.clone());
     #[cfg(not(feature = "hydrate"))]
@@ -202,7 +208,7 @@ fn Diagram(first: Topology, state: Memo<State>, set_state: SetState, live: crate
             download(kind, &format!("{cluster}-diagram.{kind}"), markup, w, h);
         })
     };
-    let pan = interact::Pan::new(frame, band, data, drawing, zoom, search, set_state.clone(), level);
+    let pan = interact::Pan::new(frame, band, frame_px, data, drawing, zoom, search, set_state.clone(), level);
     let choices = Memo::new(move |_| data.with(|t| Choices::of(t)));
     let summary = Memo::new(move |_| data.with(|t| t.summary.clone()));
     let empty = Memo::new(move |_| data.with(|t| t.instances.is_empty()));

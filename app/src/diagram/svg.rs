@@ -6,7 +6,7 @@ picture; every text from users is escaped.
 */
 
 use super::layout::{
-    CARD_HEAD, CARD_LINE, CELL, Drawing, GROUP_HEAD, Level, MARGIN, Placed, RAIL_W, View, fraction, heat, service_colour, task_rect, tile_count,
+    CARD_HEAD, CARD_LINE, CELL, Drawing, GROUP_HEAD, Level, MARGIN, Placed, RAIL_W, View, fraction, heat, task_rect, tile_count,
 };
 use std::fmt::Write;
 use wharf_core::topology::{Capacity, InstanceNode, TaskNode, Topology};
@@ -118,7 +118,7 @@ impl Scene<'_> {
             );
         }
         if !self.trace().is_empty() {
-            let (x, colour) = (rail_x(), service_colour(Some(self.trace())));
+            let (x, colour) = (rail_x(), self.drawing.palette.colour(Some(self.trace())));
             let bottom = self.drawing.height - MARGIN;
             let _ = write!(
                 out,
@@ -166,7 +166,7 @@ impl Scene<'_> {
             let _ = write!(
                 out,
                 r#"<g class="branches"><circle cx="{rx}" cy="{ry}" r="3" fill="{c}"/><path d="{path}" stroke="{c}"/></g>"#,
-                c = service_colour(Some(self.trace()))
+                c = self.drawing.palette.colour(Some(self.trace()))
             );
         }
         out
@@ -225,7 +225,7 @@ impl Scene<'_> {
         let mut x = bx;
         for (service, n) in &i.tasks_by_service {
             let w = bw * fraction(*n, total);
-            let _ = write!(out, r#"<rect x="{x}" y="{}" width="{w}" height="4" fill="{}"/>"#, p.y + 34.0, service_colour(Some(service)));
+            let _ = write!(out, r#"<rect x="{x}" y="{}" width="{w}" height="4" fill="{}"/>"#, p.y + 34.0, self.drawing.palette.colour(Some(service)));
             x += w;
         }
         bar(out, bx, p.y + 41.0, bw, 3.0, &i.cpu);
@@ -267,7 +267,7 @@ impl Scene<'_> {
 
     fn task(&self, out: &mut String, t: &TaskNode, (x, y, w, h): (f64, f64, f64, f64)) {
         let service = t.service().unwrap_or_default();
-        let colour = service_colour(Some(service));
+        let colour = self.drawing.palette.colour(Some(service));
         let hit = if matches(self.search, "", &t.id) { " hit" } else { "" };
         let dim = if !self.trace().is_empty() && service != self.trace() { " dim" } else { "" };
         let card = if self.drawing.level == Level::Containers { " card" } else { "" };
@@ -425,7 +425,7 @@ mod tests {
 
     fn scene_of(t: &Topology, level: Level, search: &str, trace: &str) -> String {
         let view = View { trace: trace.into(), ..View::default() };
-        let d = layout(t, &view, level);
+        let d = layout(t, &view, level, super::super::layout::WIDTH);
         Scene { topology: t, drawing: &d, cluster: "c&d", search, view: &view }.document()
     }
 

@@ -1,0 +1,98 @@
+// Benchmark of the relationship diagram at scale (run by scripts/bench-diagram.sh with release
+// builds): a real server, `wharf-agent simulate` with INSTANCES hosts and TASKS tasks, Debian's
+// Chromium. Prints a Markdown table: the topology route's time and size at each detail, time
+// from navigation to a drawn (and to an interactive) diagram, frames per second while panning,
+// and the page's memory.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bin, callApi, launchBrowser, startServer, until } from './harness.mjs';
+import { bigCluster } from './big-cluster.mjs';
+
+const instances = Number(process.env.WHARF_BENCH_INSTANCES ?? 2000);
+const tasks = Number(process.env.WHARF_BENCH_TASKS ?? 20000);
+const runs = Number(process.env.WHARF_BENCH_RUNS ?? 5);
+const cluster = 'bench';
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const rows = [];
+const row = (what, figure) => { rows.push(`| ${what} | ${figure} |`); console.error(`${what}: ${figure}`); };
+
+const { process: server, base } = await startServer();
+const api = (method, path, body) => callApi(base, method, path, body);
+const agents = await bigCluster({ base, cluster, api, bin, until, instances, tasks, stateDir: mkdtempSync(join(tmpdir(), 'wharf-bench-sim-')), spawn });
+// Let the registration and placement storm settle, as a user would open the page later.
+await new Promise((r) => setTimeout(r, 5000));
+let browser;
+try {
+  for (const detail of ['instances', 'tasks', 'containers']) {
+    const times = [];
+    let size = 0;
+    for (let n = 0; n < runs; n++) {
+      const t0 = performance.now();
+      const body = await (await fetch(`${base}/api/v1/clusters/${cluster}/topology?detail=${detail}`)).arrayBuffer();
+      times.push(performance.now() - t0);
+      size = body.byteLength;
+    }
+    row(`GET …/topology?detail=${detail}: median of ${runs}`, `${median(times).toFixed(0)} ms, ${(size / 1048576).toFixed(2)} MiB`);
+  }
+
+  browser = await launchBrowser();
+  const drawn = [], interactive = [], fcp = [];
+  for (let n = 0; n < runs; n++) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const t0 = Date.now();
+    await page.goto(`${base}/clusters/${cluster}/diagram`, { waitUntil: 'commit' });
+    await page.waitForSelector('#diagram-svg g.instance', { timeout: 30000 });
+    drawn.push(Date.now() - t0);
+    await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30000 });
+    interactive.push(Date.now() - t0);
+    fcp.push(await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN));
+    if (n < runs - 1) await page.close();
+  }
+  row(`navigation → diagram drawn (server-rendered tiles on screen), median of ${runs}`, `${median(drawn)} ms (first contentful paint ${median(fcp).toFixed(0)} ms)`);
+  row(`navigation → interactive (hydrated), median of ${runs}`, `${median(interactive)} ms`);
+
+  // Panning: scroll the frame a little every frame for three seconds and count the frames the
+  // browser managed, as a drag does; rows are drawn as they come into view.
+  const page = browser.contexts()[0].pages().at(-1);
+  await page.waitForTimeout(1000);
+  const pan = await page.evaluate(() => new Promise((resolve) => {
+    const frame = document.querySelector('#diagram');
+    const gaps = [];
+    let last = performance.now();
+    const start = last;
+    const tick = (now) => {
+      gaps.push(now - last);
+      last = now;
+      frame.scrollTop += 24;
+      if (now - start < 3000) requestAnimationFrame(tick);
+      else resolve({ frames: gaps.length, ms: now - start, worst: Math.max(...gaps.slice(1)), scrolled: frame.scrollTop, drawn: document.querySelectorAll('#diagram-svg g.instance').length });
+    };
+    requestAnimationFrame(tick);
+  }));
+  row('frames per second while panning (3 s, 24 px a frame)', `${(pan.frames / (pan.ms / 1000)).toFixed(0)} fps (worst frame ${pan.worst.toFixed(0)} ms; ${pan.drawn} of ${instances} instances in the DOM)`);
+
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const metrics = Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+  const wasm = await page.evaluate(() => performance.getEntriesByType('resource').filter((r) => r.name.endsWith('.wasm')).map((r) => r.encodedBodySize)[0] ?? 0);
+  row('page memory: JS heap used / DOM nodes', `${(metrics.JSHeapUsedSize / 1048576).toFixed(1)} MiB / ${metrics.Nodes}`);
+  const renderers = execFileSync('ps', ['-eo', 'rss,args']).toString().split('\n').filter((l) => l.includes('--type=renderer'));
+  const rss = renderers.map((l) => Number(l.trim().split(/\s+/)[0])).reduce((a, b) => Math.max(a, b), 0);
+  row('renderer process resident memory (largest)', `${(rss / 1024).toFixed(0)} MiB (wasm transferred: ${(wasm / 1024).toFixed(0)} KiB)`);
+
+  // Zooming in to tasks: the read of 20,000 tasks and the redraw.
+  const t0 = Date.now();
+  await page.focus('#diagram');
+  await page.keyboard.press('Home');
+  await page.keyboard.press('+');
+  await page.keyboard.press('+');
+  await page.waitForSelector('#diagram-svg[data-level="tasks"] g.task', { timeout: 30000 });
+  row('zoom from tiles to tasks → tasks drawn', `${Date.now() - t0} ms`);
+} finally {
+  await browser?.close();
+  agents.kill('SIGTERM');
+  server.kill('SIGTERM');
+}
+console.log(`| ${instances} instances, ${tasks} tasks | figure |\n|---|---|\n${rows.join('\n')}`);
