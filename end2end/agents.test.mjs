@@ -35,7 +35,8 @@ test('a host joins with the portal\'s command, runs a task started from its page
   await api('POST', '/api/v1/clusters', { clusterName: cluster });
   const httpd = JSON.parse(readFileSync(join(fixtures, 'busybox-httpd.json'), 'utf8'));
   const c = httpd.containerDefinitions[0];
-  c.command[2] = `echo "serving for wharf"; ${c.command[2]}`;
+  // -vv: httpd logs each request's path, so following the log shows lines as they happen.
+  c.command[2] = `echo "serving for wharf"; ${c.command[2].replace('httpd -f', 'httpd -f -vv')}`;
   c.stopTimeout = 2;
   await api('POST', '/api/v1/task-definitions', httpd);
 
@@ -97,6 +98,27 @@ test('a host joins with the portal\'s command, runs a task started from its page
   await until('the other task to stop', 30000, async () =>
     (await api('GET', `/api/v1/clusters/${cluster}/tasks/${otherId}`)).task.lastStatus === 'STOPPED');
   assert.match(await page.locator('#log-lines').textContent(), /serving for wharf/);
+
+  // Follow: the last lines, then each request httpd logs as it serves it, without a click.
+  await page.click('#follow-logs');
+  await page.locator('#log-following').waitFor();
+  assert.equal(await page.getAttribute('#follow-logs', 'aria-pressed'), 'true');
+  const marker = `/followed-${Date.now()}`;
+  await fetch(`http://127.0.0.1:${port}${marker}`);
+  await page.locator('#log-lines').getByText(marker).waitFor({ timeout: 10000 });
+  await page.click('#follow-logs');
+  assert.equal(await page.getAttribute('#follow-logs', 'aria-pressed'), 'false');
+  // Wrap on and off.
+  assert.equal(await page.$eval('#log-lines', (p) => getComputedStyle(p).whiteSpace), 'pre-wrap');
+  await page.uncheck('#wrap-logs');
+  assert.equal(await page.$eval('#log-lines', (p) => getComputedStyle(p).whiteSpace), 'pre');
+  // Download: the log as a text file.
+  const [file] = await Promise.all([page.waitForEvent('download'), page.click('#download-logs')]);
+  assert.equal(file.suggestedFilename(), `${taskId.slice(0, 12)}-httpd.log`);
+  const saved = readFileSync(await file.path(), 'utf8');
+  assert.match(saved, /serving for wharf/);
+  assert.ok(saved.includes(marker), 'the download has the followed request too');
+  await page.screenshot({ path: join(artifacts, 'agents-3b-logs-followed.png'), fullPage: true });
 
   // Stop with a reason.
   await page.fill('#stop-reason', 'end of demo');

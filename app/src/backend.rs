@@ -79,7 +79,6 @@ pub trait Backend: Send + Sync + 'static {
     /// Stops the instance's tasks and takes it out of the cluster (INACTIVE).
     async fn deregister_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance>;
     /// The last `tail` lines of a container's log, fetched from the task's agent.
-    async fn task_log_lines(&self, cluster: &str, id: &str, container: &str, tail: u32) -> Result<Vec<String>>;
     /// The cluster as the relationship diagram draws it.
     async fn topology(&self, cluster: &str, detail: wharf_core::topology::Detail) -> Result<wharf_core::topology::Topology>;
     /// The command that installs and starts an agent on a new host, for a clear join token.

@@ -15,6 +15,7 @@ mod home;
 pub mod instances;
 pub mod join_tokens;
 pub mod live;
+pub mod logs;
 pub mod run_task;
 pub mod services;
 pub mod task_definitions;

@@ -19,11 +19,6 @@ pub async fn stop_task(cluster: String, id: String, reason: String) -> PortalRes
     Ok(crate::ssr::backend()?.stop_task(&cluster, &id, input).await?)
 }
 
-#[server(input = Json)]
-pub async fn task_log(cluster: String, id: String, container: String, tail: u32) -> PortalResult<Vec<String>> {
-    Ok(crate::ssr::backend()?.task_log_lines(&cluster, &id, &container, tail).await?)
-}
-
 /// The definition's name from its ARN (`…:task-definition/web:3` → `web:3`).
 pub fn definition_name(arn: &str) -> String {
     arn.rsplit_once("task-definition/").map(|(_, n)| n.to_string()).unwrap_or_else(|| arn.to_string())
@@ -158,55 +153,9 @@ pub fn TaskPage() -> impl IntoView {
                             </tbody>
                         </table>
                     </section>
-                    <Logs cluster=cluster() id=id() containers/>
+                    <crate::logs::Logs cluster=cluster() id=id() containers/>
                 })
             })}
         </DataRegion>
-    }
-}
-
-/// The last lines of one container's log, fetched through the task's agent.
-#[component]
-fn Logs(cluster: String, id: String, containers: Vec<String>) -> impl IntoView {
-    let container = RwSignal::new(containers.first().cloned().unwrap_or_default());
-    let tail = RwSignal::new("200".to_string());
-    let fetch = ServerAction::<TaskLog>::new();
-    let load = move || {
-        fetch.dispatch(TaskLog {
-            cluster: cluster.clone(),
-            id: id.clone(),
-            container: container.get_untracked(),
-            tail: tail.get_untracked().parse().unwrap_or(200),
-        });
-    };
-    view! {
-        <section class="card" id="logs">
-            <h2>"Logs"</h2>
-            <form class="inline-form" on:submit={
-                let load = load.clone();
-                move |ev| {
-                    ev.prevent_default();
-                    load();
-                }
-            }>
-                <label for="log-container">"Container"</label>
-                <select id="log-container" bind:value=container>
-                    {containers.into_iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
-                </select>
-                <label for="log-tail">"Last"</label>
-                <select id="log-tail" bind:value=tail>
-                    {["50", "200", "1000", "10000"].map(|n| view! { <option value=n>{format!("{n} lines")}</option> }).collect_view()}
-                </select>
-                <button type="submit" id="show-logs" disabled=move || fetch.pending().get()>
-                    {move || if fetch.pending().get() { "Loading…" } else { "Show logs" }}
-                </button>
-            </form>
-            {move || match fetch.value().get() {
-                None => view! { <p class="muted">"Logs come from the host the task runs on. Pick a container and show them."</p> }.into_any(),
-                Some(Err(e)) => view! { <div class="notice notice-error" role="alert">{e.to_string()}</div> }.into_any(),
-                Some(Ok(lines)) if lines.is_empty() => view! { <p class="muted" id="log-empty">"The container has written nothing yet."</p> }.into_any(),
-                Some(Ok(lines)) => view! { <pre class="log" id="log-lines" tabindex="0">{lines.join("\n")}</pre> }.into_any(),
-            }}
-        </section>
     }
 }

@@ -365,25 +365,6 @@ impl Backend for Control {
         topology::topology(&self.store, &self.agents, cluster, detail).await
     }
 
-    async fn task_log_lines(&self, cluster: &str, id: &str, container: &str, tail: u32) -> Result<Vec<String>> {
-        let query = tasks::LogQuery { container: Some(container.to_string()), tail: Some(tail), follow: false };
-        let mut stream = tasks::logs(&self.store, &self.agents, cluster, id, query).await?;
-        let mut lines = Vec::new();
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
-        loop {
-            match tokio::time::timeout_at(deadline, stream.rx.recv()).await {
-                Ok(Some(crate::agents::LogChunk::Lines(more))) => lines.extend(more),
-                Ok(Some(crate::agents::LogChunk::Error(e))) => {
-                    return Err(WharfError::conflict(format!("the agent could not read the log: {e}")));
-                }
-                Ok(None) => return Ok(lines),
-                Err(_) => {
-                    return Err(WharfError::conflict("the agent did not send the log in time; try again"));
-                }
-            }
-        }
-    }
-
     fn agent_install_command(&self, cluster: &str, token: &str) -> String {
         format!("curl -fsSL {}/agent/install.sh | sudo sh -s -- --cluster {cluster} --token {token}", self.public_url)
     }
