@@ -70,6 +70,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn describe_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance>;
     async fn list_tasks(&self, cluster: &str, filter: TaskFilter, page: Page) -> Result<Paged<Task>>;
     async fn describe_task(&self, cluster: &str, id: &str) -> Result<Task>;
+    /// The newest tasks that stopped on their own (an essential container exited, a start
+    /// failed, the host lost them), newest first.
+    async fn recent_failed_tasks(&self, cluster: &str, limit: i64) -> Result<Vec<Task>>;
     /// ECS StartTask: one task on each named instance; refusals come back as `failures`.
     async fn start_task(&self, cluster: &str, input: StartTaskInput) -> Result<TasksStarted>;
     async fn run_task(&self, cluster: &str, input: RunTaskInput) -> Result<TasksStarted>;
@@ -78,7 +81,6 @@ pub trait Backend: Send + Sync + 'static {
     async fn update_container_instance_state(&self, cluster: &str, id: &str, input: UpdateInstanceInput) -> Result<ContainerInstance>;
     /// Stops the instance's tasks and takes it out of the cluster (INACTIVE).
     async fn deregister_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance>;
-    /// The last `tail` lines of a container's log, fetched from the task's agent.
     /// The cluster as the relationship diagram draws it.
     async fn topology(&self, cluster: &str, detail: wharf_core::topology::Detail) -> Result<wharf_core::topology::Topology>;
     /// The command that installs and starts an agent on a new host, for a clear join token.

@@ -56,6 +56,18 @@ pub fn StatusBadge(#[prop(into)] status: String) -> impl IntoView {
     view! { <span class=format!("badge badge-{tone}")>{status}</span> }
 }
 
+/// A bar for `value` of `max` (a deployment's running tasks, reserved capacity), with its
+/// numbers for assistive technology.
+#[component]
+pub fn Progress(value: i64, max: i64, #[prop(into)] label: String) -> impl IntoView {
+    let percent = if max > 0 { (value as f64 / max as f64 * 100.0).clamp(0.0, 100.0) } else { 0.0 };
+    view! {
+        <div class="progress" role="progressbar" aria-label=label aria-valuemin="0" aria-valuemax=max aria-valuenow=value>
+            <div class="progress-fill" style=format!("width:{percent:.1}%")></div>
+        </div>
+    }
+}
+
 #[component]
 pub fn Loading() -> impl IntoView {
     view! { <div class="loading" aria-busy="true"><span class="spinner"></span>"Loading…"</div> }

@@ -64,6 +64,19 @@ pub struct Task {
 
 /// ECS's reason when an essential container stops and takes its task with it.
 pub const ESSENTIAL_CONTAINER_EXITED: &str = "Essential container in task exited";
+/// Why a task stopped when its host no longer runs it.
+pub const TASK_LOST: &str = "Task is no longer running on its container instance";
+/// How the reasons of tasks that ended on their own begin (ECS's stop codes
+/// EssentialContainerExited and TaskFailedToStart, and a lost task), as opposed to tasks a user,
+/// a deployment or scaling stopped.
+pub const FAILURE_REASONS: [&str; 4] = [ESSENTIAL_CONTAINER_EXITED, "CannotStartContainerError", "DependencyError", TASK_LOST];
+
+impl Task {
+    /// Whether the task stopped on its own: it failed, rather than being stopped.
+    pub fn failed(&self) -> bool {
+        self.last_status == "STOPPED" && self.stopped_reason.as_deref().is_some_and(|r| FAILURE_REASONS.iter().any(|p| r.starts_with(p)))
+    }
+}
 
 const MAX_REASON_CHARS: usize = 1024;
 

@@ -250,10 +250,10 @@ impl Scene<'_> {
         );
         for (row, label, c) in [(0.0, "CPU", &i.cpu), (1.0, "MEM", &i.memory)] {
             let by = p.y + 44.0 + row * 16.0;
-            let bw = p.w - 60.0;
+            let bw = p.w - 84.0;
             let _ = write!(out, r#"<text class="bar-label" x="{}" y="{}">{label}</text>"#, p.x + 10.0, by + 8.0);
             bar(out, p.x + 44.0, by, bw, 8.0, c);
-            let _ = write!(out, r#"<text class="bar-label" x="{}" y="{}">{}</text>"#, p.x + 48.0 + bw, by + 8.0, percent(c.reserved, c.registered));
+            let _ = write!(out, r#"<text class="bar-label" x="{}" y="{}">{}</text>"#, p.x + 50.0 + bw, by + 8.0, percent(c.reserved, c.registered));
         }
         for (n, &t) in p.tasks.iter().enumerate() {
             let rect = task_rect(self.drawing.level, p, self.topology, n);

@@ -25,7 +25,7 @@ pub struct AgentIdentity {
 /// Reason given when an agent reports a task the control plane has no record of.
 pub const UNKNOWN_TASK: &str = "Task is not known to the control plane";
 /// Reason given when a RUNNING task is missing from its agent's report.
-pub const TASK_LOST: &str = "Task is no longer running on its container instance";
+pub use wharf_core::task::TASK_LOST;
 
 /// Checks `wic_<instance>_<secret>`.
 pub async fn authenticate(store: &Store, credential: &str) -> Result<AgentIdentity> {

@@ -96,6 +96,25 @@ pub async fn list(conn: &mut AnyConnection, cluster: &str, filter: &TaskFilter, 
     rows.into_iter().map(from_row).collect()
 }
 
+/// The cluster's most recently stopped tasks that failed ([`wharf_core::task::FAILURE_REASONS`]).
+pub async fn recent_failures(conn: &mut AnyConnection, cluster: &str, limit: i64) -> Result<Vec<Task>> {
+    let [a, b, c, d] = wharf_core::task::FAILURE_REASONS.map(|r| format!("{r}%"));
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE t.cluster = $1 AND t.last_status = 'STOPPED'
+           AND (t.stopped_reason LIKE $2 OR t.stopped_reason LIKE $3 OR t.stopped_reason LIKE $4 OR t.stopped_reason LIKE $5)
+         ORDER BY t.stopped_at DESC, t.id DESC LIMIT $6"
+    ))
+    .bind(cluster)
+    .bind(a)
+    .bind(b)
+    .bind(c)
+    .bind(d)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
 /// A new task's row.
 pub struct NewTask {
     pub id: String,
