@@ -62,7 +62,9 @@ pub async fn dashboard_data() -> PortalResult<Dashboard> {
                 let old_running = s.deployments.iter().filter(|d| d.status != "PRIMARY").map(|d| d.running_count).sum();
                 out.rollouts.push(Rollout { cluster: name.clone(), service: s.service_name.clone(), deployment: primary.clone(), old_running });
             }
-            out.events.extend(s.events.iter().take(RECENT).map(|e| (name.clone(), s.service_name.clone(), e.clone())));
+            // Listing leaves events out; a service's own read has them.
+            let described = backend.describe_service(&name, &s.service_name).await?;
+            out.events.extend(described.events.into_iter().take(RECENT).map(|e| (name.clone(), s.service_name.clone(), e)));
         }
         out.failed.extend(backend.recent_failed_tasks(&name, RECENT as i64).await?.into_iter().map(|t| (name.clone(), t)));
     }
@@ -208,21 +210,20 @@ fn Failed(failed: Vec<(String, Task)>) -> impl IntoView {
                 view! { <p class="muted">"No task has failed lately."</p> }.into_any()
             } else {
                 view! {
-                    <table class="table">
-                        <thead><tr><th>"Task"</th><th>"Group"</th><th>"Why it stopped"</th><th>"Stopped"</th></tr></thead>
+                    <div class="table-scroll"><table class="table">
+                        <thead><tr><th>"Task"</th><th>"Why it stopped"</th><th>"Stopped"</th></tr></thead>
                         <tbody>
                             {failed.into_iter().map(|(cluster, t)| view! {
                                 <tr>
                                     <td><A href=format!("/clusters/{cluster}/tasks/{}", t.id)><code>{t.id.chars().take(12).collect::<String>()}</code></A>
-                                        <div class="muted">{cluster.clone()}</div></td>
-                                    <td>{t.group.clone().unwrap_or_default()}</td>
+                                        <div class="muted">{format!("{cluster} · {}", t.group.clone().unwrap_or_default())}</div></td>
                                     <td class="wrap">{t.stopped_reason.clone().unwrap_or_default()}
                                         {t.containers.iter().filter_map(|c| c.exit_code.map(|x| format!(" · {} exited {x}", c.name))).collect::<String>()}</td>
                                     <td>{t.stopped_at.as_deref().map(short_time).unwrap_or_default()}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                 }.into_any()
             }}
         </section>

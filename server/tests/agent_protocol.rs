@@ -111,6 +111,23 @@ async fn task_lifecycle_follows_the_agents_reports(h: Harness) {
     assert_eq!(remaining[2]["stringSetValue"], json!(["32768"]));
     assert_eq!(described["containerInstance"]["runningTasksCount"], 1);
 
+    // The diagram's reads agree at every detail; the lightest adds up in the database.
+    let (_, full) = h.get("/api/v1/clusters/prod/topology").await;
+    let (_, counted) = h.get("/api/v1/clusters/prod/topology?detail=instances").await;
+    let (_, listed) = h.get("/api/v1/clusters/prod/topology?detail=tasks").await;
+    assert_eq!(full["summary"], counted["summary"]);
+    let node = |t: &Value| t["instances"][0].clone();
+    assert_eq!(
+        (node(&counted)["cpu"]["reserved"].as_i64(), node(&counted)["runningTasksCount"].as_i64(), node(&counted)["tasksByService"][""].as_i64()),
+        (Some(64), Some(1), Some(1)),
+        "{counted}"
+    );
+    assert_eq!((node(&counted)["tasks"].clone(), node(&listed)["tasks"][0]["containers"].clone()), (json!([]), json!([])));
+    assert_eq!(node(&full)["tasks"][0]["containers"][0]["networkBindings"][0]["hostPort"], 32768);
+    let (status, bad) = h.get("/api/v1/clusters/prod/topology?detail=everything").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad["message"].as_str().unwrap().contains("detail"), "{bad}");
+
     // A report cannot move a task backwards, and a bad one is answered with the field.
     agent.send(json!({ "type": "taskStateChange", "task": { "taskId": task, "lastStatus": "SLEEPING", "containers": [] } })).await;
     let refused = agent.next().await;
@@ -126,6 +143,20 @@ async fn task_lifecycle_follows_the_agents_reports(h: Harness) {
     assert_eq!((t["stoppedReason"].as_str(), t["containers"][0]["exitCode"].as_i64()), (Some("maintenance"), Some(137)));
     let (_, described) = h.get(&format!("/api/v1/clusters/prod/container-instances/{instance}")).await;
     assert_eq!(described["containerInstance"]["remainingResources"][0]["integerValue"], 2048, "a stopped task holds nothing");
+    // Stopped by a user: not a failure. One whose essential container exits on its own is.
+    let mut conn = h.store.pool().acquire().await.unwrap();
+    assert!(wharf_server::store::tasks::recent_failures(&mut conn, "prod", 10).await.unwrap().is_empty());
+    let (_, started) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "hello-httpd:1", "containerInstances": [instance] })).await;
+    let crashed = started["tasks"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(agent.next().await["type"], "startTask");
+    let mut exited = report(&crashed, "STOPPED", Some(1), None);
+    exited["task"]["stoppedReason"] = json!("Essential container in task exited");
+    agent.send(exited).await;
+    eventually(&h, &crashed, "STOPPED").await;
+    let failed = wharf_server::store::tasks::recent_failures(&mut conn, "prod", 10).await.unwrap();
+    assert_eq!(failed.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [crashed.as_str()]);
+    assert!(failed[0].failed());
+    drop(conn);
 
     // A task the server does not know is stopped.
     agent.send(report("0123456789abcdef", "RUNNING", None, None)).await;

@@ -1,7 +1,8 @@
 /*!
 The simulated runtime runs nothing: containers "run" until stopped, health checks pass, and
 dynamic host ports are handed out from a counter. It lets one machine stand in for thousands
-of hosts in scale tests.
+of hosts in scale tests. An image tagged `fail` (`local/job:fail`) cannot start, so failures
+can be simulated too.
 */
 
 use super::{Found, LogLines, Observed, Runtime, RuntimeError, Started};
@@ -54,6 +55,9 @@ impl Runtime for Simulated {
         }
         if !self.start_delay.is_zero() {
             tokio::time::sleep(self.start_delay).await;
+        }
+        if c.image.ends_with(":fail") {
+            return Err(RuntimeError::Start(format!("simulated: image {} cannot start", c.image)));
         }
         let mut containers = self.containers();
         let bindings: Vec<NetworkBinding> = c

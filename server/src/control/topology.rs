@@ -12,7 +12,14 @@ pub async fn topology(store: &Store, agents: &Agents, cluster: &str, detail: Det
     let mut conn = store.pool().acquire().await.map_err(store::StoreError::from)?;
     clusters::get(&mut conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
     let found = instances::all(&mut conn, cluster).await?;
-    let live = scheduling::live_tasks(&mut conn, cluster).await?;
+    // A picture of instances only needs counts: the database adds them up.
+    let (live, tallies) = if detail == Detail::Instances {
+        (Vec::new(), scheduling::live_task_tallies(&mut conn, cluster).await?)
+    } else {
+        let live = scheduling::live_tasks(&mut conn, cluster).await?;
+        let tallies = live.iter().map(scheduling::LiveTask::tally).collect();
+        (live, tallies)
+    };
     let services = scheduling::services(&mut conn, cluster).await?;
     drop(conn);
 
@@ -37,31 +44,31 @@ pub async fn topology(store: &Store, agents: &Agents, cluster: &str, detail: Det
         })
         .collect();
     let position: HashMap<String, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
-    let mut usage: HashMap<String, HashMap<String, (i64, i64)>> = HashMap::new();
     let mut counts: HashMap<&str, (i64, i64)> = HashMap::new();
-    for t in &live {
+    for t in &tallies {
+        let (running, pending) = match t.last_status.as_str() {
+            "RUNNING" => (t.count, 0),
+            s if is_pending(s) => (0, t.count),
+            _ => (0, 0),
+        };
         if let Some(service) = t.service_id.as_deref() {
             let c = counts.entry(service).or_default();
-            match t.last_status.as_str() {
-                "RUNNING" => c.0 += 1,
-                s if is_pending(s) => c.1 += 1,
-                _ => {}
-            }
+            c.0 += running;
+            c.1 += pending;
         }
         let Some(&at) = t.instance_id.as_ref().and_then(|id| position.get(id)) else { continue };
         let node = &mut nodes[at];
         node.cpu.reserved += t.cpu;
         node.memory.reserved += t.memory;
-        match t.last_status.as_str() {
-            "RUNNING" => node.running_tasks_count += 1,
-            s if is_pending(s) => node.pending_tasks_count += 1,
-            _ => {}
-        }
+        node.running_tasks_count += running;
+        node.pending_tasks_count += pending;
         let service = t.group.as_deref().and_then(|g| g.strip_prefix("service:")).unwrap_or_default();
-        *node.tasks_by_service.entry(service.to_string()).or_default() += 1;
-        if detail == Detail::Instances {
-            continue;
-        }
+        *node.tasks_by_service.entry(service.to_string()).or_default() += t.count;
+    }
+    let mut usage: HashMap<String, HashMap<String, (i64, i64)>> = HashMap::new();
+    for t in &live {
+        let Some(&at) = t.instance_id.as_ref().and_then(|id| position.get(id)) else { continue };
+        let node = &mut nodes[at];
         let used = usage.entry(node.id.clone()).or_insert_with(|| agents.task_usage(&node.id)).get(&t.id).copied();
         node.tasks.push(TaskNode {
             id: t.id.clone(),

@@ -58,7 +58,57 @@ pub async fn live_tasks(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<L
         .collect()
 }
 
+/// Live tasks counted by instance, service and state, with what they reserve: what a picture
+/// of a cluster's instances needs, without reading every task.
+#[derive(Debug, Clone, Default)]
+pub struct TaskTally {
+    pub instance_id: Option<String>,
+    pub service_id: Option<String>,
+    pub group: Option<String>,
+    pub last_status: String,
+    pub count: i64,
+    pub cpu: i64,
+    pub memory: i64,
+}
+
+pub async fn live_task_tallies(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<TaskTally>> {
+    let rows = sqlx::query(
+        "SELECT container_instance_id, service_id, task_group, last_status, COUNT(*) AS n,
+                CAST(SUM(cpu) AS BIGINT) AS cpu, CAST(SUM(memory) AS BIGINT) AS memory
+         FROM tasks WHERE cluster = $1 AND last_status <> 'STOPPED'
+         GROUP BY container_instance_id, service_id, task_group, last_status",
+    )
+    .bind(cluster)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(TaskTally {
+                instance_id: row.try_get("container_instance_id")?,
+                service_id: row.try_get("service_id")?,
+                group: row.try_get("task_group")?,
+                last_status: row.try_get("last_status")?,
+                count: row.try_get("n")?,
+                cpu: row.try_get("cpu")?,
+                memory: row.try_get("memory")?,
+            })
+        })
+        .collect()
+}
+
 impl LiveTask {
+    pub fn tally(&self) -> TaskTally {
+        TaskTally {
+            instance_id: self.instance_id.clone(),
+            service_id: self.service_id.clone(),
+            group: self.group.clone(),
+            last_status: self.last_status.clone(),
+            count: 1,
+            cpu: self.cpu,
+            memory: self.memory,
+        }
+    }
+
     pub fn containers(&self) -> Result<Vec<Container>> {
         serde_json::from_str(&self.containers).map_err(corrupt("task containers"))
     }
