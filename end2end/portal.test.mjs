@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifacts, fixtures, launchBrowser, openPage as open, startServer } from './harness.mjs';
+import { artifacts, callApi, fixtures, launchBrowser, openPage as open, startServer } from './harness.mjs';
 
 let server, browser, base;
 
@@ -191,6 +191,10 @@ test('the dashboard and the task definition list show what exists', async () => 
   await page.click('nav a:has-text("Task definitions")');
   await page.locator('#families a:has-text("web")').waitFor();
   assert.equal(await page.title(), 'Task definitions · Wharf');
+  // The list follows the live feed: a family registered elsewhere appears without a reload.
+  await page.locator('#live.live-on').waitFor();
+  await callApi(base, 'POST', '/api/v1/task-definitions', { family: 'arrives-live', containerDefinitions: [{ name: 'a', image: 'local/a:1', memory: 16 }] });
+  await page.locator('#families a:has-text("arrives-live")').waitFor({ timeout: 5000 });
   await page.screenshot({ path: join(artifacts, '9-task-definitions.png'), fullPage: true });
   assert.deepEqual(page.problems, []);
   await page.close();

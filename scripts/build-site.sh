@@ -8,7 +8,7 @@ PKG=$SITE/pkg
 mkdir -p "$PKG"
 cargo build -p wharf-frontend --lib --target wasm32-unknown-unknown --profile wasm-release
 RAW=target/wasm32-unknown-unknown/wasm-release/wharf_frontend.wasm
-if [ "$PKG/wharf_bg.wasm" -nt "$RAW" ] && [ "$PKG/wharf.js" -nt "$RAW" ]; then
+if [ "$PKG/wharf_bg.wasm.gz" -nt "$RAW" ] && [ "$PKG/wharf.js.gz" -nt "$RAW" ]; then
   cp style/wharf.css "$PKG/wharf.css"
   echo "site: $SITE is up to date"
   exit 0
@@ -24,4 +24,6 @@ else
   echo "wasm-opt not found (run scripts/setup.sh); the bundle is larger but works" >&2
 fi
 cp style/wharf.css "$PKG/wharf.css"
-echo "site: $SITE ($(gzip -9c "$PKG/wharf_bg.wasm" | wc -c) bytes of wasm, gzipped)"
+# Served as is to browsers that accept gzip.
+for f in wharf_bg.wasm wharf.js; do gzip -9kf "$PKG/$f"; done
+echo "site: $SITE ($(wc -c < "$PKG/wharf_bg.wasm.gz") bytes of wasm, gzipped)"

@@ -66,7 +66,9 @@ pub async fn delete_cluster(name: String) -> PortalResult<Cluster> {
 #[component]
 pub fn ClustersPage() -> impl IntoView {
     let create = ServerAction::<CreateCluster>::new();
-    let clusters = Resource::new(move || create.version().get(), |_| list_clusters());
+    // Clusters change on cluster events, and their counts with instances and tasks.
+    let live = crate::live::use_live(String::new);
+    let clusters = Resource::new(move || (create.version().get(), live.version.get()), |_| list_clusters());
     let name = RwSignal::new(String::new());
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -79,7 +81,7 @@ pub fn ClustersPage() -> impl IntoView {
         _ => Vec::new(),
     });
     view! {
-        <PageHeader title="Clusters".to_string()/>
+        <PageHeader title="Clusters".to_string()><crate::live::LiveBadge live/></PageHeader>
         <section class="card">
             <form
                 class="inline-form"

@@ -430,7 +430,8 @@ pub fn ServicePage() -> impl IntoView {
                                         <td><StatusBadge status=d.status.clone()/></td>
                                         <td><code>{d.task_definition.clone()}</code></td>
                                         <td class="num">{d.desired_count}</td>
-                                        <td class="num">{d.running_count}</td>
+                                        <td class="num">{d.running_count}
+                                            <crate::components::Progress value=d.running_count max=d.desired_count label=format!("deployment {} running", d.id)/></td>
                                         <td class="num">{d.pending_count}</td>
                                         <td class="num">{d.failed_tasks}</td>
                                         <td><StatusBadge status=d.rollout_state.clone()/></td>

@@ -38,9 +38,11 @@ pub async fn deregister(reference: String) -> PortalResult<TaskDefinition> {
 
 #[component]
 pub fn FamiliesPage() -> impl IntoView {
-    let families = Resource::new(|| (), |_| list_families());
+    let live = crate::live::use_live_where(String::new, |kind, _| kind == "taskDefinition");
+    let families = Resource::new(move || live.version.get(), |_| list_families());
     view! {
         <PageHeader title="Task definitions".to_string()>
+            <crate::live::LiveBadge live/>
             <A href="/task-definitions/new" attr:class="button primary">"Register task definition"</A>
         </PageHeader>
         <DataRegion>
@@ -96,9 +98,11 @@ pub fn FamiliesPage() -> impl IntoView {
 pub fn FamilyPage() -> impl IntoView {
     let params = use_params_map();
     let family = move || params.read().get("family").unwrap_or_default();
-    let revisions = Resource::new(family, list_revisions);
+    let live = crate::live::use_live_where(String::new, |kind, _| kind == "taskDefinition");
+    let revisions = Resource::new(move || (family(), live.version.get()), |(f, _)| list_revisions(f));
     view! {
         <PageHeader title=Signal::derive(family) crumbs=vec![("/task-definitions".into(), "Task definitions".into())]>
+            <crate::live::LiveBadge live/>
             <A href=move || format!("/task-definitions/new?from={}", family()) attr:class="button primary">
                 "Create new revision"
             </A>

@@ -43,7 +43,11 @@ pub fn app(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let backend = state.backend.clone();
     let leptos = state.leptos.clone();
+    // The bundle goes out gzipped where the build left a .gz beside it (2 MiB of wasm is
+    // about 750 KiB that way); anything else falls through to the portal's file handler.
+    let pkg = std::path::Path::new(&*state.leptos.site_root).join(&*state.leptos.site_pkg_dir);
     let portal = Router::<AppState>::new()
+        .nest_service("/pkg", tower_http::services::ServeDir::new(pkg).precompressed_gzip())
         .leptos_routes_with_context(&state, routes, move || leptos::prelude::provide_context(backend.clone()), move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
     api::router()

@@ -159,19 +159,21 @@ pub fn ListView(data: RwSignal<Arc<Topology>>, cluster: String, view: Signal<Vie
                 .instances
                 .iter()
                 .map(|i| {
-                    let tasks: Vec<String> = i
-                        .tasks
-                        .iter()
-                        .filter(|t| shown(t, &view))
-                        .map(|t| format!("{} {} ({})", t.id.chars().take(12).collect::<String>(), t.service().unwrap_or("—"), t.last_status))
-                        .collect();
-                    let tasks = if !tasks.is_empty() {
-                        tasks.join(", ")
-                    } else if i.tasks.is_empty() && i.running_tasks_count + i.pending_tasks_count > 0 {
+                    let shown: Vec<_> = i.tasks.iter().filter(|t| shown(t, &view)).collect();
+                    let summary = if i.tasks.is_empty() && i.running_tasks_count + i.pending_tasks_count > 0 {
                         format!("{} running, {} pending", i.running_tasks_count, i.pending_tasks_count)
-                    } else {
+                    } else if shown.is_empty() {
                         "—".to_string()
+                    } else {
+                        String::new()
                     };
+                    let tasks = shown
+                        .into_iter()
+                        .map(|t| {
+                            let label = format!("{} {} ({})", t.id.chars().take(12).collect::<String>(), t.service().unwrap_or("—"), t.last_status);
+                            view! { <a href=format!("/clusters/{cluster}/tasks/{}", t.id)>{label}</a>" " }
+                        })
+                        .collect_view();
                     view! {
                         <tr>
                             <td><a href=format!("/clusters/{cluster}/instances/{}", i.id)>{i.name.clone()}</a></td>
@@ -179,7 +181,7 @@ pub fn ListView(data: RwSignal<Arc<Topology>>, cluster: String, view: Signal<Vie
                             <td>{format!("{}{}", i.status, if i.agent_connected { "" } else { ", disconnected" })}</td>
                             <td>{capacity_text(&i.cpu, "")}</td>
                             <td>{capacity_text(&i.memory, " MiB")}</td>
-                            <td class="wrap">{tasks}</td>
+                            <td class="wrap">{summary}{tasks}</td>
                         </tr>
                     }
                 })
