@@ -3,11 +3,8 @@
 // Chromium. Prints a Markdown table: the topology route's time and size at each detail, time
 // from navigation to a drawn (and to an interactive) diagram, frames per second while panning,
 // and the page's memory.
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { bin, callApi, launchBrowser, startServer, until } from './harness.mjs';
+import { execFileSync } from 'node:child_process';
+import { callApi, launchBrowser, startServer } from './harness.mjs';
 import { bigCluster } from './big-cluster.mjs';
 
 const instances = Number(process.env.WHARF_BENCH_INSTANCES ?? 2000);
@@ -20,7 +17,7 @@ const row = (what, figure) => { rows.push(`| ${what} | ${figure} |`); console.er
 
 const { process: server, base } = await startServer();
 const api = (method, path, body) => callApi(base, method, path, body);
-const agents = await bigCluster({ base, cluster, api, bin, until, instances, tasks, stateDir: mkdtempSync(join(tmpdir(), 'wharf-bench-sim-')), spawn });
+const agents = await bigCluster(base, cluster, instances, tasks);
 // Let the registration and placement storm settle, as a user would open the page later.
 await new Promise((r) => setTimeout(r, 5000));
 let browser;

@@ -4,25 +4,17 @@
 // service's events, all without a reload. Screenshots go to end2end/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { artifacts, bin, callApi, launchBrowser, openPage, startServer, until } from './harness.mjs';
+import { artifacts, callApi, launchBrowser, openPage, simulatedCluster, startServer, until } from './harness.mjs';
 
 const cluster = `e2e-dash-${process.pid}`;
-let server, agents, browser, base;
+let server, agents, browser, base, port, data;
 const api = (method, path, body) => callApi(base, method, path, body);
 
 before(async () => {
-  ({ process: server, base } = await startServer());
+  ({ process: server, base, port, data } = await startServer());
   browser = await launchBrowser();
-  await api('POST', '/api/v1/clusters', { clusterName: cluster });
-  const { token } = await api('POST', `/api/v1/clusters/${cluster}/join-tokens`, {});
-  agents = spawn(bin('wharf-agent'), ['--state-dir', mkdtempSync(join(tmpdir(), 'wharf-e2e-dash-')), '--server', base, '--cluster', cluster,
-    '--token', token, 'simulate', '--count', '3', '--sim-start-ms', '2500'], { stdio: ['ignore', 'inherit', 'inherit'] });
-  await until('three simulated instances', 30000, async () =>
-    (await api('GET', `/api/v1/clusters/${cluster}/topology?detail=instances`)).summary.connected === 3);
+  agents = await simulatedCluster(base, cluster, 3, { simArgs: ['--sim-start-ms', '2500'] });
 });
 
 after(async () => {
@@ -77,6 +69,17 @@ test('the dashboard shows clusters, a rollout in progress, a failed task and ser
   assert.match(await page.textContent('#dash-events'), /deployment .* completed|reached a steady state/);
   assert.equal(await page.locator('#getting-started').count(), 0, 'the getting-started steps leave once done');
   await page.screenshot({ path: join(artifacts, '18-dashboard.png'), fullPage: true });
-  assert.deepEqual(page.problems, []);
+
+  // The server goes away: the page says so, and when it is back it catches up by itself.
+  server.kill('SIGTERM');
+  await new Promise((resolve) => server.once('exit', resolve));
+  await page.locator('#live.live-off').waitFor({ timeout: 10000 });
+  assert.equal(await page.textContent('#live'), 'Offline — reconnecting…');
+  ({ process: server } = await startServer([], { port, data }));
+  await page.locator('#live.live-on').waitFor({ timeout: 20000 });
+  await api('POST', `/api/v1/clusters/${cluster}/services`, { serviceName: 'after-outage', taskDefinition: 'dash-web:2', desiredCount: 1 });
+  await page.locator('#dash-events').getByText('(service after-outage) was created').waitFor({ timeout: 10000 });
+  // The browser logged the lost connection itself; nothing else went wrong.
+  assert.deepEqual(page.problems.filter((p) => !/ERR_CONNECTION_REFUSED|EventSource|Failed to load resource/.test(p)), []);
   await page.close();
 });

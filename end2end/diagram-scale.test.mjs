@@ -4,11 +4,8 @@
 // tasks. Screenshots go to end2end/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { artifacts, bin, callApi, launchBrowser, openPage as open, startServer, until } from './harness.mjs';
+import { artifacts, callApi, launchBrowser, openPage as open, startServer, until } from './harness.mjs';
 import { bigCluster } from './big-cluster.mjs';
 
 const cluster = `e2e-scale-${process.pid}`;
@@ -19,7 +16,7 @@ const api = (method, path, body) => callApi(base, method, path, body);
 before(async () => {
   ({ process: server, base } = await startServer());
   browser = await launchBrowser();
-  agents = await bigCluster({ base, cluster, api, bin, until, instances: 2000, tasks: 20000, stateDir: mkdtempSync(join(tmpdir(), 'wharf-e2e-scale-')), spawn });
+  agents = await bigCluster(base, cluster, 2000, 20000);
 });
 
 after(async () => {

@@ -3,11 +3,9 @@
 // reload, search, filters, navigation and SVG export. Screenshots go to end2end/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { artifacts, bin, callApi, launchBrowser, openPage as open, startServer, until } from './harness.mjs';
+import { artifacts, callApi, launchBrowser, openPage as open, simulatedCluster, startServer, until } from './harness.mjs';
 
 const cluster = `e2e-diagram-${process.pid}`;
 let server, agents, browser, base;
@@ -17,12 +15,7 @@ const api = (method, path, body) => callApi(base, method, path, body);
 before(async () => {
   ({ process: server, base } = await startServer());
   browser = await launchBrowser();
-  await api('POST', '/api/v1/clusters', { clusterName: cluster });
-  const { token } = await api('POST', `/api/v1/clusters/${cluster}/join-tokens`, {});
-  agents = spawn(bin('wharf-agent'), ['--state-dir', mkdtempSync(join(tmpdir(), 'wharf-e2e-sim-')), '--server', base, '--cluster', cluster,
-    '--token', token, 'simulate', '--count', '3'], { stdio: ['ignore', 'inherit', 'inherit'] });
-  await until('three simulated instances', 30000, async () =>
-    (await api('GET', `/api/v1/clusters/${cluster}/container-instances`)).containerInstances.filter((i) => i.agentConnected).length === 3);
+  agents = await simulatedCluster(base, cluster, 3);
   await api('POST', '/api/v1/task-definitions', { family: 'web', containerDefinitions: [{ name: 'app', image: 'local/web:1', cpu: 128, memory: 256 }] });
   await api('POST', '/api/v1/task-definitions', { family: 'worker', containerDefinitions: [{ name: 'run', image: 'local/worker:1', cpu: 64, memory: 64 }] });
   await api('POST', `/api/v1/clusters/${cluster}/services`, { serviceName: 'web', taskDefinition: 'web', desiredCount: 6 });
@@ -183,6 +176,9 @@ test('tracing a service links it to its tasks across instances and dims the rest
   assert.ok(dimmed.length > 0 && dimmed.every((s) => s === 'worker'), 'the other service is dimmed');
   assert.equal(await page.getAttribute('#legend button.legend-entry:has-text("web")', 'aria-pressed'), 'true');
   await page.screenshot({ path: join(artifacts, '13-diagram-trace.png') });
+  // The rail stands for the service: a click opens its page.
+  await page.click('#diagram-svg g.rail text');
+  await page.waitForURL(`**/clusters/${cluster}/services/web`);
   assert.deepEqual(page.problems, []);
   await page.close();
 });

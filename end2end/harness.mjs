@@ -41,16 +41,35 @@ export async function callApi(base, method, path, body) {
   return json;
 }
 
-/** Starts wharf-server (SQLite in a temp folder) with extra flags; resolves to { process, base }. */
-export async function startServer(extra = []) {
-  const port = await freePort();
+/**
+ * Starts wharf-server (SQLite in a temp folder) with extra flags; resolves to { process, base,
+ * port, data }. Passing `port` and `data` of an earlier one restarts that server.
+ */
+export async function startServer(extra = [], { port: reuse, data: kept } = {}) {
+  const port = reuse ?? await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const data = mkdtempSync(join(tmpdir(), 'wharf-e2e-'));
+  const data = kept ?? mkdtempSync(join(tmpdir(), 'wharf-e2e-'));
   const process_ = spawn(bin('wharf-server'),
     ['--listen', `127.0.0.1:${port}`, '--data-dir', data, '--site-dir', join(root, 'target', 'site'), ...extra],
     { stdio: ['ignore', 'inherit', 'inherit'] });
   await until(`${base}/readyz`, 30000, async () => (await fetch(`${base}/readyz`)).ok);
-  return { process: process_, base };
+  return { process: process_, base, port, data };
+}
+
+/**
+ * Creates `cluster` and joins `count` simulated hosts to it (`wharf-agent simulate`, one real
+ * WebSocket session each); resolves to the simulator's process once every one is connected.
+ * `agentArgs` go before `simulate`, `simArgs` after it; `quiet` keeps its output to warnings.
+ */
+export async function simulatedCluster(base, cluster, count, { agentArgs = [], simArgs = [], quiet = false } = {}) {
+  await callApi(base, 'POST', '/api/v1/clusters', { clusterName: cluster });
+  const { token } = await callApi(base, 'POST', `/api/v1/clusters/${cluster}/join-tokens`, {});
+  const agents = spawn(bin('wharf-agent'), ['--state-dir', mkdtempSync(join(tmpdir(), 'wharf-e2e-sim-')), '--server', base, '--cluster', cluster,
+    '--token', token, ...agentArgs, 'simulate', '--count', String(count), ...simArgs],
+  { stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'], env: quiet ? { ...process.env, RUST_LOG: 'warn' } : process.env });
+  await until(`${count} simulated instances`, Math.max(30000, count * 90), async () =>
+    (await callApi(base, 'GET', `/api/v1/clusters/${cluster}/topology?detail=instances`)).summary.connected === count);
+  return agents;
 }
 
 export function launchBrowser() {

@@ -122,8 +122,9 @@ impl Scene<'_> {
             let bottom = self.drawing.height - MARGIN;
             let _ = write!(
                 out,
-                r#"<g class="rail" data-service="{s}"><line x1="{x}" y1="{top}" x2="{x}" y2="{bottom}" stroke="{colour}"/><circle cx="{x}" cy="{top}" r="6" fill="{colour}"/><text class="rail-label" x="{tx}" y="{ty}">{s}</text></g>"#,
+                r#"<g class="rail" data-service="{s}" data-href="/clusters/{c}/services/{s}" role="link"><title>service {s}: open its page</title><line x1="{x}" y1="{top}" x2="{x}" y2="{bottom}" stroke="{colour}"/><circle cx="{x}" cy="{top}" r="6" fill="{colour}"/><text class="rail-label" x="{tx}" y="{ty}">{s}</text></g>"#,
                 s = escape(self.trace()),
+                c = escape(self.cluster),
                 top = MARGIN + 6.0,
                 tx = x + 10.0,
                 ty = MARGIN + 10.0,
