@@ -120,6 +120,34 @@ test('a host joins with the portal\'s command, runs a task started from its page
   assert.ok(saved.includes(marker), 'the download has the followed request too');
   await page.screenshot({ path: join(artifacts, 'agents-3b-logs-followed.png'), fullPage: true });
 
+  // The relationship diagram with this real Docker host: a service's tasks are drawn inside
+  // its instance; stopping one shows without a reload within 2 s, and it leaves once stopped.
+  await api('POST', `/api/v1/clusters/${cluster}/services`, { serviceName: 'web', taskDefinition: 'hello-httpd', desiredCount: 2 });
+  const serviceTasks = await until('the service\'s 2 tasks to run', 60000, async () => {
+    const list = (await api('GET', `/api/v1/clusters/${cluster}/tasks?serviceName=web&desiredStatus=RUNNING`)).tasks;
+    return list.length === 2 && list.every((t) => t.lastStatus === 'RUNNING') && list.map((t) => t.taskArn.split('/').pop());
+  });
+  const diagram = await openPage(`/clusters/${cluster}/diagram`);
+  const inInstance = diagram.locator(`#diagram-svg g.instance[data-instance="${instance.id}"] g.task[data-service="web"]`);
+  await until('both drawn in the instance', 5000, async () => (await inInstance.count()) === 2);
+  assert.deepEqual((await inInstance.evaluateAll((ts) => ts.map((t) => t.dataset.task))).sort(), [...serviceTasks].sort());
+  await diagram.locator('#live.live-on').waitFor();
+  assert.match(await inInstance.first().locator('title').textContent(), /httpd · local\/busybox:1 · RUNNING/);
+  await diagram.screenshot({ path: join(artifacts, 'agents-3c-diagram.png') });
+  const victim = serviceTasks[0];
+  const victimDrawn = diagram.locator(`#diagram-svg g.task[data-task="${victim}"]`);
+  const stopAt = Date.now();
+  await api('POST', `/api/v1/clusters/${cluster}/tasks/${victim}/stop`, { reason: 'diagram check' });
+  await until('the diagram to show the stop', 2000, async () =>
+    (await diagram.locator(`#diagram-svg g.task.stopping[data-task="${victim}"]`).count()) === 1 || (await victimDrawn.count()) === 0);
+  console.log(`the diagram showed the stop after ${Date.now() - stopAt} ms`);
+  await victimDrawn.waitFor({ state: 'detached', timeout: 30000 });
+  assert.deepEqual(diagram.problems, []);
+  await diagram.close();
+  await api('DELETE', `/api/v1/clusters/${cluster}/services/web?force=true`);
+  await until('the service\'s tasks to stop', 60000, async () =>
+    (await api('GET', `/api/v1/clusters/${cluster}/tasks?serviceName=web&desiredStatus=RUNNING`)).tasks.length === 0);
+
   // Stop with a reason.
   await page.fill('#stop-reason', 'end of demo');
   await page.click('#stop');

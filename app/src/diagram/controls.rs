@@ -140,6 +140,7 @@ pub fn Legend(choices: Memo<Choices>, state: Memo<State>, set_state: SetState) -
             </For>
             <li><span class="swatch" style=format!("background:{}", Palette::default().colour(None))></span>"one-off tasks"</li>
             <li><span class="swatch swatch-pending"></span>"pending (hatched)"</li>
+            <li><span class="swatch swatch-stopping"></span>"stopping (faded)"</li>
             <li><span class="swatch heat-scale"></span>"tiles: capacity reserved, idle → full"</li>
         </ul>
     }

@@ -272,6 +272,8 @@ impl Scene<'_> {
         let hit = if matches(self.search, "", &t.id) { " hit" } else { "" };
         let dim = if !self.trace().is_empty() && service != self.trace() { " dim" } else { "" };
         let card = if self.drawing.level == Level::Containers { " card" } else { "" };
+        // Asked to stop, not stopped yet: drawn faded until the agent reports it gone.
+        let stopping = if t.desired_status == "STOPPED" { " stopping" } else { "" };
         let mut title = format!(
             "task {}\n{}{}\n{} (wanted {})",
             t.id,
@@ -285,7 +287,7 @@ impl Scene<'_> {
         }
         let _ = write!(
             out,
-            r#"<g class="task{card}{hit}{dim}" data-task="{id}" data-service="{s}" data-href="/clusters/{c}/tasks/{id}" role="link"><title>{title}</title>"#,
+            r#"<g class="task{card}{stopping}{hit}{dim}" data-task="{id}" data-service="{s}" data-href="/clusters/{c}/tasks/{id}" role="link"><title>{title}</title>"#,
             id = escape(&t.id),
             s = escape(service),
             c = escape(self.cluster),
@@ -399,6 +401,8 @@ text { font-family: system-ui, sans-serif; fill: #1c2430; }
 .dot.ok { fill: #1a7f37; } .dot.wait { fill: #9a6700; } .dot.bad { fill: #cf222e; }
 .more { font-size: 11px; fill: #5d6b7e; }
 .dim { opacity: 0.22; }
+.task.stopping { opacity: 0.45; }
+.task.stopping rect { stroke: #cf222e; stroke-dasharray: 2 2; stroke-width: 1.5; }
 .rail line { stroke-width: 3; }
 .rail-label { font-size: 13px; font-weight: 700; }
 .branches { pointer-events: none; } .branches path { fill: none; stroke-width: 1.5; stroke-opacity: 0.65; }
@@ -467,6 +471,10 @@ mod tests {
         let cards = scene_of(&t, Level::Containers, "", "");
         assert!(cards.contains("app · local/web:1 · RUNNING · UNHEALTHY · 32768→80/tcp"), "a card lists its containers: {cards}");
         assert!(cards.contains("dot bad"), "an unhealthy container is marked");
+        let mut stopping = t.clone();
+        stopping.instances[0].tasks[0].desired_status = "STOPPED".into();
+        assert_eq!(scene_of(&stopping, Level::Tasks, "", "").matches("task stopping").count(), 1, "a task asked to stop is marked");
+        assert!(!cells.contains("task stopping"));
     }
 
     #[test]
