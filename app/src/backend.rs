@@ -70,6 +70,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn describe_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance>;
     async fn list_tasks(&self, cluster: &str, filter: TaskFilter, page: Page) -> Result<Paged<Task>>;
     async fn describe_task(&self, cluster: &str, id: &str) -> Result<Task>;
+    /// The newest tasks, newest first.
+    async fn recent_tasks(&self, cluster: &str, limit: i64) -> Result<Vec<Task>>;
     /// The newest tasks that stopped on their own (an essential container exited, a start
     /// failed, the host lost them), newest first.
     async fn recent_failed_tasks(&self, cluster: &str, limit: i64) -> Result<Vec<Task>>;

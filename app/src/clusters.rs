@@ -49,12 +49,7 @@ pub async fn cluster_overview(name: String) -> PortalResult<ClusterDetail> {
             instances.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
             instances
         },
-        tasks: {
-            let mut tasks = backend.list_tasks(&name, Default::default(), page).await?.items;
-            tasks.sort_by(|a, b| b.created_at.cmp(&a.created_at));
-            tasks.truncate(50);
-            tasks
-        },
+        tasks: backend.recent_tasks(&name, 50).await?,
     })
 }
 

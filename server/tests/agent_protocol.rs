@@ -156,6 +156,8 @@ async fn task_lifecycle_follows_the_agents_reports(h: Harness) {
     let failed = wharf_server::store::tasks::recent_failures(&mut conn, "prod", 10).await.unwrap();
     assert_eq!(failed.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [crashed.as_str()]);
     assert!(failed[0].failed());
+    let newest = wharf_server::store::tasks::recent(&mut conn, "prod", 1).await.unwrap();
+    assert_eq!(newest[0].id, crashed, "newest first");
     drop(conn);
 
     // A task the server does not know is stopped.

@@ -316,6 +316,10 @@ impl Backend for Control {
             .ok_or_else(|| WharfError::not_found(format!("no task '{id}' in cluster '{cluster}'")))
     }
 
+    async fn recent_tasks(&self, cluster: &str, limit: i64) -> Result<Vec<Task>> {
+        Ok(store::tasks::recent(&mut *self.read().await?, cluster, limit.clamp(1, 100)).await?)
+    }
+
     async fn recent_failed_tasks(&self, cluster: &str, limit: i64) -> Result<Vec<Task>> {
         Ok(store::tasks::recent_failures(&mut *self.read().await?, cluster, limit.clamp(1, 100)).await?)
     }

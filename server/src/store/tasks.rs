@@ -96,6 +96,16 @@ pub async fn list(conn: &mut AnyConnection, cluster: &str, filter: &TaskFilter, 
     rows.into_iter().map(from_row).collect()
 }
 
+/// The cluster's newest tasks, newest first.
+pub async fn recent(conn: &mut AnyConnection, cluster: &str, limit: i64) -> Result<Vec<Task>> {
+    let rows = sqlx::query(&format!("{SELECT} WHERE t.cluster = $1 ORDER BY t.created_at DESC, t.id DESC LIMIT $2"))
+        .bind(cluster)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
 /// The cluster's most recently stopped tasks that failed ([`wharf_core::task::FAILURE_REASONS`]).
 pub async fn recent_failures(conn: &mut AnyConnection, cluster: &str, limit: i64) -> Result<Vec<Task>> {
     let [a, b, c, d] = wharf_core::task::FAILURE_REASONS.map(|r| format!("{r}%"));
