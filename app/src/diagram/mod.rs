@@ -246,31 +246,50 @@ fn Diagram(first: Topology, state: Memo<State>, set_state: SetState, live: crate
     }
 }
 
-/// Re-reads the topology when the cluster changes or the zoom needs more detail; a reply that
-/// arrives after a newer request was sent is dropped.
+/// Re-reads the topology when the cluster changes or the zoom needs more detail. One read at a
+/// time: changes that arrive during a read ask for one more when it ends, so a busy cluster of
+/// thousands of hosts never has more than one read in flight.
 #[cfg(feature = "hydrate")]
 fn follow(data: RwSignal<Arc<Topology>>, state: Memo<State>, live: crate::live::Live, cluster: String) {
-    let sent = StoredValue::new(0u64);
-    Effect::new(move |prev: Option<(u64, Detail)>| {
+    let busy = StoredValue::new(false);
+    let again = StoredValue::new(false);
+    let wanted_now = move || {
         let n = data.with_untracked(|t| t.instances.len());
-        let asked = state.with(|s| s.level).unwrap_or_else(|| Level::default_for(n));
-        let key = (live.version.get(), wanted(asked, n));
-        let have = data.with_untracked(|t| t.detail);
+        wanted(state.with_untracked(|s| s.level).unwrap_or_else(|| Level::default_for(n)), n)
+    };
+    Effect::new(move |prev: Option<(u64, Option<Level>)>| {
+        let key = (live.version.get(), state.with(|s| s.level));
         let changed = prev.is_some_and(|p| p.0 != key.0);
-        if !changed && have >= key.1 {
-            return key;
+        if changed || data.with_untracked(|t| t.detail) < wanted_now() {
+            read(cluster.clone(), data, busy, again, wanted_now);
         }
-        sent.update_value(|s| *s += 1);
-        let mine = sent.get_value();
-        let cluster = cluster.clone();
-        leptos::task::spawn_local(async move {
-            if let Ok(t) = cluster_topology(cluster, Some(key.1)).await {
-                if sent.get_value() == mine {
-                    data.set(Arc::new(t));
-                }
-            }
-        });
         key
+    });
+}
+
+#[cfg(feature = "hydrate")]
+fn read(cluster: String, data: RwSignal<Arc<Topology>>, busy: StoredValue<bool>, again: StoredValue<bool>, wanted_now: impl Fn() -> Detail + Copy + 'static) {
+    if busy.get_value() {
+        again.set_value(true);
+        return;
+    }
+    busy.set_value(true);
+    let detail = wanted_now();
+    leptos::task::spawn_local(async move {
+        let result = cluster_topology(cluster.clone(), Some(detail)).await;
+        // The page may have gone while the read was under way.
+        if busy.try_set_value(false).is_some() {
+            return;
+        }
+        // Zoomed in while this read was under way: it carries too little.
+        let short = result.as_ref().is_ok_and(|t| t.detail < wanted_now());
+        if let Ok(t) = result {
+            data.try_set(Arc::new(t));
+        }
+        if again.get_value() || short {
+            again.set_value(false);
+            read(cluster, data, busy, again, wanted_now);
+        }
     });
 }
 
