@@ -44,10 +44,14 @@ pub fn use_live_where(
     Live { version, online }
 }
 
+/// Whether an event (by name and data) concerns the page.
+#[cfg(feature = "hydrate")]
+type Keep = dyn Fn(&str, &serde_json::Value) -> bool + Send + Sync;
+
 #[cfg(feature = "hydrate")]
 fn follow(
     cluster: String,
-    keep: std::sync::Arc<dyn Fn(&str, &serde_json::Value) -> bool + Send + Sync>,
+    keep: std::sync::Arc<Keep>,
     set_version: WriteSignal<u64>,
     set_online: WriteSignal<bool>,
 ) {

@@ -197,15 +197,12 @@ mod reader {
                         break;
                     }
                     let Ok(bytes) = js_sys::Reflect::get(&chunk, &"value".into()).and_then(|v| v.dyn_into::<js_sys::Uint8Array>()) else { break };
-                    let mut buffer = bytes.to_vec();
-                    let more = decoder.decode_with_u8_array_and_options(&mut buffer, &options).unwrap_or_default();
+                    let more = decoder.decode_with_u8_array_and_options(&bytes.to_vec(), &options).unwrap_or_default();
                     // Stay at the bottom if the reader is there; leave them be if they scrolled up.
                     let at_bottom = pre.get_untracked().is_none_or(|p| p.scroll_top() + p.client_height() >= p.scroll_height() - 24);
                     text.update(|t| append(t, &more, KEEP));
-                    if at_bottom {
-                        if let Some(p) = pre.get_untracked() {
-                            request_animation_frame(move || p.set_scroll_top(p.scroll_height()));
-                        }
+                    if let Some(p) = pre.get_untracked().filter(|_| at_bottom) {
+                        request_animation_frame(move || p.set_scroll_top(p.scroll_height()));
                     }
                 }
                 if current() {

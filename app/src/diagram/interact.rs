@@ -67,12 +67,10 @@ impl Pan {
             let me = pan.clone();
             Effect::new(move |prev: Option<(Arc<Drawing>, f64)>| {
                 let (d, z) = (drawing.get(), zoom.get());
-                if let Some((before, z0)) = prev {
-                    if before.level != d.level || (z0 - z).abs() > 1e-9 {
-                        let (x, y) = carry(&before, &d, me.centre.get_value());
-                        let me = me.clone();
-                        request_animation_frame(move || me.centre_on(x, y));
-                    }
+                if let Some((before, _)) = prev.filter(|(before, z0)| before.level != d.level || (z0 - z).abs() > 1e-9) {
+                    let (x, y) = carry(&before, &d, me.centre.get_value());
+                    let me = me.clone();
+                    request_animation_frame(move || me.centre_on(x, y));
                 }
                 (d, z)
             });

@@ -288,11 +288,9 @@ impl Drawing {
             if hit(&i.name, &i.id) {
                 return Some((p.x + p.w / 2.0, p.y + p.h / 2.0));
             }
-            if self.level != Level::Tiles {
-                if let Some(n) = p.tasks.iter().position(|&t| hit("", &i.tasks[t].id)) {
-                    let (x, y, w, h) = task_rect(self.level, p, topology, n);
-                    return Some((x + w / 2.0, y + h / 2.0));
-                }
+            if let Some(n) = p.tasks.iter().position(|&t| hit("", &i.tasks[t].id)).filter(|_| self.level != Level::Tiles) {
+                let (x, y, w, h) = task_rect(self.level, p, topology, n);
+                return Some((x + w / 2.0, y + h / 2.0));
             }
         }
         None

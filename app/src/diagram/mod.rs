@@ -89,9 +89,12 @@ fn query_of(s: &State) -> String {
     pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
 }
 
+/// Applies a change to a copy of the view.
+type Change<'a> = &'a dyn Fn(&mut State);
+
 /// Changes the view by rewriting the URL (replacing, not pushing, history).
 #[derive(Clone)]
-pub struct SetState(Arc<dyn Fn(&dyn Fn(&mut State)) + Send + Sync>);
+pub struct SetState(Arc<dyn Fn(Change<'_>) + Send + Sync>);
 
 impl SetState {
     pub fn update(&self, f: &dyn Fn(&mut State)) {
@@ -231,7 +234,7 @@ fn Diagram(first: Topology, state: Memo<State>, set_state: SetState, live: crate
                 <svg id="diagram-svg" xmlns="http://www.w3.org/2000/svg" data-level=move || level.get().name()
                     viewBox=move || drawing.with(|d| format!("0 0 {} {}", d.width, d.height))
                     width=move || drawing.with(|d| d.width) * zoom.get() height=move || drawing.with(|d| d.height) * zoom.get()
-                    role="img" aria-label=format!("Diagram of cluster {cluster}")>
+                    role="group" aria-label=format!("Diagram of cluster {cluster}")>
                     <style>{svg::STYLE}</style>
                     <g inner_html=svg::DEFS></g>
                     <g class="frames" inner_html=frames></g>
