@@ -96,4 +96,17 @@ test('2,000 instances and 20,000 tasks: legible tiles, only what is on screen dr
   });
   assert.deepEqual(page.problems, []);
   await page.close();
+
+  // A link to a task: tiles draw no tasks, so the picture zooms in to find and centre it.
+  const task = mine[0];
+  const linked = await open(browser, base, `/clusters/${cluster}/diagram?q=${task}`);
+  await linked.waitForURL(/level=tasks/, { timeout: 10000 });
+  const found = linked.locator(`#diagram-svg g.task.hit[data-task="${task}"]`);
+  await found.waitFor({ timeout: 10000 });
+  await until('the linked task on screen', 3000, async () => {
+    const [fr, box] = [await linked.locator('#diagram').boundingBox(), await found.boundingBox()];
+    return box.y >= fr.y && box.y + box.height <= fr.y + fr.height;
+  });
+  assert.deepEqual(linked.problems, []);
+  await linked.close();
 });

@@ -74,17 +74,30 @@ impl Pan {
                 }
                 (d, z)
             });
+            // Centre the first match when the search changes. Tiles draw no tasks: a search that
+            // finds nothing there (a task id) zooms in to the tasks and looks again once drawn.
             let me = pan.clone();
-            Effect::new(move |prev: Option<String>| {
-                let q = search.get();
-                if prev.as_ref() != Some(&q) && !q.is_empty() {
-                    let hit = data.with_untracked(|t| drawing.with_untracked(|d| d.find(t, |name, id| svg::matches(&q, name, id))));
-                    if let Some((x, y)) = hit {
+            Effect::new(move |prev: Option<(String, Level, bool)>| {
+                let (q, level) = (search.get(), drawing.with(|d| d.level));
+                let retry = prev.as_ref().is_some_and(|(pq, pl, found)| *pq == q && *pl != level && !found);
+                let fresh = prev.as_ref().is_none_or(|(pq, ..)| *pq != q);
+                if q.is_empty() || !(fresh || retry) {
+                    let found = prev.as_ref().is_none_or(|p| p.2);
+                    return (q, level, found);
+                }
+                let hit = data.with_untracked(|t| drawing.with_untracked(|d| d.find(t, |name, id| svg::matches(&q, name, id))));
+                match hit {
+                    Some((x, y)) => {
                         let me = me.clone();
                         request_animation_frame(move || me.centre_on(x, y));
                     }
+                    None if level == Level::Tiles => me.set_state.update(&|st: &mut State| {
+                        st.level = Some(Level::Tasks);
+                        st.zoom = 1.0;
+                    }),
+                    None => {}
                 }
-                q
+                (q, level, hit.is_some())
             });
         }
         #[cfg(not(feature = "hydrate"))]
