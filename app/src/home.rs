@@ -171,85 +171,81 @@ fn ClusterRow(card: ClusterCard) -> impl IntoView {
     }
 }
 
+/// A dashboard panel: its list, or a line saying what would appear there.
 #[component]
-fn Rollouts(rollouts: Vec<Rollout>) -> impl IntoView {
+fn Panel(id: &'static str, title: &'static str, empty: Option<&'static str>, children: Children) -> impl IntoView {
     view! {
-        <section class="card" id="dash-rollouts">
-            <h2>"Deployments in progress"</h2>
-            {if rollouts.is_empty() {
-                view! { <p class="muted">"Nothing is rolling out. Updating a service's task definition or count starts a deployment."</p> }.into_any()
-            } else {
-                view! {
-                    <ul class="rollouts">
-                        {rollouts.into_iter().map(|r| view! {
-                            <li>
-                                <div class="rollout-head">
-                                    <A href=format!("/clusters/{}/services/{}", r.cluster, r.service)>{format!("{} / {}", r.cluster, r.service)}</A>
-                                    <code>{r.deployment.task_definition.clone()}</code>
-                                </div>
-                                <Progress value=r.deployment.running_count max=r.deployment.desired_count label=format!("{} deployment", r.service)/>
-                                <span class="muted">{format!("{} of {} running, {} pending{}{}", r.deployment.running_count, r.deployment.desired_count,
-                                    r.deployment.pending_count,
-                                    if r.old_running > 0 { format!(", {} old still running", r.old_running) } else { String::new() },
-                                    if r.deployment.failed_tasks > 0 { format!(", {} failed", r.deployment.failed_tasks) } else { String::new() })}</span>
-                            </li>
-                        }).collect_view()}
-                    </ul>
-                }.into_any()
+        <section class="card" id=id>
+            <h2>{title}</h2>
+            {match empty {
+                Some(text) => view! { <p class="muted">{text}</p> }.into_any(),
+                None => children().into_any(),
             }}
         </section>
+    }
+}
+
+#[component]
+fn Rollouts(rollouts: Vec<Rollout>) -> impl IntoView {
+    let empty = rollouts.is_empty().then_some("Nothing is rolling out. Updating a service's task definition or count starts a deployment.");
+    view! {
+        <Panel id="dash-rollouts" title="Deployments in progress" empty>
+            <ul class="rollouts">
+                {rollouts.into_iter().map(|r| view! {
+                    <li>
+                        <div class="rollout-head">
+                            <A href=format!("/clusters/{}/services/{}", r.cluster, r.service)>{format!("{} / {}", r.cluster, r.service)}</A>
+                            <code>{r.deployment.task_definition.clone()}</code>
+                        </div>
+                        <Progress value=r.deployment.running_count max=r.deployment.desired_count label=format!("{} deployment", r.service)/>
+                        <span class="muted">{format!("{} of {} running, {} pending{}{}", r.deployment.running_count, r.deployment.desired_count,
+                            r.deployment.pending_count,
+                            if r.old_running > 0 { format!(", {} old still running", r.old_running) } else { String::new() },
+                            if r.deployment.failed_tasks > 0 { format!(", {} failed", r.deployment.failed_tasks) } else { String::new() })}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+        </Panel>
     }
 }
 
 #[component]
 fn Failed(failed: Vec<(String, Task)>) -> impl IntoView {
+    let empty = failed.is_empty().then_some("No task has failed lately.");
     view! {
-        <section class="card" id="dash-failed">
-            <h2>"Failing tasks"</h2>
-            {if failed.is_empty() {
-                view! { <p class="muted">"No task has failed lately."</p> }.into_any()
-            } else {
-                view! {
-                    <div class="table-scroll"><table class="table">
-                        <thead><tr><th>"Task"</th><th>"Why it stopped"</th><th>"Stopped"</th></tr></thead>
-                        <tbody>
-                            {failed.into_iter().map(|(cluster, t)| view! {
-                                <tr>
-                                    <td><A href=format!("/clusters/{cluster}/tasks/{}", t.id)><code>{t.id.chars().take(12).collect::<String>()}</code></A>
-                                        <div class="muted">{format!("{cluster} · {}", t.group.clone().unwrap_or_default())}</div></td>
-                                    <td class="wrap">{t.stopped_reason.clone().unwrap_or_default()}
-                                        {t.containers.iter().filter_map(|c| c.exit_code.map(|x| format!(" · {} exited {x}", c.name))).collect::<String>()}</td>
-                                    <td>{t.stopped_at.as_deref().map(short_time).unwrap_or_default()}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table></div>
-                }.into_any()
-            }}
-        </section>
+        <Panel id="dash-failed" title="Failing tasks" empty>
+            <div class="table-scroll"><table class="table">
+                <thead><tr><th>"Task"</th><th>"Why it stopped"</th><th>"Stopped"</th></tr></thead>
+                <tbody>
+                    {failed.into_iter().map(|(cluster, t)| view! {
+                        <tr>
+                            <td><A href=format!("/clusters/{cluster}/tasks/{}", t.id)><code>{t.id.chars().take(12).collect::<String>()}</code></A>
+                                <div class="muted">{format!("{cluster} · {}", t.group.clone().unwrap_or_default())}</div></td>
+                            <td class="wrap">{t.stopped_reason.clone().unwrap_or_default()}
+                                {t.containers.iter().filter_map(|c| c.exit_code.map(|x| format!(" · {} exited {x}", c.name))).collect::<String>()}</td>
+                            <td>{t.stopped_at.as_deref().map(short_time).unwrap_or_default()}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table></div>
+        </Panel>
     }
 }
 
 #[component]
 fn Events(events: Vec<(String, String, ServiceEvent)>) -> impl IntoView {
+    let empty = events.is_empty().then_some("Services report their deployments, scaling and trouble here.");
     view! {
-        <section class="card" id="dash-events">
-            <h2>"Recent service events"</h2>
-            {if events.is_empty() {
-                view! { <p class="muted">"Services report their deployments, scaling and trouble here."</p> }.into_any()
-            } else {
-                view! {
-                    <ul class="events">
-                        {events.into_iter().map(|(cluster, service, e)| view! {
-                            <li>
-                                <time>{short_time(&e.created_at)}</time>
-                                <A href=format!("/clusters/{cluster}/services/{service}")>{format!("{cluster} / {service}")}</A>
-                                <span>{e.message.clone()}</span>
-                            </li>
-                        }).collect_view()}
-                    </ul>
-                }.into_any()
-            }}
-        </section>
+        <Panel id="dash-events" title="Recent service events" empty>
+            <ul class="events">
+                {events.into_iter().map(|(cluster, service, e)| view! {
+                    <li>
+                        <time>{short_time(&e.created_at)}</time>
+                        <A href=format!("/clusters/{cluster}/services/{service}")>{format!("{cluster} / {service}")}</A>
+                        <span>{e.message.clone()}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+        </Panel>
     }
 }
