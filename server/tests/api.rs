@@ -379,7 +379,9 @@ mod registration {
 
         // A wrong token is refused as bad credentials, and nothing is registered.
         let mut forged = host.clone();
-        forged["token"] = json!(format!("{}0", &token[..token.len() - 1]));
+        // Its last character changed (to one it is not).
+        let last = if token.ends_with('0') { '1' } else { '0' };
+        forged["token"] = json!(format!("{}{last}", &token[..token.len() - 1]));
         let (status, body) = h.post("/agent/v1/register", &forged).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
         assert_eq!(body["errors"][0]["field"], "token");
