@@ -109,4 +109,12 @@ test('2,000 instances and 20,000 tasks: legible tiles, only what is on screen dr
   });
   assert.deepEqual(linked.problems, []);
   await linked.close();
+
+  // Filtering by status picks tasks, which tiles do not draw: it zooms in to them.
+  const filtered = await open(browser, base, `/clusters/${cluster}/diagram`);
+  await filtered.locator('#diagram-svg[data-level="tiles"] g.instance').first().waitFor();
+  await filtered.selectOption('#d-status', 'RUNNING');
+  await filtered.waitForURL(/status=RUNNING&level=tasks/);
+  await filtered.locator('#diagram-svg[data-level="tasks"] g.task').first().waitFor({ timeout: 10000 });
+  await filtered.close();
 });

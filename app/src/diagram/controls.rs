@@ -62,6 +62,13 @@ pub fn Controls(choices: Memo<Choices>, state: Memo<State>, level: Memo<Level>, 
     };
     let s = set.clone();
     let services = Signal::derive(move || choices.with(|c| c.services.clone()));
+    // Status and family pick tasks, which tiles do not draw: choosing one zooms in to them.
+    let to_tasks = move |st: &mut State| {
+        if level.get_untracked() == Level::Tiles && (!st.view.status.is_empty() || !st.view.family.is_empty()) {
+            st.level = Some(Level::Tasks);
+            st.zoom = 1.0;
+        }
+    };
     view! {
         <div class="diagram-controls">
             <label>"Group by"
@@ -73,9 +80,9 @@ pub fn Controls(choices: Memo<Choices>, state: Memo<State>, level: Memo<Level>, 
             </label>
             {filter_select("d-service", "Service", services, Signal::derive(move || state.with(|s| s.view.service.clone())), set.clone(), |st, v| st.view.service = v)}
             {filter_select("d-family", "Family", Signal::derive(move || choices.with(|c| c.families.clone())), Signal::derive(move || state.with(|s| s.view.family.clone())),
-                set.clone(), |st, v| st.view.family = v)}
+                set.clone(), move |st, v| { st.view.family = v; to_tasks(st) })}
             {filter_select("d-status", "Status", Signal::derive(|| ["RUNNING", "PENDING", "STOPPING"].map(String::from).to_vec()),
-                Signal::derive(move || state.with(|s| s.view.status.clone())), set.clone(), |st, v| st.view.status = v)}
+                Signal::derive(move || state.with(|s| s.view.status.clone())), set.clone(), move |st, v| { st.view.status = v; to_tasks(st) })}
             {filter_select("d-trace", "Trace service", services, Signal::derive(move || state.with(|s| s.view.trace.clone())), set.clone(), |st, v| st.view.trace = v)}
             <label>"Find"
                 <input id="d-search" type="search" placeholder="instance or task name / id" prop:value=move || state.with(|s| s.search.clone())
@@ -102,7 +109,7 @@ fn filter_select(
     values: Signal<Vec<String>>,
     current: Signal<String>,
     set: SetState,
-    apply: fn(&mut State, String),
+    apply: impl Fn(&mut State, String) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     view! {
         <label>{label}
