@@ -148,11 +148,15 @@ test('a host joins with the portal\'s command, runs a task started from its page
   await until('the service\'s tasks to stop', 60000, async () =>
     (await api('GET', `/api/v1/clusters/${cluster}/tasks?serviceName=web&desiredStatus=RUNNING`)).tasks.length === 0);
 
-  // Stop with a reason.
+  // Stop with a reason, while following the log: the panel keeps its lines and says the log ended.
+  await page.click('#follow-logs');
+  await page.locator('#log-following').waitFor();
   await page.fill('#stop-reason', 'end of demo');
   await page.click('#stop');
   await until('the task to stop', 30000, async () =>
     (await page.locator('#containers tbody tr').first().textContent()).includes('STOPPED'));
+  await page.locator('#log-ended').waitFor({ timeout: 15000 });
+  assert.match(await page.locator('#log-lines').textContent(), /serving for wharf/);
   assert.match(await page.locator('#stopped-reason').textContent(), /end of demo/);
   assert.match(await page.locator('#containers tbody tr').first().textContent(), /137/);
   await page.screenshot({ path: join(artifacts, 'agents-4-task-stopped.png'), fullPage: true });

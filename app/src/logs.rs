@@ -18,6 +18,8 @@ enum Phase {
     Following,
     Done,
     Failed(String),
+    /// A followed log ended on the server's side: the task stopped or its host went away.
+    Ended,
 }
 
 /// `text` plus `more`, keeping the newest `keep` lines.
@@ -85,6 +87,7 @@ pub fn Logs(cluster: String, id: String, containers: Vec<String>) -> impl IntoVi
                 Phase::Idle => Some(view! { <p class="muted">"Logs come from the host the task runs on. Pick a container and show them, or follow them live."</p> }.into_any()),
                 Phase::Failed(e) => Some(view! { <div class="notice notice-error" role="alert" id="log-error">{e}</div> }.into_any()),
                 Phase::Following => Some(view! { <p class="muted" id="log-following" role="status">"Following — new lines appear as they are written."</p> }.into_any()),
+                Phase::Ended => Some(view! { <p class="muted" id="log-ended" role="status">"The log ended: the task stopped or its host went away."</p> }.into_any()),
                 Phase::Done if text.with(String::is_empty) => Some(view! { <p class="muted" id="log-empty">"The container has written nothing yet."</p> }.into_any()),
                 Phase::Loading | Phase::Done => None,
             }}
@@ -206,7 +209,7 @@ mod reader {
                     }
                 }
                 if current() {
-                    phase.set(if follow { Phase::Failed("The log stream ended (the task stopped or its host went away).".into()) } else { Phase::Done });
+                    phase.set(if follow { Phase::Ended } else { Phase::Done });
                 }
             });
         }

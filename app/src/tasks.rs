@@ -77,11 +77,13 @@ pub fn TaskPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let stop = ServerAction::<StopTask>::new();
     let refresh = RwSignal::new(0u32);
-    // Only this task's changes (or a burst that may include it): the logs panel below keeps
-    // what it shows while the rest of the cluster changes.
+    // Only this task's changes (or a burst that may include it) re-read the task.
     let this = move || params.read_untracked().get("id").unwrap_or_default();
     let live = crate::live::use_live_where(cluster, move |kind, data| kind == "tasks" || data["taskId"].as_str() == Some(this().as_str()));
     let task = Resource::new(move || (cluster(), id(), stop.version().get(), refresh.get(), live.version.get()), |(c, i, ..)| task_detail(c, i));
+    // The logs panel reads the task once: its containers never change, and a panel that is
+    // following a log keeps it through the task's changes, its stop included.
+    let first = Resource::new(move || (cluster(), id()), |(c, i)| task_detail(c, i));
     let reason = RwSignal::new(String::new());
     view! {
         <PageHeader
@@ -98,7 +100,6 @@ pub fn TaskPage() -> impl IntoView {
                 let live = t.last_status != "STOPPED";
                 let stopping = t.desired_status == "STOPPED" && live;
                 let instance = instance_id(&t);
-                let containers: Vec<String> = t.containers.iter().map(|c| c.name.clone()).collect();
                 Ok::<_, PortalError>(view! {
                     <section class="card">
                         <div class="detail-head">
@@ -153,9 +154,15 @@ pub fn TaskPage() -> impl IntoView {
                             </tbody>
                         </table>
                     </section>
-                    <crate::logs::Logs cluster=cluster() id=id() containers/>
                 })
             })}
         </DataRegion>
+        <Suspense>
+            {move || Suspend::new(async move {
+                let t = first.await.ok()?;
+                let containers: Vec<String> = t.containers.iter().map(|c| c.name.clone()).collect();
+                Some(view! { <crate::logs::Logs cluster=cluster() id=id() containers/> })
+            })}
+        </Suspense>
     }
 }
