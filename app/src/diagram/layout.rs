@@ -180,9 +180,20 @@ pub fn family(task_definition: &str) -> &str {
     task_definition.rsplit_once(':').map_or(task_definition, |(f, _)| f)
 }
 
+/// Whether a task is in the state a status filter names, as the picture draws states: PENDING
+/// takes every state before RUNNING (hatched), STOPPING every task asked to stop (faded).
+pub fn in_state(task: &TaskNode, status: &str) -> bool {
+    match status {
+        "PENDING" => wharf_core::topology::is_pending(&task.last_status),
+        "STOPPING" => task.desired_status == "STOPPED" || task.last_status == "STOPPING" || task.last_status == "DEACTIVATING",
+        "RUNNING" => task.last_status == "RUNNING" && task.desired_status != "STOPPED",
+        other => task.last_status == other,
+    }
+}
+
 pub fn shown(task: &TaskNode, view: &View) -> bool {
     (view.service.is_empty() || task.service() == Some(view.service.as_str()))
-        && (view.status.is_empty() || task.last_status == view.status)
+        && (view.status.is_empty() || in_state(task, &view.status))
         && (view.family.is_empty() || family(&task.task_definition) == view.family)
 }
 
@@ -442,6 +453,10 @@ mod tests {
         assert!(web.placed.iter().find(|p| t.instances[p.instance].name == "g").unwrap().tasks.is_empty());
         let pending = layout(&t, &View { status: "PENDING".into(), ..View::default() }, Level::Tasks, WIDTH);
         assert_eq!(pending.placed.iter().map(|p| p.tasks.len()).sum::<usize>(), 1);
+        let mut asked = task("s", Some("web"), "RUNNING");
+        asked.desired_status = "STOPPED".into();
+        assert!(in_state(&asked, "STOPPING") && !in_state(&asked, "RUNNING"), "a task asked to stop counts as stopping");
+        assert!(in_state(&task("p", None, "PROVISIONING"), "PENDING"), "every state before RUNNING is pending");
         let family = layout(&t, &View { family: "web".into(), ..View::default() }, Level::Tasks, WIDTH);
         assert_eq!(family.placed.iter().map(|p| p.tasks.len() + p.more).sum::<usize>(), 102);
         assert_eq!(web.groups[0].label, "All instances");
