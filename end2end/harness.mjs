@@ -9,7 +9,7 @@ import net from 'node:net';
 import { chromium } from 'playwright-core';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const fixtures = process.env.WHARF_FIXTURES ?? join(root, '..', 'shared', 'fixtures', 'task-definitions');
+export const fixtures = process.env.WHARF_FIXTURES ?? join(root, 'fixtures', 'task-definitions');
 export const artifacts = join(root, 'end2end', 'artifacts');
 export const bin = (name) => join(process.env.WHARF_BIN_DIR ?? join(root, 'target', 'debug'), name);
 mkdirSync(artifacts, { recursive: true });

@@ -12,7 +12,7 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 cargo build --release -p wharf-server --quiet
 BIN=target/release/wharf-server
 DATA=$(mktemp -d)
-FIXTURE=${WHARF_FIXTURES:-../shared/fixtures/task-definitions}/web-nginx.json
+FIXTURE=${WHARF_FIXTURES:-fixtures/task-definitions}/web-nginx.json
 BASE=http://127.0.0.1:$PORT
 
 start() { # sets PID, and STARTED_MS: from exec to the first successful /readyz

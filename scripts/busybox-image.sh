@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the local/busybox:1 test image without a registry: Debian's busybox-static with its
-# applets installed, fed to `docker import` (see shared fixtures' README).
+# applets installed, fed to `docker import` (see fixtures/task-definitions/README.md).
 set -eu
 IMAGE="${1:-local/busybox:1}"
 if docker image inspect "$IMAGE" >/dev/null 2>&1; then exit 0; fi

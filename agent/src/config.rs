@@ -37,71 +37,72 @@ pub enum RuntimeKind {
     Simulated,
 }
 
+/// Global: they may come before or after a subcommand (`wharf-agent simulate --server …`).
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
     /// The Wharf server, e.g. http://10.0.0.5:3000.
-    #[arg(long, env = "WHARF_SERVER")]
+    #[arg(global = true, long, env = "WHARF_SERVER")]
     pub server: Option<String>,
 
     /// The cluster to join (must match the join token's).
-    #[arg(long, env = "WHARF_CLUSTER")]
+    #[arg(global = true, long, env = "WHARF_CLUSTER")]
     pub cluster: Option<String>,
 
     /// A join token (wjt_…), used once to register; afterwards the instance's own credential
     /// from the state directory is used.
-    #[arg(long, env = "WHARF_JOIN_TOKEN", hide_env_values = true)]
+    #[arg(global = true, long, env = "WHARF_JOIN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
     /// Where the agent keeps its identity, task specs and process-runtime logs.
-    #[arg(long, env = "WHARF_STATE_DIR", default_value = "/var/lib/wharf-agent")]
+    #[arg(global = true, long, env = "WHARF_STATE_DIR", default_value = "/var/lib/wharf-agent")]
     pub state_dir: PathBuf,
 
-    #[arg(long, env = "WHARF_RUNTIME", value_enum, default_value = "auto")]
+    #[arg(global = true, long, env = "WHARF_RUNTIME", value_enum, default_value = "auto")]
     pub runtime: RuntimeKind,
 
     /// Custom attributes for placement, NAME=VALUE or NAME (repeatable, or comma-separated).
-    #[arg(long = "attribute", env = "WHARF_ATTRIBUTES", value_delimiter = ',')]
+    #[arg(global = true, long = "attribute", env = "WHARF_ATTRIBUTES", value_delimiter = ',')]
     pub attributes: Vec<String>,
 
     /// Sets ecs.availability-zone.
-    #[arg(long, env = "WHARF_ZONE")]
+    #[arg(global = true, long, env = "WHARF_ZONE")]
     pub zone: Option<String>,
 
     /// Sets ecs.instance-type.
-    #[arg(long, env = "WHARF_INSTANCE_TYPE")]
+    #[arg(global = true, long, env = "WHARF_INSTANCE_TYPE")]
     pub instance_type: Option<String>,
 
     /// MiB kept for the host itself and not offered to tasks (like ECS_RESERVED_MEMORY).
-    #[arg(long, env = "WHARF_RESERVED_MEMORY", default_value_t = 0)]
+    #[arg(global = true, long, env = "WHARF_RESERVED_MEMORY", default_value_t = 0)]
     pub reserved_memory: i64,
 
     /// CPU units kept for the host itself.
-    #[arg(long, env = "WHARF_RESERVED_CPU", default_value_t = 0)]
+    #[arg(global = true, long, env = "WHARF_RESERVED_CPU", default_value_t = 0)]
     pub reserved_cpu: i64,
 
     /// Offer this many CPU units instead of the detected 1024 per core.
-    #[arg(long, env = "WHARF_CPU")]
+    #[arg(global = true, long, env = "WHARF_CPU")]
     pub cpu: Option<i64>,
 
     /// Offer this many MiB instead of the detected memory.
-    #[arg(long, env = "WHARF_MEMORY")]
+    #[arg(global = true, long, env = "WHARF_MEMORY")]
     pub memory: Option<i64>,
 
     /// The name the instance shows under (default: the host name).
-    #[arg(long, env = "WHARF_HOSTNAME")]
+    #[arg(global = true, long, env = "WHARF_HOSTNAME")]
     pub hostname: Option<String>,
 
     /// Docker Engine socket.
-    #[arg(long, env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock")]
+    #[arg(global = true, long, env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock")]
     pub docker_host: String,
 
     /// Seconds a stopped task's containers and logs stay on the host before they are removed
     /// (like ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION).
-    #[arg(long, env = "WHARF_TASK_CLEANUP_WAIT_SECONDS", default_value_t = 10800)]
+    #[arg(global = true, long, env = "WHARF_TASK_CLEANUP_WAIT_SECONDS", default_value_t = 10800)]
     pub task_cleanup_wait_seconds: u64,
 
     /// Seconds between usage samples.
-    #[arg(long, env = "WHARF_USAGE_SECONDS", default_value_t = 15)]
+    #[arg(global = true, long, env = "WHARF_USAGE_SECONDS", default_value_t = 15)]
     pub usage_seconds: u64,
 }
 
@@ -170,4 +171,22 @@ pub fn config_path_from_args() -> Option<PathBuf> {
         }
     }
     std::env::var_os("WHARF_AGENT_CONFIG").map(PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_flags_work_on_either_side_of_simulate() {
+        let flags = ["--server", "http://127.0.0.1:3000", "--cluster", "c1", "--token", "wjt_x"];
+        let after = Cli::try_parse_from(["wharf-agent", "simulate", "--count", "50"].into_iter().chain(flags)).expect("flags after the subcommand");
+        let before = Cli::try_parse_from(["wharf-agent"].into_iter().chain(flags).chain(["simulate", "--count", "50"])).expect("flags before it");
+        for cli in [after, before] {
+            assert_eq!(cli.agent.server.as_deref(), Some("http://127.0.0.1:3000"));
+            assert_eq!(cli.agent.cluster.as_deref(), Some("c1"));
+            assert_eq!(cli.agent.token.as_deref(), Some("wjt_x"));
+            assert!(matches!(cli.command, Some(Command::Simulate(SimulateArgs { count: 50, .. }))));
+        }
+    }
 }

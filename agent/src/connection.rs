@@ -14,7 +14,9 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use wharf_core::protocol::{AgentMessage, HostUsage, MAX_FRAME_BYTES, PROTOCOL_VERSION, SOCKET_BUFFER_BYTES, ServerMessage, TaskReport};
+use wharf_core::protocol::{
+    AgentMessage, HostUsage, MAX_FRAME_BYTES, PROTOCOL_VERSION, RECONCILE_EVERY_HEARTBEATS, SOCKET_BUFFER_BYTES, ServerMessage, TaskReport,
+};
 use wharf_core::task_definition::Attribute;
 
 /// The facts every hello repeats.
@@ -133,6 +135,7 @@ impl Connection {
         let mut usage = tokio::time::interval(self.usage_every);
         let mut sampling: Option<tokio::task::JoinHandle<()>> = None;
         beat.tick().await;
+        let mut beats = 0u32;
         let result = loop {
             let outgoing = tokio::select! {
                 incoming = stream.next() => match incoming {
@@ -152,7 +155,15 @@ impl Connection {
                 },
                 Some(report) = reports.recv() => AgentMessage::TaskStateChange { task: report },
                 Some(message) = out_rx.recv() => message,
-                _ = beat.tick() => AgentMessage::Heartbeat {},
+                _ = beat.tick() => {
+                    beats = beats.wrapping_add(1);
+                    if beats % RECONCILE_EVERY_HEARTBEATS == 0 {
+                        // The digest: a start or stop lost on the way is made good.
+                        AgentMessage::Reconcile { tasks: self.supervisor.snapshot() }
+                    } else {
+                        AgentMessage::Heartbeat {}
+                    }
+                }
                 _ = usage.tick() => {
                     // Sampling asks the engine about every container and can take seconds; it
                     // runs beside the loop so heartbeats and reports never wait for it.

@@ -226,7 +226,10 @@ impl Supervisor {
             run.observe(&*runtime, &name, &id).await;
         }
         let mut changes = runtime.changes();
-        let mut reason = run.start_all(&*runtime, &spec, &mut stop, |r, ids| self.publish(r, ids)).await;
+        let mut reason = match spec.check_limits() {
+            Err(m) => Some(format!("CannotStartContainerError: {m}")),
+            Ok(()) => run.start_all(&*runtime, &spec, &mut stop, |r, ids| self.publish(r, ids)).await,
+        };
         self.publish(&run.report, &run.ids);
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + runtime.watch_every(), runtime.watch_every());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -219,7 +219,7 @@ fn Failed(failed: Vec<(String, Task)>) -> impl IntoView {
                 <tbody>
                     {failed.into_iter().map(|(cluster, t)| view! {
                         <tr>
-                            <td><A href=format!("/clusters/{cluster}/tasks/{}", t.id)><code>{t.id.chars().take(12).collect::<String>()}</code></A>
+                            <td><A href=format!("/clusters/{cluster}/tasks/{}", t.id)><code class="task-id">{t.id.clone()}</code></A>
                                 <div class="muted">{format!("{cluster} · {}", t.group.clone().unwrap_or_default())}</div></td>
                             <td class="wrap">{t.stopped_reason.clone().unwrap_or_default()}
                                 {t.containers.iter().filter_map(|c| c.exit_code.map(|x| format!(" · {} exited {x}", c.name))).collect::<String>()}</td>

@@ -40,6 +40,7 @@ pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into)] on_run: 
             placement_constraints: constraints_of(distinct.get_untracked(), &expression.get_untracked()),
             started_by: None,
             group: None,
+            client_token: None,
         };
         run.dispatch(RunTask { cluster: cluster.get_untracked(), input });
     };

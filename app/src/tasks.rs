@@ -50,7 +50,7 @@ pub fn TaskTable(cluster: String, tasks: Vec<Task>) -> impl IntoView {
                         let instance = instance_id(&t);
                         view! {
                             <tr>
-                                <td class="name"><A href=format!("/clusters/{cluster}/tasks/{}", t.id)>{t.id.chars().take(12).collect::<String>()}</A></td>
+                                <td class="name"><A href=format!("/clusters/{cluster}/tasks/{}", t.id)><code class="task-id">{t.id.clone()}</code></A></td>
                                 <td>{definition_name(&t.task_definition_arn)}</td>
                                 <td><StatusBadge status=t.last_status.clone()/></td>
                                 <td>{t.desired_status.clone()}</td>
@@ -87,7 +87,7 @@ pub fn TaskPage() -> impl IntoView {
     let reason = RwSignal::new(String::new());
     view! {
         <PageHeader
-            title=Signal::derive(move || format!("Task {}", id().chars().take(12).collect::<String>()))
+            title=Signal::derive(move || format!("Task {}", id()))
             crumbs=vec![("/clusters".into(), "Clusters".into()), (format!("/clusters/{}", cluster()), cluster())]
         >
             <crate::live::LiveBadge live/>

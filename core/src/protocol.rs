@@ -46,6 +46,10 @@ pub enum AgentMessage {
         tasks: Vec<TaskReport>,
     },
     Heartbeat {},
+    /// Every few heartbeats: everything the agent runs, as in the hello. The server answers
+    /// with the starts and stops that make it run what the store wants, so a message lost
+    /// while the connection stayed up (a full queue) is made good within a few heartbeats.
+    Reconcile { tasks: Vec<TaskReport> },
     /// A task or one of its containers changed state.
     TaskStateChange { task: TaskReport },
     /// Resource use of the host and of each task, sampled by the agent.
@@ -277,6 +281,23 @@ pub struct TaskUsage {
 pub const DEFAULT_STOP_TIMEOUT: u64 = 30;
 
 impl TaskSpec {
+    /// The resource bounds validation applies at registration, checked again where the task
+    /// runs: an agent does not hand a runtime a limit that would overflow or mean "no limit".
+    pub fn check_limits(&self) -> Result<(), String> {
+        use crate::units::{MAX_CPU_UNITS, MAX_MEMORY_MIB};
+        for c in &self.containers {
+            if !(0..=MAX_CPU_UNITS).contains(&c.cpu) {
+                return Err(format!("container {}: {} CPU units is out of range (0 to {MAX_CPU_UNITS})", c.name, c.cpu));
+            }
+            for (field, value) in [("memory", c.memory), ("memoryReservation", c.memory_reservation)] {
+                if let Some(v) = value.filter(|v| !(6..=MAX_MEMORY_MIB).contains(v)) {
+                    return Err(format!("container {}: {field} of {v} MiB is out of range (6 to {MAX_MEMORY_MIB})", c.name));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The runtime form of a registered (hence validated) task definition.
     pub fn from_definition(definition: &TaskDefinition, cluster: &str, instance_id: &str, task_id: &str, group: Option<String>) -> Self {
         let containers = definition
@@ -426,23 +447,26 @@ fn extra_array<'a>(extra: &'a serde_json::Map<String, Value>, key: &str) -> impl
     extra.get(key).and_then(Value::as_array).into_iter().flatten()
 }
 
+/// Heartbeats between an agent's [`AgentMessage::Reconcile`] digests.
+pub const RECONCILE_EVERY_HEARTBEATS: u32 = 3;
+
 /// CPU units and MiB a task reserves on its instance: the task-level values when set, else
 /// the sum over containers (memoryReservation, else memory), as ECS accounts them.
+///
+/// Stored revisions were validated, but under rules that may have been looser: every value is
+/// clamped to what validation allows today, so a sum can neither wrap nor go negative.
 pub fn task_reservation(definition: &TaskDefinition) -> (i64, i64) {
+    use crate::units::{MAX_CPU_UNITS, MAX_MEMORY_MIB, saturating_total};
     let containers = definition.containers();
-    let cpu = definition
-        .spec
-        .cpu
-        .as_deref()
-        .and_then(|c| crate::units::parse_cpu(c).ok())
-        .unwrap_or_else(|| containers.iter().filter_map(|c| c.cpu).sum());
-    let memory = definition
-        .spec
-        .memory
-        .as_deref()
-        .and_then(|m| crate::units::parse_memory(m).ok())
-        .unwrap_or_else(|| containers.iter().filter_map(|c| c.memory_reservation.or(c.memory)).sum());
-    (cpu, memory)
+    // Stored task-level values are ECS's integer strings; the unit forms are a fallback.
+    let task_value = |v: Option<&str>, parse: fn(&str) -> Result<i64, String>| {
+        v.and_then(|t| t.trim().parse::<i64>().ok().or_else(|| parse(t).ok()))
+    };
+    let cpu = task_value(definition.spec.cpu.as_deref(), crate::units::parse_cpu)
+        .unwrap_or_else(|| saturating_total(containers.iter().filter_map(|c| c.cpu)));
+    let memory = task_value(definition.spec.memory.as_deref(), crate::units::parse_memory)
+        .unwrap_or_else(|| saturating_total(containers.iter().filter_map(|c| c.memory_reservation.or(c.memory))));
+    (cpu.clamp(0, MAX_CPU_UNITS), memory.clamp(0, MAX_MEMORY_MIB))
 }
 
 #[cfg(test)]

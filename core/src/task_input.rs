@@ -108,6 +108,11 @@ pub struct RunTaskInput {
     /// Default `family:NAME`, as in ECS.
     #[serde(default)]
     pub group: Option<String>,
+    /// ECS's idempotency token: a retried call with the same token (in the same cluster)
+    /// returns the tasks the first one started instead of starting more. Up to 64 ASCII
+    /// characters.
+    #[serde(default)]
+    pub client_token: Option<String>,
 }
 
 pub struct RunTask {
@@ -115,10 +120,15 @@ pub struct RunTask {
     pub count: usize,
     pub placement_strategy: Vec<crate::service::PlacementStrategy>,
     pub placement_constraints: Vec<crate::task_definition::PlacementConstraint>,
+    pub client_token: Option<String>,
+    /// The request without its token, as JSON: a token reused for another request is refused.
+    pub fingerprint: String,
 }
 
 impl RunTaskInput {
-    pub fn validate(self) -> Result<RunTask, WharfError> {
+    pub fn validate(mut self) -> Result<RunTask, WharfError> {
+        let client_token = self.client_token.take();
+        let fingerprint = serde_json::to_string(&self).unwrap_or_default();
         let count = self.count.unwrap_or(1);
         let strategies = self.placement_strategy.unwrap_or_default();
         let constraints = self.placement_constraints.unwrap_or_default();
@@ -140,11 +150,15 @@ impl RunTaskInput {
             errors.push("count", format!("{count} is out of range (1 to 10 tasks per call)"));
         }
         crate::service::check_placement(&mut errors, &strategies, &constraints);
+        if let Some(token) = &client_token
+            && (token.is_empty() || token.len() > 64 || !token.chars().all(|c| c.is_ascii_graphic())) {
+                errors.push("clientToken", "a client token is 1 to 64 ASCII characters without spaces");
+            }
         errors.finish(())?;
         // No errors were found, so the StartTask checks passed too.
         let mut start = start?;
         start.container_instances.clear();
-        Ok(RunTask { start, count: count as usize, placement_strategy: strategies, placement_constraints: constraints })
+        Ok(RunTask { start, count: count as usize, placement_strategy: strategies, placement_constraints: constraints, client_token, fingerprint })
     }
 }
 

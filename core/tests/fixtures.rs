@@ -1,15 +1,17 @@
-//! The shared task-definition fixtures are the contract: valid ones register and read back
-//! equal, invalid ones fail at the expected field path.
+//! The task-definition fixtures are the contract: valid ones register and read back equal,
+//! invalid ones fail at the expected field path. The project carries its own set
+//! (`fixtures/task-definitions/`); `WHARF_CONTRACT_FIXTURES` names another folder of the same
+//! layout (an upstream copy of the contract) to check as well.
 
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use wharf_core::task_definition::parse_registration;
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/task-definitions")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/task-definitions")
 }
 
-fn json_files(dir: &PathBuf) -> Vec<PathBuf> {
+fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -21,8 +23,27 @@ fn json_files(dir: &PathBuf) -> Vec<PathBuf> {
 
 #[test]
 fn valid_fixtures_register_unchanged() {
-    let files = json_files(&fixtures());
-    assert!(files.len() >= 4, "fixtures not found in {}", fixtures().display());
+    check_valid(&fixtures());
+}
+
+#[test]
+fn invalid_fixtures_fail_at_the_expected_path() {
+    check_invalid(&fixtures().join("invalid"));
+}
+
+#[test]
+fn an_upstream_contract_holds_too() {
+    let Some(dir) = std::env::var_os("WHARF_CONTRACT_FIXTURES").map(PathBuf::from) else {
+        eprintln!("skipped: WHARF_CONTRACT_FIXTURES names no upstream copy of the fixtures");
+        return;
+    };
+    check_valid(&dir);
+    check_invalid(&dir.join("invalid"));
+}
+
+fn check_valid(dir: &Path) {
+    let files = json_files(dir);
+    assert!(files.len() >= 4, "fixtures not found in {}", dir.display());
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
         let reg = parse_registration(&text).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
@@ -33,9 +54,7 @@ fn valid_fixtures_register_unchanged() {
     }
 }
 
-#[test]
-fn invalid_fixtures_fail_at_the_expected_path() {
-    let dir = fixtures().join("invalid");
+fn check_invalid(dir: &Path) {
     let expected: serde_json::Map<String, Value> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected-errors.json")).unwrap()).unwrap();
     assert_eq!(json_files(&dir).len(), expected.len());

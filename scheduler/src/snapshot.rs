@@ -95,8 +95,10 @@ impl Instance {
 
     /// Records a task placed here.
     pub fn take(&mut self, demand: &Demand) {
-        self.cpu -= demand.cpu;
-        self.memory -= demand.memory;
+        // Saturating: a demand is bounded by validation, but the snapshot must not wrap if a
+        // stored value ever escaped it.
+        self.cpu = self.cpu.saturating_sub(demand.cpu);
+        self.memory = self.memory.saturating_sub(demand.memory);
         self.ports.extend(demand.ports.iter().copied());
         self.tasks += 1;
         *self.groups.entry(demand.group.clone()).or_default() += 1;
@@ -104,8 +106,8 @@ impl Instance {
 
     /// Gives back what a stopped task held.
     pub fn release(&mut self, demand: &Demand) {
-        self.cpu += demand.cpu;
-        self.memory += demand.memory;
+        self.cpu = self.cpu.saturating_add(demand.cpu);
+        self.memory = self.memory.saturating_add(demand.memory);
         for p in &demand.ports {
             self.ports.remove(p);
         }

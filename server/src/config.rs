@@ -17,7 +17,8 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// Database to use instead of the SQLite file: postgres://USER:PASSWORD@HOST/DB selects
-    /// PostgreSQL (for running several servers); sqlite://PATH another SQLite file.
+    /// PostgreSQL; sqlite://PATH another SQLite file. One server per database: a second
+    /// server on the same database refuses to start.
     #[arg(long, env = "WHARF_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
@@ -45,6 +46,20 @@ pub struct Config {
     /// started elsewhere (the old ones are stopped if it comes back).
     #[arg(long, env = "WHARF_INSTANCE_LOST_AFTER_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub instance_lost_after_seconds: u64,
+
+    /// Seconds a task may take to reach RUNNING (image pulls included) before it is stopped
+    /// as failed to start.
+    #[arg(long, env = "WHARF_TASK_START_TIMEOUT_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(5..=86_400))]
+    pub task_start_timeout_seconds: u64,
+
+    /// Seconds a stopped task stays visible before it is deleted (ECS keeps them at least an
+    /// hour).
+    #[arg(long, env = "WHARF_STOPPED_TASK_RETENTION_SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    pub stopped_task_retention_seconds: u64,
+
+    /// Service events kept per service, the newest (ECS shows the last 100).
+    #[arg(long, env = "WHARF_SERVICE_EVENTS_KEPT", default_value_t = 100, value_parser = clap::value_parser!(i64).range(10..=100_000))]
+    pub service_events_kept: i64,
 
     /// The wharf-agent binary handed out at /agent/wharf-agent. Default: wharf-agent beside
     /// this binary.

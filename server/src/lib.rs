@@ -8,6 +8,7 @@ pub mod api;
 pub mod config;
 pub mod control;
 pub mod events;
+pub mod retention;
 pub mod scheduling;
 pub mod store;
 
@@ -33,9 +34,10 @@ pub fn state(store: store::Store, leptos: LeptosOptions, public_url: String, age
 
 /// Background work of a running server: agent heartbeats and silence detection, and the
 /// scheduling loop.
-pub fn spawn_background(state: &AppState, scheduler: scheduling::Settings) {
+pub fn spawn_background(state: &AppState, scheduler: scheduling::Settings, history: retention::Settings) {
     tokio::spawn(agents::session::monitor((*state.control).clone(), state.agent.heartbeat));
     scheduling::spawn(state.store.clone(), state.control.agents().clone(), state.control.events().clone(), scheduler);
+    retention::spawn(state.store.clone(), history);
 }
 
 /// The whole HTTP surface: API, portal pages, server functions, static files.

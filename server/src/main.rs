@@ -20,6 +20,8 @@ async fn main() -> std::process::ExitCode {
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let store = Store::open(config.database_url.as_deref(), &config.data_dir).await?;
+    // Held until the process ends: a second server on this database refuses to start.
+    let _claim = store.claim_sole_server().await?;
     let site = config.site_dir();
     if !site.join("pkg").is_dir() {
         tracing::warn!(site = %site.display(), "no portal files found; the API works, pages will not hydrate (run scripts/build-site.sh)");
@@ -31,8 +33,13 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let scheduler = wharf_server::scheduling::Settings {
         interval: std::time::Duration::from_secs(config.scheduler_interval_seconds),
         lost_after: std::time::Duration::from_secs(config.instance_lost_after_seconds),
+        start_timeout: std::time::Duration::from_secs(config.task_start_timeout_seconds),
     };
-    wharf_server::spawn_background(&state, scheduler);
+    let history = wharf_server::retention::Settings {
+        stopped_tasks: std::time::Duration::from_secs(config.stopped_task_retention_seconds),
+        service_events: config.service_events_kept,
+    };
+    wharf_server::spawn_background(&state, scheduler, history);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(
         listen = %config.listen,

@@ -262,4 +262,82 @@ async fn task_requests_name_every_bad_field(h: Harness) {
     assert_eq!((status, body["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("reason")));
 }
 
-on_both_backends!(task_lifecycle_follows_the_agents_reports, a_reconnecting_agent_is_reconciled_from_its_hello, task_requests_name_every_bad_field);
+/// The agent's digest while connected: a start or stop it never received (a full queue) is
+/// sent again; what it reports is recorded.
+async fn a_digest_makes_good_what_the_agent_missed(h: Harness) {
+    let (addr, instance, credential) = setup(&h).await;
+    let (mut agent, _) = Agent::connect(addr, &credential, json!([])).await;
+    let task = start_one(&h, &instance).await;
+    let first = agent.next().await;
+    assert_eq!((first["type"].as_str(), first["task"]["taskId"].as_str()), (Some("startTask"), Some(task.as_str())));
+    // The agent "lost" it: its digest holds nothing, so the start comes again.
+    agent.send(json!({ "type": "reconcile", "tasks": [] })).await;
+    let again = agent.next().await;
+    assert_eq!((again["type"].as_str(), again["task"]["taskId"].as_str()), (Some("startTask"), Some(task.as_str())), "{again}");
+    // Now it runs it; the digest alone records that.
+    let running = json!([{ "taskId": task, "lastStatus": "RUNNING", "containers": [{ "name": "httpd", "lastStatus": "RUNNING" }] }]);
+    agent.send(json!({ "type": "reconcile", "tasks": running })).await;
+    eventually(&h, &task, "RUNNING").await;
+    agent.quiet().await;
+    // A stop it "lost" comes again too.
+    h.post(&format!("/api/v1/clusters/prod/tasks/{task}/stop"), json!({})).await;
+    assert_eq!(agent.next().await["type"], "stopTask");
+    agent.send(json!({ "type": "reconcile", "tasks": running })).await;
+    let stop = agent.next().await;
+    assert_eq!((stop["type"].as_str(), stop["taskId"].as_str()), (Some("stopTask"), Some(task.as_str())), "{stop}");
+    // A bad digest is refused with the field, and changes nothing.
+    agent.send(json!({ "type": "reconcile", "tasks": [{ "taskId": task, "lastStatus": "NAPPING", "containers": [] }] })).await;
+    let refused = agent.next().await;
+    assert!(refused["reason"].as_str().unwrap().contains("tasks[0].lastStatus"), "{refused}");
+    assert_eq!(eventually(&h, &task, "RUNNING").await["desiredStatus"], "STOPPED");
+}
+
+/// StartTask books what it starts before it looks at the next instance it was given: one
+/// instance named five times with a fixed host port starts one task, not five.
+async fn start_task_books_each_task_before_the_next(h: Harness) {
+    let (addr, instance, credential) = setup(&h).await;
+    let (_agent, _) = Agent::connect(addr, &credential, json!([])).await;
+    let fixed = json!({ "family": "fixed", "containerDefinitions": [{ "name": "web", "image": "local/busybox:1", "memory": 64,
+        "portMappings": [{ "containerPort": 80, "hostPort": 8080 }] }] });
+    assert_eq!(h.post("/api/v1/task-definitions", fixed).await.0, StatusCode::CREATED);
+    let (status, out) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "fixed", "containerInstances": vec![instance.clone(); 5] })).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(out["tasks"].as_array().unwrap().len(), 1, "{out:#}");
+    let reasons: Vec<&str> = out["failures"].as_array().unwrap().iter().map(|f| f["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, ["RESOURCE:PORTS"; 4], "{out:#}");
+    assert!(out["failures"][0]["detail"].as_str().unwrap().contains("8080/tcp"), "{out:#}");
+
+    // Memory the same way: the instance has 1024 MiB; 400 MiB each fits twice.
+    let big = json!({ "family": "big", "containerDefinitions": [{ "name": "a", "image": "local/busybox:1", "memory": 400 }] });
+    h.post("/api/v1/task-definitions", big).await;
+    let (_, out) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "big", "containerInstances": vec![instance.clone(); 4] })).await;
+    // 32 MiB are held by nothing else here; 1024 / 400 = 2.
+    assert_eq!(out["tasks"].as_array().unwrap().len(), 2, "{out:#}");
+    assert_eq!(out["failures"][0]["reason"], "RESOURCE:MEMORY");
+    assert_eq!(out["failures"][0]["detail"], "needs 400 MiB, 224 free");
+
+    // CPU: the instance offers 2048 units.
+    let hungry = json!({ "family": "hungry", "containerDefinitions": [{ "name": "a", "image": "local/busybox:1", "memory": 6, "cpu": 4096 }] });
+    h.post("/api/v1/task-definitions", hungry).await;
+    let (_, out) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "hungry", "containerInstances": [instance] })).await;
+    assert_eq!((out["failures"][0]["reason"].as_str(), out["tasks"].as_array().map(Vec::len)), (Some("RESOURCE:CPU"), Some(0)), "{out:#}");
+
+    // An attribute the task definition requires (dependsOn needs container ordering, which
+    // this agent does not offer) refuses the instance; a memberOf constraint does not, as
+    // StartTask places where it is told.
+    let ordered = json!({ "family": "ordered", "containerDefinitions": [
+        { "name": "a", "image": "local/busybox:1", "memory": 6, "dependsOn": [{ "containerName": "b", "condition": "START" }] },
+        { "name": "b", "image": "local/busybox:1", "memory": 6 }] });
+    h.post("/api/v1/task-definitions", ordered).await;
+    let (_, out) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "ordered", "containerInstances": [instance] })).await;
+    assert_eq!(out["failures"][0]["reason"], "ATTRIBUTE", "{out:#}");
+    assert!(out["failures"][0]["detail"].as_str().unwrap().contains("ecs.capability.container-ordering"), "{out:#}");
+}
+
+on_both_backends!(
+    task_lifecycle_follows_the_agents_reports,
+    a_reconnecting_agent_is_reconciled_from_its_hello,
+    task_requests_name_every_bad_field,
+    a_digest_makes_good_what_the_agent_missed,
+    start_task_books_each_task_before_the_next,
+);

@@ -27,11 +27,11 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// The shared fixtures folder (task definitions).
+/// A task-definition fixture from the project's own set (`fixtures/task-definitions/`).
 pub fn fixture(name: &str) -> Value {
     let dir = std::env::var_os("WHARF_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/task-definitions"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/task-definitions"));
     let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"));
     serde_json::from_str(&text).expect("fixture is JSON")
 }
@@ -138,6 +138,33 @@ impl Server {
     pub async fn restart(&mut self) {
         self.stop().await;
         self.spawn().await;
+    }
+
+    /// kill -9, then start again on the same store.
+    pub async fn kill9_and_restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+            let _ = child.wait().await;
+        }
+        self.spawn().await;
+    }
+
+    /// Runs another wharf-server on this one's data (another port) until it exits; returns
+    /// its exit code and output.
+    pub async fn second_on_same_data(&self) -> (Option<i32>, String) {
+        let run = Command::new(binary("wharf-server"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", free_port()))
+            .arg("--data-dir")
+            .arg(self.data.path().join("data"))
+            .args(&self.extra)
+            .kill_on_drop(true)
+            .output();
+        match tokio::time::timeout(Duration::from_secs(30), run).await {
+            Ok(Ok(out)) => (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))),
+            Ok(Err(e)) => panic!("cannot run a second server: {e}"),
+            Err(_) => (None, "the second server kept running".into()),
+        }
     }
 
     pub async fn stop(&mut self) {

@@ -160,8 +160,9 @@ impl Docker {
             hostname: c.hostname.clone().filter(|_| !host_network),
             host_config: Some(HostConfig {
                 port_bindings: (!bindings.is_empty()).then_some(bindings),
-                memory: c.memory.map(|m| m * MIB),
-                memory_reservation: c.memory_reservation.map(|m| m * MIB),
+                // Bounded by TaskSpec::check_limits before any start; saturating all the same.
+                memory: c.memory.map(|m| m.saturating_mul(MIB)),
+                memory_reservation: c.memory_reservation.map(|m| m.saturating_mul(MIB)),
                 // Docker's minimum share is 2, which is also what ECS gives a container with cpu 0.
                 cpu_shares: Some(c.cpu.max(2)),
                 network_mode: Some(task.network_mode.clone()),

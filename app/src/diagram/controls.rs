@@ -51,9 +51,15 @@ impl Choices {
 pub fn Controls(choices: Memo<Choices>, state: Memo<State>, level: Memo<Level>, set_state: SetState, on_export: Callback<&'static str>) -> impl IntoView {
     let set = set_state.clone();
     let group = Signal::derive(move || state.with(|s| if s.view.group_by.is_empty() { "none".to_string() } else { s.view.group_by.clone() }));
+    // The attribute grouped by is always a choice, even when no instance has it: otherwise
+    // the list would show "Nothing" while the picture is grouped by it.
     let attributes = Signal::derive(move || {
         let mut all = vec!["none".to_string()];
         all.extend(choices.with(|c| c.attributes.clone()));
+        let current = group.get();
+        if !all.contains(&current) {
+            all.push(current);
+        }
         all
     });
     let step = move |n: i32| {
@@ -178,7 +184,7 @@ pub fn ListView(data: RwSignal<Arc<Topology>>, cluster: String, view: Signal<Vie
                     let tasks = shown
                         .into_iter()
                         .map(|t| {
-                            let label = format!("{} {} ({})", t.id.chars().take(12).collect::<String>(), t.service().unwrap_or("—"), t.last_status);
+                            let label = format!("{} {} ({})", t.id, t.service().unwrap_or("—"), t.last_status);
                             view! { <a href=format!("/clusters/{cluster}/tasks/{}", t.id)>{label}</a>" " }
                         })
                         .collect_view();

@@ -116,8 +116,8 @@ fn check_containers(
             Some(_) => {}
         }
         if let Some(cpu) = c.cpu
-            && !(0..=196_608).contains(&cpu) {
-                errors.push(at("cpu"), format!("{cpu} CPU units is out of range (0 to 196608)"));
+            && !(0..=units::MAX_CPU_UNITS).contains(&cpu) {
+                errors.push(at("cpu"), format!("{cpu} CPU units is out of range (0 to {})", units::MAX_CPU_UNITS));
             }
         check_memory(errors, i, c, task_memory_set);
         check_ports(errors, i, c, network_mode, &mut host_ports);
@@ -171,10 +171,16 @@ fn check_memory(errors: &mut FieldErrors, i: usize, c: &ContainerDefinition, tas
         errors.push(at("memory"), "set memory or memoryReservation (MiB) for the container, or memory for the task");
     }
     for (field, value) in [("memory", c.memory), ("memoryReservation", c.memory_reservation)] {
-        if let Some(v) = value
-            && v < MIN_CONTAINER_MEMORY_MIB {
-                errors.push(at(field), format!("{v} MiB is too little: a container needs at least {MIN_CONTAINER_MEMORY_MIB} MiB"));
+        match value {
+            Some(v) if v < MIN_CONTAINER_MEMORY_MIB => {
+                errors.push(at(field), format!("{v} MiB is too little: a container needs at least {MIN_CONTAINER_MEMORY_MIB} MiB"))
             }
+            Some(v) if v > units::MAX_MEMORY_MIB => errors.push(
+                at(field),
+                format!("{v} MiB is more than any host offers: a container takes at most {} MiB (8 TiB)", units::MAX_MEMORY_MIB),
+            ),
+            _ => {}
+        }
     }
     if let (Some(hard), Some(soft)) = (c.memory, c.memory_reservation)
         && soft > hard {
@@ -296,13 +302,13 @@ fn check_dependency_cycles(errors: &mut FieldErrors, containers: &[ContainerDefi
 
 fn check_task_totals(errors: &mut FieldErrors, containers: &[ContainerDefinition], task_cpu: Option<i64>, task_memory: Option<i64>) {
     if let Some(cpu) = task_cpu {
-        let total: i64 = containers.iter().filter_map(|c| c.cpu).sum();
+        let total = units::saturating_total(containers.iter().filter_map(|c| c.cpu));
         if total > cpu {
             errors.push("cpu", format!("the containers ask for {total} CPU units in all, more than the task's {cpu}"));
         }
     }
     if let Some(memory) = task_memory {
-        let reserved: i64 = containers.iter().filter_map(|c| c.memory_reservation.or(c.memory)).sum();
+        let reserved = units::saturating_total(containers.iter().filter_map(|c| c.memory_reservation.or(c.memory)));
         if reserved > memory {
             errors.push("memory", format!("the containers reserve {reserved} MiB in all, more than the task's {memory} MiB"));
         }

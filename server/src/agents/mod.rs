@@ -124,10 +124,19 @@ impl Agents {
     }
 
     /// Queues a message; false when the agent is not connected or its queue is full (then the
-    /// message is not lost for good: the agent's next hello reconciles the same state).
+    /// message is not lost for good: the agent's next digest, a few heartbeats away, or its
+    /// next hello reconciles the same state).
     pub fn send(&self, instance_id: &str, message: ServerMessage) -> bool {
         let inner = self.lock();
-        inner.sessions.get(instance_id).is_some_and(|s| s.tx.try_send(message).is_ok())
+        let Some(session) = inner.sessions.get(instance_id) else { return false };
+        match session.tx.try_send(message) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(m)) => {
+                tracing::warn!(instance = %instance_id, message = ?std::mem::discriminant(&m), "the agent's queue is full; its next reconcile makes up for the message");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
     }
 
     pub fn touch(&self, instance_id: &str, conn_id: u64) {

@@ -9,7 +9,9 @@ use crate::control::Control;
 use crate::control::agents::{self, AgentIdentity, Hello};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 use wharf_core::protocol::{AgentMessage, PROTOCOL_VERSION, ServerMessage};
 
 use super::LogChunk;
@@ -78,6 +80,7 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, sock
     }
 
     let window = heartbeat * 3;
+    let budget = Arc::new(Semaphore::new(REPORTS_IN_FLIGHT));
     while ok {
         tokio::select! {
             incoming = tokio::time::timeout(window, stream.next()) => {
@@ -98,7 +101,7 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, sock
                     _ => break,
                 };
                 control.agents().touch(&id, conn_id);
-                if let Some(reply) = handle(&control, &who, &text).await {
+                if let Some(reply) = handle(&control, &who, &budget, &text).await {
                     ok = sink.send(send(&reply)).await.is_ok();
                 }
             }
@@ -113,18 +116,39 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, sock
     finish(&control, &id, conn_id).await;
 }
 
+/// Reports one agent may have queued and not yet stored: an agent flooding reports waits on
+/// its own budget while the others' reports go through.
+const REPORTS_IN_FLIGHT: usize = 512;
+
 /// Applies one agent message; returns what to answer, if anything.
-async fn handle(control: &Control, who: &AgentIdentity, text: &str) -> Option<ServerMessage> {
+async fn handle(control: &Control, who: &AgentIdentity, budget: &Arc<Semaphore>, text: &str) -> Option<ServerMessage> {
     let message = match serde_json::from_str::<AgentMessage>(text) {
         Ok(m) => m,
         Err(e) => return Some(error_reply(format!("the message does not parse: {e}"))),
     };
     match message {
         AgentMessage::Heartbeat {} => None,
+        AgentMessage::Reconcile { tasks } => match agents::reconcile(control.store(), who, &tasks).await {
+            Ok(messages) => {
+                if !messages.is_empty() {
+                    tracing::info!(instance = %who.instance_id, messages = messages.len(), "reconcile found starts or stops the agent missed");
+                    control.agents().wake_scheduler();
+                }
+                for m in messages {
+                    control.agents().send(&who.instance_id, m);
+                }
+                None
+            }
+            Err(e) => Some(error_reply(describe(&e))),
+        },
         AgentMessage::Hello { .. } => Some(error_reply("hello is only the first message of a connection".into())),
         // The session reads on while the report waits for its batch; the answer (a stop, or the
         // rule the report broke) goes out through the session's queue.
-        AgentMessage::TaskStateChange { task } => match control.report_task(who, task).await {
+        // Checked here, before the queue every agent shares: a bad report costs its sender
+        // only. The session's own budget of reports in flight bounds what it queues.
+        AgentMessage::TaskStateChange { task } => match task.validate() {
+            Err(e) => Some(error_reply(describe(&e))),
+            Ok(()) => match control.report_task(who, task, budget.clone()).await {
             Ok(answered) => {
                 let (agents, instance) = (control.agents().clone(), who.instance_id.clone());
                 tokio::spawn(async move {
@@ -139,6 +163,7 @@ async fn handle(control: &Control, who: &AgentIdentity, text: &str) -> Option<Se
                 None
             }
             Err(e) => Some(error_reply(describe(&e))),
+            },
         },
         AgentMessage::Usage { host, tasks } => {
             let sane = host.cpu >= 0 && host.memory >= 0 && tasks.len() <= 10_000 && tasks.iter().all(|t| t.cpu >= 0 && t.memory >= 0);

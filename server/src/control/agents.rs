@@ -66,16 +66,7 @@ pub async fn hello(store: &Store, who: &AgentIdentity, hello: Hello) -> Result<V
     if hello.agent_version.is_empty() || hello.agent_version.len() > 64 {
         errors.push("agentVersion", "an agent version is 1 to 64 characters");
     }
-    if hello.tasks.len() > 10_000 {
-        errors.push("tasks", "at most 10000 tasks");
-    }
-    for (i, t) in hello.tasks.iter().enumerate() {
-        if let Err(e) = t.validate() {
-            for fe in e.errors {
-                errors.push(format!("tasks[{i}]{}", fe.field.trim_start_matches("task")), fe.message);
-            }
-        }
-    }
+    check_reports(&mut errors, &hello.tasks);
     errors.finish(())?;
     let version = VersionInfo { agent_version: Some(hello.agent_version), docker_version: hello.docker_version };
     let now = store::now();
@@ -89,23 +80,79 @@ pub async fn hello(store: &Store, who: &AgentIdentity, hello: Hello) -> Result<V
     };
     instances::connected(w.conn(), &who.instance_id, &report, &now).await?;
 
+    let (out, _) = reconcile_tasks(w.conn(), who, &hello.tasks, &now).await?;
+    // The scheduler is woken to reload on a hello anyway; its copy goes stale all the same.
+    w.touch_live_tasks(&who.cluster);
+    w.commit().await?;
+    Ok(out)
+}
+
+/// The agent's digest, sent every few heartbeats while connected: the same reconcile as a
+/// hello's, so what a lost message left undone is done now.
+pub async fn reconcile(store: &Store, who: &AgentIdentity, tasks: &[TaskReport]) -> Result<Vec<ServerMessage>> {
+    let mut errors = FieldErrors::new();
+    check_reports(&mut errors, tasks);
+    errors.finish(())?;
+    let now = store::now();
+    let mut w = store.write().await?;
+    let (out, changed) = reconcile_tasks(w.conn(), who, tasks, &now).await?;
+    if changed {
+        w.touch_live_tasks(&who.cluster);
+    }
+    w.commit().await?;
+    Ok(out)
+}
+
+fn check_reports(errors: &mut FieldErrors, reports: &[TaskReport]) {
+    if reports.len() > 10_000 {
+        errors.push("tasks", "at most 10000 tasks");
+        return;
+    }
+    for (i, t) in reports.iter().enumerate() {
+        if let Err(e) = t.validate() {
+            for fe in e.errors {
+                errors.push(format!("tasks[{i}]{}", fe.field.trim_start_matches("task")), fe.message);
+            }
+        }
+    }
+}
+
+/// Compares what the agent reports running with what the store wants on its instance;
+/// records what the agent knows and returns the starts and stops it still needs, and whether
+/// any task's stored state changed.
+async fn reconcile_tasks(
+    conn: &mut sqlx::AnyConnection,
+    who: &AgentIdentity,
+    reports: &[TaskReport],
+    now: &str,
+) -> Result<(Vec<ServerMessage>, bool)> {
     let mut out = Vec::new();
-    let reported: BTreeMap<&str, &TaskReport> = hello.tasks.iter().map(|t| (t.task_id.as_str(), t)).collect();
-    let live = tasks::live_on_instance(w.conn(), &who.instance_id).await?;
+    let mut changed = false;
+    let reported: BTreeMap<&str, &TaskReport> = reports.iter().map(|t| (t.task_id.as_str(), t)).collect();
+    let live = tasks::live_on_instance(conn, &who.instance_id).await?;
     let known: BTreeSet<String> = live.iter().map(|t| t.id.clone()).collect();
     let mut definitions = HashMap::new();
     for mut task in live {
         match reported.get(task.id.as_str()) {
             Some(report) => {
-                if task.apply_report(report, &now) {
-                    tasks::save_state(w.conn(), &task, &json(&task.host_ports())).await?;
+                let (was, wanted) = (task.last_status.clone(), task.desired_status == "RUNNING");
+                if task.apply_report(report, now) {
+                    changed = true;
+                    let ports = if task.last_status == "STOPPED" { Vec::new() } else { task.host_ports() };
+                    tasks::save_state(&mut *conn, &task, &json(&ports)).await?;
+                    // Counted as the report's own path counts it, whichever path saw it first.
+                    if task.last_status == "STOPPED" && wanted {
+                        scheduling::task_outcome(&mut *conn, &task.id, true, now, crate::scheduling::START_BACKOFF_BASE_SECS).await?;
+                    } else if task.last_status == "RUNNING" && was != "RUNNING" {
+                        scheduling::tasks_started(&mut *conn, std::slice::from_ref(&task.id)).await?;
+                    }
                 }
                 if task.desired_status == "STOPPED" && task.last_status != "STOPPED" {
                     out.push(stop(&task));
                 }
             }
             None if task.desired_status == "RUNNING" && task.last_status == "PENDING" => {
-                match spec_of(w.conn(), &mut definitions, &task, who).await? {
+                match spec_of(&mut *conn, &mut definitions, &task, who).await? {
                     Some(spec) => out.push(ServerMessage::StartTask { task: spec }),
                     None => tracing::error!(task = %task.id, "the task's definition is gone; it cannot be started"),
                 }
@@ -113,16 +160,16 @@ pub async fn hello(store: &Store, who: &AgentIdentity, hello: Hello) -> Result<V
             None => {
                 // The agent has nothing for it: it finished while nobody listened, or the host lost it.
                 let reason = if task.desired_status == "STOPPED" { task.stopped_reason.clone() } else { Some(TASK_LOST.into()) };
-                mark_stopped(&mut task, reason, &now);
-                tasks::save_state(w.conn(), &task, "[]").await?;
+                mark_stopped(&mut task, reason, now);
+                tasks::save_state(&mut *conn, &task, "[]").await?;
+                changed = true;
             }
         }
     }
-    for report in hello.tasks.iter().filter(|t| !known.contains(&t.task_id) && t.last_status != "STOPPED") {
+    for report in reports.iter().filter(|t| !known.contains(&t.task_id) && t.last_status != "STOPPED") {
         out.push(ServerMessage::StopTask { task_id: report.task_id.clone(), reason: UNKNOWN_TASK.into() });
     }
-    w.commit().await?;
-    Ok(out)
+    Ok((out, changed))
 }
 
 /// What the agent runs for a task: derived again from its (immutable) task definition

@@ -58,9 +58,15 @@ impl Control {
     }
 
     /// Queues a task report from an agent, to be stored with others in one transaction.
-    pub async fn report_task(&self, who: &agents::AgentIdentity, report: wharf_core::protocol::TaskReport) -> Result<reports::Answered> {
+    /// The sender's `budget` bounds how many of its reports wait in the shared queue.
+    pub async fn report_task(
+        &self,
+        who: &agents::AgentIdentity,
+        report: wharf_core::protocol::TaskReport,
+        budget: std::sync::Arc<tokio::sync::Semaphore>,
+    ) -> Result<reports::Answered> {
         let queue = self.reports.get_or_init(|| reports::ReportQueue::spawn(self.store.clone(), self.agents.clone(), self.events.clone()));
-        queue.enqueue(who, report).await
+        queue.enqueue(who, report, budget).await
     }
 
     pub fn public_url(&self) -> &str {
@@ -265,7 +271,12 @@ impl Backend for Control {
     }
 
     async fn delete_service(&self, cluster: &str, name: &str, force: bool) -> Result<Service> {
-        let out = services::delete(&self.store, cluster, name, force).await;
+        let out = services::delete(&self.store, cluster, name, force).await.map(|(service, stops)| {
+            for (instance, message) in stops {
+                self.agents.send(&instance, message);
+            }
+            service
+        });
         self.agents.wake_scheduler();
         if let Ok(service) = &out {
             self.publish_service(cluster, service);

@@ -10,7 +10,8 @@ use crate::agents::{Agents, TaskDelta};
 use serde_json::json;
 use crate::events::Events;
 use crate::store::Store;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use wharf_app::backend::Result;
 use wharf_core::WharfError;
 use wharf_core::protocol::{ServerMessage, TaskReport};
@@ -20,16 +21,21 @@ use wharf_core::protocol::{ServerMessage, TaskReport};
 const MAX_BATCH: usize = 8192;
 
 type Answer = oneshot::Sender<Result<Option<ServerMessage>>>;
+/// A queued report, with its sender's permit (released once the report is stored).
+type Job = (AgentIdentity, TaskReport, (Answer, OwnedSemaphorePermit));
 
+/// Unbounded as a channel, bounded in fact: each session holds a fixed budget of permits, so
+/// what waits here is at most that budget per connected agent, and a flooding agent waits on
+/// its own permits instead of filling a queue the others need.
 #[derive(Clone)]
 pub struct ReportQueue {
-    tx: mpsc::Sender<(AgentIdentity, TaskReport, Answer)>,
+    tx: mpsc::UnboundedSender<Job>,
 }
 
 impl ReportQueue {
     /// Starts the writer; it ends when the last queue handle is dropped.
     pub fn spawn(store: Store, agents: Agents, events: Events) -> Self {
-        let (tx, mut rx) = mpsc::channel::<(AgentIdentity, TaskReport, Answer)>(MAX_BATCH * 4);
+        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         tokio::spawn(async move {
             let mut jobs = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
@@ -37,7 +43,7 @@ impl ReportQueue {
                 let (batch, answers): (Vec<_>, Vec<_>) = jobs.drain(..).map(|(who, report, answer)| ((who, report), answer)).unzip();
                 match tasks_changed(&store, &batch).await {
                     Ok((results, deltas)) => {
-                        for (answer, result) in answers.into_iter().zip(results) {
+                        for ((answer, _permit), result) in answers.into_iter().zip(results) {
                             let _ = answer.send(result);
                         }
                         let mut by_cluster: std::collections::BTreeMap<&str, Vec<&TaskDelta>> = Default::default();
@@ -51,7 +57,7 @@ impl ReportQueue {
                         agents.tasks_reported(deltas);
                     }
                     Err(e) => {
-                        for answer in answers {
+                        for (answer, _permit) in answers {
                             let _ = answer.send(Err(e.clone()));
                         }
                         agents.wake_scheduler();
@@ -65,9 +71,10 @@ impl ReportQueue {
 
     /// Queues a report (in the order given, which keeps one task's reports in order) and
     /// returns where its answer will come.
-    pub async fn enqueue(&self, who: &AgentIdentity, report: TaskReport) -> Result<Answered> {
+    pub async fn enqueue(&self, who: &AgentIdentity, report: TaskReport, budget: Arc<Semaphore>) -> Result<Answered> {
+        let permit = budget.acquire_owned().await.map_err(|_| WharfError::internal())?;
         let (answer, answered) = oneshot::channel();
-        self.tx.send((who.clone(), report, answer)).await.map_err(|_| WharfError::internal())?;
+        self.tx.send((who.clone(), report, (answer, permit))).map_err(|_| WharfError::internal())?;
         Ok(Answered(answered))
     }
 }

@@ -9,6 +9,7 @@ use crate::store::{self, Store, clusters, services as sql};
 use sqlx::AnyConnection;
 use wharf_app::backend::Result;
 use wharf_core::WharfError;
+use wharf_core::protocol::ServerMessage;
 use wharf_core::service::{CreateServiceInput, Deployment, SchedulingStrategy, Service, UpdateServiceInput};
 use wharf_core::task_definition::{TaskDefinition, TaskDefinitionRef, TaskDefinitionStatus};
 
@@ -86,7 +87,8 @@ pub async fn update(store: &Store, cluster: &str, name: &str, input: UpdateServi
 
 /// ECS's DeleteService: a REPLICA service must be scaled to 0 first unless forced. The
 /// service drains (its tasks are asked to stop) and becomes INACTIVE once none is left.
-pub async fn delete(store: &Store, cluster: &str, name: &str, force: bool) -> Result<Service> {
+/// Returns the stop messages for the agents, to send once committed.
+pub async fn delete(store: &Store, cluster: &str, name: &str, force: bool) -> Result<(Service, Vec<(String, ServerMessage)>)> {
     let mut w = store.write().await?;
     let row = live(w.conn(), cluster, name).await?;
     let replica = row.config.scheduling_strategy == SchedulingStrategy::Replica;
@@ -97,7 +99,13 @@ pub async fn delete(store: &Store, cluster: &str, name: &str, force: bool) -> Re
         )));
     }
     let now = store::now();
-    sql::stop_tasks(w.conn(), &row.id, "Service deleted").await?;
+    const REASON: &str = "Service deleted";
+    let live = sql::stop_tasks(w.conn(), &row.id, REASON).await?;
+    w.touch_live_tasks(cluster);
+    let stops = live
+        .into_iter()
+        .filter_map(|(id, instance)| Some((instance?, ServerMessage::StopTask { task_id: id, reason: REASON.into() })))
+        .collect();
     let status = if sql::live_task_count(w.conn(), &row.id).await? > 0 { "DRAINING" } else { "INACTIVE" };
     let mut config = row.config.clone();
     config.desired_count = 0;
@@ -108,7 +116,7 @@ pub async fn delete(store: &Store, cluster: &str, name: &str, force: bool) -> Re
     sql::add_event(w.conn(), &row.id, &format!("(service {name}) was deleted."), &now).await?;
     let mut described = sql::assemble(w.conn(), vec![sql::ServiceRow { status: status.into(), config, ..row }], true).await?;
     w.commit().await?;
-    described.pop().ok_or_else(WharfError::internal)
+    Ok((described.pop().ok_or_else(WharfError::internal)?, stops))
 }
 
 async fn live(conn: &mut AnyConnection, cluster: &str, name: &str) -> Result<sql::ServiceRow> {

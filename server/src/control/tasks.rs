@@ -7,7 +7,7 @@ agents go out after, and an agent that misses one gets the same state at its nex
 use super::agents::{json, mark_stopped};
 use super::{cluster_not_found, resolve_task_definition};
 use crate::agents::{Agents, LogChunk};
-use crate::store::{self, Store, clusters, instances, tasks};
+use crate::store::{self, Store, clusters, instances, run_tokens, tasks};
 use tokio::sync::mpsc;
 use wharf_app::backend::Result;
 use wharf_core::WharfError;
@@ -15,8 +15,9 @@ use wharf_core::instance::ContainerInstance;
 use wharf_core::protocol::{ServerMessage, TaskSpec, task_reservation};
 use wharf_core::task::Task;
 use wharf_core::task_definition::{TaskDefinition, TaskDefinitionStatus};
-use wharf_core::task_input::{Failure, RunTaskInput, StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
-use wharf_scheduler::{Constraint, Explanation, Rejection, Request, Strategy};
+use wharf_core::task_input::{Failure, RunTask, RunTaskInput, StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
+use std::collections::HashMap;
+use wharf_scheduler::{Constraint, Demand, Explanation, Instance, Rejection, Request, Strategy};
 
 /// Reason given to tasks of an instance that is deregistered.
 pub const INSTANCE_DEREGISTERED: &str = "Container instance deregistered";
@@ -34,19 +35,28 @@ pub async fn start(store: &Store, agents: &Agents, cluster: &str, input: StartTa
     let mut rows = Vec::new();
     let mut failures = Vec::new();
     let template = Template::of(&definition, cluster, request.group.as_deref());
+    let group = request.group.clone().unwrap_or_else(|| format!("family:{}", definition.family()));
+    let demand = crate::scheduling::snapshot::demand_of(&definition, &group);
+    // Each named instance as it stands in this transaction (the writer lock keeps it so),
+    // charged with every task this request books on it: naming an instance twice books twice.
+    let mut named: HashMap<&str, Option<Instance>> = HashMap::new();
     for id in &request.container_instances {
-        let Some(instance) = instances::get(w.conn(), cluster, id).await? else {
-            failures.push(Failure {
-                arn: wharf_core::arn::container_instance(cluster, id),
-                reason: "MISSING".into(),
-                detail: format!("no container instance '{id}' in cluster '{cluster}'"),
-            });
+        if !named.contains_key(id.as_str()) {
+            let found = instances::get(w.conn(), cluster, id).await?;
+            named.insert(id, found.map(|ci| crate::scheduling::snapshot::bookable(&ci, agents.is_connected(id))));
+        }
+        let arn = wharf_core::arn::container_instance(cluster, id);
+        let Some(Some(instance)) = named.get_mut(id.as_str()) else {
+            failures.push(Failure { arn, reason: "MISSING".into(), detail: format!("no container instance '{id}' in cluster '{cluster}'") });
             continue;
         };
-        if let Some(failure) = refusal(&instance, &definition, agents.is_connected(id)) {
-            failures.push(failure);
+        // StartTask places where it is told: ECS checks resources, ports and attributes, not
+        // placement constraints.
+        if let Err(rejection) = wharf_scheduler::rules::check(instance, &demand, &[]) {
+            failures.push(Failure { arn, reason: failure_code(&rejection), detail: refusal_detail(&rejection, instance, &demand) });
             continue;
         }
+        instance.take(&demand);
         let (row, spec) = template.launch(id, request.started_by.as_deref(), None);
         rows.push(row);
         started.push((id.clone(), spec));
@@ -62,6 +72,11 @@ pub async fn run(store: &Store, agents: &Agents, cluster: &str, input: RunTaskIn
     let now = store::now();
     let mut w = store.write().await?;
     clusters::get(w.conn(), cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
+    if let Some(token) = &request.client_token
+        && let Some(first) = run_tokens::get(w.conn(), cluster, token).await?
+    {
+        return replay(w.conn(), cluster, &request, first).await;
+    }
     let definition = resolve_task_definition(w.conn(), &request.start.task_definition).await?;
     if definition.status == TaskDefinitionStatus::Inactive {
         return Err(WharfError::invalid_field("taskDefinition", format!("{} is INACTIVE; run an ACTIVE revision", definition.name())));
@@ -87,9 +102,33 @@ pub async fn run(store: &Store, agents: &Agents, cluster: &str, input: RunTaskIn
         rows.push(row);
         started.push((instance_id, spec));
     }
-    let out = commit_started(w, agents, cluster, rows, started, &now).await?;
     let failures = plan.explanation.map(|e| placement_failures(cluster, &e)).unwrap_or_default();
+    if let Some(token) = &request.client_token {
+        let task_ids = started.iter().map(|(_, spec)| spec.task_id.clone()).collect();
+        let remembered = run_tokens::Remembered { request: request.fingerprint.clone(), task_ids, failures: failures.clone() };
+        run_tokens::insert(w.conn(), cluster, token, &remembered, &now).await?;
+    }
+    let out = commit_started(w, agents, cluster, rows, started, &now).await?;
     Ok(TasksStarted { tasks: out, failures })
+}
+
+/// A RunTask retried with its client token: the first call's tasks (as they are now) and
+/// failures, or a refusal when the token came with another request.
+async fn replay(conn: &mut sqlx::AnyConnection, cluster: &str, request: &RunTask, first: run_tokens::Remembered) -> Result<TasksStarted> {
+    if first.request != request.fingerprint {
+        return Err(WharfError::invalid_field(
+            "clientToken",
+            "this client token was used for a different RunTask request in this cluster; use a new token for a new request",
+        ));
+    }
+    let mut out = Vec::with_capacity(first.task_ids.len());
+    for id in &first.task_ids {
+        // A task past its retention is gone; the rest come back as they are now.
+        if let Some(task) = tasks::get(conn, cluster, id).await? {
+            out.push(task);
+        }
+    }
+    Ok(TasksStarted { tasks: out, failures: first.failures })
 }
 
 /// Inserts the new tasks, commits, then tells their agents; returns the tasks as stored.
@@ -102,6 +141,7 @@ async fn commit_started(
     now: &str,
 ) -> Result<Vec<Task>> {
     tasks::insert(w.conn(), &rows, now).await?;
+    w.touch_live_tasks(cluster);
     let mut out = Vec::with_capacity(started.len());
     for (_, spec) in &started {
         out.push(tasks::get(w.conn(), cluster, &spec.task_id).await?.ok_or_else(WharfError::internal)?);
@@ -120,21 +160,34 @@ fn placement_failures(cluster: &str, e: &Explanation) -> Vec<Failure> {
     if e.rejected.is_empty() {
         return vec![Failure { arn, reason: "MISSING".into(), detail: e.to_string() }];
     }
-    e.rejected
-        .iter()
-        .map(|r| {
-            let reason = match &r.rejection {
-                Rejection::Status(s) => s.to_string(),
-                Rejection::Disconnected => "AGENT".into(),
-                Rejection::MissingAttribute(_) => "ATTRIBUTE".into(),
-                Rejection::Constraint(_) | Rejection::DistinctInstance => "CONSTRAINT".into(),
-                Rejection::Cpu => "RESOURCE:CPU".into(),
-                Rejection::Memory => "RESOURCE:MEMORY".into(),
-                Rejection::Port(_) => "RESOURCE:PORTS".into(),
-            };
-            Failure { arn: arn.clone(), reason, detail: r.to_string() }
-        })
-        .collect()
+    e.rejected.iter().map(|r| Failure { arn: arn.clone(), reason: failure_code(&r.rejection), detail: r.to_string() }).collect()
+}
+
+/// ECS's failure code for a filter's rejection.
+fn failure_code(rejection: &Rejection) -> String {
+    match rejection {
+        Rejection::Status(s) => s.to_string(),
+        Rejection::Disconnected => "AGENT".into(),
+        Rejection::MissingAttribute(_) => "ATTRIBUTE".into(),
+        Rejection::Constraint(_) | Rejection::DistinctInstance => "CONSTRAINT".into(),
+        Rejection::Cpu => "RESOURCE:CPU".into(),
+        Rejection::Memory => "RESOURCE:MEMORY".into(),
+        Rejection::Port(_) => "RESOURCE:PORTS".into(),
+    }
+}
+
+/// Why StartTask's instance refused, with the figures that decided it.
+fn refusal_detail(rejection: &Rejection, instance: &Instance, demand: &Demand) -> String {
+    match rejection {
+        Rejection::Status(s) => format!("the container instance is {s}; only ACTIVE instances take new tasks"),
+        Rejection::Disconnected => "the instance's agent is not connected".into(),
+        Rejection::MissingAttribute(a) => format!("the instance lacks the attribute {a}"),
+        Rejection::Constraint(e) => format!("the constraint `{e}` is not met"),
+        Rejection::DistinctInstance => "the instance already runs a task of this group".into(),
+        Rejection::Cpu => format!("needs {} CPU units, {} free", demand.cpu, instance.cpu.max(0)),
+        Rejection::Memory => format!("needs {} MiB, {} free", demand.memory, instance.memory.max(0)),
+        Rejection::Port(p) => format!("host port {} is in use", if p.udp { format!("{}/udp", p.port) } else { format!("{}/tcp", p.port) }),
+    }
 }
 
 /// What every task of one revision and group shares, worked out once for many launches.
@@ -188,41 +241,6 @@ impl Template {
     }
 }
 
-/// Why a task cannot go on this instance, in ECS's failure codes; None when it fits.
-fn refusal(instance: &ContainerInstance, definition: &TaskDefinition, connected: bool) -> Option<Failure> {
-    let fail = |reason: &str, detail: String| Some(Failure { arn: instance.container_instance_arn.clone(), reason: reason.into(), detail });
-    if instance.status != "ACTIVE" {
-        return fail(&instance.status, format!("the container instance is {}; only ACTIVE instances take new tasks", instance.status));
-    }
-    if !connected {
-        return fail("AGENT", "the instance's agent is not connected".into());
-    }
-    for required in &definition.requires_attributes {
-        let has = instance.attributes.iter().any(|a| a.name == required.name && (required.value.is_none() || a.value == required.value));
-        if !has {
-            return fail("ATTRIBUTE", format!("the instance lacks the attribute {}", required.name));
-        }
-    }
-    let (cpu, memory) = task_reservation(definition);
-    let remaining = |name: &str| instance.remaining_resources.iter().find(|r| r.name == name);
-    let free = |name: &str| remaining(name).and_then(|r| r.integer_value).unwrap_or(0);
-    if free("CPU") < cpu {
-        return fail("RESOURCE:CPU", format!("needs {cpu} CPU units, {} free", free("CPU")));
-    }
-    if free("MEMORY") < memory {
-        return fail("RESOURCE:MEMORY", format!("needs {memory} MiB, {} free", free("MEMORY")));
-    }
-    let spec = TaskSpec::from_definition(definition, &instance.cluster_name, &instance.id, "-", None);
-    for (protocol, port) in spec.static_host_ports() {
-        let set = if protocol == "udp" { "PORTS_UDP" } else { "PORTS" };
-        let taken = remaining(set).and_then(|r| r.string_set_value.as_ref()).is_some_and(|s| s.contains(&port.to_string()));
-        if taken {
-            return fail("RESOURCE:PORTS", format!("host port {port}/{protocol} is in use"));
-        }
-    }
-    None
-}
-
 pub async fn stop(store: &Store, agents: &Agents, cluster: &str, id: &str, input: StopTaskInput) -> Result<Task> {
     let reason = input.validate()?;
     let now = store::now();
@@ -244,6 +262,7 @@ pub async fn stop(store: &Store, agents: &Agents, cluster: &str, id: &str, input
     }
     let ports = if task.last_status == "STOPPED" { "[]".to_string() } else { json(&task.host_ports()) };
     tasks::save_state(w.conn(), &task, &ports).await?;
+    w.touch_live_tasks(cluster);
     w.commit().await?;
     if let (Some(instance), true) = (instance, reachable) {
         agents.send(&instance, ServerMessage::StopTask { task_id: task.id.clone(), reason: task.stopped_reason.clone().unwrap_or(reason) });
@@ -280,6 +299,7 @@ pub async fn deregister(store: &Store, agents: &Agents, cluster: &str, id: &str)
     }
     instances::set_status(w.conn(), id, "INACTIVE", &now).await?;
     let updated = instances::get(w.conn(), cluster, id).await?.ok_or_else(WharfError::internal)?;
+    w.touch_live_tasks(cluster);
     w.commit().await?;
     tracing::info!(instance = %id, tasks = live.len(), "container instance deregistered");
     for task in live {

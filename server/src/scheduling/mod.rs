@@ -18,19 +18,22 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 /// The scheduler's copy of a cluster's live tasks. Reports from agents (the bulk of changes)
-/// are applied to it as they are stored; anything else, and age, makes it reload.
+/// are applied to it as they are stored; a task booked or stopped by another path (RunTask,
+/// StartTask, StopTask, …: the store's live-task generation moved), and age, make it reload.
 pub(crate) struct Tasks {
     /// Ordered by id, which a pass needs for a deterministic plan.
     pub by_id: BTreeMap<String, LiveTask>,
     loaded: Instant,
+    /// The store's live-task generation of the cluster when loaded.
+    pub generation: u64,
 }
 
 /// Reload a copy at least this often, whatever happened.
 const RELOAD_EVERY: Duration = Duration::from_secs(30);
 
 impl Tasks {
-    pub fn new(list: Vec<LiveTask>) -> Self {
-        Self { by_id: list.into_iter().map(|t| (t.id.clone(), t)).collect(), loaded: Instant::now() }
+    pub fn new(list: Vec<LiveTask>, generation: u64) -> Self {
+        Self { by_id: list.into_iter().map(|t| (t.id.clone(), t)).collect(), loaded: Instant::now(), generation }
     }
 }
 
@@ -54,6 +57,37 @@ fn apply(cache: &mut HashMap<String, Tasks>, signals: SchedulerSignals) {
     }
 }
 
+/// Stops tasks that have waited too long to reach RUNNING, as failed starts; returns the
+/// stops for their agents. The agent may never have heard of the task (a lost message, a
+/// start that hangs): either way it answers STOPPED.
+async fn time_out_starts(store: &Store, timeout: Duration) -> Result<Vec<(String, wharf_core::protocol::ServerMessage)>, wharf_core::WharfError> {
+    let before = chrono::Utc::now() - chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::MAX);
+    let before = before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut w = store.write().await?;
+    let stuck = sql::stuck_before_running(w.conn(), &before).await?;
+    if stuck.is_empty() {
+        return Ok(Vec::new());
+    }
+    let reason = format!("{START_TIMEOUT_REASON} ({} s)", timeout.as_secs());
+    let now = store::now();
+    let mut out = Vec::with_capacity(stuck.len());
+    for (id, cluster, instance) in stuck {
+        sql::request_stop(w.conn(), &id, &reason).await?;
+        sql::task_outcome(w.conn(), &id, true, &now, START_BACKOFF_BASE_SECS).await?;
+        w.touch_live_tasks(&cluster);
+        tracing::warn!(task = %id, %cluster, "task did not reach RUNNING in time; stopping it");
+        if let Some(instance) = instance {
+            out.push((instance, wharf_core::protocol::ServerMessage::StopTask { task_id: id, reason: reason.clone() }));
+        }
+    }
+    w.commit().await?;
+    Ok(out)
+}
+
+/// The stopped reason of a task that did not reach RUNNING in time: a failure to start, as
+/// ECS's TaskFailedToStart.
+pub const START_TIMEOUT_REASON: &str = "CannotStartContainerError: the task did not reach RUNNING within its start timeout";
+
 /// First back-off after three failed starts in a row; doubles per further failure, up to 15 min.
 pub const START_BACKOFF_BASE_SECS: u64 = 5;
 
@@ -63,6 +97,9 @@ pub struct Settings {
     pub interval: Duration,
     /// How long an instance's agent may stay away before its service tasks are replaced.
     pub lost_after: Duration,
+    /// How long a task may stay before RUNNING (PROVISIONING, PENDING, ACTIVATING) before it
+    /// is stopped as failed to start.
+    pub start_timeout: Duration,
 }
 
 /// Runs the loop until the process ends.
@@ -125,6 +162,9 @@ async fn run_pass(
         clusters
     };
     cache.retain(|c, _| clusters.contains(c));
+    for (instance, message) in time_out_starts(store, settings.start_timeout).await? {
+        agents.send(&instance, message);
+    }
     for cluster in clusters {
         let messages = pass::reconcile(store, events, &cluster, settings, seed, cache).await?;
         for (instance, message) in messages {

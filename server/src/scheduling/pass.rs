@@ -44,8 +44,10 @@ pub async fn reconcile(
         return Ok(Vec::new());
     }
     let instances = instances::all(w.conn(), cluster).await?;
-    if !cache.contains_key(cluster) {
-        cache.insert(cluster.to_string(), Tasks::new(sql::live_tasks(w.conn(), cluster).await?));
+    // Read under the writer lock: every booking committed before this pass has counted.
+    let generation = store.live_tasks_generation(cluster);
+    if cache.get(cluster).is_none_or(|t| t.generation != generation) {
+        cache.insert(cluster.to_string(), Tasks::new(sql::live_tasks(w.conn(), cluster).await?, generation));
     }
     let copy = &cache[cluster];
     let live: Vec<&LiveTask> = copy.by_id.values().collect();
@@ -150,8 +152,19 @@ impl Step<'_> {
         let svc = self.service;
         let mine: Vec<&LiveTask> = self.live.iter().copied().filter(|t| t.service_id.as_deref() == Some(svc.row.id.as_str())).collect();
         if svc.row.status == "DRAINING" {
-            // Deleted: its tasks were asked to stop; it goes INACTIVE once they have.
-            if mine.is_empty() {
+            // Deleted: its tasks were asked to stop (and are asked again by the agents'
+            // reconcile); those on lost hosts will never answer. It goes INACTIVE once none
+            // is left.
+            let mut left = mine.len();
+            for t in &mine {
+                let lost = t.instance_id.as_deref().and_then(|id| state.snapshot.index_of(id)).is_none_or(|p| state.lost[p]);
+                if lost {
+                    sql::mark_lost(conn, &t.id, StopReason::Lost.as_str(), self.now).await?;
+                    edits.push(Edit::Gone(t.id.clone()));
+                    left -= 1;
+                }
+            }
+            if left == 0 {
                 service_sql::update(conn, &svc.row.id, "INACTIVE", &svc.row.config, self.now).await?;
                 service_sql::retire_deployments(conn, &svc.row.id, self.now).await?;
             }

@@ -43,8 +43,8 @@ pub fn build(instances: &[ContainerInstance], live: &[&LiveTask], lost_after: Du
             continue;
         };
         // Resources stay held until the task has stopped; only wanted tasks count for spread.
-        inst.cpu -= t.cpu;
-        inst.memory -= t.memory;
+        inst.cpu = inst.cpu.saturating_sub(t.cpu);
+        inst.memory = inst.memory.saturating_sub(t.memory);
         inst.ports.extend(t.host_ports.iter().filter_map(|p| parse_port(p)));
         if t.desired_status == "RUNNING" {
             inst.tasks += 1;
@@ -59,6 +59,25 @@ pub fn build(instances: &[ContainerInstance], live: &[&LiveTask], lost_after: Du
         }
     }
     Cluster { snapshot, lost }
+}
+
+/// One instance as a booking sees it: what it has left once the tasks the store holds for it
+/// are counted (`remaining_resources`), and whether its agent is connected to this server.
+pub fn bookable(ci: &ContainerInstance, connected: bool) -> Instance {
+    let remaining = |name: &str| ci.remaining_resources.iter().find(|r| r.name == name);
+    let amount = |name: &str| remaining(name).and_then(|r| r.integer_value).unwrap_or(0);
+    let mut inst = Instance::new(ci.id.clone(), amount("CPU"), amount("MEMORY"));
+    inst.status = InstanceStatus::parse(&ci.status);
+    inst.connected = connected;
+    inst.agent_version = ci.version_info.agent_version.clone().unwrap_or_default();
+    inst.registered_at = ci.registered_at.clone();
+    inst.attributes = ci.attributes.iter().map(|a| (a.name.clone(), a.value.clone().unwrap_or_default())).collect();
+    for (set, udp) in [("PORTS", false), ("PORTS_UDP", true)] {
+        let held = remaining(set).and_then(|r| r.string_set_value.as_deref()).unwrap_or_default();
+        inst.ports.extend(held.iter().filter_map(|p| p.parse().ok()).map(|port| HostPort { udp, port }));
+    }
+    inst.tasks = u64::try_from(ci.running_tasks_count.saturating_add(ci.pending_tasks_count)).unwrap_or(0);
+    inst
 }
 
 /// "tcp:8080" → the port a task holds.

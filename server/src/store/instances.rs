@@ -52,8 +52,8 @@ fn apply_reservations(instances: &mut [ContainerInstance], reservations: Vec<Res
     let mut held: BTreeMap<String, (i64, i64, Vec<String>)> = BTreeMap::new();
     for r in reservations {
         let entry = held.entry(r.instance_id).or_default();
-        entry.0 += r.cpu;
-        entry.1 += r.memory;
+        entry.0 = entry.0.saturating_add(r.cpu);
+        entry.1 = entry.1.saturating_add(r.memory);
         let ports: Vec<String> = serde_json::from_str(&r.host_ports).map_err(corrupt("task host ports"))?;
         entry.2.extend(ports);
     }
@@ -63,8 +63,8 @@ fn apply_reservations(instances: &mut [ContainerInstance], reservations: Vec<Res
         };
         for resource in &mut instance.remaining_resources {
             match resource.name.as_str() {
-                "CPU" => resource.integer_value = resource.integer_value.map(|v| v - cpu),
-                "MEMORY" => resource.integer_value = resource.integer_value.map(|v| v - memory),
+                "CPU" => resource.integer_value = resource.integer_value.map(|v| v.saturating_sub(*cpu)),
+                "MEMORY" => resource.integer_value = resource.integer_value.map(|v| v.saturating_sub(*memory)),
                 "PORTS" | "PORTS_UDP" => {
                     let proto = if resource.name == "PORTS" { "tcp:" } else { "udp:" };
                     let mut set: Vec<String> = ports.iter().filter_map(|p| p.strip_prefix(proto)).map(str::to_string).collect();

@@ -3,12 +3,19 @@ The store: every durable fact of Wharf, behind sqlx's `Any` driver so the same S
 SQLite file (the default) and on PostgreSQL (for several servers).
 
 Each submodule owns the SQL of one resource and works on a connection it is handed; the
-control layer decides what goes into one transaction. On SQLite, write transactions are
-serialised in-process: SQLite allows one writer, and a deferred transaction that reads and
-then writes would otherwise fail with SQLITE_BUSY instead of waiting.
+control layer decides what goes into one transaction. Write transactions are serialised
+in-process on both databases. SQLite allows one writer, and a deferred transaction that reads
+and then writes would otherwise fail with SQLITE_BUSY instead of waiting. On PostgreSQL the
+lock is what makes a booking safe: a path that reads what an instance has left, decides, and
+inserts tasks (RunTask, StartTask, a scheduling pass) sees every other path's bookings,
+which READ COMMITTED alone would not give two concurrent transactions. One server per
+database is enforced at start (see [`lease`]).
 */
 
 pub mod clusters;
+pub mod lease;
+pub mod retention;
+pub mod run_tokens;
 pub mod instances;
 pub mod join_tokens;
 pub mod scheduling;
@@ -69,9 +76,18 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The database URL it was opened with, for connections outside the pool.
+    url: String,
     writer: Arc<Mutex<()>>,
+    generations: Generations,
     _checkpointer: Option<Arc<Checkpointer>>,
 }
+
+/// Per cluster, how many committed transactions changed its live tasks other than through
+/// the scheduling pass: the pass keeps a copy of live tasks and reloads it when this moved.
+/// Bumped after the commit, before the writer lock is released, so a pass (which holds the
+/// lock) never misses a booking committed before it began.
+type Generations = Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>;
 
 /// Copies SQLite's write-ahead log into the database file every so often, on a connection of
 /// its own: a passive checkpoint never blocks the writer, so under a storm of writes commits
@@ -99,10 +115,12 @@ impl Drop for Checkpointer {
     }
 }
 
-/// A write transaction; on SQLite it also holds the in-process writer lock.
+/// A write transaction, holding the in-process writer lock until it ends.
 pub struct WriteTx {
     pub tx: Transaction<'static, Any>,
-    _writer: Option<OwnedMutexGuard<()>>,
+    touched: Vec<String>,
+    generations: Generations,
+    _writer: OwnedMutexGuard<()>,
 }
 
 impl Store {
@@ -123,6 +141,7 @@ impl Store {
             }
         };
         let options = AnyConnectOptions::from_str(&url)?;
+        let opened = url.clone();
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
@@ -151,7 +170,7 @@ impl Store {
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
         let checkpointer = (backend == Backend::Sqlite).then(|| Arc::new(Checkpointer::spawn(pool.clone())));
-        Ok(Self { pool, backend, writer: Arc::new(Mutex::new(())), _checkpointer: checkpointer })
+        Ok(Self { pool, backend, url: opened, writer: Arc::new(Mutex::new(())), generations: Default::default(), _checkpointer: checkpointer })
     }
 
     pub fn backend(&self) -> Backend {
@@ -164,12 +183,15 @@ impl Store {
 
     /// Starts a write transaction.
     pub async fn write(&self) -> Result<WriteTx> {
-        let writer = match self.backend {
-            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
-            Backend::Postgres => None,
-        };
+        let writer = self.writer.clone().lock_owned().await;
         let tx = self.pool.begin().await?;
-        Ok(WriteTx { tx, _writer: writer })
+        Ok(WriteTx { tx, touched: Vec::new(), generations: self.generations.clone(), _writer: writer })
+    }
+
+    /// How often the cluster's live tasks changed outside the scheduling pass (see
+    /// [`WriteTx::touch_live_tasks`]).
+    pub fn live_tasks_generation(&self, cluster: &str) -> u64 {
+        self.generations.lock().unwrap_or_else(|e| e.into_inner()).get(cluster).copied().unwrap_or(0)
     }
 
     /// At start no agent is connected to this server, whatever the store says.
@@ -192,9 +214,23 @@ impl WriteTx {
         &mut self.tx
     }
 
+    /// Says that this transaction adds or stops live tasks of the cluster outside the
+    /// scheduling pass; counted once it commits.
+    pub fn touch_live_tasks(&mut self, cluster: &str) {
+        if !self.touched.iter().any(|c| c == cluster) {
+            self.touched.push(cluster.to_string());
+        }
+    }
+
     /// Commits, then releases the writer lock.
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await?;
+        if !self.touched.is_empty() {
+            let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+            for cluster in &self.touched {
+                *generations.entry(cluster.clone()).or_default() += 1;
+            }
+        }
         Ok(())
     }
 }

@@ -209,6 +209,21 @@ pub async fn hold_lease(conn: &mut AnyConnection, holder: &str, now: &str, until
     Ok(true)
 }
 
+/// Tasks still wanted that have not reached RUNNING and were created before `before`: (id,
+/// cluster, instance).
+pub async fn stuck_before_running(conn: &mut AnyConnection, before: &str) -> Result<Vec<(String, String, Option<String>)>> {
+    let rows = sqlx::query(
+        "SELECT id, cluster, container_instance_id FROM tasks
+         WHERE last_status <> 'STOPPED' AND last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')
+           AND desired_status = 'RUNNING' AND created_at < $1
+         ORDER BY created_at LIMIT 1000",
+    )
+    .bind(before)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(|r| Ok((r.try_get("id")?, r.try_get("cluster")?, r.try_get("container_instance_id")?))).collect()
+}
+
 /// Asks a task to stop (its agent carries it out); the first reason given stays.
 pub async fn request_stop(conn: &mut AnyConnection, id: &str, reason: &str) -> Result<()> {
     sqlx::query(

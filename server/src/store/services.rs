@@ -260,8 +260,16 @@ pub async fn live_task_count(conn: &mut AnyConnection, service_id: &str) -> Resu
         .try_get(0)?)
 }
 
-/// Asks every live task of the service to stop (the agent carries it out).
-pub async fn stop_tasks(conn: &mut AnyConnection, service_id: &str, reason: &str) -> Result<()> {
+/// Asks every live task of the service to stop (the agent carries it out); returns each
+/// live task's id and instance, for the stop messages to send once this commits.
+pub async fn stop_tasks(conn: &mut AnyConnection, service_id: &str, reason: &str) -> Result<Vec<(String, Option<String>)>> {
+    let live = sqlx::query("SELECT id, container_instance_id FROM tasks WHERE service_id = $1 AND last_status <> 'STOPPED' ORDER BY id")
+        .bind(service_id)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("container_instance_id")?)))
+        .collect::<Result<Vec<_>>>()?;
     sqlx::query(
         "UPDATE tasks SET desired_status = 'STOPPED', stopped_reason = COALESCE(stopped_reason, $2)
          WHERE service_id = $1 AND desired_status <> 'STOPPED'",
@@ -270,5 +278,5 @@ pub async fn stop_tasks(conn: &mut AnyConnection, service_id: &str, reason: &str
     .bind(reason)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(live)
 }

@@ -119,7 +119,7 @@ macro_rules! on_both_backends {
 pub fn fixtures_dir() -> std::path::PathBuf {
     std::env::var("WHARF_FIXTURES")
         .map(Into::into)
-        .unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/task-definitions"))
+        .unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/task-definitions"))
 }
 
 pub fn fixture(name: &str) -> String {
