@@ -459,7 +459,16 @@ impl TaskRun {
                     }
                 }
             }
-            match runtime.start(spec, c).await {
+            // A stop asked for while a start hangs (an image pull, a slow engine) is not kept
+            // waiting: the start is given up and what it left removed.
+            let started = tokio::select! {
+                started = runtime.start(spec, c) => started,
+                reason = stopped(stop) => {
+                    runtime.abandon_start(spec, c).await;
+                    return Some(reason);
+                }
+            };
+            match started {
                 Ok(started) => {
                     self.ids.insert(c.name.clone(), started.runtime_id.clone());
                     let r = self.container(&c.name);
@@ -519,6 +528,19 @@ impl TaskRun {
         }
         self.report.last_status = "STOPPED".into();
         self.report.stopped_reason.get_or_insert_with(|| reason.to_string());
+    }
+}
+
+/// Waits until a stop is asked for; returns its reason.
+async fn stopped(stop: &mut watch::Receiver<Option<String>>) -> String {
+    loop {
+        if let Some(r) = stop.borrow_and_update().clone() {
+            return r;
+        }
+        if stop.changed().await.is_err() {
+            // The sender is gone with the task's entry: nothing will ever ask again.
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -307,14 +307,13 @@ async fn start_task_books_each_task_before_the_next(h: Harness) {
     assert_eq!(reasons, ["RESOURCE:PORTS"; 4], "{out:#}");
     assert!(out["failures"][0]["detail"].as_str().unwrap().contains("8080/tcp"), "{out:#}");
 
-    // Memory the same way: the instance has 1024 MiB; 400 MiB each fits twice.
+    // Memory the same way: of the instance's 1024 MiB the port task holds 64; 400 MiB fits twice.
     let big = json!({ "family": "big", "containerDefinitions": [{ "name": "a", "image": "local/busybox:1", "memory": 400 }] });
     h.post("/api/v1/task-definitions", big).await;
     let (_, out) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "big", "containerInstances": vec![instance.clone(); 4] })).await;
-    // 32 MiB are held by nothing else here; 1024 / 400 = 2.
     assert_eq!(out["tasks"].as_array().unwrap().len(), 2, "{out:#}");
     assert_eq!(out["failures"][0]["reason"], "RESOURCE:MEMORY");
-    assert_eq!(out["failures"][0]["detail"], "needs 400 MiB, 224 free");
+    assert_eq!(out["failures"][0]["detail"], "needs 400 MiB, 160 free");
 
     // CPU: the instance offers 2048 units.
     let hungry = json!({ "family": "hungry", "containerDefinitions": [{ "name": "a", "image": "local/busybox:1", "memory": 6, "cpu": 4096 }] });

@@ -365,6 +365,11 @@ impl Runtime for Docker {
             .collect())
     }
 
+    async fn abandon_start(&self, task: &TaskSpec, c: &ContainerSpec) {
+        // Names are the task's and container's: found whether or not the create answered.
+        self.remove(&Self::name(task, c)).await;
+    }
+
     async fn remove(&self, runtime_id: &str) {
         let options = RemoveContainerOptions { force: true, v: true, ..Default::default() };
         if let Err(e) = self.client.remove_container(runtime_id, Some(options)).await {

@@ -92,6 +92,10 @@ pub trait Runtime: Send + Sync + 'static {
     /// exists already it is started if needed and returned, never created twice.
     async fn start(&self, task: &TaskSpec, container: &ContainerSpec) -> Result<Started, RuntimeError>;
 
+    /// A start given up half-way (the task was asked to stop meanwhile): removes whatever of
+    /// the container it may have left, so nothing starts behind the agent's back.
+    async fn abandon_start(&self, _task: &TaskSpec, _container: &ContainerSpec) {}
+
     /// Told after a restart that this container of `task` was found and is managed again.
     async fn adopted(&self, _task: &TaskSpec, _container: &ContainerSpec, _runtime_id: &str) {}
 
