@@ -10,6 +10,26 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
+pub mod proxy;
+
+/// A fresh PostgreSQL database for one test, when `WHARF_TEST_POSTGRES_URL` names a server
+/// (the test script starts one). Without it the caller skips its PostgreSQL variant, saying
+/// so, unless WHARF_REQUIRE_POSTGRES=1 makes that a failure.
+pub async fn postgres_database() -> Option<String> {
+    let Ok(admin) = std::env::var("WHARF_TEST_POSTGRES_URL") else {
+        if std::env::var("WHARF_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+            panic!("WHARF_REQUIRE_POSTGRES=1 but WHARF_TEST_POSTGRES_URL is not set (scripts/test.sh starts a PostgreSQL)");
+        }
+        eprintln!("skipped: the PostgreSQL variant (WHARF_TEST_POSTGRES_URL is not set)");
+        return None;
+    };
+    use sqlx::Connection;
+    let name = format!("wharf_systest_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
+    Some(format!("{}/{name}", admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin)))
+}
+
 /// The folder holding the built binaries: WHARF_BIN_DIR, else target/debug of this workspace.
 pub fn bin_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("WHARF_BIN_DIR") {
