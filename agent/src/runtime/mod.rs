@@ -9,6 +9,7 @@ supervisor and is the same for every driver.
 */
 
 pub mod docker;
+mod logfile;
 pub mod process;
 pub mod simulated;
 

@@ -7,7 +7,7 @@ in the state directory, and a record file lets a restarted agent find it again.
 Health checks run the `healthCheck` command on the host on the container's schedule.
 */
 
-use super::{Found, LogLines, Observed, Runtime, RuntimeError, Started};
+use super::{Found, LogLines, Observed, Runtime, RuntimeError, Started, logfile};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -15,7 +15,6 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncSeekExt};
 use wharf_core::protocol::{ContainerSpec, HealthCheckSpec, TaskSpec};
 use wharf_core::task::NetworkBinding;
 
@@ -241,6 +240,12 @@ impl Runtime for Process {
 
     async fn observe(&self, runtime_id: &str) -> Result<Observed, RuntimeError> {
         let record = self.read(runtime_id).ok_or(RuntimeError::Gone)?;
+        // Observed every few seconds while it runs: the time to keep its log bounded.
+        if let Err(e) = logfile::rotate_if_large(&self.log_path(runtime_id))
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(container = %runtime_id, error = %e, "cannot rotate the log");
+        }
         let health = self.health_of(runtime_id);
         let child = self.children.lock().unwrap_or_else(|e| e.into_inner()).get(runtime_id).copied();
         match child {
@@ -309,40 +314,23 @@ impl Runtime for Process {
 
     async fn remove(&self, runtime_id: &str) {
         let _ = std::fs::remove_file(self.record_path(runtime_id));
-        let _ = std::fs::remove_file(self.log_path(runtime_id));
+        logfile::remove(&self.log_path(runtime_id));
         self.live.lock().unwrap_or_else(|e| e.into_inner()).remove(runtime_id);
         self.children.lock().unwrap_or_else(|e| e.into_inner()).remove(runtime_id);
     }
 
     async fn logs(&self, runtime_id: &str, tail: Option<u32>, follow: bool) -> Result<LogLines, RuntimeError> {
         let path = self.log_path(runtime_id);
-        let mut file = tokio::fs::File::open(&path).await.map_err(|_| RuntimeError::Gone)?;
-        let mut text = String::new();
-        file.read_to_string(&mut text).await.map_err(|e| RuntimeError::Other(e.to_string()))?;
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        let skip = tail.map_or(0, |t| lines.len().saturating_sub(t as usize));
-        let first: Vec<Result<String, RuntimeError>> = lines.into_iter().skip(skip).map(Ok).collect();
-        let head = futures_util::stream::iter(first);
+        let at = path.clone();
+        let (lines, end) = tokio::task::spawn_blocking(move || logfile::tail(&at, tail))
+            .await
+            .map_err(|e| RuntimeError::Other(e.to_string()))?
+            .map_err(|e| if e.kind() == std::io::ErrorKind::NotFound { RuntimeError::Gone } else { RuntimeError::Other(e.to_string()) })?;
+        let head = futures_util::stream::iter(lines.into_iter().map(Ok));
         if !follow {
             return Ok(Box::pin(head));
         }
-        let offset = file.stream_position().await.unwrap_or(0);
-        let mut reader = tokio::io::BufReader::new(file);
-        let _ = reader.seek(std::io::SeekFrom::Start(offset)).await;
-        let rest = futures_util::stream::unfold(reader, |mut reader| async move {
-            let mut line = String::new();
-            loop {
-                match reader.read_line(&mut line).await {
-                    Ok(0) => tokio::time::sleep(Duration::from_millis(200)).await,
-                    Ok(_) if line.ends_with('\n') => {
-                        let out = line.trim_end_matches(['\n', '\r']).to_string();
-                        return Some((Ok(out), reader));
-                    }
-                    Ok(_) => {}
-                    Err(e) => return Some((Err(RuntimeError::Other(e.to_string())), reader)),
-                }
-            }
-        });
+        let rest = futures_util::StreamExt::map(logfile::follow(path, end), |r| r.map_err(|e| RuntimeError::Other(e.to_string())));
         Ok(Box::pin(futures_util::StreamExt::chain(head, rest)))
     }
 }

@@ -46,8 +46,8 @@ pub struct SchedulerSignals {
 #[derive(Default)]
 struct Inner {
     sessions: HashMap<String, Session>,
-    /// Log requests in flight: request id → (the instance asked, where the chunks go).
-    logs: HashMap<String, (String, mpsc::Sender<LogChunk>)>,
+    /// Log requests in flight, by request id.
+    logs: HashMap<String, LogRequest>,
     next_id: u64,
 }
 
@@ -58,11 +58,21 @@ struct Session {
     usage: Option<(HostUsage, Vec<TaskUsage>)>,
 }
 
+struct LogRequest {
+    /// The instance asked; chunks from any other are refused.
+    instance: String,
+    tx: mpsc::Sender<LogChunk>,
+    /// Lines dropped since the reader last kept up, told as a gap before the next chunk.
+    dropped: u64,
+}
+
 /// A piece of a container's log on its way to an HTTP client.
 #[derive(Debug)]
 pub enum LogChunk {
     Lines(Vec<String>),
     Error(String),
+    /// This many lines were dropped here: the reader did not keep up with the container.
+    Gap(u64),
 }
 
 impl Agents {
@@ -193,29 +203,83 @@ impl Agents {
     pub fn open_logs(&self, instance_id: &str) -> (String, mpsc::Receiver<LogChunk>) {
         let (tx, rx) = mpsc::channel(256);
         let id = uuid::Uuid::new_v4().simple().to_string();
-        self.lock().logs.insert(id.clone(), (instance_id.to_string(), tx));
+        self.lock().logs.insert(id.clone(), LogRequest { instance: instance_id.to_string(), tx, dropped: 0 });
         (id, rx)
     }
 
     /// Hands a chunk from `instance_id` to the waiting client; false when nobody waits for it
-    /// (or the request went to another instance).
+    /// (or the request went to another instance). A client that falls behind loses lines,
+    /// never the agent's pace: they are counted and told as a gap where they were.
     pub fn deliver_logs(&self, instance_id: &str, request_id: &str, chunk: LogChunk, done: bool) -> bool {
-        let tx = {
-            let mut inner = self.lock();
-            match inner.logs.get(request_id) {
-                Some((asked, _)) if asked != instance_id => None,
-                Some(_) if done => inner.logs.remove(request_id).map(|(_, tx)| tx),
-                Some((_, tx)) => Some(tx.clone()),
-                None => None,
+        let mut inner = self.lock();
+        let Some(request) = inner.logs.get_mut(request_id).filter(|r| r.instance == instance_id) else {
+            return false;
+        };
+        if request.tx.is_closed() {
+            inner.logs.remove(request_id);
+            return false;
+        }
+        if request.dropped > 0 && request.tx.try_send(LogChunk::Gap(request.dropped)).is_ok() {
+            request.dropped = 0;
+        }
+        let unsent = if request.dropped > 0 {
+            Some(chunk)
+        } else {
+            match request.tx.try_send(chunk) {
+                Ok(()) => None,
+                Err(e) => Some(e.into_inner()),
             }
         };
-        match tx {
-            Some(tx) => tx.try_send(chunk).is_ok() || !tx.is_closed(),
-            None => false,
+        let mut error = None;
+        match unsent {
+            Some(LogChunk::Lines(lines)) => request.dropped += lines.len() as u64,
+            Some(other) => error = Some(other),
+            None => {}
         }
+        if done {
+            // The last words (a gap still untold, an error) wait for room; the request ends.
+            let request = inner.logs.remove(request_id).expect("looked up above");
+            if request.dropped > 0 || error.is_some() {
+                tokio::spawn(async move {
+                    if request.dropped > 0 {
+                        let _ = request.tx.send(LogChunk::Gap(request.dropped)).await;
+                    }
+                    if let Some(e) = error {
+                        let _ = request.tx.send(e).await;
+                    }
+                });
+            }
+        }
+        true
     }
 
     pub fn close_logs(&self, request_id: &str) {
         self.lock().logs.remove(request_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_reader_that_falls_behind_is_told_how_many_lines_it_missed() {
+        let agents = Agents::default();
+        let (id, mut rx) = agents.open_logs("i-1");
+        let line = |n: usize| LogChunk::Lines(vec![format!("line {n}")]);
+        for n in 0..300 {
+            assert!(agents.deliver_logs("i-1", &id, line(n), false));
+        }
+        assert!(!agents.deliver_logs("i-2", &id, line(0), false), "another instance cannot answer this request");
+        let mut got = Vec::new();
+        while let Ok(chunk) = rx.try_recv() {
+            got.push(chunk);
+        }
+        assert_eq!(got.len(), 256, "the queue's worth");
+        agents.deliver_logs("i-1", &id, line(300), true);
+        let gap = rx.recv().await.unwrap();
+        assert!(matches!(gap, LogChunk::Gap(44)), "{gap:?}");
+        assert!(matches!(rx.recv().await, Some(LogChunk::Lines(l)) if l == ["line 300"]));
+        assert!(rx.recv().await.is_none(), "the request ended");
     }
 }

@@ -156,6 +156,7 @@ pub async fn logs(
         let chunk = match s.rx.recv().await? {
             LogChunk::Lines(lines) => lines.into_iter().map(|l| l + "\n").collect::<String>(),
             LogChunk::Error(e) => format!("[wharf: {e}]\n"),
+            LogChunk::Gap(n) => format!("[wharf: {n} lines dropped here; the reader fell behind the container]\n"),
         };
         Some((Ok::<_, std::convert::Infallible>(chunk), s))
     });
