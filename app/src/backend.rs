@@ -75,6 +75,8 @@ pub trait Backend: Send + Sync + 'static {
     /// The newest tasks that stopped on their own (an essential container exited, a start
     /// failed, the host lost them), newest first.
     async fn recent_failed_tasks(&self, cluster: &str, limit: i64) -> Result<Vec<Task>>;
+    /// The newest events of the cluster's services, newest first, with the service's name.
+    async fn recent_service_events(&self, cluster: &str, limit: i64) -> Result<Vec<(String, wharf_core::service::ServiceEvent)>>;
     /// ECS StartTask: one task on each named instance; refusals come back as `failures`.
     async fn start_task(&self, cluster: &str, input: StartTaskInput) -> Result<TasksStarted>;
     async fn run_task(&self, cluster: &str, input: RunTaskInput) -> Result<TasksStarted>;

@@ -32,24 +32,26 @@ pub async fn create_cluster(cluster_name: String) -> PortalResult<Cluster> {
 pub struct ClusterDetail {
     pub cluster: Cluster,
     pub services: Vec<Service>,
+    /// The first instances by name; the instances page has them all, a page at a time.
     pub instances: Vec<ContainerInstance>,
     /// The most recent tasks, newest first.
     pub tasks: Vec<Task>,
 }
 
+/// Instances and tasks a cluster's page shows before linking on.
+#[cfg(feature = "ssr")]
+const OVERVIEW_ROWS: i64 = 20;
+
 #[server(input = Json)]
 pub async fn cluster_overview(name: String) -> PortalResult<ClusterDetail> {
     let backend = crate::ssr::backend()?;
     let page = wharf_core::page::Page { limit: wharf_core::page::LIMIT_MAX_RESULTS, after: None };
+    let first = wharf_core::page::Page { limit: OVERVIEW_ROWS, after: None };
     Ok(ClusterDetail {
         cluster: backend.describe_cluster(&name).await?,
-        services: backend.list_services(&name, page.clone()).await?.items,
-        instances: {
-            let mut instances = backend.list_container_instances(&name, page.clone()).await?.items;
-            instances.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
-            instances
-        },
-        tasks: backend.recent_tasks(&name, 50).await?,
+        services: backend.list_services(&name, page).await?.items,
+        instances: backend.list_container_instances(&name, first).await?.items,
+        tasks: backend.recent_tasks(&name, OVERVIEW_ROWS).await?,
     })
 }
 
@@ -233,7 +235,9 @@ pub fn ClusterPage() -> impl IntoView {
                     <section class="card">
                         <div class="section-head">
                             <h2>"Container instances"</h2>
-                            <A href=format!("/clusters/{cluster_name}/instances")>"All instances"</A>
+                            <A href=format!("/clusters/{cluster_name}/instances")>
+                                {format!("All {} instances →", o.cluster.registered_container_instances_count)}
+                            </A>
                         </div>
                         {if o.instances.is_empty() {
                             view! {
@@ -248,7 +252,7 @@ pub fn ClusterPage() -> impl IntoView {
                         }}
                     </section>
                     <section class="card">
-                        <h2>"Tasks"</h2>
+                        <h2>"Newest tasks"</h2>
                         {if o.tasks.is_empty() {
                             view! { <p class="muted">"No tasks yet. Start one from an instance's page, or create a service."</p> }.into_any()
                         } else {

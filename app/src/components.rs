@@ -68,6 +68,31 @@ pub fn Progress(value: i64, max: i64, #[prop(into)] label: String) -> impl IntoV
     }
 }
 
+/// Rows a paged table shows at once: a screenful, and a page that stays small however large
+/// the cluster.
+pub const PAGE_ROWS: i64 = 50;
+
+/// The `after` cursor of a paged list, from the page's query string.
+pub fn use_page_cursor() -> Memo<Option<String>> {
+    let query = leptos_router::hooks::use_query_map();
+    Memo::new(move |_| query.read().get("after").filter(|a| !a.is_empty()))
+}
+
+/// Links between the pages of a list: back to the first, and on to the next when there is one.
+#[component]
+pub fn Pager(next: Option<String>, #[prop(into)] on_later_page: bool, #[prop(into)] what: String) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let path = move || location.pathname.get();
+    (next.is_some() || on_later_page).then(|| {
+        view! {
+            <nav class="pager" aria-label=format!("Pages of {what}")>
+                {on_later_page.then(|| view! { <A href=move || path() attr:class="button">"← First page"</A> })}
+                {next.map(|token| view! { <A href=move || format!("{}?after={token}", path()) attr:class="button" attr:rel="next">"Next page →"</A> })}
+            </nav>
+        }
+    })
+}
+
 #[component]
 pub fn Loading() -> impl IntoView {
     view! { <div class="loading" aria-busy="true"><span class="spinner"></span>"Loading…"</div> }

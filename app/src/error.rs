@@ -38,6 +38,11 @@ impl FromServerFnError for PortalError {
             ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => {
                 "Wharf could not be reached; check the connection and try again".to_string()
             }
+            // An answer the page cannot read is, in practice, a server built apart from this
+            // page's code (another build, or an upgrade since the page loaded).
+            ServerFnErrorErr::Deserialization(_) => {
+                "This page and the Wharf server do not match (the server was upgraded, or the portal was built separately); reload the page. If it persists, build the portal and the server from the same source.".to_string()
+            }
             other => other.to_string(),
         };
         Self(WharfError::new(ErrorKind::Internal, message))

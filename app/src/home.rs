@@ -62,10 +62,9 @@ pub async fn dashboard_data() -> PortalResult<Dashboard> {
                 let old_running = s.deployments.iter().filter(|d| d.status != "PRIMARY").map(|d| d.running_count).sum();
                 out.rollouts.push(Rollout { cluster: name.clone(), service: s.service_name.clone(), deployment: primary.clone(), old_running });
             }
-            // Listing leaves events out; a service's own read has them.
-            let described = backend.describe_service(&name, &s.service_name).await?;
-            out.events.extend(described.events.into_iter().take(RECENT).map(|e| (name.clone(), s.service_name.clone(), e)));
         }
+        let events = backend.recent_service_events(&name, RECENT as i64).await?;
+        out.events.extend(events.into_iter().map(|(service, e)| (name.clone(), service, e)));
         out.failed.extend(backend.recent_failed_tasks(&name, RECENT as i64).await?.into_iter().map(|t| (name.clone(), t)));
     }
     out.events.sort_by(|a, b| b.2.created_at.cmp(&a.2.created_at));

@@ -3,7 +3,7 @@ Container instances: a cluster's hosts with their capacity, and one instance's p
 tasks, "Start task here", drain and deregister.
 */
 
-use crate::components::{DataRegion, EmptyState, PageHeader, StatusBadge, short_time};
+use crate::components::{DataRegion, EmptyState, PAGE_ROWS, PageHeader, Pager, StatusBadge, short_time, use_page_cursor};
 use crate::error::{PortalError, PortalResult};
 use crate::tasks::TaskTable;
 use leptos::prelude::*;
@@ -12,17 +12,18 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 use wharf_core::instance::ContainerInstance;
+use wharf_core::page::Paged;
 use wharf_core::task::Task;
 use wharf_core::task_definition::TaskDefinitionFamily;
 use wharf_core::task_input::TasksStarted;
 
+/// A page of the cluster's instances, by name (as people look for a host), after `after`
+/// (a page token).
 #[server(input = Json)]
-pub async fn list_instances(cluster: String) -> PortalResult<Vec<ContainerInstance>> {
-    let page = wharf_core::page::Page { limit: wharf_core::page::LIMIT_MAX_RESULTS, after: None };
-    let mut items = crate::ssr::backend()?.list_container_instances(&cluster, page).await?.items;
-    // People look for a host by its name.
-    items.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
-    Ok(items)
+pub async fn list_instances(cluster: String, after: Option<String>, limit: i64) -> PortalResult<Paged<ContainerInstance>> {
+    let after = after.map(|t| wharf_core::page::decode_token(&t).ok_or_else(|| wharf_core::WharfError::invalid_field("after", "not a page token")));
+    let page = wharf_core::page::Page { limit: limit.clamp(1, PAGE_ROWS), after: after.transpose()? };
+    Ok(crate::ssr::backend()?.list_container_instances(&cluster, page).await?)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,16 +179,21 @@ pub fn InstanceTable(cluster: String, instances: Vec<ContainerInstance>) -> impl
 pub fn InstancesPage() -> impl IntoView {
     let params = use_params_map();
     let cluster = move || params.read().get("cluster").unwrap_or_default();
-    let instances = Resource::new(cluster, list_instances);
+    let after = use_page_cursor();
+    let live = crate::live::use_live(cluster);
+    let instances = Resource::new(move || (cluster(), after.get(), live.version.get()), |(c, a, _)| list_instances(c, a, PAGE_ROWS));
     view! {
         <PageHeader
             title="Container instances".to_string()
             crumbs=vec![("/clusters".into(), "Clusters".into()), (format!("/clusters/{}", cluster()), cluster())]
-        />
+        >
+            <crate::live::LiveBadge live/>
+        </PageHeader>
         <DataRegion>
             {move || Suspend::new(async move {
-                let list = instances.await?;
-                Ok::<_, PortalError>(if list.is_empty() {
+                let page = instances.await?;
+                let later = after.get_untracked().is_some();
+                Ok::<_, PortalError>(if page.items.is_empty() && !later {
                     view! {
                         <EmptyState
                             title="No container instances yet"
@@ -198,7 +204,11 @@ pub fn InstancesPage() -> impl IntoView {
                     }
                     .into_any()
                 } else {
-                    view! { <InstanceTable cluster=cluster() instances=list/> }.into_any()
+                    view! {
+                        <InstanceTable cluster=cluster() instances=page.items/>
+                        <Pager next=page.next_token on_later_page=later what="instances"/>
+                    }
+                    .into_any()
                 })
             })}
         </DataRegion>

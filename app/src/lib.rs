@@ -102,7 +102,7 @@ fn NotFound() -> impl IntoView {
         }
     }
     view! {
-        <components::EmptyState title="Page not found" body="There is nothing at this address. Pick a section on the left.">
+        <components::EmptyState title="Page not found" body="There is nothing at this address. Start from the dashboard, or pick a section from the menu.">
             <A href="/" attr:class="button">"Go to the dashboard"</A>
         </components::EmptyState>
     }

@@ -49,12 +49,13 @@ pub async fn delete_service(cluster: String, name: String, force: bool) -> Porta
     Ok(crate::ssr::backend()?.delete_service(&cluster, &name, force).await?)
 }
 
-/// The tasks a service wants (desired RUNNING), for its page.
+/// A page of the tasks a service wants (desired RUNNING), after `after` (a page token).
 #[server(input = Json)]
-pub async fn service_tasks(cluster: String, name: String) -> PortalResult<Vec<wharf_core::task::Task>> {
+pub async fn service_tasks(cluster: String, name: String, after: Option<String>) -> PortalResult<wharf_core::page::Paged<wharf_core::task::Task>> {
     let filter = crate::backend::TaskFilter { service_name: Some(name), desired_status: Some("RUNNING".into()), ..Default::default() };
-    let page = wharf_core::page::Page { limit: wharf_core::page::LIMIT_MAX_RESULTS, after: None };
-    Ok(crate::ssr::backend()?.list_tasks(&cluster, filter, page).await?.items)
+    let after = after.map(|t| wharf_core::page::decode_token(&t).ok_or_else(|| wharf_core::WharfError::invalid_field("after", "not a page token")));
+    let page = wharf_core::page::Page { limit: crate::components::PAGE_ROWS, after: after.transpose()? };
+    Ok(crate::ssr::backend()?.list_tasks(&cluster, filter, page).await?)
 }
 
 fn errors_of(value: Option<Result<Service, PortalError>>) -> Vec<FieldError> {
@@ -349,7 +350,8 @@ pub fn ServicePage() -> impl IntoView {
         move || (cluster(), name(), update.version().get(), delete.version().get(), live.version.get()),
         |(c, n, _, _, _)| get_service(c, n),
     );
-    let tasks = Resource::new(move || (cluster(), name(), update.version().get(), live.version.get()), |(c, n, _, _)| service_tasks(c, n));
+    let after = crate::components::use_page_cursor();
+    let tasks = Resource::new(move || (cluster(), name(), after.get(), update.version().get(), live.version.get()), |(c, n, a, _, _)| service_tasks(c, n, a));
     let update_errors = Signal::derive(move || errors_of(update.value().get()));
     let delete_errors = Signal::derive(move || errors_of(delete.value().get()));
     view! {
@@ -362,7 +364,9 @@ pub fn ServicePage() -> impl IntoView {
         <DataRegion>
             {move || Suspend::new(async move {
                 let s = service.await?;
-                let wanted = tasks.await?;
+                let page = tasks.await?;
+                let later = after.get_untracked().is_some();
+                let wanted = page.items;
                 let cluster_name = cluster();
                 let pending = s.pending_reason.clone();
                 let cfg = s.config.clone();
@@ -442,11 +446,15 @@ pub fn ServicePage() -> impl IntoView {
                         </table>
                     </section>
                     <section class="card">
-                        <h2>"Tasks"</h2>
-                        {if wanted.is_empty() {
+                        <h2>{format!("Tasks ({} running, {} pending)", s.running_count, s.pending_count)}</h2>
+                        {if wanted.is_empty() && !later {
                             view! { <p class="muted">"No tasks yet."</p> }.into_any()
                         } else {
-                            view! { <crate::tasks::TaskTable cluster=cluster_name tasks=wanted/> }.into_any()
+                            view! {
+                                <crate::tasks::TaskTable cluster=cluster_name tasks=wanted/>
+                                <crate::components::Pager next=page.next_token on_later_page=later what="tasks"/>
+                            }
+                            .into_any()
                         }}
                     </section>
                     {live.then(|| view! { <UpdateForm service=s.clone() update delete/> })}

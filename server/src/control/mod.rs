@@ -303,7 +303,7 @@ impl Backend for Control {
         for i in &mut rows {
             i.usage = self.agents.host_usage(&i.id);
         }
-        Ok(Paged::from_rows(rows, page.limit, |i| i.id.clone()))
+        Ok(Paged::from_rows(rows, page.limit, instances::page_key))
     }
 
     async fn describe_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance> {
@@ -329,6 +329,10 @@ impl Backend for Control {
 
     async fn recent_tasks(&self, cluster: &str, limit: i64) -> Result<Vec<Task>> {
         Ok(store::tasks::recent(&mut *self.read().await?, cluster, limit.clamp(1, 100)).await?)
+    }
+
+    async fn recent_service_events(&self, cluster: &str, limit: i64) -> Result<Vec<(String, wharf_core::service::ServiceEvent)>> {
+        Ok(store::services::recent_events(&mut *self.read().await?, cluster, limit.clamp(1, 100)).await?)
     }
 
     async fn recent_failed_tasks(&self, cluster: &str, limit: i64) -> Result<Vec<Task>> {

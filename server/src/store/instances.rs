@@ -13,8 +13,9 @@ use wharf_core::page::Page;
 
 const SELECT: &str = "SELECT i.id, i.cluster, i.name, i.status, i.agent_connected, i.registered_resources,
     i.attributes, i.version_info, i.registered_at, i.last_heartbeat_at,
-    (SELECT COUNT(*) FROM tasks t WHERE t.container_instance_id = i.id AND t.last_status = 'RUNNING') AS running,
-    (SELECT COUNT(*) FROM tasks t WHERE t.container_instance_id = i.id AND t.last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending
+    (SELECT COUNT(*) FROM tasks t WHERE t.container_instance_id = i.id AND t.last_status <> 'STOPPED' AND t.last_status = 'RUNNING') AS running,
+    (SELECT COUNT(*) FROM tasks t WHERE t.container_instance_id = i.id AND t.last_status <> 'STOPPED'
+        AND t.last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending
   FROM container_instances i";
 
 /// [`SELECT`] without the task counts, which cost a look at every task of the cluster.
@@ -83,20 +84,31 @@ pub async fn get(conn: &mut AnyConnection, cluster: &str, id: &str) -> Result<Op
     let row = sqlx::query(&format!("{SELECT} WHERE i.cluster = $1 AND i.id = $2")).bind(cluster).bind(id).fetch_optional(&mut *conn).await?;
     let Some(row) = row else { return Ok(None) };
     let mut found = [from_row(row)?];
-    apply_reservations(&mut found, tasks::reservations(conn, cluster, Some(id)).await?)?;
+    apply_reservations(&mut found, tasks::reservations(conn, &[id.to_string()]).await?)?;
     let [instance] = found;
     Ok(Some(instance))
 }
 
+/// A page's key: the instance's name and id (names need not be unique).
+pub fn page_key(i: &ContainerInstance) -> String {
+    format!("{}\n{}", i.name, i.id)
+}
+
+/// Up to `page.limit + 1` instances by name (as people look for hosts), after the page's key
+/// ([`page_key`]); only those instances' tasks are read for what they hold.
 pub async fn list(conn: &mut AnyConnection, cluster: &str, page: &Page) -> Result<Vec<ContainerInstance>> {
-    let rows = sqlx::query(&format!("{SELECT} WHERE i.cluster = $1 AND i.id > $2 ORDER BY i.id LIMIT $3"))
+    let after = page.after.clone().unwrap_or_default();
+    let (name, id) = after.split_once('\n').unwrap_or((after.as_str(), ""));
+    let rows = sqlx::query(&format!("{SELECT} WHERE i.cluster = $1 AND (i.name > $2 OR (i.name = $2 AND i.id > $3)) ORDER BY i.name, i.id LIMIT $4"))
         .bind(cluster)
-        .bind(page.after.clone().unwrap_or_default())
+        .bind(name)
+        .bind(id)
         .bind(page.limit + 1)
         .fetch_all(&mut *conn)
         .await?;
     let mut found = rows.into_iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    apply_reservations(&mut found, tasks::reservations(conn, cluster, None).await?)?;
+    let ids: Vec<String> = found.iter().map(|i| i.id.clone()).collect();
+    apply_reservations(&mut found, tasks::reservations(conn, &ids).await?)?;
     Ok(found)
 }
 

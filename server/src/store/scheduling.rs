@@ -32,7 +32,7 @@ pub async fn live_tasks(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<L
     let rows = sqlx::query(
         "SELECT id, container_instance_id, service_id, started_by, task_group, task_definition, last_status, desired_status,
                 containers, cpu, memory, host_ports
-         FROM tasks WHERE cluster = $1 AND last_status <> 'STOPPED' ORDER BY created_at, id",
+         FROM tasks WHERE cluster = $1 AND last_status <> 'STOPPED' ORDER BY id",
     )
     .bind(cluster)
     .fetch_all(conn)

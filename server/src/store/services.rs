@@ -138,6 +138,24 @@ pub async fn retire_deployments(conn: &mut AnyConnection, service_id: &str, now:
     Ok(())
 }
 
+/// The newest events of a cluster's services: (service name, event), newest first.
+pub async fn recent_events(conn: &mut AnyConnection, cluster: &str, limit: i64) -> Result<Vec<(String, ServiceEvent)>> {
+    let rows = sqlx::query(
+        "SELECT s.name, e.seq, e.created_at, e.message FROM service_events e JOIN services s ON s.id = e.service_id
+         WHERE s.cluster = $1 ORDER BY e.seq DESC LIMIT $2",
+    )
+    .bind(cluster)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let seq: i64 = r.try_get("seq")?;
+            Ok((r.try_get("name")?, ServiceEvent { id: seq.to_string(), created_at: r.try_get("created_at")?, message: r.try_get("message")? }))
+        })
+        .collect()
+}
+
 pub async fn add_event(conn: &mut AnyConnection, service_id: &str, message: &str, now: &str) -> Result<()> {
     sqlx::query("INSERT INTO service_events (service_id, created_at, message) VALUES ($1, $2, $3)")
         .bind(service_id)
@@ -170,16 +188,29 @@ pub async fn assemble(conn: &mut AnyConnection, rows: Vec<ServiceRow>, with_even
     .bind(single.clone().unwrap_or_default())
     .fetch_all(&mut *conn)
     .await?;
-    // Task counts per deployment (tasks record their deployment in startedBy, as in ECS).
-    let count_rows = sqlx::query(
-        "SELECT started_by, last_status, COUNT(*) AS n FROM tasks
-         WHERE cluster = $1 AND service_id IS NOT NULL AND ($2 = '' OR service_id = $2) AND last_status <> 'STOPPED'
-         GROUP BY started_by, last_status",
-    )
-    .bind(&cluster)
-    .bind(single.clone().unwrap_or_default())
-    .fetch_all(&mut *conn)
-    .await?;
+    // Task counts per deployment (tasks record their deployment in startedBy, as in ECS): one
+    // service's through its own live-task index, a cluster's through the cluster's.
+    let count_rows = match &single {
+        Some(id) => {
+            sqlx::query(
+                "SELECT started_by, last_status, COUNT(*) AS n FROM tasks WHERE service_id = $1 AND last_status <> 'STOPPED'
+                 GROUP BY started_by, last_status",
+            )
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "SELECT started_by, last_status, COUNT(*) AS n FROM tasks
+                 WHERE cluster = $1 AND last_status <> 'STOPPED' AND service_id IS NOT NULL
+                 GROUP BY started_by, last_status",
+            )
+            .bind(&cluster)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
     let mut counts: HashMap<String, (i64, i64)> = HashMap::new();
     for row in count_rows {
         let by: Option<String> = row.try_get("started_by")?;

@@ -76,8 +76,11 @@ pub async fn get(conn: &mut AnyConnection, cluster: &str, id: &str) -> Result<Op
 }
 
 pub async fn list(conn: &mut AnyConnection, cluster: &str, filter: &TaskFilter, page: &Page) -> Result<Vec<Task>> {
+    // A task wanted RUNNING has not stopped: said in the index's own words, the read walks
+    // the live tasks only, however long the history.
+    let live = if filter.desired_status.as_deref() == Some("RUNNING") { "AND t.last_status <> 'STOPPED'" } else { "" };
     let rows = sqlx::query(&format!(
-        "{SELECT} WHERE t.cluster = $1 AND t.id > $2
+        "{SELECT} WHERE t.cluster = $1 AND t.id > $2 {live}
            AND ($3 = '' OR t.task_group = 'service:' || $3)
            AND ($4 = '' OR t.desired_status = $4)
            AND ($5 = '' OR t.container_instance_id = $5)
@@ -96,9 +99,10 @@ pub async fn list(conn: &mut AnyConnection, cluster: &str, filter: &TaskFilter, 
     rows.into_iter().map(from_row).collect()
 }
 
-/// The cluster's newest tasks, newest first.
+/// The cluster's newest tasks, newest first (ids are time-ordered, so the id index gives
+/// them without sorting the history).
 pub async fn recent(conn: &mut AnyConnection, cluster: &str, limit: i64) -> Result<Vec<Task>> {
-    let rows = sqlx::query(&format!("{SELECT} WHERE t.cluster = $1 ORDER BY t.created_at DESC, t.id DESC LIMIT $2"))
+    let rows = sqlx::query(&format!("{SELECT} WHERE t.cluster = $1 ORDER BY t.id DESC LIMIT $2"))
         .bind(cluster)
         .bind(limit)
         .fetch_all(conn)
@@ -106,19 +110,18 @@ pub async fn recent(conn: &mut AnyConnection, cluster: &str, limit: i64) -> Resu
     rows.into_iter().map(from_row).collect()
 }
 
-/// The cluster's most recently stopped tasks that failed ([`wharf_core::task::FAILURE_REASONS`]).
+/// Which stopped tasks failed ([`wharf_core::task::FAILURE_REASONS`]), word for word as the
+/// partial index `tasks_failed_by_cluster` says it, so reads of failures use that index.
+pub const FAILED: &str = "(stopped_reason LIKE 'Essential container in task exited%' OR stopped_reason LIKE 'CannotStartContainerError%' \
+    OR stopped_reason LIKE 'DependencyError%' OR stopped_reason LIKE 'Task is no longer running on its container instance%')";
+
+/// The cluster's most recently stopped tasks that failed.
 pub async fn recent_failures(conn: &mut AnyConnection, cluster: &str, limit: i64) -> Result<Vec<Task>> {
-    let [a, b, c, d] = wharf_core::task::FAILURE_REASONS.map(|r| format!("{r}%"));
     let rows = sqlx::query(&format!(
-        "{SELECT} WHERE t.cluster = $1 AND t.last_status = 'STOPPED'
-           AND (t.stopped_reason LIKE $2 OR t.stopped_reason LIKE $3 OR t.stopped_reason LIKE $4 OR t.stopped_reason LIKE $5)
-         ORDER BY t.stopped_at DESC, t.id DESC LIMIT $6"
+        "{SELECT} WHERE t.cluster = $1 AND t.last_status = 'STOPPED' AND {FAILED}
+         ORDER BY t.stopped_at DESC LIMIT $2"
     ))
     .bind(cluster)
-    .bind(a)
-    .bind(b)
-    .bind(c)
-    .bind(d)
     .bind(limit)
     .fetch_all(conn)
     .await?;
@@ -262,24 +265,45 @@ pub struct Reservation {
     pub host_ports: String,
 }
 
-pub async fn reservations(conn: &mut AnyConnection, cluster: &str, instance_id: Option<&str>) -> Result<Vec<Reservation>> {
-    let rows = sqlx::query(
-        "SELECT container_instance_id, cpu, memory, host_ports FROM tasks
-         WHERE cluster = $1 AND last_status <> 'STOPPED' AND container_instance_id IS NOT NULL
-           AND ($2 = '' OR container_instance_id = $2)",
-    )
-    .bind(cluster)
-    .bind(instance_id.unwrap_or_default())
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(Reservation {
+/// What the live tasks of these instances hold (through the live-by-instance index).
+pub async fn reservations(conn: &mut AnyConnection, instance_ids: &[String]) -> Result<Vec<Reservation>> {
+    let mut out = Vec::new();
+    for chunk in instance_ids.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT container_instance_id, cpu, memory, host_ports FROM tasks
+             WHERE container_instance_id IN ({}) AND last_status <> 'STOPPED'",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            out.push(Reservation {
                 instance_id: row.try_get("container_instance_id")?,
                 cpu: row.try_get("cpu")?,
                 memory: row.try_get("memory")?,
                 host_ports: row.try_get("host_ports")?,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The failure condition, the reasons it names and the partial index must say the same.
+    #[test]
+    fn the_failure_condition_matches_the_reasons_and_the_index() {
+        let condition: String = super::FAILED.split_whitespace().collect::<Vec<_>>().join(" ");
+        for reason in wharf_core::task::FAILURE_REASONS {
+            assert!(condition.contains(&format!("stopped_reason LIKE '{reason}%'")), "{reason} missing from {condition}");
+        }
+        assert_eq!(condition.matches(" LIKE ").count(), wharf_core::task::FAILURE_REASONS.len());
+        for migration in [include_str!("../../../migrations/sqlite/0007_history.sql"), include_str!("../../../migrations/postgres/0007_history.sql")] {
+            let flat: String = migration.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(flat.contains(&format!("WHERE last_status = 'STOPPED' AND {condition};")), "the index's condition differs");
+        }
+    }
 }
