@@ -117,7 +117,8 @@ async fn seed(router: &axum::Router, store: &Store, instances: usize, live: usiz
     .to_string();
     for i in 0..instances {
         let (id, name) = (format!("i-{i:04}"), format!("host-{i:04}"));
-        let attributes = json!([{ "name": "ecs.availability-zone", "value": ["a", "b", "c"][i % 3] }, { "name": "ecs.os-type", "value": "linux" }]).to_string();
+        let zone = ["a", "b", "c"][i % 3];
+        let attributes = json!([{ "name": "ecs.availability-zone", "value": zone }, { "name": "ecs.os-type", "value": "linux" }]).to_string();
         let row = store::instances::NewInstance {
             id: &id,
             cluster: "big",

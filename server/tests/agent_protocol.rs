@@ -333,7 +333,31 @@ async fn start_task_books_each_task_before_the_next(h: Harness) {
     assert!(out["failures"][0]["detail"].as_str().unwrap().contains("ecs.capability.container-ordering"), "{out:#}");
 }
 
+/// A join token past its lifetime registers nothing. The clock is the store's: the token's
+/// expiry is moved into the past rather than waited for (the shortest lifetime is a minute).
+async fn an_expired_join_token_registers_no_host(h: Harness) {
+    h.post("/api/v1/clusters", json!({ "clusterName": "prod" })).await;
+    let (status, token) = h.post("/api/v1/clusters/prod/join-tokens", json!({ "expiresInSeconds": 60 })).await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let register = json!({ "token": token["token"], "cluster": "prod", "hostname": "late", "cpu": 1024, "memory": 1024 });
+    let id = token["joinToken"]["id"].as_str().unwrap().to_string();
+    sqlx::query("UPDATE join_tokens SET expires_at = $1 WHERE id = $2")
+        .bind("2020-01-01T00:00:00.000Z")
+        .bind(&id)
+        .execute(h.store.pool())
+        .await
+        .unwrap();
+    let (status, refused) = h.post("/agent/v1/register", register).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("expired"), "{refused}");
+    let (_, listed) = h.get("/api/v1/clusters/prod/join-tokens").await;
+    assert_eq!(listed["joinTokens"][0]["status"], "EXPIRED", "{listed}");
+    let (status, too_short) = h.post("/api/v1/clusters/prod/join-tokens", json!({ "expiresInSeconds": 5 })).await;
+    assert_eq!((status, too_short["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("expiresInSeconds")), "{too_short}");
+}
+
 on_both_backends!(
+    an_expired_join_token_registers_no_host,
     task_lifecycle_follows_the_agents_reports,
     a_reconnecting_agent_is_reconciled_from_its_hello,
     task_requests_name_every_bad_field,

@@ -20,7 +20,7 @@ pub async fn postgres_database() -> Option<String> {
         if std::env::var("WHARF_REQUIRE_POSTGRES").as_deref() == Ok("1") {
             panic!("WHARF_REQUIRE_POSTGRES=1 but WHARF_TEST_POSTGRES_URL is not set (scripts/test.sh starts a PostgreSQL)");
         }
-        eprintln!("skipped: the PostgreSQL variant (WHARF_TEST_POSTGRES_URL is not set)");
+        skipped("the PostgreSQL variant: WHARF_TEST_POSTGRES_URL is not set (scripts/test.sh starts a PostgreSQL)");
         return None;
     };
     use sqlx::Connection;
@@ -73,9 +73,49 @@ pub fn docker_available() -> bool {
         panic!("Docker Engine with the local/busybox:1 image is required (scripts/test.sh prepares both)");
     }
     if !ok {
-        eprintln!("skipped: no Docker Engine with local/busybox:1 here (scripts/test.sh prepares both)");
+        skipped("no Docker Engine with local/busybox:1 here (scripts/test.sh prepares both)");
     }
     ok
+}
+
+/// Says that a test (or a variant of it) did not run, and why, where it cannot be missed:
+/// straight to the terminal (past the test harness's capture of passing tests' output), and
+/// as a line in `target/skipped-tests.log`, which `scripts/test.sh` counts.
+pub fn skipped(reason: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    let line = format!("skipped: {test}: {reason}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    if let Ok(mut log) = std::fs::OpenOptions::new().create(true).append(true).open(target.join("skipped-tests.log")) {
+        let _ = log.write_all(line.as_bytes());
+    }
+}
+
+/// Runs each listed test body, an `async fn(Option<String>)` given the database (None for
+/// SQLite, a fresh PostgreSQL database's URL otherwise), on both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(None).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(url) = $crate::postgres_database().await {
+                        super::$name(Some(url)).await;
+                    }
+                }
+            )*
+        }
+    };
 }
 
 /// Polls `check` until it returns Some, or panics with `what` after `timeout`.
@@ -108,6 +148,16 @@ impl Server {
     /// A server with its own SQLite store and a short heartbeat (seconds).
     pub async fn start(heartbeat: u64) -> Server {
         Self::start_with(heartbeat, &[]).await
+    }
+
+    /// A server on SQLite (`database` None) or on the PostgreSQL database named, with more
+    /// flags.
+    pub async fn start_on(database: Option<&str>, heartbeat: u64, extra: &[&str]) -> Server {
+        let mut flags: Vec<&str> = extra.to_vec();
+        if let Some(url) = database {
+            flags.extend(["--database-url", url]);
+        }
+        Self::start_with(heartbeat, &flags).await
     }
 
     /// A server with more flags (e.g. `--instance-lost-after-seconds 5`).

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
-use wharf_systest::{Agent, Server, eventually, unique};
+use wharf_systest::{Agent, Server, eventually, on_both_backends, unique};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -45,9 +45,8 @@ fn totals(s: &Value) -> (i64, i64) {
     (ds.iter().map(|d| d["runningCount"].as_i64().unwrap()).sum(), ds.iter().map(|d| d["pendingCount"].as_i64().unwrap()).sum())
 }
 
-#[tokio::test]
-async fn a_service_spreads_rolls_within_its_bounds_scales_and_leaves_a_draining_host() {
-    let server = Server::start(2).await;
+async fn a_service_spreads_rolls_within_its_bounds_scales_and_leaves_a_draining_host(db: Option<String>) {
+    let server = Server::start_on(db.as_deref(), 2, &[]).await;
     let cluster = unique("svc");
     let _agents = fleet(&server, &cluster, 6).await;
     let v1 = server.register(definition("web", "local/web:1")).await;
@@ -112,9 +111,8 @@ async fn a_service_spreads_rolls_within_its_bounds_scales_and_leaves_a_draining_
     assert!(!after.contains_key(&drained));
 }
 
-#[tokio::test]
-async fn run_task_places_by_strategy_and_explains_what_it_cannot_place() {
-    let server = Server::start(2).await;
+async fn run_task_places_by_strategy_and_explains_what_it_cannot_place(db: Option<String>) {
+    let server = Server::start_on(db.as_deref(), 2, &[]).await;
     let cluster = unique("run");
     let _agents = fleet(&server, &cluster, 3).await;
     let small = server.register(definition("job", "local/job:1")).await;
@@ -136,11 +134,70 @@ async fn run_task_places_by_strategy_and_explains_what_it_cannot_place() {
     assert_eq!(status, 400, "{err}");
     let fields: Vec<&str> = err["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert!(fields.contains(&"count") && fields.contains(&"placementConstraints[0].expression"), "{err}");
+
+    // A constraint no instance meets, and an attribute the task needs that none offers.
+    let nowhere = json!({ "taskDefinition": small, "placementConstraints": [{ "type": "memberOf", "expression": "attribute:ecs.availability-zone == z" }] });
+    let run = server.ok("POST", &format!("/api/v1/clusters/{cluster}/tasks"), Some(nowhere)).await;
+    assert_eq!((run["failures"][0]["reason"].as_str(), run["tasks"].as_array().map(Vec::len)), (Some("CONSTRAINT"), Some(0)), "{run:#}");
+    assert!(run["failures"][0]["detail"].as_str().unwrap().contains("attribute:ecs.availability-zone == z"), "{run:#}");
+    let logged = server
+        .register(json!({ "family": "logged", "containerDefinitions": [{ "name": "app", "image": "x", "memory": 64,
+            "logConfiguration": { "logDriver": "awslogs", "options": {} } }] }))
+        .await;
+    let run = server.ok("POST", &format!("/api/v1/clusters/{cluster}/tasks"), Some(json!({ "taskDefinition": logged }))).await;
+    assert_eq!(run["failures"][0]["reason"], "ATTRIBUTE", "{run:#}");
+    assert!(run["failures"][0]["detail"].as_str().unwrap().contains("ecs.capability.logging-driver.awslogs"), "{run:#}");
 }
 
-#[tokio::test]
-async fn a_daemon_runs_on_every_instance_including_ones_that_join_later() {
-    let server = Server::start(2).await;
+async fn events(server: &Server, cluster: &str) -> Vec<String> {
+    let s = service(server, cluster, "web").await;
+    s["events"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap().to_string()).collect()
+}
+
+/// The circuit breaker when there is nothing to roll back to, and with rollback off: the
+/// deployment fails and says so, and the service stays on the revision it was given.
+async fn a_failed_deployment_without_a_rollback_says_why_and_stays(db: Option<String>) {
+    let server = Server::start_on(db.as_deref(), 2, &["--scheduler-interval-seconds", "1"]).await;
+    let cluster = unique("breaker");
+    let _agents = fleet(&server, &cluster, 2).await;
+    // The first revision never starts: no completed deployment exists to roll back to.
+    let broken = server.register(definition("web", "local/web:fail")).await;
+    let breaker = json!({ "deploymentCircuitBreaker": { "enable": true, "rollback": true } });
+    let body = json!({ "serviceName": "web", "taskDefinition": broken, "desiredCount": 4, "deploymentConfiguration": breaker });
+    server.ok("POST", &format!("/api/v1/clusters/{cluster}/services"), Some(body)).await;
+    let said = eventually("the breaker to give up without a rollback", WAIT, || async {
+        let e = events(&server, &cluster).await;
+        e.iter().any(|m| m.contains("has no completed deployment to roll back to")).then_some(e)
+    })
+    .await;
+    assert!(said.iter().any(|m| m.contains("deployment failed")), "{said:?}");
+    let s = service(&server, &cluster, "web").await;
+    assert_eq!((s["taskDefinition"].as_str(), s["deployments"][0]["rolloutState"].as_str()), (Some(broken.as_str()), Some("FAILED")), "{s:#}");
+
+    // A good revision completes; a broken one after it, with rollback off, fails and stays.
+    let good = server.register(definition("web", "local/web:2")).await;
+    let off = json!({ "deploymentCircuitBreaker": { "enable": true, "rollback": false } });
+    server.ok("PATCH", &format!("/api/v1/clusters/{cluster}/services/web"), Some(json!({ "taskDefinition": good, "deploymentConfiguration": off }))).await;
+    eventually("the good revision to complete", WAIT, || async {
+        let s = service(&server, &cluster, "web").await;
+        (s["deployments"][0]["rolloutState"] == "COMPLETED" && s["runningCount"] == 4).then_some(())
+    })
+    .await;
+    let broken_again = server.register(definition("web", "local/web:fail")).await;
+    server.ok("PATCH", &format!("/api/v1/clusters/{cluster}/services/web"), Some(json!({ "taskDefinition": broken_again }))).await;
+    let s = eventually("the deployment to fail", WAIT, || async {
+        let s = service(&server, &cluster, "web").await;
+        (s["deployments"][0]["rolloutState"] == "FAILED").then_some(s)
+    })
+    .await;
+    let said = events(&server, &cluster).await;
+    assert!(!said.iter().any(|m| m.contains("rolling back")), "rollback is off: {said:?}");
+    assert_eq!(s["taskDefinition"], broken_again.as_str());
+    assert_eq!(s["runningCount"], 4, "the old tasks keep running: {s:#}");
+}
+
+async fn a_daemon_runs_on_every_instance_including_ones_that_join_later(db: Option<String>) {
+    let server = Server::start_on(db.as_deref(), 2, &[]).await;
     let cluster = unique("daemon");
     let token = server.cluster_with_token(&cluster).await;
     let _first = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "simulate", "--count", "3", "--name-prefix", "first"]);
@@ -169,9 +226,8 @@ async fn cluster_running(server: &Server, cluster: &str) -> i64 {
     server.ok("GET", &format!("/api/v1/clusters/{cluster}"), None).await["cluster"]["runningTasksCount"].as_i64().unwrap()
 }
 
-#[tokio::test]
-async fn five_thousand_tasks_on_two_hundred_instances_stay_exact_through_scaling() {
-    let server = Server::start(5).await;
+async fn five_thousand_tasks_on_two_hundred_instances_stay_exact_through_scaling(db: Option<String>) {
+    let server = Server::start_on(db.as_deref(), 5, &[]).await;
     let cluster = unique("scale");
     let token = server.cluster_with_token(&cluster).await;
     let _agents = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "simulate", "--count", "200"]);
@@ -210,3 +266,11 @@ async fn five_thousand_tasks_on_two_hundred_instances_stay_exact_through_scaling
         assert_eq!(cluster_running(&server, &cluster).await, desired);
     }
 }
+
+on_both_backends!(
+    a_service_spreads_rolls_within_its_bounds_scales_and_leaves_a_draining_host,
+    run_task_places_by_strategy_and_explains_what_it_cannot_place,
+    a_daemon_runs_on_every_instance_including_ones_that_join_later,
+    five_thousand_tasks_on_two_hundred_instances_stay_exact_through_scaling,
+    a_failed_deployment_without_a_rollback_says_why_and_stays,
+);

@@ -101,14 +101,19 @@ impl SetState {
         (self.0)(f)
     }
 
-    /// `steps` along the zoom ladder from what is drawn now.
-    pub fn zoom_by(&self, from: Level, steps: i32) {
-        self.update(&|st: &mut State| {
-            let (level, zoom) = step(from, st.zoom, steps);
-            st.level = Some(level);
-            st.zoom = zoom;
-        })
+    /// `steps` along the zoom ladder (see [`zoomed`]).
+    pub fn zoom_by(&self, drawn: Level, steps: i32) {
+        self.update(&|st: &mut State| zoomed(st, drawn, steps))
     }
+}
+
+/// `steps` along the zoom ladder from the level asked for, or from what is drawn when none
+/// was: a closer level asked for is drawn only once its data arrives, and stepping from the
+/// picture still on screen would undo the step just taken.
+fn zoomed(st: &mut State, drawn: Level, steps: i32) {
+    let (level, zoom) = step(st.level.unwrap_or(drawn), st.zoom, steps);
+    st.level = Some(level);
+    st.zoom = zoom;
 }
 
 #[component]
@@ -309,6 +314,23 @@ mod interact;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zooming_in_from_tiles_reaches_the_containers_while_the_data_lags() {
+        // 2,000 hosts open as tiles; the picture stays tiles until the tasks have been read,
+        // whatever the keys asked for meanwhile.
+        let mut st = state_of(&leptos_router::params::ParamsMap::new());
+        let drawn = Level::Tiles;
+        let mut seen = Vec::new();
+        for _ in 0..layout::STOPS.len() {
+            zoomed(&mut st, drawn, 1);
+            seen.push((st.level.unwrap(), st.zoom));
+        }
+        assert_eq!(seen[..3], [(Level::Tiles, 1.25), (Level::Tasks, 1.0), (Level::Tasks, 1.25)], "{seen:?}");
+        assert_eq!(*seen.last().unwrap(), (Level::Containers, 1.5), "the top of the ladder: {seen:?}");
+        zoomed(&mut st, drawn, -9);
+        assert_eq!((st.level, st.zoom), (Some(Level::Tiles), 0.5));
+    }
 
     #[test]
     fn the_url_round_trips_the_view() {

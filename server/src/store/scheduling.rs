@@ -209,6 +209,13 @@ pub async fn hold_lease(conn: &mut AnyConnection, holder: &str, now: &str, until
     Ok(true)
 }
 
+/// How long a service waits before starting tasks again after `failures` failed starts in a
+/// row: nothing for the first two, then `base` seconds doubling per failure, at most 15
+/// minutes (ECS's task start throttling).
+pub fn start_backoff_secs(failures: i64, base: u64) -> Option<u64> {
+    (failures >= 3).then(|| base.saturating_mul(1 << (failures - 3).min(16)).min(900))
+}
+
 /// Tasks still wanted that have not reached RUNNING and were created before `before`: (id,
 /// cluster, instance).
 pub async fn stuck_before_running(conn: &mut AnyConnection, before: &str) -> Result<Vec<(String, String, Option<String>)>> {
@@ -330,8 +337,7 @@ pub async fn task_outcome(conn: &mut AnyConnection, task_id: &str, failed: bool,
         .fetch_one(&mut *conn)
         .await?
         .try_get(0)?;
-    if failures >= 3 {
-        let secs = backoff_base_secs.saturating_mul(1 << (failures - 3).min(8)).min(900);
+    if let Some(secs) = start_backoff_secs(failures, backoff_base_secs) {
         let until = chrono::Utc::now() + chrono::Duration::seconds(secs as i64);
         sqlx::query("UPDATE services SET throttled_until = $2 WHERE id = $1")
             .bind(&service_id)
@@ -340,4 +346,15 @@ pub async fn task_outcome(conn: &mut AnyConnection, task_id: &str, failed: bool,
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn starts_back_off_from_five_seconds_doubling_to_fifteen_minutes() {
+        let secs: Vec<Option<u64>> = (1..=12).map(|n| super::start_backoff_secs(n, 5)).collect();
+        assert_eq!(secs[..2], [None, None], "two failures are not yet a pattern");
+        assert_eq!(secs[2..], [5, 10, 20, 40, 80, 160, 320, 640, 900, 900].map(Some));
+        assert_eq!(super::start_backoff_secs(i64::MAX, 5), Some(900), "no overflow however long it fails");
+    }
 }

@@ -79,7 +79,7 @@ async fn fresh_postgres_database() -> Option<String> {
         if std::env::var("WHARF_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
             panic!("WHARF_REQUIRE_POSTGRES=1 but WHARF_TEST_POSTGRES_URL is not set");
         }
-        eprintln!("PostgreSQL not configured (WHARF_TEST_POSTGRES_URL); skipping the PostgreSQL variant");
+        wharf_systest::skipped("the PostgreSQL variant: WHARF_TEST_POSTGRES_URL is not set (scripts/test.sh starts a PostgreSQL)");
         return None;
     };
     use sqlx::Connection;
