@@ -5,7 +5,6 @@ import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import net from 'node:net';
 import { chromium } from 'playwright-core';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -14,21 +13,30 @@ export const artifacts = join(root, 'end2end', 'artifacts');
 export const bin = (name) => join(process.env.WHARF_BIN_DIR ?? join(root, 'target', 'debug'), name);
 mkdirSync(artifacts, { recursive: true });
 
-export function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
+/** An API answer other than 2xx. */
+export class ApiError extends Error {
+  constructor(message, status) { super(message); this.status = status; }
 }
 
-/** Polls `check` until it returns something truthy; throws after `ms`. */
+/**
+ * Polls `check` until it returns something truthy; throws after `ms`. A check that throws is
+ * retried (a server still starting refuses connections), except on a server error, which
+ * fails at once; on timeout the last error is part of the message.
+ */
 export async function until(what, ms, check) {
   const end = Date.now() + ms;
+  let last;
   while (Date.now() < end) {
-    try { const v = await check(); if (v) return v; } catch {}
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      if (e instanceof ApiError && e.status >= 500) throw e;
+      last = e;
+    }
     await new Promise((r) => setTimeout(r, 150));
   }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last.message})` : ''}`);
 }
 
 /** Calls the JSON API at `base`; fails the test on any status other than 2xx. */
@@ -37,7 +45,7 @@ export async function callApi(base, method, path, body) {
     method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined,
   });
   const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  if (!res.ok) throw new ApiError(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`, res.status);
   return json;
 }
 
@@ -46,12 +54,24 @@ export async function callApi(base, method, path, body) {
  * port, data }. Passing `port` and `data` of an earlier one restarts that server.
  */
 export async function startServer(extra = [], { port: reuse, data: kept } = {}) {
-  const port = reuse ?? await freePort();
-  const base = `http://127.0.0.1:${port}`;
   const data = kept ?? mkdtempSync(join(tmpdir(), 'wharf-e2e-'));
+  // Port 0 on a first start: the server binds a free port itself and names it in its log (no
+  // race with another process between finding a port and binding it); a restart keeps it.
   const process_ = spawn(bin('wharf-server'),
-    ['--listen', `127.0.0.1:${port}`, '--data-dir', data, '--site-dir', join(root, 'target', 'site'), ...extra],
-    { stdio: ['ignore', 'inherit', 'inherit'] });
+    ['--listen', `127.0.0.1:${reuse ?? 0}`, '--data-dir', data, '--site-dir', join(root, 'target', 'site'), ...extra],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`wharf-server named no port within 30 s:\n${seen}`)), 30000);
+    process_.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      seen += chunk;
+      const found = seen.match(/Wharf is up at http:\/\/127\.0\.0\.1:(\d+)/);
+      if (found) { clearTimeout(timer); resolve(Number(found[1])); }
+    });
+    process_.on('exit', (code) => { clearTimeout(timer); reject(new Error(`wharf-server exited (${code}):\n${seen}`)); });
+  });
+  const base = `http://127.0.0.1:${port}`;
   await until(`${base}/readyz`, 30000, async () => (await fetch(`${base}/readyz`)).ok);
   return { process: process_, base, port, data };
 }

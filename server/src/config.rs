@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "wharf-server", version, about = "Wharf's control plane: the HTTP API and the web portal.")]
 pub struct Config {
-    /// Address and port to listen on.
+    /// Address and port to listen on; port 0 picks a free one (the log says which).
     #[arg(long, env = "WHARF_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
 
@@ -68,8 +68,9 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn public_url(&self) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
+    /// The URL hosts reach this server at: as configured, else the address it listens on.
+    pub fn public_url(&self, listening: SocketAddr) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{listening}"))
     }
 
     pub fn agent_binary(&self) -> Option<PathBuf> {

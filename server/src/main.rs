@@ -27,9 +27,13 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         tracing::warn!(site = %site.display(), "no portal files found; the API works, pages will not hydrate (run scripts/build-site.sh)");
     }
     store.disconnect_all_agents().await?;
+    // Bound before anything else is built: with port 0 the system picks a free port, and
+    // the public URL and the log name the one it picked.
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let listen = listener.local_addr()?;
     let agent =
         wharf_server::api::AgentSettings { heartbeat: std::time::Duration::from_secs(config.agent_heartbeat_seconds), binary: config.agent_binary() };
-    let state = wharf_server::state(store, wharf_server::leptos_options(&site, config.listen), config.public_url(), agent);
+    let state = wharf_server::state(store, wharf_server::leptos_options(&site, listen), config.public_url(listen), agent);
     let scheduler = wharf_server::scheduling::Settings {
         interval: std::time::Duration::from_secs(config.scheduler_interval_seconds),
         lost_after: std::time::Duration::from_secs(config.instance_lost_after_seconds),
@@ -40,12 +44,11 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         service_events: config.service_events_kept,
     };
     wharf_server::spawn_background(&state, scheduler, history);
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(
-        listen = %config.listen,
+        %listen,
         backend = ?state.store.backend(),
         startup_ms = started.elapsed().as_millis() as u64,
-        "Wharf is up at http://{}", config.listen
+        "Wharf is up at http://{listen}"
     );
     axum::serve(listener, wharf_server::app(state))
         .with_graceful_shutdown(async {

@@ -56,9 +56,18 @@ pub fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 
-/// A free TCP port on loopback.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+
+/// A port for a task to listen on (host networking, where the port must be known before the
+/// task runs). Taken below the kernel's ephemeral range (32768–60999), where the system never
+/// hands out ports by itself, so the servers and clients of other tests (which bind port 0)
+/// cannot take it between this check and the task's bind.
+pub fn task_port() -> u16 {
+    loop {
+        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 10_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Docker is part of the real stack; when WHARF_REQUIRE_DOCKER=1 its absence fails the test.
@@ -162,11 +171,12 @@ impl Server {
 
     /// A server with more flags (e.g. `--instance-lost-after-seconds 5`).
     pub async fn start_with(heartbeat: u64, extra: &[&str]) -> Server {
-        let port = free_port();
         let data = tempfile::tempdir().expect("temp dir");
+        // Port 0: the server binds a free port itself and names it in its log, so no other
+        // process can take the port between finding and binding it.
         let mut server = Server {
-            url: format!("http://127.0.0.1:{port}"),
-            port,
+            url: String::new(),
+            port: 0,
             data,
             child: None,
             heartbeat,
@@ -178,7 +188,9 @@ impl Server {
     }
 
     async fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.data.path().join("server.log")).expect("log");
+        let log_path = self.data.path().join("server.log");
+        let logged_before = std::fs::read_to_string(&log_path).map(|t| t.len()).unwrap_or(0);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("log");
         let child = Command::new(binary("wharf-server"))
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
@@ -194,6 +206,16 @@ impl Server {
             .spawn()
             .expect("wharf-server starts");
         self.child = Some(child);
+        // A restart keeps its port, so agents find it again.
+        if self.port == 0 {
+            let port = eventually("the server to name its port", Duration::from_secs(60), || async {
+                let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+                text.get(logged_before..)?.split("Wharf is up at http://127.0.0.1:").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u16>().ok()
+            })
+            .await;
+            self.port = port;
+            self.url = format!("http://127.0.0.1:{port}");
+        }
         let http = self.http.clone();
         let ready = format!("{}/readyz", self.url);
         eventually("the server to be ready", Duration::from_secs(30), || {
@@ -224,7 +246,7 @@ impl Server {
     pub async fn second_on_same_data(&self) -> (Option<i32>, String) {
         let run = Command::new(binary("wharf-server"))
             .arg("--listen")
-            .arg(format!("127.0.0.1:{}", free_port()))
+            .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(self.data.path().join("data"))
             .args(&self.extra)

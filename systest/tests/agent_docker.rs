@@ -359,7 +359,7 @@ async fn ecs_volumes_ulimits_working_directory_init_and_host_networking_reach_do
     .await;
 
     // Host networking: the container's port is the host's, and reported so.
-    let port = free_port();
+    let port = task_port();
     let td = s
         .server
         .register(json!({ "family": "hostnet", "networkMode": "host", "containerDefinitions": [
