@@ -86,6 +86,8 @@ pub trait Backend: Send + Sync + 'static {
     /// Stops the instance's tasks and takes it out of the cluster (INACTIVE).
     async fn deregister_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance>;
     /// The cluster as the relationship diagram draws it.
+    /// A cluster's totals (instances, tasks, capacity) without its instances one by one.
+    async fn cluster_summary(&self, cluster: &str) -> Result<wharf_core::topology::Summary>;
     async fn topology(&self, cluster: &str, detail: wharf_core::topology::Detail) -> Result<wharf_core::topology::Topology>;
     /// The command that installs and starts an agent on a new host, for a clear join token.
     fn agent_install_command(&self, cluster: &str, token: &str) -> String;

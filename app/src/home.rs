@@ -49,13 +49,12 @@ pub struct Dashboard {
 
 #[server(input = Json)]
 pub async fn dashboard_data() -> PortalResult<Dashboard> {
-    use wharf_core::topology::Detail;
     let backend = crate::ssr::backend()?;
     let page = wharf_core::page::Page { limit: wharf_core::page::LIMIT_MAX_RESULTS, after: None };
     let mut out = Dashboard { clusters: Vec::new(), rollouts: Vec::new(), events: Vec::new(), failed: Vec::new(), families: crate::task_definitions::list_families().await?.len() };
     for cluster in backend.list_clusters(page.clone()).await?.items {
         let name = cluster.cluster_name.clone();
-        let summary = backend.topology(&name, Detail::Instances).await?.summary;
+        let summary = backend.cluster_summary(&name).await?;
         out.clusters.push(ClusterCard { name: name.clone(), services: cluster.active_services_count, summary });
         for s in backend.list_services(&name, page.clone()).await?.items {
             if let Some(primary) = s.deployments.iter().find(|d| d.status == "PRIMARY" && d.rollout_state == "IN_PROGRESS") {

@@ -29,20 +29,23 @@ pub async fn list_instances(cluster: String, after: Option<String>, limit: i64) 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InstanceOverview {
     pub instance: ContainerInstance,
-    pub tasks: Vec<Task>,
+    /// A page of the tasks it is asked to run (desired RUNNING).
+    pub tasks: Paged<Task>,
     /// Families with an ACTIVE revision, for "Start task here".
     pub families: Vec<TaskDefinitionFamily>,
 }
 
 #[server(input = Json)]
-pub async fn instance_detail(cluster: String, id: String) -> PortalResult<InstanceOverview> {
+pub async fn instance_detail(cluster: String, id: String, after: Option<String>) -> PortalResult<InstanceOverview> {
     let backend = crate::ssr::backend()?;
     let page = wharf_core::page::Page { limit: wharf_core::page::LIMIT_MAX_RESULTS, after: None };
-    let filter = crate::backend::TaskFilter { container_instance: Some(id.clone()), ..Default::default() };
+    let filter = crate::backend::TaskFilter { container_instance: Some(id.clone()), desired_status: Some("RUNNING".into()), ..Default::default() };
+    let after = after.map(|t| wharf_core::page::decode_token(&t).ok_or_else(|| wharf_core::WharfError::invalid_field("after", "not a page token")));
+    let tasks_page = wharf_core::page::Page { limit: PAGE_ROWS, after: after.transpose()? };
     let active = Some(wharf_core::task_definition::TaskDefinitionStatus::Active);
     Ok(InstanceOverview {
         instance: backend.describe_container_instance(&cluster, &id).await?,
-        tasks: backend.list_tasks(&cluster, filter, page.clone()).await?.items,
+        tasks: backend.list_tasks(&cluster, filter, tasks_page).await?,
         families: backend.list_task_definition_families(None, active, page).await?.items,
     })
 }
@@ -224,9 +227,10 @@ pub fn InstancePage() -> impl IntoView {
     let status = ServerAction::<SetInstanceStatus>::new();
     let deregister = ServerAction::<DeregisterInstance>::new();
     let live = crate::live::use_live(cluster);
+    let after = use_page_cursor();
     let detail = Resource::new(
-        move || (cluster(), id(), start.version().get(), status.version().get(), deregister.version().get(), live.version.get()),
-        |(c, i, ..)| instance_detail(c, i),
+        move || (cluster(), id(), after.get(), start.version().get(), status.version().get(), deregister.version().get(), live.version.get()),
+        |(c, i, a, ..)| instance_detail(c, i, a),
     );
     let chosen = RwSignal::new(String::new());
     let action_error = move || {
@@ -313,12 +317,19 @@ pub fn InstancePage() -> impl IntoView {
                         view! { <StartTaskForm cluster=cluster() id=id() families=d.families.clone() chosen start/> }.into_any()
                     }}
                     <section class="card">
-                        <h2>"Tasks on this instance"</h2>
-                        {if d.tasks.is_empty() {
-                            view! { <p class="muted">"No tasks have run here yet."</p> }.into_any()
-                        } else {
-                            view! { <TaskTable cluster=cluster() tasks=d.tasks/> }.into_any()
-                        }}
+                        <h2>{format!("Tasks on this instance ({} running, {} pending)", d.instance.running_tasks_count, d.instance.pending_tasks_count)}</h2>
+                        {
+                            let later = after.get_untracked().is_some();
+                            if d.tasks.items.is_empty() && !later {
+                                view! { <p class="muted">"No tasks run here now."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <TaskTable cluster=cluster() tasks=d.tasks.items/>
+                                    <Pager next=d.tasks.next_token on_later_page=later what="tasks"/>
+                                }
+                                .into_any()
+                            }
+                        }
                     </section>
                 })
             })}

@@ -19,6 +19,10 @@ pub struct Topology {
     pub instances: Vec<InstanceNode>,
     pub services: Vec<ServiceNode>,
     pub summary: Summary,
+    /// Only the instances a first screen shows (a portal page's first read of a large
+    /// cluster); the summary and services are whole.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// One resource of an instance (CPU units or MiB).
@@ -34,7 +38,7 @@ pub struct Capacity {
 }
 
 impl Capacity {
-    fn add(&mut self, other: &Capacity) {
+    pub fn add(&mut self, other: &Capacity) {
         self.registered += other.registered;
         self.reserved += other.reserved;
         if let Some(u) = other.used {

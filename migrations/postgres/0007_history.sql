@@ -2,12 +2,7 @@
 -- that have not stopped, so a task's entry moves once (when it stops), not on every report.
 CREATE INDEX tasks_live_by_cluster ON tasks (cluster, id) WHERE last_status <> 'STOPPED';
 CREATE INDEX tasks_live_by_instance ON tasks (container_instance_id) WHERE last_status <> 'STOPPED';
-CREATE INDEX tasks_live_by_service ON tasks (service_id, started_by, last_status) WHERE last_status <> 'STOPPED';
--- Counts and sums of live tasks (a cluster's counts, the diagram's tallies, deployments' task
--- counts) read this index alone, never the rows. A task's entry moves when its last status
--- does: a few times in its life, not on every report.
-CREATE INDEX tasks_live_tally ON tasks (cluster, container_instance_id, service_id, task_group, last_status, started_by, cpu, memory)
-    WHERE last_status <> 'STOPPED';
+CREATE INDEX tasks_live_by_service ON tasks (service_id) WHERE last_status <> 'STOPPED';
 
 -- Instances are listed by name, a page at a time.
 CREATE INDEX container_instances_by_name ON container_instances (cluster, name, id);

@@ -6,7 +6,7 @@
 //!     cargo bench -p wharf-server --bench pages
 //!
 //! WHARF_BENCH_INSTANCES (1000), WHARF_BENCH_LIVE (100000), WHARF_BENCH_STOPPED (1000000) and
-//! WHARF_BENCH_RUNS (20) size it.
+//! WHARF_BENCH_RUNS (20) size it; WHARF_BENCH_DUMP=DIR writes each page's HTML there.
 
 use axum::body::Body;
 use axum::http::{Method, Request};
@@ -28,9 +28,17 @@ async fn main() {
     let live = env("WHARF_BENCH_LIVE", 100_000);
     let stopped = env("WHARF_BENCH_STOPPED", 1_000_000);
     let runs = env("WHARF_BENCH_RUNS", 20);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(None, dir.path()).await.expect("store");
-    let options = wharf_server::leptos_options(&dir.path().join("site"), "127.0.0.1:0".parse().unwrap());
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().to_path_buf();
+    // WHARF_BENCH_KEEP=1 leaves the database behind for a look at its query plans.
+    let _removed_at_exit = if std::env::var("WHARF_BENCH_KEEP").is_ok() {
+        eprintln!("database kept: {}", tmp.keep().join("wharf.db").display());
+        None
+    } else {
+        Some(tmp)
+    };
+    let store = Store::open(None, &dir).await.expect("store");
+    let options = wharf_server::leptos_options(&dir.join("site"), "127.0.0.1:0".parse().unwrap());
     let settings = wharf_server::api::AgentSettings { heartbeat: Duration::from_secs(10), binary: None };
     let router = wharf_server::app(wharf_server::state(store.clone(), options, "http://127.0.0.1:3000".into(), settings));
     let began = Instant::now();
@@ -59,6 +67,9 @@ async fn main() {
             times.push(t.elapsed());
             assert!(status < 400, "{path}: {status}");
             size = body.len();
+            if let Some(dump) = std::env::var_os("WHARF_BENCH_DUMP") {
+                let _ = std::fs::write(std::path::Path::new(&dump).join(format!("{}.html", name.replace(' ', "-"))), &body);
+            }
         }
         times.sort();
         let p99 = times[((times.len() as f64 * 0.99).ceil() as usize).clamp(1, times.len()) - 1];

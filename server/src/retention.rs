@@ -50,6 +50,7 @@ pub async fn sweep(store: &Store, settings: &Settings) -> Result<(u64, u64), sto
         events += sql::cap_service_events(w.conn(), &service, settings.service_events).await?;
     }
     sql::delete_run_tokens(w.conn(), &ago(CLIENT_TOKENS)).await?;
+    sql::delete_zero_counts(w.conn()).await?;
     w.commit().await?;
     Ok((tasks, events))
 }

@@ -406,7 +406,7 @@ mod tests {
 
     pub fn topology(instances: Vec<InstanceNode>) -> Topology {
         let summary = Summary::of(&instances);
-        Topology { cluster_name: "c".into(), detail: Detail::Containers, instances, services: Vec::new(), summary }
+        Topology { cluster_name: "c".into(), detail: Detail::Containers, instances, services: Vec::new(), summary, partial: false }
     }
 
     #[test]

@@ -35,6 +35,36 @@ pub async fn cluster_topology(cluster: String, detail: Option<Detail>) -> Portal
     Ok(if Level::default_for(t.instances.len()) == Level::Tiles { t } else { backend.topology(&cluster, Detail::Containers).await? })
 }
 
+/// The page's first read: for a large cluster, only the instances on the first screen of
+/// the picture (at the view's grouping and level), so the page stays small however large the
+/// cluster; the browser reads the rest once it runs.
+#[server(input = Json)]
+pub async fn first_topology(cluster: String, level: Option<String>, group_by: String) -> PortalResult<Topology> {
+    let level = level.as_deref().and_then(Level::parse);
+    let t = cluster_topology(cluster, level.map(Level::detail)).await?;
+    let level = level.unwrap_or_else(|| Level::default_for(t.instances.len()));
+    Ok(first_screen(t, &View { group_by, ..View::default() }, level))
+}
+
+/// Rows of the picture drawn before the browser measures its frame (user units).
+const FIRST_BAND: f64 = 800.0;
+
+/// The instances drawn in the first band, when that is not all of them.
+#[cfg(feature = "ssr")]
+fn first_screen(mut t: Topology, view: &View, level: Level) -> Topology {
+    let drawing = layout(&t, view, level, layout::WIDTH);
+    let keep: std::collections::BTreeSet<usize> = drawing.placed.iter().filter(|p| p.y <= FIRST_BAND).map(|p| p.instance).collect();
+    if keep.len() < t.instances.len() {
+        let mut n = 0;
+        t.instances.retain(|_| {
+            n += 1;
+            keep.contains(&(n - 1))
+        });
+        t.partial = true;
+    }
+    t
+}
+
 /// What a picture of `instances` hosts at `level` needs from the server: small clusters get
 /// everything at once.
 #[cfg(any(feature = "hydrate", test))]
@@ -132,7 +162,10 @@ pub fn DiagramPage() -> impl IntoView {
     let live = crate::live::use_live(cluster);
     // The first read only: later ones (live changes, zooming in) update the picture in place so
     // the user keeps their place.
-    let first = Resource::new(cluster, move |c| cluster_topology(c, state.get_untracked().level.map(Level::detail)));
+    let first = Resource::new(cluster, move |c| {
+        let s = state.get_untracked();
+        first_topology(c, s.level.map(|l| l.name().to_string()), s.view.group_by)
+    });
     view! {
         <PageHeader
             title=Signal::derive(move || format!("{} · diagram", cluster()))
@@ -176,7 +209,7 @@ fn Diagram(first: Topology, state: Memo<State>, set_state: SetState, live: crate
     let search = Memo::new(move |_| state.with(|s| s.search.clone()));
     // Which rows are drawn: the band on screen, one screen either side. The server draws the
     // top of the picture; the browser measures its frame once it runs.
-    let band = RwSignal::new((0.0f64, 1400.0f64));
+    let band = RwSignal::new((0.0f64, FIRST_BAND));
     let rows = Memo::new(move |_| {
         let (top, bottom) = band.get();
         drawing.with(|d| d.rows_between(top, bottom))
@@ -237,6 +270,7 @@ fn Diagram(first: Topology, state: Memo<State>, set_state: SetState, live: crate
                 on:keydown=pan.on_key() on:click=pan.on_click() on:mousedown=pan.on_down() on:mousemove=pan.on_move()
                 on:mouseup=pan.on_up() on:mouseleave=pan.on_up() on:wheel=pan.on_wheel() on:scroll=pan.on_scroll()>
                 <svg id="diagram-svg" xmlns="http://www.w3.org/2000/svg" data-level=move || level.get().name()
+                    data-partial=move || data.with(|t| t.partial.then_some("true"))
                     viewBox=move || drawing.with(|d| format!("0 0 {} {}", d.width, d.height))
                     width=move || drawing.with(|d| d.width) * zoom.get() height=move || drawing.with(|d| d.height) * zoom.get()
                     role="group" aria-label=format!("Diagram of cluster {cluster}")>
@@ -268,7 +302,7 @@ fn follow(data: RwSignal<Arc<Topology>>, state: Memo<State>, live: crate::live::
     Effect::new(move |prev: Option<(u64, Option<Level>)>| {
         let key = (live.version.get(), state.with(|s| s.level));
         let changed = prev.is_some_and(|p| p.0 != key.0);
-        if changed || data.with_untracked(|t| t.detail) < wanted_now() {
+        if changed || data.with_untracked(|t| t.partial || t.detail < wanted_now()) {
             read(cluster.clone(), data, busy, again, wanted_now);
         }
         key

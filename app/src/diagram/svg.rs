@@ -65,6 +65,20 @@ fn state_word(i: &InstanceNode) -> &'static str {
     }
 }
 
+/// A coordinate as the markup writes it: to a tenth of a unit (finer than any screen shows)
+/// and without a trailing ".0", which keeps the markup of a large picture small.
+#[derive(Clone, Copy)]
+struct N(f64);
+
+impl std::fmt::Display for N {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tenths = (self.0 * 10.0).round() as i64;
+        let sign = if tenths < 0 { "-" } else { "" };
+        let (whole, tenth) = (tenths.unsigned_abs() / 10, tenths.unsigned_abs() % 10);
+        if tenth == 0 { write!(f, "{sign}{whole}") } else { write!(f, "{sign}{whole}.{tenth}") }
+    }
+}
+
 /// x of the traced service's rail.
 pub fn rail_x() -> f64 {
     MARGIN + RAIL_W / 2.0 - 4.0
@@ -76,8 +90,8 @@ impl Scene<'_> {
         let d = self.drawing;
         let mut out = format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\"><style>{STYLE}</style>{DEFS}",
-            w = d.width,
-            h = d.height
+            w = N(d.width),
+            h = N(d.height)
         );
         out.push_str(&self.frames());
         for r in 0..d.rows.len() {
@@ -108,26 +122,26 @@ impl Scene<'_> {
             let _ = write!(
                 out,
                 r#"<g class="group"><rect class="group-frame" x="{}" y="{}" width="{}" height="{}" rx="8"/><text class="group-label" x="{}" y="{}">{}</text></g>"#,
-                g.x,
-                g.y,
-                g.w,
-                g.h,
-                g.x + 12.0,
-                g.y + GROUP_HEAD - 12.0,
+                N(g.x),
+                N(g.y),
+                N(g.w),
+                N(g.h),
+                N(g.x + 12.0),
+                N(g.y + GROUP_HEAD - 12.0),
                 escape(&label)
             );
         }
         if !self.trace().is_empty() {
-            let (x, colour) = (rail_x(), self.drawing.palette.colour(Some(self.trace())));
-            let bottom = self.drawing.height - MARGIN;
+            let (x, colour) = (N(rail_x()), self.drawing.palette.colour(Some(self.trace())));
+            let bottom = N(self.drawing.height - MARGIN);
             let _ = write!(
                 out,
                 r#"<g class="rail" data-service="{s}" data-href="/clusters/{c}/services/{s}" role="link"><title>service {s}: open its page</title><line x1="{x}" y1="{top}" x2="{x}" y2="{bottom}" stroke="{colour}"/><circle cx="{x}" cy="{top}" r="6" fill="{colour}"/><text class="rail-label" x="{tx}" y="{ty}">{s}</text></g>"#,
                 s = escape(self.trace()),
                 c = escape(self.cluster),
-                top = MARGIN + 6.0,
-                tx = x + 10.0,
-                ty = MARGIN + 10.0,
+                top = N(MARGIN + 6.0),
+                tx = N(rail_x() + 10.0),
+                ty = N(MARGIN + 10.0),
             );
         }
         out
@@ -162,8 +176,9 @@ impl Scene<'_> {
             let (rx, ry) = (rail_x(), d.rows[r].y + 8.0);
             let mut path = String::new();
             for (x, y) in branches {
-                let _ = write!(path, "M{rx},{ry} C{},{ry} {},{y} {x},{y} ", rx + 40.0, x - 40.0);
+                let _ = write!(path, "M{},{} C{},{} {},{} {},{} ", N(rx), N(ry), N(rx + 40.0), N(ry), N(x - 40.0), N(y), N(x), N(y));
             }
+            let (rx, ry) = (N(rx), N(ry));
             let _ = write!(
                 out,
                 r#"<g class="branches"><circle cx="{rx}" cy="{ry}" r="3" fill="{c}"/><path d="{path}" stroke="{c}"/></g>"#,
@@ -197,10 +212,10 @@ impl Scene<'_> {
             c = escape(self.cluster),
             name = escape(&i.name),
             tip = escape(&tooltip),
-            x = p.x,
-            y = p.y,
-            w = p.w,
-            h = p.h,
+            x = N(p.x),
+            y = N(p.y),
+            w = N(p.w),
+            h = N(p.h),
         );
     }
 
@@ -212,11 +227,11 @@ impl Scene<'_> {
         let _ = write!(
             out,
             r#"<text class="name" x="{}" y="{}">{}</text><text class="meta" x="{}" y="{}">{} · {} tasks</text></g>"#,
-            p.x + 8.0,
-            p.y + 16.0,
+            N(p.x + 8.0),
+            N(p.y + 16.0),
             escape(&clip(&i.name, 19)),
-            p.x + 8.0,
-            p.y + 29.0,
+            N(p.x + 8.0),
+            N(p.y + 29.0),
             escape(&word),
             count
         );
@@ -226,7 +241,7 @@ impl Scene<'_> {
         let mut x = bx;
         for (service, n) in &i.tasks_by_service {
             let w = bw * fraction(*n, total);
-            let _ = write!(out, r#"<rect x="{x}" y="{}" width="{w}" height="4" fill="{}"/>"#, p.y + 34.0, self.drawing.palette.colour(Some(service)));
+            let _ = write!(out, r#"<rect x="{}" y="{}" width="{}" height="4" fill="{}"/>"#, N(x), N(p.y + 34.0), N(w), self.drawing.palette.colour(Some(service)));
             x += w;
         }
         bar(out, bx, p.y + 41.0, bw, 3.0, &i.cpu);
@@ -242,26 +257,26 @@ impl Scene<'_> {
         let _ = write!(
             out,
             r#"<text class="name" x="{}" y="{}">{}</text><text class="meta" x="{}" y="{}">{}</text></g>"#,
-            p.x + 10.0,
-            p.y + 18.0,
+            N(p.x + 10.0),
+            N(p.y + 18.0),
             escape(&clip(&i.name, (p.w / 7.5) as usize)),
-            p.x + 10.0,
-            p.y + 34.0,
+            N(p.x + 10.0),
+            N(p.y + 34.0),
             escape(&meta)
         );
         for (row, label, c) in [(0.0, "CPU", &i.cpu), (1.0, "MEM", &i.memory)] {
             let by = p.y + 44.0 + row * 16.0;
             let bw = p.w - 84.0;
-            let _ = write!(out, r#"<text class="bar-label" x="{}" y="{}">{label}</text>"#, p.x + 10.0, by + 8.0);
+            let _ = write!(out, r#"<text class="bar-label" x="{}" y="{}">{label}</text>"#, N(p.x + 10.0), N(by + 8.0));
             bar(out, p.x + 44.0, by, bw, 8.0, c);
-            let _ = write!(out, r#"<text class="bar-label" x="{}" y="{}">{}</text>"#, p.x + 50.0 + bw, by + 8.0, percent(c.reserved, c.registered));
+            let _ = write!(out, r#"<text class="bar-label" x="{}" y="{}">{}</text>"#, N(p.x + 50.0 + bw), N(by + 8.0), percent(c.reserved, c.registered));
         }
         for (n, &t) in p.tasks.iter().enumerate() {
             let rect = task_rect(self.drawing.level, p, self.topology, n);
             self.task(out, &i.tasks[t], rect);
         }
         if p.more > 0 {
-            let _ = write!(out, r#"<text class="more" x="{}" y="{}">+{} more tasks</text>"#, p.x + 10.0, p.y + p.h - 8.0, p.more);
+            let _ = write!(out, r#"<text class="more" x="{}" y="{}">+{} more tasks</text>"#, N(p.x + 10.0), N(p.y + p.h - 8.0), p.more);
         }
         out.push_str("</g>");
     }
@@ -294,10 +309,11 @@ impl Scene<'_> {
             title = escape(&title)
         );
         let pending = t.last_status != "RUNNING";
+        let (nx, ny, nw, nh) = (N(x), N(y), N(w), N(h));
         if card.is_empty() {
-            let _ = write!(out, r#"<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="2" fill="{colour}"/>"#);
+            let _ = write!(out, r#"<rect x="{nx}" y="{ny}" width="{nw}" height="{nh}" rx="2" fill="{colour}"/>"#);
             if pending {
-                let _ = write!(out, r#"<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="2" fill="url(#hatch)"/>"#);
+                let _ = write!(out, r#"<rect x="{nx}" y="{ny}" width="{nw}" height="{nh}" rx="2" fill="url(#hatch)"/>"#);
             }
         } else {
             let head = format!(
@@ -308,12 +324,12 @@ impl Scene<'_> {
             );
             let _ = write!(
                 out,
-                r#"<rect class="card-box" x="{x}" y="{y}" width="{w}" height="{h}" rx="3"/><rect x="{x}" y="{y}" width="4" height="{h}" fill="{colour}"/>"#
+                r#"<rect class="card-box" x="{nx}" y="{ny}" width="{nw}" height="{nh}" rx="3"/><rect x="{nx}" y="{ny}" width="4" height="{nh}" fill="{colour}"/>"#
             );
             if pending {
-                let _ = write!(out, r#"<rect x="{x}" y="{y}" width="4" height="{h}" fill="url(#hatch)"/>"#);
+                let _ = write!(out, r#"<rect x="{nx}" y="{ny}" width="4" height="{nh}" fill="url(#hatch)"/>"#);
             }
-            let _ = write!(out, r#"<text class="card-title" x="{}" y="{}">{}</text>"#, x + 10.0, y + 13.0, escape(&head));
+            let _ = write!(out, r#"<text class="card-title" x="{}" y="{}">{}</text>"#, N(x + 10.0), N(y + 13.0), escape(&head));
             for (k, c) in t.containers.iter().enumerate() {
                 let ly = y + CARD_HEAD + k as f64 * CARD_LINE + 10.0;
                 let dot = match (c.last_status.as_str(), c.health_status.as_deref()) {
@@ -323,10 +339,11 @@ impl Scene<'_> {
                 };
                 let _ = write!(
                     out,
-                    r#"<circle class="dot {dot}" cx="{}" cy="{}" r="3.5"/><text class="ctr" x="{}" y="{ly}">{}</text>"#,
-                    x + 14.0,
-                    ly - 3.5,
-                    x + 22.0,
+                    r#"<circle class="dot {dot}" cx="{}" cy="{}" r="3.5"/><text class="ctr" x="{}" y="{}">{}</text>"#,
+                    N(x + 14.0),
+                    N(ly - 3.5),
+                    N(x + 22.0),
+                    N(ly),
                     escape(&clip(&container_line(c), ((w - 30.0) / 6.0) as usize))
                 );
             }
@@ -359,14 +376,16 @@ pub fn container_line(c: &wharf_core::task::Container) -> String {
 
 /// A capacity bar: registered as the track, reserved filled, used as a mark.
 fn bar(out: &mut String, x: f64, y: f64, w: f64, h: f64, c: &Capacity) {
+    let reserved = N(w * fraction(c.reserved, c.registered));
+    let used = c.used.map(|u| N(x + w * fraction(u, c.registered)));
+    let (top, bottom) = (N(y - 1.0), N(y + h + 1.0));
+    let (x, y, w, h) = (N(x), N(y), N(w), N(h));
     let _ = write!(
         out,
-        r#"<rect class="bar-bg" x="{x}" y="{y}" width="{w}" height="{h}" rx="1.5"/><rect class="bar-reserved" x="{x}" y="{y}" width="{}" height="{h}" rx="1.5"/>"#,
-        w * fraction(c.reserved, c.registered)
+        r#"<rect class="bar-bg" x="{x}" y="{y}" width="{w}" height="{h}" rx="1.5"/><rect class="bar-reserved" x="{x}" y="{y}" width="{reserved}" height="{h}" rx="1.5"/>"#,
     );
-    if let Some(u) = c.used {
-        let ux = x + w * fraction(u, c.registered);
-        let _ = write!(out, r#"<line class="bar-used" x1="{ux}" y1="{}" x2="{ux}" y2="{}"/>"#, y - 1.0, y + h + 1.0);
+    if let Some(ux) = used {
+        let _ = write!(out, r#"<line class="bar-used" x1="{ux}" y1="{top}" x2="{ux}" y2="{bottom}"/>"#);
     }
 }
 

@@ -384,6 +384,10 @@ impl Backend for Control {
         out
     }
 
+    async fn cluster_summary(&self, cluster: &str) -> Result<wharf_core::topology::Summary> {
+        topology::summary(&self.store, &self.agents, cluster).await
+    }
+
     async fn topology(&self, cluster: &str, detail: wharf_core::topology::Detail) -> Result<wharf_core::topology::Topology> {
         topology::topology(&self.store, &self.agents, cluster, detail).await
     }

@@ -8,6 +8,35 @@ use std::collections::HashMap;
 use wharf_app::backend::Result;
 use wharf_core::topology::{Capacity, Detail, InstanceNode, ServiceNode, Summary, TaskNode, Topology, is_pending};
 
+/// A cluster's totals: its instances' registered capacity and usage, and the counts of live
+/// tasks the store keeps (no task is read).
+pub async fn summary(store: &Store, agents: &Agents, cluster: &str) -> Result<Summary> {
+    let mut conn = store.pool().acquire().await.map_err(store::StoreError::from)?;
+    clusters::get(&mut conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
+    let found = instances::all(&mut conn, cluster).await?;
+    let counts = scheduling::cluster_counts(&mut conn, cluster).await?;
+    drop(conn);
+    let mut s = Summary::default();
+    for ci in &found {
+        let registered = |name: &str| ci.registered_resources.iter().find(|r| r.name == name).and_then(|r| r.integer_value).unwrap_or(0);
+        let usage = agents.host_usage(&ci.id);
+        s.instances += 1;
+        s.connected += i64::from(ci.agent_connected);
+        s.cpu.add(&Capacity { registered: registered("CPU"), reserved: 0, used: usage.as_ref().map(|u| u.cpu) });
+        s.memory.add(&Capacity { registered: registered("MEMORY"), reserved: 0, used: usage.as_ref().map(|u| u.memory) });
+    }
+    for c in counts {
+        match c.last_status.as_str() {
+            "RUNNING" => s.tasks_running += c.count,
+            status if is_pending(status) => s.tasks_pending += c.count,
+            _ => {}
+        }
+        s.cpu.reserved += c.cpu;
+        s.memory.reserved += c.memory;
+    }
+    Ok(s)
+}
+
 pub async fn topology(store: &Store, agents: &Agents, cluster: &str, detail: Detail) -> Result<Topology> {
     let mut conn = store.pool().acquire().await.map_err(store::StoreError::from)?;
     clusters::get(&mut conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
@@ -101,5 +130,5 @@ pub async fn topology(store: &Store, agents: &Agents, cluster: &str, detail: Det
         })
         .collect();
     let summary = Summary::of(&nodes);
-    Ok(Topology { cluster_name: cluster.to_string(), detail, instances: nodes, services, summary })
+    Ok(Topology { cluster_name: cluster.to_string(), detail, instances: nodes, services, summary, partial: false })
 }

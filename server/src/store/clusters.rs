@@ -8,9 +8,9 @@ use wharf_core::page::Page;
 
 const SELECT: &str = "SELECT c.name, c.tags, c.created_at,
     (SELECT COUNT(*) FROM container_instances i WHERE i.cluster = c.name AND i.status <> 'INACTIVE') AS instances,
-    (SELECT COUNT(*) FROM tasks t WHERE t.cluster = c.name AND t.last_status <> 'STOPPED' AND t.last_status = 'RUNNING') AS running,
-    (SELECT COUNT(*) FROM tasks t WHERE t.cluster = c.name AND t.last_status <> 'STOPPED'
-        AND t.last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending,
+    (SELECT CAST(COALESCE(SUM(k.n), 0) AS BIGINT) FROM task_counts_by_cluster k WHERE k.cluster = c.name AND k.last_status = 'RUNNING') AS running,
+    (SELECT CAST(COALESCE(SUM(k.n), 0) AS BIGINT) FROM task_counts_by_cluster k WHERE k.cluster = c.name
+        AND k.last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending,
     (SELECT COUNT(*) FROM services s WHERE s.cluster = c.name AND s.status = 'ACTIVE') AS services
   FROM clusters c";
 

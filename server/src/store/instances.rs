@@ -13,9 +13,10 @@ use wharf_core::page::Page;
 
 const SELECT: &str = "SELECT i.id, i.cluster, i.name, i.status, i.agent_connected, i.registered_resources,
     i.attributes, i.version_info, i.registered_at, i.last_heartbeat_at,
-    (SELECT COUNT(*) FROM tasks t WHERE t.container_instance_id = i.id AND t.last_status <> 'STOPPED' AND t.last_status = 'RUNNING') AS running,
-    (SELECT COUNT(*) FROM tasks t WHERE t.container_instance_id = i.id AND t.last_status <> 'STOPPED'
-        AND t.last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending
+    (SELECT CAST(COALESCE(SUM(k.n), 0) AS BIGINT) FROM task_counts_by_instance k WHERE k.cluster = i.cluster AND k.container_instance_id = i.id
+        AND k.last_status = 'RUNNING') AS running,
+    (SELECT CAST(COALESCE(SUM(k.n), 0) AS BIGINT) FROM task_counts_by_instance k WHERE k.cluster = i.cluster AND k.container_instance_id = i.id
+        AND k.last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending
   FROM container_instances i";
 
 /// [`SELECT`] without the task counts, which cost a look at every task of the cluster.

@@ -43,6 +43,14 @@ pub async fn cap_service_events(conn: &mut AnyConnection, service_id: &str, keep
     .rows_affected())
 }
 
+/// Drops the kept counts that came down to zero (instances and deployments long gone).
+pub async fn delete_zero_counts(conn: &mut AnyConnection) -> Result<()> {
+    for table in ["task_counts_by_cluster", "task_counts_by_instance", "task_counts_by_deployment"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE n = 0")).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Forgets client tokens issued before `before`.
 pub async fn delete_run_tokens(conn: &mut AnyConnection, before: &str) -> Result<u64> {
     Ok(sqlx::query("DELETE FROM run_task_tokens WHERE created_at < $1").bind(before).execute(conn).await?.rows_affected())

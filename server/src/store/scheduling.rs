@@ -71,22 +71,41 @@ pub struct TaskTally {
     pub memory: i64,
 }
 
+/// A cluster's live tasks by status, as the store keeps them (`task_counts_by_cluster`).
+pub async fn cluster_counts(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<TaskTally>> {
+    let rows = sqlx::query("SELECT last_status, n, cpu, memory FROM task_counts_by_cluster WHERE cluster = $1 AND n > 0")
+        .bind(cluster)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(TaskTally {
+                last_status: row.try_get("last_status")?,
+                count: row.try_get("n")?,
+                cpu: row.try_get("cpu")?,
+                memory: row.try_get("memory")?,
+                ..Default::default()
+            })
+        })
+        .collect()
+}
+
+/// The counts the store keeps (`task_counts_by_instance`, '' for an absent key).
 pub async fn live_task_tallies(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<TaskTally>> {
     let rows = sqlx::query(
-        "SELECT container_instance_id, service_id, task_group, last_status, COUNT(*) AS n,
-                CAST(SUM(cpu) AS BIGINT) AS cpu, CAST(SUM(memory) AS BIGINT) AS memory
-         FROM tasks WHERE cluster = $1 AND last_status <> 'STOPPED'
-         GROUP BY container_instance_id, service_id, task_group, last_status",
+        "SELECT container_instance_id, service_id, task_group, last_status, n, cpu, memory
+         FROM task_counts_by_instance WHERE cluster = $1 AND n > 0",
     )
     .bind(cluster)
     .fetch_all(conn)
     .await?;
+    let key = |row: &sqlx::any::AnyRow, col: &str| -> Result<Option<String>> { Ok(Some(row.try_get::<String, _>(col)?).filter(|v| !v.is_empty())) };
     rows.into_iter()
         .map(|row| {
             Ok(TaskTally {
-                instance_id: row.try_get("container_instance_id")?,
-                service_id: row.try_get("service_id")?,
-                group: row.try_get("task_group")?,
+                instance_id: key(&row, "container_instance_id")?,
+                service_id: key(&row, "service_id")?,
+                group: key(&row, "task_group")?,
                 last_status: row.try_get("last_status")?,
                 count: row.try_get("n")?,
                 cpu: row.try_get("cpu")?,

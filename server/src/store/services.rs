@@ -188,32 +188,19 @@ pub async fn assemble(conn: &mut AnyConnection, rows: Vec<ServiceRow>, with_even
     .bind(single.clone().unwrap_or_default())
     .fetch_all(&mut *conn)
     .await?;
-    // Task counts per deployment (tasks record their deployment in startedBy, as in ECS): one
-    // service's through its own live-task index, a cluster's through the cluster's.
-    let count_rows = match &single {
-        Some(id) => {
-            sqlx::query(
-                "SELECT started_by, last_status, COUNT(*) AS n FROM tasks WHERE service_id = $1 AND last_status <> 'STOPPED'
-                 GROUP BY started_by, last_status",
-            )
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?
-        }
-        None => {
-            sqlx::query(
-                "SELECT started_by, last_status, COUNT(*) AS n FROM tasks
-                 WHERE cluster = $1 AND last_status <> 'STOPPED' AND service_id IS NOT NULL
-                 GROUP BY started_by, last_status",
-            )
-            .bind(&cluster)
-            .fetch_all(&mut *conn)
-            .await?
-        }
-    };
+    // Task counts per deployment (tasks record their deployment in startedBy, as in ECS), as
+    // the store keeps them.
+    let count_rows = sqlx::query(
+        "SELECT k.started_by, k.last_status, k.n FROM task_counts_by_deployment k JOIN services s ON s.id = k.service_id
+         WHERE s.cluster = $1 AND ($2 = '' OR s.id = $2) AND k.n > 0",
+    )
+    .bind(&cluster)
+    .bind(single.clone().unwrap_or_default())
+    .fetch_all(&mut *conn)
+    .await?;
     let mut counts: HashMap<String, (i64, i64)> = HashMap::new();
     for row in count_rows {
-        let by: Option<String> = row.try_get("started_by")?;
+        let by: Option<String> = row.try_get::<String, _>("started_by").ok().filter(|b| !b.is_empty());
         let status: String = row.try_get("last_status")?;
         let n: i64 = row.try_get("n")?;
         let entry = counts.entry(by.unwrap_or_default()).or_default();

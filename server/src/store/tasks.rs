@@ -76,26 +76,37 @@ pub async fn get(conn: &mut AnyConnection, cluster: &str, id: &str) -> Result<Op
 }
 
 pub async fn list(conn: &mut AnyConnection, cluster: &str, filter: &TaskFilter, page: &Page) -> Result<Vec<Task>> {
-    // A task wanted RUNNING has not stopped: said in the index's own words, the read walks
-    // the live tasks only, however long the history.
-    let live = if filter.desired_status.as_deref() == Some("RUNNING") { "AND t.last_status <> 'STOPPED'" } else { "" };
-    let rows = sqlx::query(&format!(
-        "{SELECT} WHERE t.cluster = $1 AND t.id > $2 {live}
-           AND ($3 = '' OR t.task_group = 'service:' || $3)
-           AND ($4 = '' OR t.desired_status = $4)
-           AND ($5 = '' OR t.container_instance_id = $5)
-           AND ($6 = '' OR substr(t.task_definition, 1, length($6) + 1) = $6 || ':')
-         ORDER BY t.id LIMIT $7"
-    ))
-    .bind(cluster)
-    .bind(page.after.clone().unwrap_or_default())
-    .bind(filter.service_name.clone().unwrap_or_default())
-    .bind(filter.desired_status.clone().unwrap_or_default())
-    .bind(filter.container_instance.clone().unwrap_or_default())
-    .bind(filter.family.clone().unwrap_or_default())
-    .bind(page.limit + 1)
-    .fetch_all(conn)
-    .await?;
+    // Only the filters given go into the statement, so the planner can pick the index that
+    // serves them (an instance's tasks through its own index, not the cluster's).
+    let mut clauses = vec!["t.cluster = $1".to_string(), "t.id > $2".to_string()];
+    let mut binds = vec![cluster.to_string(), page.after.clone().unwrap_or_default()];
+    fn add(clauses: &mut Vec<String>, binds: &mut Vec<String>, clause: &str, value: &str) {
+        binds.push(value.to_string());
+        clauses.push(clause.replace('?', &format!("${}", binds.len())));
+    }
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    if let Some(service) = given(&filter.service_name) {
+        add(&mut clauses, &mut binds, "t.task_group = ?", &format!("service:{service}"));
+    }
+    if let Some(status) = given(&filter.desired_status) {
+        add(&mut clauses, &mut binds, "t.desired_status = ?", &status);
+        // A task wanted RUNNING has not stopped: said in the partial indexes' own words.
+        if status == "RUNNING" {
+            clauses.push("t.last_status <> 'STOPPED'".into());
+        }
+    }
+    if let Some(instance) = given(&filter.container_instance) {
+        add(&mut clauses, &mut binds, "t.container_instance_id = ?", &instance);
+    }
+    if let Some(family) = given(&filter.family) {
+        add(&mut clauses, &mut binds, "substr(t.task_definition, 1, length(?) + 1) = ? || ':'", &family);
+    }
+    let sql = format!("{SELECT} WHERE {} ORDER BY t.id LIMIT ${}", clauses.join(" AND "), binds.len() + 1);
+    let mut query = sqlx::query(&sql);
+    for b in &binds {
+        query = query.bind(b);
+    }
+    let rows = query.bind(page.limit + 1).fetch_all(conn).await?;
     rows.into_iter().map(from_row).collect()
 }
 

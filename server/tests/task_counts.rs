@@ -1,0 +1,93 @@
+//! The live-task counts the store keeps (by triggers) always equal the counts of the tasks
+//! themselves, whatever inserts, status changes and deletes happened, on both databases.
+
+mod common;
+
+use common::Harness;
+use serde_json::json;
+use sqlx::Row;
+use std::collections::BTreeMap;
+use wharf_server::store::{self, tasks};
+
+type Counts = BTreeMap<String, i64>;
+
+/// What the kept counts say, and what adding up the tasks says, by the same keys.
+async fn both(h: &Harness) -> (Counts, Counts) {
+    let mut conn = h.store.pool().acquire().await.unwrap();
+    let mut kept = Counts::new();
+    let mut truth = Counts::new();
+    for (table, key, from) in [
+        ("task_counts_by_cluster", "cluster || '/' || last_status", "cluster || '/' || last_status"),
+        (
+            "task_counts_by_instance",
+            "cluster || '/' || container_instance_id || '/' || service_id || '/' || task_group || '/' || last_status",
+            "cluster || '/' || COALESCE(container_instance_id, '') || '/' || COALESCE(service_id, '') || '/' || COALESCE(task_group, '') || '/' || last_status",
+        ),
+        ("task_counts_by_deployment", "service_id || '/' || started_by || '/' || last_status", "service_id || '/' || COALESCE(started_by, '') || '/' || last_status"),
+    ] {
+        for row in sqlx::query(&format!("SELECT {key} AS k, n FROM {table} WHERE n <> 0")).fetch_all(&mut *conn).await.unwrap() {
+            kept.insert(format!("{table}:{}", row.get::<String, _>("k")), row.get("n"));
+        }
+        let only_services = if table == "task_counts_by_deployment" { "AND service_id IS NOT NULL" } else { "" };
+        let sql = format!("SELECT {from} AS k, COUNT(*) AS n FROM tasks WHERE last_status <> 'STOPPED' {only_services} GROUP BY 1");
+        for row in sqlx::query(&sql).fetch_all(&mut *conn).await.unwrap() {
+            truth.insert(format!("{table}:{}", row.get::<String, _>("k")), row.get("n"));
+        }
+    }
+    (kept, truth)
+}
+
+async fn kept_counts_follow_every_change(h: Harness) {
+    h.post("/api/v1/clusters", json!({ "clusterName": "c1" })).await;
+    let (status, body) = h.post("/api/v1/clusters", json!({ "clusterName": "c2" })).await;
+    assert!(status.is_success(), "{body}");
+    let mut w = h.store.write().await.unwrap();
+    let rows: Vec<tasks::NewTask> = (0..60)
+        .map(|n| tasks::NewTask {
+            id: format!("t{n:03}"),
+            cluster: if n % 3 == 0 { "c2".into() } else { "c1".into() },
+            task_definition: "web:1".into(),
+            container_instance_id: format!("i-{}", n % 4),
+            group: (n % 5 != 0).then(|| "service:web".into()),
+            started_by: (n % 2 == 0).then(|| format!("d-{}", n % 3)),
+            service_id: (n % 5 != 0).then(|| "s1".into()),
+            containers: "[]".into(),
+            cpu: 64,
+            memory: 128,
+            host_ports: "[]".into(),
+        })
+        .collect();
+    tasks::insert(w.conn(), &rows, &store::now()).await.unwrap();
+    w.commit().await.unwrap();
+    let (kept, truth) = both(&h).await;
+    assert_eq!(kept, truth, "after inserts");
+    assert!(!kept.is_empty());
+
+    // Status changes (to RUNNING, back to the same, to STOPPED), in many rows at once and one
+    // by one, then deletes of live and stopped tasks.
+    let steps = [
+        "UPDATE tasks SET last_status = 'RUNNING' WHERE id < 't030'",
+        "UPDATE tasks SET last_status = 'RUNNING' WHERE id < 't010'",
+        "UPDATE tasks SET last_status = 'STOPPED', desired_status = 'STOPPED' WHERE id >= 't020' AND id < 't040'",
+        "UPDATE tasks SET last_status = 'PENDING' WHERE id = 't001'",
+        "DELETE FROM tasks WHERE id IN ('t002', 't025', 't050')",
+        "UPDATE tasks SET last_status = 'RUNNING' WHERE id = 't021'",
+        "DELETE FROM tasks WHERE cluster = 'c2'",
+    ];
+    for step in steps {
+        sqlx::query(step).execute(h.store.pool()).await.unwrap();
+        let (kept, truth) = both(&h).await;
+        assert_eq!(kept, truth, "after {step}");
+    }
+    let mut conn = h.store.pool().acquire().await.unwrap();
+    let running: i64 = sqlx::query("SELECT COUNT(*) FROM tasks WHERE cluster = 'c1' AND last_status = 'RUNNING'")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+        .get(0);
+    drop(conn);
+    let (_, cluster) = h.get("/api/v1/clusters/c1").await;
+    assert_eq!(cluster["cluster"]["runningTasksCount"], running, "{cluster}");
+}
+
+on_both_backends!(kept_counts_follow_every_change);
