@@ -42,12 +42,27 @@ async fn kept_counts_follow_every_change(h: Harness) {
     let (status, body) = h.post("/api/v1/clusters", json!({ "clusterName": "c2" })).await;
     assert!(status.is_success(), "{body}");
     let mut w = h.store.write().await.unwrap();
+    for n in 0..4 {
+        let (id, name) = (format!("i-{n}"), format!("host-{n}"));
+        let row = store::instances::NewInstance {
+            id: &id,
+            cluster: if n == 0 { "c2" } else { "c1" },
+            name: &name,
+            resources: r#"[{"name":"CPU","type":"INTEGER","integerValue":4096},{"name":"MEMORY","type":"INTEGER","integerValue":8192}]"#,
+            attributes: "[]",
+            version_info: "{}",
+            credential_hash: "-",
+            join_token_id: "-",
+        };
+        store::instances::insert(w.conn(), &row, &store::now()).await.unwrap();
+    }
     let rows: Vec<tasks::NewTask> = (0..60)
         .map(|n| tasks::NewTask {
             id: format!("t{n:03}"),
             cluster: if n % 3 == 0 { "c2".into() } else { "c1".into() },
             task_definition: "web:1".into(),
-            container_instance_id: format!("i-{}", n % 4),
+            // Tasks of c2 on its instance i-0, of c1 on i-1 to i-3.
+            container_instance_id: if n % 3 == 0 { "i-0".into() } else { format!("i-{}", 1 + n % 3) },
             group: (n % 5 != 0).then(|| "service:web".into()),
             started_by: (n % 2 == 0).then(|| format!("d-{}", n % 3)),
             service_id: (n % 5 != 0).then(|| "s1".into()),
@@ -88,6 +103,14 @@ async fn kept_counts_follow_every_change(h: Harness) {
     drop(conn);
     let (_, cluster) = h.get("/api/v1/clusters/c1").await;
     assert_eq!(cluster["cluster"]["runningTasksCount"], running, "{cluster}");
+
+    // The dashboard's totals (from the kept counts) are the diagram's (from the instances).
+    use wharf_app::backend::Backend;
+    let control = wharf_server::control::Control::new(h.store.clone(), Default::default(), "http://x".into());
+    let summary = control.cluster_summary("c1").await.unwrap();
+    let pictured = control.topology("c1", wharf_core::topology::Detail::Tasks).await.unwrap().summary;
+    assert_eq!((summary.tasks_running, summary.tasks_pending), (pictured.tasks_running, pictured.tasks_pending));
+    assert_eq!(summary.tasks_running, running);
 }
 
 on_both_backends!(kept_counts_follow_every_change);

@@ -303,6 +303,26 @@ impl World {
         };
         tally.check(settled, || at(&format!("services not at their desired count two heartbeat windows after the fault: {last}")));
 
+        // The counts the store keeps agree with the tasks themselves (read a moment apart, so
+        // they may differ while something still changes).
+        let deadline = tokio::time::Instant::now() + 2 * WINDOW;
+        let mut last = String::new();
+        let agreed = loop {
+            let tasks = self.all_tasks().await;
+            let cluster = self.server.ok("GET", &format!("/api/v1/clusters/{}", self.cluster), None).await;
+            let counted = |status: &str| tasks.iter().filter(|t| t["lastStatus"] == status).count() as i64;
+            let (running, kept) = (counted("RUNNING"), cluster["cluster"]["runningTasksCount"].as_i64().unwrap_or(-1));
+            if running == kept {
+                break true;
+            }
+            last = format!("{running} tasks RUNNING, the cluster counts {kept}");
+            if tokio::time::Instant::now() > deadline {
+                break false;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        tally.check(agreed, || at(&format!("kept counts disagree with the tasks: {last}")));
+
         let tasks = self.all_tasks().await;
         let instances = self.server.instances(&self.cluster).await;
         // No instance over-committed: what its live tasks hold fits what it registered.
