@@ -278,50 +278,34 @@ impl World {
     async fn check(&self, tally: &mut Tally, round: u32, fault: Fault) {
         let at = |what: &str| format!("round {round} ({fault:?}): {what}");
         // Each service at exactly its desired count RUNNING, within two heartbeat windows.
-        let deadline = tokio::time::Instant::now() + 2 * WINDOW;
-        let mut last = String::new();
-        let settled = loop {
+        let settled = within_two_windows(|| async {
             let tasks = self.all_tasks().await;
-            let mut running: BTreeMap<&str, i64> = BTreeMap::new();
+            let mut running: BTreeMap<String, i64> = BTreeMap::new();
             for t in &tasks {
                 if let Some(service) = t["group"].as_str().and_then(|g| g.strip_prefix("service:"))
                     && t["lastStatus"] == "RUNNING"
                     && t["desiredStatus"] == "RUNNING"
                 {
-                    *running.entry(service).or_default() += 1;
+                    *running.entry(service.to_string()).or_default() += 1;
                 }
             }
-            let wanted: BTreeMap<&str, i64> = self.desired.iter().map(|(k, v)| (*k, *v)).collect();
-            if running == wanted {
-                break true;
-            }
-            last = format!("RUNNING {running:?}, desired {wanted:?}");
-            if tokio::time::Instant::now() > deadline {
-                break false;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        };
-        tally.check(settled, || at(&format!("services not at their desired count two heartbeat windows after the fault: {last}")));
+            let wanted: BTreeMap<String, i64> = self.desired.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+            if running == wanted { Ok(()) } else { Err(format!("RUNNING {running:?}, desired {wanted:?}")) }
+        })
+        .await;
+        tally.check(settled.is_ok(), || at(&format!("services not at their desired count two heartbeat windows after the fault: {}", settled.clone().unwrap_err())));
 
         // The counts the store keeps agree with the tasks themselves (read a moment apart, so
         // they may differ while something still changes).
-        let deadline = tokio::time::Instant::now() + 2 * WINDOW;
-        let mut last = String::new();
-        let agreed = loop {
+        let agreed = within_two_windows(|| async {
             let tasks = self.all_tasks().await;
             let cluster = self.server.ok("GET", &format!("/api/v1/clusters/{}", self.cluster), None).await;
-            let counted = |status: &str| tasks.iter().filter(|t| t["lastStatus"] == status).count() as i64;
-            let (running, kept) = (counted("RUNNING"), cluster["cluster"]["runningTasksCount"].as_i64().unwrap_or(-1));
-            if running == kept {
-                break true;
-            }
-            last = format!("{running} tasks RUNNING, the cluster counts {kept}");
-            if tokio::time::Instant::now() > deadline {
-                break false;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        };
-        tally.check(agreed, || at(&format!("kept counts disagree with the tasks: {last}")));
+            let running = tasks.iter().filter(|t| t["lastStatus"] == "RUNNING").count() as i64;
+            let kept = cluster["cluster"]["runningTasksCount"].as_i64().unwrap_or(-1);
+            if running == kept { Ok(()) } else { Err(format!("{running} tasks RUNNING, the cluster counts {kept}")) }
+        })
+        .await;
+        tally.check(agreed.is_ok(), || at(&format!("kept counts disagree with the tasks: {}", agreed.clone().unwrap_err())));
 
         let tasks = self.all_tasks().await;
         let instances = self.server.instances(&self.cluster).await;
@@ -364,9 +348,7 @@ impl World {
         // Docker runs exactly what the store says runs there (compared once both settle).
         if self.docker.is_some() {
             let docker_host = instances.iter().find(|i| i["name"] == "docker-host").and_then(|i| i["id"].as_str()).expect("the Docker instance").to_string();
-            let deadline = tokio::time::Instant::now() + 2 * WINDOW;
-            let mut last = String::new();
-            let agreed = loop {
+            let agreed = within_two_windows(|| async {
                 let store: BTreeSet<String> = self
                     .all_tasks()
                     .await
@@ -375,16 +357,27 @@ impl World {
                     .filter_map(|t| t["id"].as_str().map(str::to_string))
                     .collect();
                 let engine = docker_tasks(&self.cluster);
-                if store == engine && !store.is_empty() {
-                    break true;
-                }
-                last = format!("store RUNNING {store:?}, docker running {engine:?}");
-                if tokio::time::Instant::now() > deadline {
-                    break false;
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            };
-            tally.check(agreed, || at(&format!("Docker and the store disagree: {last}")));
+                if store == engine && !store.is_empty() { Ok(()) } else { Err(format!("store RUNNING {store:?}, docker running {engine:?}")) }
+            })
+            .await;
+            tally.check(agreed.is_ok(), || at(&format!("Docker and the store disagree: {}", agreed.clone().unwrap_err())));
+        }
+    }
+}
+
+/// Polls `check` (Ok when the invariant holds, Err with what it saw when not) for up to two
+/// heartbeat windows; what it saw last when it never held.
+async fn within_two_windows<F, Fut>(mut check: F) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let deadline = tokio::time::Instant::now() + 2 * WINDOW;
+    loop {
+        match check().await {
+            Ok(()) => return Ok(()),
+            Err(seen) if tokio::time::Instant::now() > deadline => return Err(seen),
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }
 }
