@@ -166,7 +166,7 @@ test('a host joins with the portal\'s command, runs a task started from its page
   await page.waitForSelector('body[data-hydrated="true"]');
   await page.click('#drain');
   await page.locator('.detail-head').getByText('DRAINING').waitFor();
-  await page.locator('#tasks').getByText('end of demo').waitFor();
+  await page.locator('#stopped-tasks').getByText('end of demo').waitFor();
   await page.locator('#start-task').getByText('takes no new tasks').waitFor();
   await page.screenshot({ path: join(artifacts, 'agents-5-instance-draining.png'), fullPage: true });
   assert.deepEqual(page.problems, []);

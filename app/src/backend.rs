@@ -75,6 +75,8 @@ pub trait Backend: Send + Sync + 'static {
     /// The newest tasks that stopped on their own (an essential container exited, a start
     /// failed, the host lost them), newest first.
     async fn recent_failed_tasks(&self, cluster: &str, limit: i64) -> Result<Vec<Task>>;
+    /// The tasks that stopped on an instance most recently, newest first.
+    async fn recently_stopped_on(&self, cluster: &str, instance: &str, limit: i64) -> Result<Vec<Task>>;
     /// The newest events of the cluster's services, newest first, with the service's name.
     async fn recent_service_events(&self, cluster: &str, limit: i64) -> Result<Vec<(String, wharf_core::service::ServiceEvent)>>;
     /// ECS StartTask: one task on each named instance; refusals come back as `failures`.
@@ -89,6 +91,15 @@ pub trait Backend: Send + Sync + 'static {
     /// A cluster's totals (instances, tasks, capacity) without its instances one by one.
     async fn cluster_summary(&self, cluster: &str) -> Result<wharf_core::topology::Summary>;
     async fn topology(&self, cluster: &str, detail: wharf_core::topology::Detail) -> Result<wharf_core::topology::Topology>;
+    /// The topology with only the instances `pick` chooses (by position, from every instance
+    /// without its tasks), whose tasks alone are read; the summary and services stay whole
+    /// and `partial` says when some were left out.
+    async fn topology_of_some(
+        &self,
+        cluster: &str,
+        detail: wharf_core::topology::Detail,
+        pick: &(dyn for<'t> Fn(&'t wharf_core::topology::Topology) -> Vec<usize> + Send + Sync),
+    ) -> Result<wharf_core::topology::Topology>;
     /// The command that installs and starts an agent on a new host, for a clear join token.
     fn agent_install_command(&self, cluster: &str, token: &str) -> String;
 }

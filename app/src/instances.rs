@@ -31,6 +31,8 @@ pub struct InstanceOverview {
     pub instance: ContainerInstance,
     /// A page of the tasks it is asked to run (desired RUNNING).
     pub tasks: Paged<Task>,
+    /// The tasks that stopped here most recently.
+    pub stopped: Vec<Task>,
     /// Families with an ACTIVE revision, for "Start task here".
     pub families: Vec<TaskDefinitionFamily>,
 }
@@ -46,6 +48,7 @@ pub async fn instance_detail(cluster: String, id: String, after: Option<String>)
     Ok(InstanceOverview {
         instance: backend.describe_container_instance(&cluster, &id).await?,
         tasks: backend.list_tasks(&cluster, filter, tasks_page).await?,
+        stopped: backend.recently_stopped_on(&cluster, &id, 10).await?,
         families: backend.list_task_definition_families(None, active, page).await?.items,
     })
 }
@@ -330,6 +333,14 @@ pub fn InstancePage() -> impl IntoView {
                                 .into_any()
                             }
                         }
+                    </section>
+                    <section class="card">
+                        <h2>"Recently stopped here"</h2>
+                        {if d.stopped.is_empty() {
+                            view! { <p class="muted">"No task has stopped here lately."</p> }.into_any()
+                        } else {
+                            view! { <TaskTable cluster=cluster() tasks=d.stopped id="stopped-tasks"/> }.into_any()
+                        }}
                     </section>
                 })
             })}

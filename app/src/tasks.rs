@@ -29,9 +29,9 @@ fn instance_id(task: &Task) -> Option<String> {
 }
 
 #[component]
-pub fn TaskTable(cluster: String, tasks: Vec<Task>) -> impl IntoView {
+pub fn TaskTable(cluster: String, tasks: Vec<Task>, #[prop(optional)] id: Option<&'static str>) -> impl IntoView {
     view! {
-        <table class="table" id="tasks">
+        <table class="table" id=id.unwrap_or("tasks")>
             <thead>
                 <tr>
                     <th>"Task"</th>

@@ -111,6 +111,15 @@ async fn kept_counts_follow_every_change(h: Harness) {
     let pictured = control.topology("c1", wharf_core::topology::Detail::Tasks).await.unwrap().summary;
     assert_eq!((summary.tasks_running, summary.tasks_pending), (pictured.tasks_running, pictured.tasks_pending));
     assert_eq!(summary.tasks_running, running);
+
+    // A first screen's read: the instances picked, with their own counts, and the whole
+    // cluster's totals.
+    let full = control.topology("c1", wharf_core::topology::Detail::Instances).await.unwrap();
+    let some = control.topology_of_some("c1", wharf_core::topology::Detail::Instances, &|t| vec![t.instances.len() - 1]).await.unwrap();
+    assert!(some.partial && !full.partial);
+    assert_eq!(some.instances, full.instances[full.instances.len() - 1..]);
+    assert_eq!(some.summary, full.summary);
+    assert_eq!(some.services, full.services);
 }
 
 on_both_backends!(kept_counts_follow_every_change);

@@ -40,30 +40,36 @@ pub async fn cluster_topology(cluster: String, detail: Option<Detail>) -> Portal
 /// cluster; the browser reads the rest once it runs.
 #[server(input = Json)]
 pub async fn first_topology(cluster: String, level: Option<String>, group_by: String) -> PortalResult<Topology> {
-    let level = level.as_deref().and_then(Level::parse);
-    let t = cluster_topology(cluster, level.map(Level::detail)).await?;
-    let level = level.unwrap_or_else(|| Level::default_for(t.instances.len()));
-    Ok(first_screen(t, &View { group_by, ..View::default() }, level))
+    let asked = level.as_deref().and_then(Level::parse);
+    let view = View { group_by, ..View::default() };
+    // Where instances go does not depend on their tasks at the tiles level, and the level a
+    // cluster opens at depends only on how many instances it has.
+    // (At closer levels a box's height grows with its tasks, so laying out without them picks
+    // a few more than fit: the band errs on the side of drawing.)
+    let pick = move |t: &Topology| {
+        let n = t.instances.len();
+        let level = asked.unwrap_or_else(|| Level::default_for(n));
+        if asked.is_none() && level != Level::Tiles {
+            return (0..n).collect();
+        }
+        let drawing = layout(t, &view, level, layout::WIDTH);
+        drawing.placed.iter().filter(|p| p.y <= FIRST_BAND).map(|p| p.instance).collect()
+    };
+    let backend = crate::ssr::backend()?;
+    let detail = match asked {
+        Some(level) => level.detail(),
+        None => Detail::Instances,
+    };
+    let t = backend.topology_of_some(&cluster, detail, &pick).await?;
+    // A small cluster opens with everything at once.
+    if asked.is_none() && Level::default_for(t.instances.len()) != Level::Tiles {
+        return Ok(backend.topology(&cluster, Detail::Containers).await?);
+    }
+    Ok(t)
 }
 
 /// Rows of the picture drawn before the browser measures its frame (user units).
 const FIRST_BAND: f64 = 800.0;
-
-/// The instances drawn in the first band, when that is not all of them.
-#[cfg(feature = "ssr")]
-fn first_screen(mut t: Topology, view: &View, level: Level) -> Topology {
-    let drawing = layout(&t, view, level, layout::WIDTH);
-    let keep: std::collections::BTreeSet<usize> = drawing.placed.iter().filter(|p| p.y <= FIRST_BAND).map(|p| p.instance).collect();
-    if keep.len() < t.instances.len() {
-        let mut n = 0;
-        t.instances.retain(|_| {
-            n += 1;
-            keep.contains(&(n - 1))
-        });
-        t.partial = true;
-    }
-    t
-}
 
 /// What a picture of `instances` hosts at `level` needs from the server: small clusters get
 /// everything at once.

@@ -335,6 +335,10 @@ impl Backend for Control {
         Ok(store::services::recent_events(&mut *self.read().await?, cluster, limit.clamp(1, 100)).await?)
     }
 
+    async fn recently_stopped_on(&self, cluster: &str, instance: &str, limit: i64) -> Result<Vec<Task>> {
+        Ok(store::tasks::recently_stopped_on(&mut *self.read().await?, cluster, instance, limit.clamp(1, 100)).await?)
+    }
+
     async fn recent_failed_tasks(&self, cluster: &str, limit: i64) -> Result<Vec<Task>> {
         Ok(store::tasks::recent_failures(&mut *self.read().await?, cluster, limit.clamp(1, 100)).await?)
     }
@@ -389,7 +393,16 @@ impl Backend for Control {
     }
 
     async fn topology(&self, cluster: &str, detail: wharf_core::topology::Detail) -> Result<wharf_core::topology::Topology> {
-        topology::topology(&self.store, &self.agents, cluster, detail).await
+        topology::topology(&self.store, &self.agents, cluster, detail, None).await
+    }
+
+    async fn topology_of_some(
+        &self,
+        cluster: &str,
+        detail: wharf_core::topology::Detail,
+        pick: &(dyn for<'t> Fn(&'t wharf_core::topology::Topology) -> Vec<usize> + Send + Sync),
+    ) -> Result<wharf_core::topology::Topology> {
+        topology::topology(&self.store, &self.agents, cluster, detail, Some(pick)).await
     }
 
     fn agent_install_command(&self, cluster: &str, token: &str) -> String {

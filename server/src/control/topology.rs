@@ -8,6 +8,10 @@ use std::collections::HashMap;
 use wharf_app::backend::Result;
 use wharf_core::topology::{Capacity, Detail, InstanceNode, ServiceNode, Summary, TaskNode, Topology, is_pending};
 
+/// Picks, from every instance of a cluster (without their tasks), the positions of those a
+/// read should carry.
+pub type Pick<'a> = dyn Fn(&Topology) -> Vec<usize> + Send + Sync + 'a;
+
 /// A cluster's totals: its instances' registered capacity and usage, and the counts of live
 /// tasks the store keeps (no task is read).
 pub async fn summary(store: &Store, agents: &Agents, cluster: &str) -> Result<Summary> {
@@ -16,43 +20,12 @@ pub async fn summary(store: &Store, agents: &Agents, cluster: &str) -> Result<Su
     let found = instances::all(&mut conn, cluster).await?;
     let counts = scheduling::cluster_counts(&mut conn, cluster).await?;
     drop(conn);
-    let mut s = Summary::default();
-    for ci in &found {
-        let registered = |name: &str| ci.registered_resources.iter().find(|r| r.name == name).and_then(|r| r.integer_value).unwrap_or(0);
-        let usage = agents.host_usage(&ci.id);
-        s.instances += 1;
-        s.connected += i64::from(ci.agent_connected);
-        s.cpu.add(&Capacity { registered: registered("CPU"), reserved: 0, used: usage.as_ref().map(|u| u.cpu) });
-        s.memory.add(&Capacity { registered: registered("MEMORY"), reserved: 0, used: usage.as_ref().map(|u| u.memory) });
-    }
-    for c in counts {
-        match c.last_status.as_str() {
-            "RUNNING" => s.tasks_running += c.count,
-            status if is_pending(status) => s.tasks_pending += c.count,
-            _ => {}
-        }
-        s.cpu.reserved += c.cpu;
-        s.memory.reserved += c.memory;
-    }
-    Ok(s)
+    Ok(totals(&nodes_of(found, agents), counts))
 }
 
-pub async fn topology(store: &Store, agents: &Agents, cluster: &str, detail: Detail) -> Result<Topology> {
-    let mut conn = store.pool().acquire().await.map_err(store::StoreError::from)?;
-    clusters::get(&mut conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
-    let found = instances::all(&mut conn, cluster).await?;
-    // A picture of instances only needs counts: the database adds them up.
-    let (live, tallies) = if detail == Detail::Instances {
-        (Vec::new(), scheduling::live_task_tallies(&mut conn, cluster).await?)
-    } else {
-        let live = scheduling::live_tasks(&mut conn, cluster).await?;
-        let tallies = live.iter().map(scheduling::LiveTask::tally).collect();
-        (live, tallies)
-    };
-    let services = scheduling::services(&mut conn, cluster).await?;
-    drop(conn);
-
-    let mut nodes: Vec<InstanceNode> = found
+/// Instances as the picture draws them, before their tasks are counted in.
+fn nodes_of(found: Vec<wharf_core::instance::ContainerInstance>, agents: &Agents) -> Vec<InstanceNode> {
+    found
         .into_iter()
         .map(|ci| {
             let registered = |name: &str| ci.registered_resources.iter().find(|r| r.name == name).and_then(|r| r.integer_value).unwrap_or(0);
@@ -71,7 +44,67 @@ pub async fn topology(store: &Store, agents: &Agents, cluster: &str, detail: Det
                 tasks: Vec::new(),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Totals of instances (not yet counted) and of the cluster's kept task counts.
+fn totals(nodes: &[InstanceNode], counts: Vec<scheduling::TaskTally>) -> Summary {
+    let mut s = Summary::of(nodes);
+    for c in counts {
+        match c.last_status.as_str() {
+            "RUNNING" => s.tasks_running += c.count,
+            status if is_pending(status) => s.tasks_pending += c.count,
+            _ => {}
+        }
+        s.cpu.reserved += c.cpu;
+        s.memory.reserved += c.memory;
+    }
+    s
+}
+
+/// The cluster at `detail`; with `pick`, only the instances it picks (the summary and the
+/// services stay whole), whose tasks alone are read.
+pub async fn topology(store: &Store, agents: &Agents, cluster: &str, detail: Detail, pick: Option<&Pick<'_>>) -> Result<Topology> {
+    let mut conn = store.pool().acquire().await.map_err(store::StoreError::from)?;
+    clusters::get(&mut conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
+    let mut nodes = nodes_of(instances::all(&mut conn, cluster).await?, agents);
+    let services = scheduling::services(&mut conn, cluster).await?;
+    let (only, partial_summary) = match pick {
+        None => (None, None),
+        Some(pick) => {
+            let counts = scheduling::cluster_counts(&mut conn, cluster).await?;
+            let whole = Topology {
+                cluster_name: cluster.to_string(),
+                detail,
+                instances: std::mem::take(&mut nodes),
+                services: Vec::new(),
+                summary: Summary::default(),
+                partial: false,
+            };
+            let summary = totals(&whole.instances, counts);
+            let keep: std::collections::BTreeSet<usize> = pick(&whole).into_iter().collect();
+            let total = whole.instances.len();
+            nodes = whole.instances.into_iter().enumerate().filter(|(n, _)| keep.contains(n)).map(|(_, node)| node).collect();
+            let ids: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
+            (Some(ids), (nodes.len() < total).then_some(summary))
+        }
+    };
+    // A picture of instances only needs counts: the store keeps them.
+    let (live, tallies) = match (detail, &only) {
+        (Detail::Instances, None) => (Vec::new(), scheduling::live_task_tallies(&mut conn, cluster).await?),
+        (Detail::Instances, Some(ids)) => (Vec::new(), scheduling::live_task_tallies_of(&mut conn, cluster, ids).await?),
+        (_, only) => {
+            let mut live = scheduling::live_tasks(&mut conn, cluster).await?;
+            if let Some(ids) = only {
+                let ids: std::collections::HashSet<&String> = ids.iter().collect();
+                live.retain(|t| t.instance_id.as_ref().is_some_and(|i| ids.contains(i)));
+            }
+            let tallies = live.iter().map(scheduling::LiveTask::tally).collect();
+            (live, tallies)
+        }
+    };
+    drop(conn);
+
     let position: HashMap<String, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
     let mut counts: HashMap<&str, (i64, i64)> = HashMap::new();
     for t in &tallies {
@@ -129,6 +162,7 @@ pub async fn topology(store: &Store, agents: &Agents, cluster: &str, detail: Det
             }
         })
         .collect();
-    let summary = Summary::of(&nodes);
-    Ok(Topology { cluster_name: cluster.to_string(), detail, instances: nodes, services, summary, partial: false })
+    let partial = partial_summary.is_some();
+    let summary = partial_summary.unwrap_or_else(|| Summary::of(&nodes));
+    Ok(Topology { cluster_name: cluster.to_string(), detail, instances: nodes, services, summary, partial })
 }

@@ -90,6 +90,25 @@ pub async fn cluster_counts(conn: &mut AnyConnection, cluster: &str) -> Result<V
         .collect()
 }
 
+/// [`live_task_tallies`] of these instances only.
+pub async fn live_task_tallies_of(conn: &mut AnyConnection, cluster: &str, instance_ids: &[String]) -> Result<Vec<TaskTally>> {
+    let mut out = Vec::new();
+    for chunk in instance_ids.chunks(500) {
+        let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT container_instance_id, service_id, task_group, last_status, n, cpu, memory
+             FROM task_counts_by_instance WHERE cluster = $1 AND container_instance_id IN ({}) AND n > 0",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(cluster);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        out.extend(tallies_from(query.fetch_all(&mut *conn).await?)?);
+    }
+    Ok(out)
+}
+
 /// The counts the store keeps (`task_counts_by_instance`, '' for an absent key).
 pub async fn live_task_tallies(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<TaskTally>> {
     let rows = sqlx::query(
@@ -99,6 +118,10 @@ pub async fn live_task_tallies(conn: &mut AnyConnection, cluster: &str) -> Resul
     .bind(cluster)
     .fetch_all(conn)
     .await?;
+    tallies_from(rows)
+}
+
+fn tallies_from(rows: Vec<sqlx::any::AnyRow>) -> Result<Vec<TaskTally>> {
     let key = |row: &sqlx::any::AnyRow, col: &str| -> Result<Option<String>> { Ok(Some(row.try_get::<String, _>(col)?).filter(|v| !v.is_empty())) };
     rows.into_iter()
         .map(|row| {

@@ -139,6 +139,20 @@ pub async fn recent_failures(conn: &mut AnyConnection, cluster: &str, limit: i64
     rows.into_iter().map(from_row).collect()
 }
 
+/// The tasks of an instance that stopped most recently, newest first (through the instance's
+/// index: its history is bounded by the stopped-task retention).
+pub async fn recently_stopped_on(conn: &mut AnyConnection, cluster: &str, instance: &str, limit: i64) -> Result<Vec<Task>> {
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE t.container_instance_id = $1 AND t.cluster = $2 AND t.last_status = 'STOPPED' ORDER BY t.stopped_at DESC LIMIT $3"
+    ))
+    .bind(instance)
+    .bind(cluster)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
 /// A new task's row.
 pub struct NewTask {
     pub id: String,
