@@ -199,3 +199,19 @@ test('the dashboard and the task definition list show what exists', async () => 
   assert.deepEqual(page.problems, []);
   await page.close();
 });
+
+test('at phone width the menu is one row, and a wrong address says where to go', async () => {
+  const page = await openPage('/clusters');
+  await page.setViewportSize({ width: 420, height: 860 });
+  const nav = await page.locator('nav.sidebar').boundingBox();
+  assert.ok(nav.height < 64, `the menu takes one row, not ${nav.height} px`);
+  const links = await page.$$eval('nav.sidebar a', (as) => as.map((a) => a.getBoundingClientRect().top));
+  assert.ok(Math.max(...links) - Math.min(...links) < 8, `menu links on one line: ${links}`);
+  await page.screenshot({ path: join(artifacts, '10-phone-width.png') });
+  await page.goto(`${base}/no/such/page`);
+  await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+  const body = await page.textContent('.empty');
+  assert.doesNotMatch(body, /on the left/);
+  assert.match(body, /dashboard/);
+  await page.close();
+});

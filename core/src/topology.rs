@@ -39,10 +39,10 @@ pub struct Capacity {
 
 impl Capacity {
     pub fn add(&mut self, other: &Capacity) {
-        self.registered += other.registered;
-        self.reserved += other.reserved;
+        self.registered = self.registered.saturating_add(other.registered);
+        self.reserved = self.reserved.saturating_add(other.reserved);
         if let Some(u) = other.used {
-            self.used = Some(self.used.unwrap_or(0) + u);
+            self.used = Some(self.used.unwrap_or(0).saturating_add(u));
         }
     }
 }

@@ -19,9 +19,11 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
-    let store = Store::open(config.database_url.as_deref(), &config.data_dir).await?;
-    // Held until the process ends: a second server on this database refuses to start.
+    let store = Store::connect(config.database_url.as_deref(), &config.data_dir).await?;
+    // Held until the process ends: a second server on this database refuses to start, before
+    // it changes anything (migrations included).
     let _claim = store.claim_sole_server().await?;
+    store.migrate().await?;
     let site = config.site_dir();
     if !site.join("pkg").is_dir() {
         tracing::warn!(site = %site.display(), "no portal files found; the API works, pages will not hydrate (run scripts/build-site.sh)");

@@ -296,7 +296,7 @@ async fn a_digest_makes_good_what_the_agent_missed(h: Harness) {
 /// instance named five times with a fixed host port starts one task, not five.
 async fn start_task_books_each_task_before_the_next(h: Harness) {
     let (addr, instance, credential) = setup(&h).await;
-    let (_agent, _) = Agent::connect(addr, &credential, json!([])).await;
+    let (mut agent, _) = Agent::connect(addr, &credential, json!([])).await;
     let fixed = json!({ "family": "fixed", "containerDefinitions": [{ "name": "web", "image": "local/busybox:1", "memory": 64,
         "portMappings": [{ "containerPort": 80, "hostPort": 8080 }] }] });
     assert_eq!(h.post("/api/v1/task-definitions", fixed).await.0, StatusCode::CREATED);
@@ -306,6 +306,14 @@ async fn start_task_books_each_task_before_the_next(h: Harness) {
     let reasons: Vec<&str> = out["failures"].as_array().unwrap().iter().map(|f| f["reason"].as_str().unwrap()).collect();
     assert_eq!(reasons, ["RESOURCE:PORTS"; 4], "{out:#}");
     assert!(out["failures"][0]["detail"].as_str().unwrap().contains("8080/tcp"), "{out:#}");
+    // Its agent reports it before the container has bound the port (one that waits on another
+    // would): the port stays booked all the same.
+    let held = out["tasks"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(agent.next().await["type"], "startTask");
+    agent.send(report(&held, "RUNNING", None, None)).await;
+    eventually(&h, &held, "RUNNING").await;
+    let (_, again) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "fixed", "containerInstances": [instance] })).await;
+    assert_eq!(again["failures"][0]["reason"], "RESOURCE:PORTS", "a report without bindings freed the booked port: {again:#}");
 
     // Memory the same way: of the instance's 1024 MiB the port task holds 64; 400 MiB fits twice.
     let big = json!({ "family": "big", "containerDefinitions": [{ "name": "a", "image": "local/busybox:1", "memory": 400 }] });

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
-use wharf_systest::{Agent, Server, eventually, unique};
+use wharf_systest::{Agent, Server, eventually, on_both_backends, unique};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -40,7 +40,9 @@ fn instance_of(task: &Value) -> String {
 
 #[tokio::test]
 async fn a_force_deleted_service_stops_its_tasks_and_goes_inactive() {
-    let server = Server::start(2).await;
+    // A 10 s heartbeat: the agents' digests (every third heartbeat) would stop the tasks too,
+    // but only after 30 s; the stop must come from the delete itself.
+    let server = Server::start(10).await;
     let cluster = unique("fdel");
     let _agents = fleet(&server, &cluster, 2, &[]).await;
     let td = server.register(json!({ "family": "doomed", "containerDefinitions": [{ "name": "a", "image": "x", "memory": 64 }] })).await;
@@ -54,8 +56,8 @@ async fn a_force_deleted_service_stops_its_tasks_and_goes_inactive() {
     assert_eq!(status, 409, "a REPLICA service with tasks needs force: {refused}");
     let deleted = server.ok("DELETE", &format!("/api/v1/clusters/{cluster}/services/doomed?force=true"), None).await;
     assert_eq!(deleted["service"]["status"], "DRAINING");
-    // The agents are told, stop them, and the service ends INACTIVE.
-    let stopped = eventually("every task STOPPED", WAIT, || async {
+    // The agents are told at once, stop them, and the service ends INACTIVE.
+    let stopped = eventually("every task STOPPED within 10 s", Duration::from_secs(10), || async {
         let tasks = all_tasks(&server, &cluster).await;
         (tasks.len() == 4 && tasks.iter().all(|t| t["lastStatus"] == "STOPPED")).then_some(tasks)
     })
@@ -70,9 +72,8 @@ async fn a_force_deleted_service_stops_its_tasks_and_goes_inactive() {
 
 /// Many clients book at once (RunTask, StartTask naming instances, a service scaling up):
 /// no instance ever holds more than it offers, and a fixed host port is held once per host.
-#[tokio::test]
-async fn concurrent_clients_never_over_commit_an_instance() {
-    let server = Server::start(2).await;
+async fn concurrent_clients_never_over_commit_an_instance(db: Option<String>) {
+    let server = Server::start_on(db.as_deref(), 2, &[]).await;
     let cluster = unique("race");
     // 4 instances of 1024 CPU units and 1024 MiB each.
     let _agents = fleet(&server, &cluster, 4, &["--sim-cpu", "1024", "--sim-memory", "1024"]).await;
@@ -211,3 +212,5 @@ async fn stopped_tasks_and_old_service_events_are_forgotten() {
     .await;
     assert_eq!(events.len(), 10, "the newest ten stay: {events:#?}");
 }
+
+on_both_backends!(concurrent_clients_never_over_commit_an_instance);

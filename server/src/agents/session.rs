@@ -128,7 +128,14 @@ async fn handle(control: &Control, who: &AgentIdentity, budget: &Arc<Semaphore>,
     };
     match message {
         AgentMessage::Heartbeat {} => None,
-        AgentMessage::Reconcile { tasks } => match agents::reconcile(control.store(), who, &tasks).await {
+        // The digest is compared once this session's earlier reports are stored (all of its
+        // budget back), so it never runs ahead of them.
+        AgentMessage::Reconcile { tasks } => match async {
+            let _settled = budget.acquire_many(REPORTS_IN_FLIGHT as u32).await.map_err(|_| wharf_core::WharfError::internal())?;
+            agents::reconcile(control.store(), who, &tasks).await
+        }
+        .await
+        {
             Ok(messages) => {
                 if !messages.is_empty() {
                     tracing::info!(instance = %who.instance_id, messages = messages.len(), "reconcile found starts or stops the agent missed");
@@ -166,9 +173,12 @@ async fn handle(control: &Control, who: &AgentIdentity, budget: &Arc<Semaphore>,
             },
         },
         AgentMessage::Usage { host, tasks } => {
-            let sane = host.cpu >= 0 && host.memory >= 0 && tasks.len() <= 10_000 && tasks.iter().all(|t| t.cpu >= 0 && t.memory >= 0);
+            // Bounded like registered resources (a host offers at most 2^20 CPU units and 16 TiB),
+            // so sums over a cluster cannot overflow.
+            let ok = |cpu: i64, memory: i64| (0..=1 << 20).contains(&cpu) && (0..=16 << 20).contains(&memory);
+            let sane = ok(host.cpu, host.memory) && tasks.len() <= 10_000 && tasks.iter().all(|t| ok(t.cpu, t.memory));
             if !sane {
-                return Some(error_reply("usage: values are not negative and there are at most 10000 tasks".into()));
+                return Some(error_reply("usage: CPU is 0 to 1048576 units, memory 0 to 16777216 MiB, and there are at most 10000 tasks".into()));
             }
             control.agents().set_usage(&who.instance_id, host, tasks);
             None

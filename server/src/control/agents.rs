@@ -138,7 +138,7 @@ async fn reconcile_tasks(
                 let (was, wanted) = (task.last_status.clone(), task.desired_status == "RUNNING");
                 if task.apply_report(report, now) {
                     changed = true;
-                    let ports = if task.last_status == "STOPPED" { Vec::new() } else { task.host_ports() };
+                    let ports = held_ports(&mut *conn, &mut definitions, &task).await?;
                     tasks::save_state(&mut *conn, &task, &json(&ports)).await?;
                     // Counted as the report's own path counts it, whichever path saw it first.
                     if task.last_status == "STOPPED" && wanted {
@@ -176,10 +176,17 @@ async fn reconcile_tasks(
 /// revision rather than stored with every task.
 async fn spec_of(
     conn: &mut sqlx::AnyConnection,
-    definitions: &mut HashMap<String, Option<TaskDefinition>>,
+    definitions: &mut Definitions,
     task: &Task,
     who: &AgentIdentity,
 ) -> Result<Option<TaskSpec>> {
+    Ok(definition_of(conn, definitions, task).await?.map(|d| TaskSpec::from_definition(d, &who.cluster, &who.instance_id, &task.id, task.group.clone())))
+}
+
+/// Task definitions read so far, by `family:revision` (None: gone).
+pub(super) type Definitions = HashMap<String, Option<TaskDefinition>>;
+
+async fn definition_of<'d>(conn: &mut sqlx::AnyConnection, definitions: &'d mut Definitions, task: &Task) -> Result<Option<&'d TaskDefinition>> {
     let name = task.task_definition_arn.rsplit_once("task-definition/").map_or(task.task_definition_arn.as_str(), |(_, n)| n);
     if !definitions.contains_key(name) {
         let found = match TaskDefinitionRef::parse(name) {
@@ -188,7 +195,24 @@ async fn spec_of(
         };
         definitions.insert(name.to_string(), found);
     }
-    Ok(definitions[name].as_ref().map(|d| TaskSpec::from_definition(d, &who.cluster, &who.instance_id, &task.id, task.group.clone())))
+    Ok(definitions[name].as_ref())
+}
+
+/// The host ports a task holds while it has not stopped: those its containers bound, and the
+/// fixed ones its definition names, which are held from placement on (a container that waits
+/// for another has bound nothing yet, but its port is booked).
+pub(super) async fn held_ports(conn: &mut sqlx::AnyConnection, definitions: &mut Definitions, task: &Task) -> Result<Vec<String>> {
+    if task.last_status == "STOPPED" {
+        return Ok(Vec::new());
+    }
+    let mut ports = task.host_ports();
+    if let Some(definition) = definition_of(conn, definitions, task).await? {
+        let spec = TaskSpec::from_definition(definition, "", "", "", None);
+        ports.extend(spec.static_host_ports().into_iter().map(|(protocol, port)| format!("{protocol}:{port}")));
+        ports.sort();
+        ports.dedup();
+    }
+    Ok(ports)
 }
 
 fn stop(task: &Task) -> ServerMessage {
@@ -257,9 +281,10 @@ pub async fn tasks_changed(store: &Store, batch: &[(AgentIdentity, TaskReport)])
     changed.sort_unstable();
     changed.dedup_by(|a, b| a.0 == b.0);
     let mut rows = Vec::with_capacity(changed.len());
+    let mut definitions = Definitions::new();
     for (id, cluster) in changed {
         let Some((task, _)) = known.get(&id) else { continue };
-        let ports = if task.last_status == "STOPPED" { Vec::new() } else { task.host_ports() };
+        let ports = held_ports(w.conn(), &mut definitions, task).await?;
         let state = tasks::SavedState { task, containers: json(&task.containers), host_ports: json(&ports) };
         deltas.push(TaskDelta {
             cluster: cluster.clone(),

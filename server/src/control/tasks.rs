@@ -260,7 +260,7 @@ pub async fn stop(store: &Store, agents: &Agents, cluster: &str, id: &str, input
     if !reachable {
         mark_stopped(&mut task, None, &now);
     }
-    let ports = if task.last_status == "STOPPED" { "[]".to_string() } else { json(&task.host_ports()) };
+    let ports = json(&super::agents::held_ports(w.conn(), &mut Default::default(), &task).await?);
     tasks::save_state(w.conn(), &task, &ports).await?;
     w.touch_live_tasks(cluster);
     w.commit().await?;

@@ -100,7 +100,7 @@ pub fn page_key(i: &ContainerInstance) -> String {
 pub async fn list(conn: &mut AnyConnection, cluster: &str, page: &Page) -> Result<Vec<ContainerInstance>> {
     let after = page.after.clone().unwrap_or_default();
     let (name, id) = after.split_once('\n').unwrap_or((after.as_str(), ""));
-    let rows = sqlx::query(&format!("{SELECT} WHERE i.cluster = $1 AND (i.name > $2 OR (i.name = $2 AND i.id > $3)) ORDER BY i.name, i.id LIMIT $4"))
+    let rows = sqlx::query(&format!("{SELECT} WHERE i.cluster = $1 AND (i.name, i.id) > ($2, $3) ORDER BY i.name, i.id LIMIT $4"))
         .bind(cluster)
         .bind(name)
         .bind(id)

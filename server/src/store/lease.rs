@@ -17,9 +17,19 @@ use std::path::PathBuf;
 /// Held for the life of the server; dropping it gives the database up.
 pub enum ServerClaim {
     File(#[allow(dead_code)] File),
-    Postgres(#[allow(dead_code)] sqlx::AnyConnection),
+    /// The connection holding the advisory lock lives in a watchdog task: if it is lost, so is
+    /// the claim, and the server stops rather than run beside another.
+    Postgres(tokio::task::JoinHandle<()>),
     /// An in-memory SQLite database: nobody else can open it.
     Private,
+}
+
+impl Drop for ServerClaim {
+    fn drop(&mut self) {
+        if let Self::Postgres(watchdog) = self {
+            watchdog.abort();
+        }
+    }
 }
 
 /// The advisory lock's key: "wharfsrv" as a big-endian integer, unlikely to meet another
@@ -65,7 +75,15 @@ impl Store {
                         sqlx::query_scalar("SELECT current_database()::text").fetch_one(&mut conn).await.map_err(StoreError::from)?;
                     return Err(ClaimError::Taken { what: format!("PostgreSQL database {database}") });
                 }
-                Ok(ServerClaim::Postgres(conn))
+                Ok(ServerClaim::Postgres(tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                        if let Err(e) = sqlx::query("SELECT 1").execute(&mut conn).await {
+                            tracing::error!(error = %e, "lost the connection that holds this server's claim on the database; stopping");
+                            std::process::exit(1);
+                        }
+                    }
+                })))
             }
         }
     }

@@ -126,6 +126,22 @@ pub struct WriteTx {
 impl Store {
     /// Opens (and creates, for SQLite) the database and applies migrations.
     pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Self> {
+        let store = Self::connect(database_url, data_dir).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the migrations this build carries.
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Opens (and creates, for SQLite) the database without migrating it.
+    pub async fn connect(database_url: Option<&str>, data_dir: &Path) -> Result<Self> {
         install_default_drivers();
         let (url, backend) = match database_url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => (url.to_string(), Backend::Postgres),
@@ -165,10 +181,6 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
-        }
         let checkpointer = (backend == Backend::Sqlite).then(|| Arc::new(Checkpointer::spawn(pool.clone())));
         Ok(Self { pool, backend, url: opened, writer: Arc::new(Mutex::new(())), generations: Default::default(), _checkpointer: checkpointer })
     }
