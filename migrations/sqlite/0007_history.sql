@@ -3,6 +3,8 @@
 CREATE INDEX tasks_live_by_cluster ON tasks (cluster, id) WHERE last_status <> 'STOPPED';
 CREATE INDEX tasks_live_by_instance ON tasks (container_instance_id) WHERE last_status <> 'STOPPED';
 CREATE INDEX tasks_live_by_service ON tasks (service_id) WHERE last_status <> 'STOPPED';
+-- The live tasks that hold host ports, for an instance's ports in use.
+CREATE INDEX tasks_holding_ports ON tasks (container_instance_id) WHERE last_status <> 'STOPPED' AND host_ports <> '[]';
 
 -- Instances are listed by name, a page at a time.
 CREATE INDEX container_instances_by_name ON container_instances (cluster, name, id);

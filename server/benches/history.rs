@@ -72,7 +72,7 @@ async fn reads(store: &Store, runs: usize) -> Vec<(&'static str, Vec<Duration>)>
         assert!(n > 0);
         let t = Instant::now();
         let ids: Vec<String> = (0..INSTANCES).map(|n| format!("i-{n}")).collect();
-        tasks::reservations(&mut conn, &ids).await.expect("reservations");
+        tasks::reservations(&mut conn, "bench", &ids).await.expect("reservations");
         out[1].1.push(t.elapsed());
         let t = Instant::now();
         tasks::live_on_instance(&mut conn, "i-7").await.expect("instance tasks");

@@ -85,7 +85,7 @@ pub async fn get(conn: &mut AnyConnection, cluster: &str, id: &str) -> Result<Op
     let row = sqlx::query(&format!("{SELECT} WHERE i.cluster = $1 AND i.id = $2")).bind(cluster).bind(id).fetch_optional(&mut *conn).await?;
     let Some(row) = row else { return Ok(None) };
     let mut found = [from_row(row)?];
-    apply_reservations(&mut found, tasks::reservations(conn, &[id.to_string()]).await?)?;
+    apply_reservations(&mut found, tasks::reservations(conn, cluster, &[id.to_string()]).await?)?;
     let [instance] = found;
     Ok(Some(instance))
 }
@@ -109,7 +109,7 @@ pub async fn list(conn: &mut AnyConnection, cluster: &str, page: &Page) -> Resul
         .await?;
     let mut found = rows.into_iter().map(from_row).collect::<Result<Vec<_>>>()?;
     let ids: Vec<String> = found.iter().map(|i| i.id.clone()).collect();
-    apply_reservations(&mut found, tasks::reservations(conn, &ids).await?)?;
+    apply_reservations(&mut found, tasks::reservations(conn, cluster, &ids).await?)?;
     Ok(found)
 }
 

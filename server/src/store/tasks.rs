@@ -290,27 +290,34 @@ pub struct Reservation {
     pub host_ports: String,
 }
 
-/// What the live tasks of these instances hold (through the live-by-instance index).
-pub async fn reservations(conn: &mut AnyConnection, instance_ids: &[String]) -> Result<Vec<Reservation>> {
+/// What the live tasks of these instances hold: CPU and memory from the kept counts, host
+/// ports from the tasks that hold any (through their own partial index).
+pub async fn reservations(conn: &mut AnyConnection, cluster: &str, instance_ids: &[String]) -> Result<Vec<Reservation>> {
     let mut out = Vec::new();
     for chunk in instance_ids.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT container_instance_id, cpu, memory, host_ports FROM tasks
-             WHERE container_instance_id IN ({}) AND last_status <> 'STOPPED'",
-            placeholders.join(", ")
+        let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let list = placeholders.join(", ");
+        let sums = format!(
+            "SELECT container_instance_id, CAST(SUM(cpu) AS BIGINT) AS cpu, CAST(SUM(memory) AS BIGINT) AS memory
+             FROM task_counts_by_instance WHERE cluster = $1 AND container_instance_id IN ({list}) GROUP BY container_instance_id"
         );
-        let mut query = sqlx::query(&sql);
-        for id in chunk {
-            query = query.bind(id);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            out.push(Reservation {
-                instance_id: row.try_get("container_instance_id")?,
-                cpu: row.try_get("cpu")?,
-                memory: row.try_get("memory")?,
-                host_ports: row.try_get("host_ports")?,
-            });
+        let ports = format!(
+            "SELECT container_instance_id, CAST(0 AS BIGINT) AS cpu, CAST(0 AS BIGINT) AS memory, host_ports FROM tasks
+             WHERE container_instance_id IN ({list}) AND last_status <> 'STOPPED' AND host_ports <> '[]' AND cluster = $1"
+        );
+        for (sql, with_ports) in [(sums, false), (ports, true)] {
+            let mut query = sqlx::query(&sql).bind(cluster);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                out.push(Reservation {
+                    instance_id: row.try_get("container_instance_id")?,
+                    cpu: row.try_get("cpu")?,
+                    memory: row.try_get("memory")?,
+                    host_ports: if with_ports { row.try_get("host_ports")? } else { "[]".into() },
+                });
+            }
         }
     }
     Ok(out)
