@@ -63,12 +63,15 @@ impl Connection {
     pub async fn run(&self, reports: &mut mpsc::UnboundedReceiver<TaskReport>) -> Ended {
         let mut backoff = BACKOFF_START;
         loop {
-            let opened = Instant::now();
-            match self.session(reports).await {
+            let mut welcomed = false;
+            match self.session(reports, &mut welcomed).await {
                 Ok(ended) => return ended,
                 Err(e) => tracing::warn!(error = %e, "connection to the server lost"),
             }
-            if opened.elapsed() > Duration::from_secs(60) {
+            // A session the server welcomed ends the run of failures: the next loss (a server
+            // restart, a cut connection) is retried at once, not after the back-off that
+            // earlier failures had grown to. Jitter still spreads many agents' returns.
+            if welcomed {
                 backoff = BACKOFF_START;
             }
             let wait = BACKOFF_START.min(backoff) + jitter(backoff);
@@ -84,7 +87,7 @@ impl Connection {
         format!("{ws}/agent/v1/connect")
     }
 
-    async fn session(&self, reports: &mut mpsc::UnboundedReceiver<TaskReport>) -> Result<Ended, String> {
+    async fn session(&self, reports: &mut mpsc::UnboundedReceiver<TaskReport>, welcomed: &mut bool) -> Result<Ended, String> {
         let mut request = self.url().into_client_request().map_err(|e| e.to_string())?;
         let bearer = format!("Bearer {}", self.identity.credential);
         request.headers_mut().insert("authorization", bearer.parse().map_err(|_| "the credential is not a valid header")?);
@@ -122,6 +125,7 @@ impl Connection {
         sink.send(text(&hello)).await.map_err(|e| e.to_string())?;
         let heartbeat = match next_message(&mut stream).await? {
             ServerMessage::Welcome { heartbeat_interval_seconds, container_instance_id, cluster, .. } => {
+                *welcomed = true;
                 tracing::info!(instance = %container_instance_id, %cluster, "connected");
                 Duration::from_secs(heartbeat_interval_seconds.max(1))
             }
