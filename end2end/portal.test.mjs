@@ -1,5 +1,7 @@
 // Browser journeys through the portal: a real wharf-server (SQLite in a temp folder) and
 // Debian's Chromium driven by playwright-core. Screenshots go to end2end/artifacts/.
+// Each journey makes what it needs under names of its own, so any one of them runs alone
+// (`--test-name-pattern`) and none depends on what an earlier one left behind.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -20,33 +22,52 @@ after(async () => {
 
 const openPage = (path) => open(browser, base, path);
 const fixture = (name) => readFileSync(join(fixtures, name), 'utf8');
+let made = 0;
+/** A name no other journey uses, nor holds as a part (`has-text` matches parts). */
+const unique = (prefix) => `${prefix}-${++made}-${process.pid.toString(36)}`;
+/** Registers web-nginx.json under a family of its own; resolves to that family. */
+async function registerWeb() {
+  const family = unique('web');
+  await callApi(base, 'POST', '/api/v1/task-definitions', { ...JSON.parse(fixture('web-nginx.json')), family });
+  return family;
+}
+/** Creates a cluster of its own; resolves to its name. */
+async function createCluster(prefix) {
+  const clusterName = unique(prefix);
+  await callApi(base, 'POST', '/api/v1/clusters', { clusterName });
+  return clusterName;
+}
 
 test('registers web-nginx.json through the JSON editor', async () => {
+  const family = unique('web');
+  const document = fixture('web-nginx.json').replace('"family": "web"', `"family": "${family}"`);
+  assert.notEqual(document, fixture('web-nginx.json'), 'the fixture names its family "web"');
   const page = await openPage('/task-definitions/new');
-  await page.fill('#td-json', fixture('web-nginx.json'));
+  await page.fill('#td-json', document);
   await page.getByText('✓ Valid task definition').waitFor();
   await page.click('#register');
-  await page.waitForURL('**/task-definitions/web/1');
-  await page.getByRole('heading', { name: 'web:1' }).waitFor();
+  await page.waitForURL(`**/task-definitions/${family}/1`);
+  await page.getByRole('heading', { name: `${family}:1` }).waitFor();
   // The revision loads after navigation: wait for its containers table.
   await page.locator('td:has-text("nginx:1.27-alpine")').waitFor();
   await page.screenshot({ path: join(artifacts, '1-registered-web.png'), fullPage: true });
   // It is stored as registered: the API reads it back.
-  const api = await (await fetch(`${base}/api/v1/task-definitions/web:1`)).json();
+  const api = await callApi(base, 'GET', `/api/v1/task-definitions/${family}:1`);
   assert.equal(api.taskDefinition.containerDefinitions[0].image, 'nginx:1.27-alpine');
   assert.deepEqual(page.problems, []);
   await page.close();
 });
 
 test('pasting describe output registers a new revision and names the ignored fields', async () => {
-  const described = await (await fetch(`${base}/api/v1/task-definitions/web:1`)).json();
+  const family = await registerWeb();
+  const described = await callApi(base, 'GET', `/api/v1/task-definitions/${family}:1`);
   const page = await openPage('/task-definitions/new');
   await page.fill('#td-json', JSON.stringify(described, null, 2));
   await page.getByText('✓ Valid task definition').waitFor();
   // The keyboard registers too.
   await page.focus('#td-json');
   await page.keyboard.press('Control+Enter');
-  await page.waitForURL('**/task-definitions/web/2?ignored=*');
+  await page.waitForURL(`**/task-definitions/${family}/2?ignored=*`);
   const notice = page.locator('#ignored-fields');
   await notice.waitFor();
   assert.match(await notice.textContent(), /taskDefinitionArn/);
@@ -93,29 +114,31 @@ test('the form writes the same JSON the editor holds', async () => {
   await page.close();
 });
 
-test('creates a cluster and a service from the registered revision and lists them', async () => {
+test('creates a cluster and a service from a registered revision and lists them', async () => {
+  const family = await registerWeb();
+  const cluster = unique('production');
   const page = await openPage('/clusters');
-  await page.screenshot({ path: join(artifacts, '3-clusters-empty.png'), fullPage: true });
-  await page.fill('#cluster-name', 'production');
+  await page.screenshot({ path: join(artifacts, '3-clusters.png'), fullPage: true });
+  await page.fill('#cluster-name', cluster);
   await page.click('button:has-text("Create cluster")');
-  await page.waitForURL('**/clusters/production');
+  await page.waitForURL(`**/clusters/${cluster}`);
   await page.getByText('No services in this cluster').waitFor();
   await page.click('a:has-text("Create service")');
-  await page.waitForURL('**/clusters/production/services/new');
+  await page.waitForURL(`**/clusters/${cluster}/services/new`);
   await page.fill('#s-name', 'storefront');
-  await page.selectOption('#s-td', 'web:1');
+  await page.selectOption('#s-td', `${family}:1`);
   await page.fill('#s-desired', '2');
   await page.fill('#s-expr', 'attribute:ecs.os-type == linux');
   await page.fill('#s-strategy-list', 'spread(attribute:ecs.availability-zone), binpack(memory)');
   assert.equal(await page.locator('#s-strategy').isDisabled(), true, 'a written list overrides the preset');
   await page.click('#create');
-  await page.waitForURL('**/clusters/production/services/storefront');
+  await page.waitForURL(`**/clusters/${cluster}/services/storefront`);
   const config = page.locator('#service-config');
   await config.waitFor();
-  assert.match(await config.textContent(), /web:1/);
+  assert.ok((await config.textContent()).includes(`${family}:1`));
   assert.match(await config.textContent(), /minimum healthy 100%, maximum 200%/);
   assert.match(await config.textContent(), /spread\(attribute:ecs\.availability-zone\), binpack\(memory\)/);
-  assert.match(await page.textContent('#events'), /was created with task definition web:1/);
+  assert.ok((await page.textContent('#events')).includes(`was created with task definition ${family}:1`));
   // The page follows the cluster's live feed; the scheduler's reason for waiting tasks (the
   // cluster has no hosts yet) arrives through it without a reload.
   await page.locator('#live.live-on').waitFor();
@@ -125,20 +148,22 @@ test('creates a cluster and a service from the registered revision and lists the
   assert.match(await pending.textContent(), /no container instances/);
   await page.screenshot({ path: join(artifacts, '4-service.png'), fullPage: true });
 
-  await page.goto(`${base}/clusters/production`);
+  await page.goto(`${base}/clusters/${cluster}`);
   await page.locator('#services a:has-text("storefront")').waitFor();
   await page.screenshot({ path: join(artifacts, '5-cluster-with-service.png'), fullPage: true });
   await page.goto(`${base}/clusters`);
-  await page.locator('#clusters a:has-text("production")').waitFor();
+  await page.locator(`#clusters a:has-text("${cluster}")`).waitFor();
   await page.screenshot({ path: join(artifacts, '6-clusters.png'), fullPage: true });
   assert.deepEqual(page.problems, []);
   await page.close();
 });
 
 test('run task checks its constraint as it is typed and says why nothing could be placed', async () => {
-  const page = await openPage('/clusters/production');
+  const family = await registerWeb();
+  const cluster = await createCluster('run');
+  const page = await openPage(`/clusters/${cluster}`);
   await page.locator('#run-task').waitFor();
-  await page.selectOption('#r-td', 'web:1');
+  await page.selectOption('#r-td', `${family}:1`);
   await page.fill('#r-expr', 'attribute:zone in [a, b');
   await page.locator('#run-task small.bad').waitFor();
   assert.match(await page.textContent('#run-task small.bad'), /never closed|expected/);
@@ -155,7 +180,7 @@ test('run task checks its constraint as it is typed and says why nothing could b
 });
 
 test('a join token is shown once, listed without its secret and revocable', async () => {
-  const page = await openPage('/clusters/production');
+  const page = await openPage(`/clusters/${await createCluster('tokens')}`);
   await page.fill('#jt-description', 'rack 3');
   await page.click('#jt-create');
   const token = (await page.locator('#new-token').textContent()).trim();
@@ -172,7 +197,8 @@ test('a join token is shown once, listed without its secret and revocable', asyn
 });
 
 test('a service form error names the field inline', async () => {
-  const page = await openPage('/clusters/production/services/new');
+  await registerWeb();
+  const page = await openPage(`/clusters/${await createCluster('form')}/services/new`);
   await page.fill('#s-name', 'bad name!');
   await page.click('#create');
   const err = page.locator('.field-errors li[data-field="serviceName"]');
@@ -183,18 +209,23 @@ test('a service form error names the field inline', async () => {
 });
 
 test('the dashboard and the task definition list show what exists', async () => {
+  // A task definition, a cluster and a service exist; no host has joined.
+  const family = await registerWeb();
+  const cluster = await createCluster('dash');
+  await callApi(base, 'POST', `/api/v1/clusters/${cluster}/services`, { serviceName: 'web', taskDefinition: family, desiredCount: 1 });
   const page = await openPage('/');
   await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
   const done = page.locator('.steps li.done');
   assert.equal(await done.count(), 3, 'task definition, cluster and service steps are ticked');
   await page.screenshot({ path: join(artifacts, '8-dashboard.png'), fullPage: true });
   await page.click('nav a:has-text("Task definitions")');
-  await page.locator('#families a:has-text("web")').waitFor();
+  await page.locator(`#families a:has-text("${family}")`).waitFor();
   assert.equal(await page.title(), 'Task definitions · Wharf');
   // The list follows the live feed: a family registered elsewhere appears without a reload.
   await page.locator('#live.live-on').waitFor();
-  await callApi(base, 'POST', '/api/v1/task-definitions', { family: 'arrives-live', containerDefinitions: [{ name: 'a', image: 'local/a:1', memory: 16 }] });
-  await page.locator('#families a:has-text("arrives-live")').waitFor({ timeout: 5000 });
+  const arriving = unique('arrives-live');
+  await callApi(base, 'POST', '/api/v1/task-definitions', { family: arriving, containerDefinitions: [{ name: 'a', image: 'local/a:1', memory: 16 }] });
+  await page.locator(`#families a:has-text("${arriving}")`).waitFor({ timeout: 5000 });
   await page.screenshot({ path: join(artifacts, '9-task-definitions.png'), fullPage: true });
   assert.deepEqual(page.problems, []);
   await page.close();

@@ -161,7 +161,7 @@ impl Connection {
                 Some(message) = out_rx.recv() => message,
                 _ = beat.tick() => {
                     beats = beats.wrapping_add(1);
-                    if beats % RECONCILE_EVERY_HEARTBEATS == 0 {
+                    if beats.is_multiple_of(RECONCILE_EVERY_HEARTBEATS) {
                         // The digest: a start or stop lost on the way is made good.
                         AgentMessage::Reconcile { tasks: self.supervisor.snapshot() }
                     } else {

@@ -57,7 +57,7 @@ fn check_valid(dir: &Path) {
 fn check_invalid(dir: &Path) {
     let expected: serde_json::Map<String, Value> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected-errors.json")).unwrap()).unwrap();
-    assert_eq!(json_files(&dir).len(), expected.len());
+    assert_eq!(json_files(dir).len(), expected.len());
     for (file, field) in expected {
         let text = std::fs::read_to_string(dir.join(&file)).unwrap();
         let err = parse_registration(&text).expect_err(&file);

@@ -285,6 +285,14 @@ async fn a_digest_makes_good_what_the_agent_missed(h: Harness) {
     agent.send(json!({ "type": "reconcile", "tasks": running })).await;
     let stop = agent.next().await;
     assert_eq!((stop["type"].as_str(), stop["taskId"].as_str()), (Some("stopTask"), Some(task.as_str())), "{stop}");
+    // A digest that changes nothing does not wait for the writer: answered while a long write
+    // holds it.
+    {
+        let _writer = h.store.write().await.unwrap();
+        agent.send(json!({ "type": "reconcile", "tasks": running })).await;
+        let stop = tokio::time::timeout(Duration::from_secs(3), agent.next()).await.expect("answered while the writer is busy");
+        assert_eq!(stop["type"], "stopTask");
+    }
     // A bad digest is refused with the field, and changes nothing.
     agent.send(json!({ "type": "reconcile", "tasks": [{ "taskId": task, "lastStatus": "NAPPING", "containers": [] }] })).await;
     let refused = agent.next().await;

@@ -94,7 +94,14 @@ async fn kept_counts_follow_every_change(h: Harness) {
         let (kept, truth) = both(&h).await;
         assert_eq!(kept, truth, "after {step}");
     }
+    // Failures are told by their reasons' exact words on both databases: a reason a user typed
+    // in other case is not one (SQLite's LIKE ignores case unless told otherwise).
+    for (id, reason) in [("t020", "Essential container in task exited"), ("t022", "essential container in task exited, by hand")] {
+        sqlx::query("UPDATE tasks SET stopped_reason = $1 WHERE id = $2").bind(reason).bind(id).execute(h.store.pool()).await.unwrap();
+    }
     let mut conn = h.store.pool().acquire().await.unwrap();
+    let failed: Vec<String> = tasks::recent_failures(&mut conn, "c1", 10).await.unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(failed, ["t020"]);
     let running: i64 = sqlx::query("SELECT COUNT(*) FROM tasks WHERE cluster = 'c1' AND last_status = 'RUNNING'")
         .fetch_one(&mut *conn)
         .await
@@ -109,7 +116,8 @@ async fn kept_counts_follow_every_change(h: Harness) {
     let control = wharf_server::control::Control::new(h.store.clone(), Default::default(), "http://x".into());
     let summary = control.cluster_summary("c1").await.unwrap();
     let pictured = control.topology("c1", wharf_core::topology::Detail::Tasks).await.unwrap().summary;
-    assert_eq!((summary.tasks_running, summary.tasks_pending), (pictured.tasks_running, pictured.tasks_pending));
+    assert_eq!(summary, pictured, "instances, capacity and task counts alike");
+    assert_eq!((summary.instances, summary.cpu.registered), (3, 3 * 4096));
     assert_eq!(summary.tasks_running, running);
 
     // A first screen's read: the instances picked, with their own counts, and the whole

@@ -80,7 +80,7 @@ pub async fn hello(store: &Store, who: &AgentIdentity, hello: Hello) -> Result<V
     };
     instances::connected(w.conn(), &who.instance_id, &report, &now).await?;
 
-    let (out, _) = reconcile_tasks(w.conn(), who, &hello.tasks, &now).await?;
+    let (out, _) = reconcile_tasks(w.conn(), who, &hello.tasks, &now, Mode::Write).await?.ok_or_else(WharfError::internal)?;
     // The scheduler is woken to reload on a hello anyway; its copy goes stale all the same.
     w.touch_live_tasks(&who.cluster);
     w.commit().await?;
@@ -88,14 +88,21 @@ pub async fn hello(store: &Store, who: &AgentIdentity, hello: Hello) -> Result<V
 }
 
 /// The agent's digest, sent every few heartbeats while connected: the same reconcile as a
-/// hello's, so what a lost message left undone is done now.
+/// hello's, so what a lost message left undone is done now. Most digests change nothing; those
+/// are answered from a plain read, without waiting for the writer.
 pub async fn reconcile(store: &Store, who: &AgentIdentity, tasks: &[TaskReport]) -> Result<Vec<ServerMessage>> {
     let mut errors = FieldErrors::new();
     check_reports(&mut errors, tasks);
     errors.finish(())?;
     let now = store::now();
+    {
+        let mut conn = store.pool().acquire().await.map_err(store::StoreError::from)?;
+        if let Some((out, _)) = reconcile_tasks(&mut conn, who, tasks, &now, Mode::ReadOnly).await? {
+            return Ok(out);
+        }
+    }
     let mut w = store.write().await?;
-    let (out, changed) = reconcile_tasks(w.conn(), who, tasks, &now).await?;
+    let (out, changed) = reconcile_tasks(w.conn(), who, tasks, &now, Mode::Write).await?.ok_or_else(WharfError::internal)?;
     if changed {
         w.touch_live_tasks(&who.cluster);
     }
@@ -117,6 +124,14 @@ fn check_reports(errors: &mut FieldErrors, reports: &[TaskReport]) {
     }
 }
 
+/// Whether a reconcile may write; a read-only one gives up (None) at the first change it
+/// would have to store.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    ReadOnly,
+    Write,
+}
+
 /// Compares what the agent reports running with what the store wants on its instance;
 /// records what the agent knows and returns the starts and stops it still needs, and whether
 /// any task's stored state changed.
@@ -125,7 +140,8 @@ async fn reconcile_tasks(
     who: &AgentIdentity,
     reports: &[TaskReport],
     now: &str,
-) -> Result<(Vec<ServerMessage>, bool)> {
+    mode: Mode,
+) -> Result<Option<(Vec<ServerMessage>, bool)>> {
     let mut out = Vec::new();
     let mut changed = false;
     let reported: BTreeMap<&str, &TaskReport> = reports.iter().map(|t| (t.task_id.as_str(), t)).collect();
@@ -137,6 +153,9 @@ async fn reconcile_tasks(
             Some(report) => {
                 let (was, wanted) = (task.last_status.clone(), task.desired_status == "RUNNING");
                 if task.apply_report(report, now) {
+                    if mode == Mode::ReadOnly {
+                        return Ok(None);
+                    }
                     changed = true;
                     let ports = held_ports(&mut *conn, &mut definitions, &task).await?;
                     tasks::save_state(&mut *conn, &task, &json(&ports)).await?;
@@ -157,6 +176,7 @@ async fn reconcile_tasks(
                     None => tracing::error!(task = %task.id, "the task's definition is gone; it cannot be started"),
                 }
             }
+            None if mode == Mode::ReadOnly => return Ok(None),
             None => {
                 // The agent has nothing for it: it finished while nobody listened, or the host lost it.
                 let reason = if task.desired_status == "STOPPED" { task.stopped_reason.clone() } else { Some(TASK_LOST.into()) };
@@ -169,7 +189,7 @@ async fn reconcile_tasks(
     for report in reports.iter().filter(|t| !known.contains(&t.task_id) && t.last_status != "STOPPED") {
         out.push(ServerMessage::StopTask { task_id: report.task_id.clone(), reason: UNKNOWN_TASK.into() });
     }
-    Ok((out, changed))
+    Ok(Some((out, changed)))
 }
 
 /// What the agent runs for a task: derived again from its (immutable) task definition

@@ -17,10 +17,11 @@ pub type Pick<'a> = dyn Fn(&Topology) -> Vec<usize> + Send + Sync + 'a;
 pub async fn summary(store: &Store, agents: &Agents, cluster: &str) -> Result<Summary> {
     let mut conn = store.pool().acquire().await.map_err(store::StoreError::from)?;
     clusters::get(&mut conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
-    let found = instances::all(&mut conn, cluster).await?;
+    let found = instances::registered(&mut conn, cluster).await?;
     let counts = scheduling::cluster_counts(&mut conn, cluster).await?;
     drop(conn);
-    Ok(totals(&nodes_of(found, agents), counts))
+    let nodes: Vec<InstanceNode> = found.into_iter().map(|i| node(i.id, i.agent_connected, i.cpu, i.memory, agents)).collect();
+    Ok(totals(&nodes, counts))
 }
 
 /// Instances as the picture draws them, before their tasks are counted in.
@@ -29,22 +30,27 @@ fn nodes_of(found: Vec<wharf_core::instance::ContainerInstance>, agents: &Agents
         .into_iter()
         .map(|ci| {
             let registered = |name: &str| ci.registered_resources.iter().find(|r| r.name == name).and_then(|r| r.integer_value).unwrap_or(0);
-            let usage = agents.host_usage(&ci.id);
+            let (cpu, memory) = (registered("CPU"), registered("MEMORY"));
             InstanceNode {
-                cpu: Capacity { registered: registered("CPU"), reserved: 0, used: usage.as_ref().map(|u| u.cpu) },
-                memory: Capacity { registered: registered("MEMORY"), reserved: 0, used: usage.as_ref().map(|u| u.memory) },
                 attributes: ci.attributes.into_iter().map(|a| (a.name, a.value.unwrap_or_default())).collect(),
-                id: ci.id,
                 name: ci.name,
                 status: ci.status,
-                agent_connected: ci.agent_connected,
-                running_tasks_count: 0,
-                pending_tasks_count: 0,
-                tasks_by_service: Default::default(),
-                tasks: Vec::new(),
+                ..node(ci.id, ci.agent_connected, cpu, memory, agents)
             }
         })
         .collect()
+}
+
+/// An instance's node with its registered capacity and its agent's latest usage sample.
+fn node(id: String, agent_connected: bool, cpu: i64, memory: i64, agents: &Agents) -> InstanceNode {
+    let usage = agents.host_usage(&id);
+    InstanceNode {
+        cpu: Capacity { registered: cpu, reserved: 0, used: usage.as_ref().map(|u| u.cpu) },
+        memory: Capacity { registered: memory, reserved: 0, used: usage.as_ref().map(|u| u.memory) },
+        agent_connected,
+        id,
+        ..InstanceNode::default()
+    }
 }
 
 /// Totals of instances (not yet counted) and of the cluster's kept task counts.

@@ -121,6 +121,37 @@ pub async fn all(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<Containe
     rows.into_iter().map(from_row).collect()
 }
 
+/// What a cluster's totals need of one instance: the CPU and memory it registered and whether
+/// its agent is connected.
+pub struct Registered {
+    pub id: String,
+    pub agent_connected: bool,
+    pub cpu: i64,
+    pub memory: i64,
+}
+
+/// The cluster's instances as its totals need them: a narrower read than [`all`] (no attributes,
+/// versions or ARNs), for pages that show only the sums.
+pub async fn registered(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<Registered>> {
+    #[derive(serde::Deserialize)]
+    struct Integer {
+        name: String,
+        #[serde(rename = "integerValue")]
+        integer_value: Option<i64>,
+    }
+    let rows = sqlx::query("SELECT id, agent_connected, registered_resources FROM container_instances WHERE cluster = $1 AND status <> 'INACTIVE'")
+        .bind(cluster)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let resources: Vec<Integer> = serde_json::from_str(&row.try_get::<String, _>("registered_resources")?).map_err(corrupt("resources"))?;
+            let value = |name: &str| resources.iter().find(|r| r.name == name).and_then(|r| r.integer_value).unwrap_or(0);
+            Ok(Registered { id: row.try_get("id")?, agent_connected: row.try_get::<i64, _>("agent_connected")? != 0, cpu: value("CPU"), memory: value("MEMORY") })
+        })
+        .collect()
+}
+
 pub struct NewInstance<'a> {
     pub id: &'a str,
     pub cluster: &'a str,

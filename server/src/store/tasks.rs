@@ -122,9 +122,11 @@ pub async fn recent(conn: &mut AnyConnection, cluster: &str, limit: i64) -> Resu
 }
 
 /// Which stopped tasks failed ([`wharf_core::task::FAILURE_REASONS`]), word for word as the
-/// partial index `tasks_failed_by_cluster` says it, so reads of failures use that index.
-pub const FAILED: &str = "(stopped_reason LIKE 'Essential container in task exited%' OR stopped_reason LIKE 'CannotStartContainerError%' \
-    OR stopped_reason LIKE 'DependencyError%' OR stopped_reason LIKE 'Task is no longer running on its container instance%')";
+/// partial index `tasks_failed_by_cluster` says it, so reads of failures use that index. Prefixes
+/// are compared with `substr`, in their own case on both databases (SQLite's LIKE ignores case).
+pub const FAILED: &str = "(substr(stopped_reason, 1, 34) = 'Essential container in task exited' \
+    OR substr(stopped_reason, 1, 25) = 'CannotStartContainerError' OR substr(stopped_reason, 1, 15) = 'DependencyError' \
+    OR substr(stopped_reason, 1, 51) = 'Task is no longer running on its container instance')";
 
 /// The cluster's most recently stopped tasks that failed.
 pub async fn recent_failures(conn: &mut AnyConnection, cluster: &str, limit: i64) -> Result<Vec<Task>> {
@@ -330,10 +332,10 @@ mod tests {
     fn the_failure_condition_matches_the_reasons_and_the_index() {
         let condition: String = super::FAILED.split_whitespace().collect::<Vec<_>>().join(" ");
         for reason in wharf_core::task::FAILURE_REASONS {
-            assert!(condition.contains(&format!("stopped_reason LIKE '{reason}%'")), "{reason} missing from {condition}");
+            assert!(condition.contains(&format!("substr(stopped_reason, 1, {}) = '{reason}'", reason.len())), "{reason} missing from {condition}");
         }
-        assert_eq!(condition.matches(" LIKE ").count(), wharf_core::task::FAILURE_REASONS.len());
-        for migration in [include_str!("../../../migrations/sqlite/0007_history.sql"), include_str!("../../../migrations/postgres/0007_history.sql")] {
+        assert_eq!(condition.matches(" = '").count(), wharf_core::task::FAILURE_REASONS.len());
+        for migration in [include_str!("../../../migrations/sqlite/0009_failures_by_case.sql"), include_str!("../../../migrations/postgres/0009_failures_by_case.sql")] {
             let flat: String = migration.split_whitespace().collect::<Vec<_>>().join(" ");
             assert!(flat.contains(&format!("WHERE last_status = 'STOPPED' AND {condition};")), "the index's condition differs");
         }
