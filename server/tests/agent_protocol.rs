@@ -372,7 +372,99 @@ async fn an_expired_join_token_registers_no_host(h: Harness) {
     assert_eq!((status, too_short["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("expiresInSeconds")), "{too_short}");
 }
 
+/// One agent flooding reports does not stall another's. Every session may have at most its
+/// own budget of reports waiting in the queue all agents share, so a report from a second
+/// agent is stored behind at most that many of the flood's, not behind all of it. The writer
+/// is held busy while the flood arrives, as a slow disk would; with one unbounded queue the
+/// whole flood would sit ahead of the second agent's report.
+async fn a_flooding_agent_does_not_stall_the_others(h: Harness) {
+    const FLOOD: usize = 6000;
+    /// The server's budget of reports in flight per session (`REPORTS_IN_FLIGHT`).
+    const BUDGET: i64 = 512;
+    let (addr, flooder, credential) = setup(&h).await;
+    let (_, token) = h.post("/api/v1/clusters/prod/join-tokens", json!({})).await;
+    let (status, second) = h
+        .post("/agent/v1/register", json!({ "token": token["token"], "cluster": "prod", "hostname": "host-2", "cpu": 2048, "memory": 1024 }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let (other, other_credential) = (second["containerInstance"]["id"].as_str().unwrap(), second["credential"].as_str().unwrap());
+    let (mut flooding, _) = Agent::connect(addr, &credential, json!([])).await;
+    let (mut quiet, _) = Agent::connect(addr, other_credential, json!([])).await;
+    // Tasks written straight into the store (no agent is told to start them): the flood's on
+    // one instance, a single one on the other.
+    let task = |id: String, instance: &str| wharf_server::store::tasks::NewTask {
+        id,
+        cluster: "prod".into(),
+        task_definition: "hello-httpd:1".into(),
+        container_instance_id: instance.into(),
+        group: None,
+        started_by: None,
+        service_id: None,
+        containers: r#"[{"name":"httpd","image":"local/busybox:1","lastStatus":"PENDING"}]"#.into(),
+        cpu: 0,
+        memory: 0,
+        host_ports: "[]".into(),
+    };
+    let mut rows: Vec<_> = (0..FLOOD).map(|n| task(format!("flood{n:05}"), &flooder)).collect();
+    rows.push(task("lone".into(), other));
+    let mut w = h.store.write().await.unwrap();
+    wharf_server::store::tasks::insert(w.conn(), &rows, &wharf_server::store::now()).await.unwrap();
+    w.commit().await.unwrap();
+
+    let writer = h.store.write().await.unwrap();
+    let flood = tokio::spawn(async move {
+        for n in 0..FLOOD {
+            flooding.send(report(&format!("flood{n:05}"), "RUNNING", None, None)).await;
+        }
+        flooding
+    });
+    // Time for an unfair server to read the whole flood into its queue; a fair one stops
+    // reading at the budget. (A slow machine can only make this test pass an unfair server,
+    // never fail a fair one.)
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    quiet.send(report("lone", "RUNNING", None, None)).await;
+    // A session answers its messages in order: once a nonsense message after the report is
+    // refused, the report is in the queue.
+    quiet.send(json!({ "type": "nonsense" })).await;
+    assert_eq!(quiet.next().await["type"], "rejected");
+    drop(writer);
+
+    let ahead = loop {
+        let row = sqlx::query(
+            "SELECT (SELECT last_status FROM tasks WHERE id = 'lone') AS lone,
+                    (SELECT COUNT(*) FROM tasks WHERE container_instance_id = $1 AND last_status = 'RUNNING') AS flood",
+        )
+        .bind(&flooder)
+        .fetch_one(h.store.pool())
+        .await
+        .unwrap();
+        use sqlx::Row;
+        if row.get::<String, _>("lone") == "RUNNING" {
+            break row.get::<i64, _>("flood");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // At most the batch the writer held and the budget queued beside the lone report.
+    assert!(ahead <= 2 * BUDGET, "{ahead} of the flood's {FLOOD} reports were stored before the other agent's one");
+    // Nothing of the flood is lost on the way.
+    let _flooding = tokio::time::timeout(Duration::from_secs(60), flood).await.expect("the flood is read").unwrap();
+    let mut stored = 0;
+    for _ in 0..600 {
+        stored = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM tasks WHERE container_instance_id = $1 AND last_status = 'RUNNING'")
+            .bind(&flooder)
+            .fetch_one(h.store.pool())
+            .await
+            .unwrap();
+        if stored == FLOOD as i64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored, FLOOD as i64);
+}
+
 on_both_backends!(
+    a_flooding_agent_does_not_stall_the_others,
     an_expired_join_token_registers_no_host,
     task_lifecycle_follows_the_agents_reports,
     a_reconnecting_agent_is_reconciled_from_its_hello,
