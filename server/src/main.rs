@@ -46,12 +46,10 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         service_events: config.service_events_kept,
     };
     wharf_server::spawn_background(&state, scheduler, history);
-    tracing::info!(
-        %listen,
-        backend = ?state.store.backend(),
-        startup_ms = started.elapsed().as_millis() as u64,
-        "Wharf is up at http://{listen}"
-    );
+    tracing::info!(%listen, backend = ?state.store.backend(), startup_ms = started.elapsed().as_millis() as u64, "serving");
+    // Said whatever the log level: scripts wait for this line to learn the port (`--listen
+    // 127.0.0.1:0` binds a free one).
+    println!("Wharf is up at http://{listen}");
     axum::serve(listener, wharf_server::app(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
