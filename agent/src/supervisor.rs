@@ -143,9 +143,10 @@ impl Supervisor {
     }
 
     /// Stops a task. A task the agent does not know is reported STOPPED at once, so the
-    /// control plane can close its record.
+    /// control plane can close its record, and remembered as stopped (until the cleanup wait),
+    /// so its start, should it arrive after the stop, starts nothing.
     pub fn stop(&self, task_id: &str, reason: &str) {
-        let tasks = self.tasks();
+        let mut tasks = self.tasks();
         match tasks.get(task_id) {
             Some(entry) => {
                 entry.stop.send_if_modified(|r| {
@@ -157,11 +158,19 @@ impl Supervisor {
                 });
             }
             None => {
-                let _ = self.inner.reports.send(TaskReport {
+                let report = TaskReport {
                     task_id: task_id.to_string(),
                     last_status: "STOPPED".into(),
                     stopped_reason: Some(reason.to_string()),
                     containers: Vec::new(),
+                };
+                let _ = self.inner.reports.send(report.clone());
+                let stopped = Entry { report, runtime_ids: BTreeMap::new(), stop: watch::channel(None).0, stopped_at: Some(Instant::now()) };
+                tasks.insert(task_id.to_string(), stopped);
+                let (me, id) = (self.clone(), task_id.to_string());
+                tokio::spawn(async move {
+                    tokio::time::sleep(me.inner.cleanup_after).await;
+                    me.tasks().remove(&id);
                 });
             }
         }
@@ -559,6 +568,33 @@ mod tests {
             stop_timeout: 2,
             ..Default::default()
         }
+    }
+
+    /// A start that arrives after its task's stop (each sent after its own commit, so they
+    /// can cross) starts nothing: the stop of an unknown task is remembered.
+    #[tokio::test]
+    async fn a_start_after_its_stop_starts_nothing() {
+        let (supervisor, mut reports) = Supervisor::new(Arc::new(crate::runtime::simulated::Simulated::default()), None, Duration::from_secs(3600));
+        supervisor.stop("t", "Task stopped by user");
+        assert_eq!(reports.recv().await.unwrap().last_status, "STOPPED");
+        let spec = TaskSpec {
+            task_id: "t".into(),
+            task_arn: "a".into(),
+            cluster: "c".into(),
+            container_instance_id: "i".into(),
+            task_definition: "f:1".into(),
+            group: None,
+            network_mode: "bridge".into(),
+            volumes: vec![],
+            containers: vec![container("app", &[])],
+        };
+        supervisor.start(spec.clone());
+        let again = reports.recv().await.unwrap();
+        assert_eq!((again.task_id.as_str(), again.last_status.as_str()), ("t", "STOPPED"));
+        assert_eq!(supervisor.running_count(), 0);
+        // A task it never heard of starts as before.
+        supervisor.start(TaskSpec { task_id: "u".into(), ..spec });
+        assert_eq!(supervisor.running_count(), 1);
     }
 
     #[test]

@@ -298,6 +298,15 @@ async fn a_digest_makes_good_what_the_agent_missed(h: Harness) {
     let refused = agent.next().await;
     assert!(refused["reason"].as_str().unwrap().contains("tasks[0].lastStatus"), "{refused}");
     assert_eq!(eventually(&h, &task, "RUNNING").await["desiredStatus"], "STOPPED");
+    // Stopped, then running again there (its start overtook its stop): stopped again at once,
+    // not left running uncounted until the next digest.
+    agent.send(report(&task, "STOPPED", Some(0), None)).await;
+    eventually(&h, &task, "STOPPED").await;
+    agent.quiet().await;
+    agent.send(report(&task, "RUNNING", None, None)).await;
+    let again = agent.next().await;
+    assert_eq!((again["type"].as_str(), again["taskId"].as_str()), (Some("stopTask"), Some(task.as_str())), "{again}");
+    assert_eq!(eventually(&h, &task, "STOPPED").await["lastStatus"], "STOPPED");
 }
 
 /// StartTask books what it starts before it looks at the next instance it was given: one

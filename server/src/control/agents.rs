@@ -295,7 +295,10 @@ pub async fn tasks_changed(store: &Store, batch: &[(AgentIdentity, TaskReport)])
             }
             changed.push((task.id.clone(), &who.cluster));
         }
-        out.push(Ok((task.desired_status == "STOPPED" && task.last_status != "STOPPED").then(|| stop(task))));
+        // Stopped here but not there (a start that arrived after its stop): stopped again, or
+        // it would run uncounted until the next digest.
+        let alive_there = report.last_status != "STOPPED";
+        out.push(Ok((task.desired_status == "STOPPED" && (task.last_status != "STOPPED" || alive_there)).then(|| stop(task))));
     }
     // One write per task, whatever number of its reports the batch held.
     changed.sort_unstable();
