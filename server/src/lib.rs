@@ -16,7 +16,7 @@ use api::AppState;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
@@ -54,6 +54,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
     api::router()
         .merge(portal)
+        .layer(middleware::from_fn(refuse_nul))
         .layer(middleware::from_fn_with_state(state.clone(), count_responses))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -62,6 +63,18 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// An address with a NUL (`%00`) in its path or query is refused before any route reads it:
+/// PostgreSQL keeps no NUL in text, and bodies are held to the same rule.
+async fn refuse_nul(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    for (field, part) in [("path", uri.path()), ("query", uri.query().unwrap_or_default())] {
+        if part.contains("%00") {
+            return api::error::ApiError(wharf_core::WharfError::invalid_field(field, wharf_core::text::NUL_MESSAGE)).into_response();
+        }
+    }
+    next.run(req).await
 }
 
 async fn count_responses(State(state): State<AppState>, req: Request, next: Next) -> Response {

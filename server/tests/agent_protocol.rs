@@ -298,6 +298,10 @@ async fn a_digest_makes_good_what_the_agent_missed(h: Harness) {
     let refused = agent.next().await;
     assert!(refused["reason"].as_str().unwrap().contains("tasks[0].lastStatus"), "{refused}");
     assert_eq!(eventually(&h, &task, "RUNNING").await["desiredStatus"], "STOPPED");
+    // A NUL is refused with its field before it reaches a batch other agents share.
+    agent.send(json!({ "type": "taskStateChange", "task": { "taskId": task, "lastStatus": "STOPPED", "stoppedReason": "bad\u{0}", "containers": [] } })).await;
+    let refused = agent.next().await;
+    assert!(refused["reason"].as_str().unwrap().starts_with("task.stoppedReason: text may not contain"), "{refused}");
     // Stopped, then running again there (its start overtook its stop): stopped again at once,
     // not left running uncounted until the next digest.
     agent.send(report(&task, "STOPPED", Some(0), None)).await;

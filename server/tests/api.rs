@@ -15,6 +15,7 @@ on_both_backends!(
     services_create_update_delete,
     service_input_errors_name_every_field,
     errors_have_one_shape,
+    text_with_a_nul_is_refused_with_its_field,
 );
 
 async fn fixtures_register_and_read_back_equal(h: Harness) {
@@ -289,6 +290,29 @@ async fn errors_have_one_shape(h: Harness) {
         assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert!(doc["components"]["schemas"]["TaskDefinitionSpec"].is_object());
+}
+
+/// A NUL in any text a user sends is refused with the field that held it, on both databases
+/// alike (PostgreSQL keeps no NUL in text; SQLite would have stored it).
+async fn text_with_a_nul_is_refused_with_its_field(h: Harness) {
+    let mut td: Value = serde_json::from_str(&fixture("web-nginx.json")).unwrap();
+    td["containerDefinitions"][0]["environment"] = json!([{ "name": "GREETING", "value": "hi\u{0}there" }]);
+    let (status, body) = h.post("/api/v1/task-definitions", td).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["errors"][0]["field"], "containerDefinitions[0].environment[0].value", "{body}");
+    let (status, body) = h.post("/api/v1/clusters", json!({ "clusterName": "a\u{0}" })).await;
+    assert_eq!((status, body["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("clusterName")), "{body}");
+    let (status, body) = h.post("/api/v1/clusters", json!({ "clusterName": "ok", "tags": [{ "key": "team", "value": "x\u{0}" }] })).await;
+    assert_eq!((status, body["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("tags[0].value")), "{body}");
+    for (uri, field) in [("/api/v1/clusters/a%00b", "path"), ("/api/v1/clusters?nextToken=%00", "query")] {
+        let (status, body) = h.get(uri).await;
+        assert_eq!((status, body["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{uri}: {body}");
+    }
+    // Nothing was stored on the way.
+    let (_, families) = h.get("/api/v1/task-definition-families").await;
+    assert_eq!(families["families"].as_array().map(Vec::len), Some(0), "{families}");
+    let (_, clusters) = h.get("/api/v1/clusters").await;
+    assert_eq!(clusters["clusters"].as_array().map(Vec::len), Some(0), "{clusters}");
 }
 
 mod join_tokens {

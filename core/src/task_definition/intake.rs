@@ -39,7 +39,7 @@ pub fn parse_registration(text: &str) -> Result<Registration, WharfError> {
 
 /// Parses JSON text; a syntax error names the line and column.
 pub fn parse_document(text: &str) -> Result<Value, WharfError> {
-    serde_json::from_str(text).map_err(|e| {
+    let value: Value = serde_json::from_str(text).map_err(|e| {
         WharfError::invalid(vec![FieldError {
             field: String::new(),
             message: format!(
@@ -49,7 +49,11 @@ pub fn parse_document(text: &str) -> Result<Value, WharfError> {
                 e.column()
             ),
         }])
-    })
+    })?;
+    match crate::text::find_nul(&value) {
+        Some(field) => Err(WharfError::invalid_field(field, crate::text::NUL_MESSAGE)),
+        None => Ok(value),
+    }
 }
 
 /// Like [`parse_registration`], for a document already parsed as JSON.
