@@ -67,18 +67,20 @@ pub fn tail(path: &Path, n: Option<u32>) -> std::io::Result<(Vec<String>, u64)> 
     let want = n.map_or(usize::MAX, |n| n as usize);
     let floor = len.saturating_sub(2 * MAX_BYTES);
     let mut start = len;
-    let mut buf: Vec<u8> = Vec::new();
-    // Back a block at a time until the buffer holds `want` complete lines (one newline more
+    // Blocks as read, last first; each block's newlines are counted once.
+    let (mut blocks, mut newlines) = (Vec::new(), 0usize);
+    // Back a block at a time until the blocks hold `want` complete lines (one newline more
     // than lines, unless the file's start is reached).
-    while start > floor && buf.iter().filter(|&&b| b == b'\n').count() <= want {
+    while start > floor && newlines <= want {
         let from = start.saturating_sub(BLOCK).max(floor);
         let mut block = vec![0u8; (start - from) as usize];
         file.seek(SeekFrom::Start(from))?;
         file.read_exact(&mut block)?;
-        block.extend_from_slice(&buf);
-        buf = block;
+        newlines += block.iter().filter(|&&b| b == b'\n').count();
+        blocks.push(block);
         start = from;
     }
+    let buf: Vec<u8> = blocks.into_iter().rev().flatten().collect();
     let body = buf.strip_suffix(b"\n").unwrap_or(&buf);
     let mut lines: Vec<&[u8]> = if body.is_empty() { Vec::new() } else { body.split(|&b| b == b'\n').collect() };
     // A first line cut by the read's start is not a whole line.

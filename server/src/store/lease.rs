@@ -78,10 +78,15 @@ impl Store {
                 Ok(ServerClaim::Postgres(tokio::spawn(async move {
                     loop {
                         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                        if let Err(e) = sqlx::query("SELECT 1").execute(&mut conn).await {
-                            tracing::error!(error = %e, "lost the connection that holds this server's claim on the database; stopping");
-                            std::process::exit(1);
-                        }
+                        // A connection that hangs (a half-open socket) is as lost as one that fails.
+                        let checked = tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::query("SELECT 1").execute(&mut conn)).await;
+                        let lost = match checked {
+                            Ok(Ok(_)) => continue,
+                            Ok(Err(e)) => e.to_string(),
+                            Err(_) => "no answer within 5 s".to_string(),
+                        };
+                        tracing::error!(error = %lost, "lost the connection that holds this server's claim on the database; stopping");
+                        std::process::exit(1);
                     }
                 })))
             }

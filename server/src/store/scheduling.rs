@@ -263,7 +263,7 @@ pub fn start_backoff_secs(failures: i64, base: u64) -> Option<u64> {
 pub async fn stuck_before_running(conn: &mut AnyConnection, before: &str) -> Result<Vec<(String, String, Option<String>)>> {
     let rows = sqlx::query(
         "SELECT id, cluster, container_instance_id FROM tasks
-         WHERE last_status <> 'STOPPED' AND last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')
+         WHERE last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')
            AND desired_status = 'RUNNING' AND created_at < $1
          ORDER BY created_at LIMIT 1000",
     )
