@@ -577,17 +577,7 @@ mod tests {
         let (supervisor, mut reports) = Supervisor::new(Arc::new(crate::runtime::simulated::Simulated::default()), None, Duration::from_secs(3600));
         supervisor.stop("t", "Task stopped by user");
         assert_eq!(reports.recv().await.unwrap().last_status, "STOPPED");
-        let spec = TaskSpec {
-            task_id: "t".into(),
-            task_arn: "a".into(),
-            cluster: "c".into(),
-            container_instance_id: "i".into(),
-            task_definition: "f:1".into(),
-            group: None,
-            network_mode: "bridge".into(),
-            volumes: vec![],
-            containers: vec![container("app", &[])],
-        };
+        let spec = task("t", vec![container("app", &[])]);
         supervisor.start(spec.clone());
         let again = reports.recv().await.unwrap();
         assert_eq!((again.task_id.as_str(), again.last_status.as_str()), ("t", "STOPPED"));
@@ -597,10 +587,9 @@ mod tests {
         assert_eq!(supervisor.running_count(), 1);
     }
 
-    #[test]
-    fn dependencies_start_first() {
-        let spec = TaskSpec {
-            task_id: "t".into(),
+    fn task(id: &str, containers: Vec<ContainerSpec>) -> TaskSpec {
+        TaskSpec {
+            task_id: id.into(),
             task_arn: "a".into(),
             cluster: "c".into(),
             container_instance_id: "i".into(),
@@ -608,8 +597,13 @@ mod tests {
             group: None,
             network_mode: "bridge".into(),
             volumes: vec![],
-            containers: vec![container("app", &["db", "init"]), container("db", &["init"]), container("init", &[])],
-        };
+            containers,
+        }
+    }
+
+    #[test]
+    fn dependencies_start_first() {
+        let spec = task("t", vec![container("app", &["db", "init"]), container("db", &["init"]), container("init", &[])]);
         assert_eq!(start_order(&spec), [2, 1, 0]);
     }
 }
