@@ -69,12 +69,16 @@ pub enum ErrorKind {
     InvalidParameter,
     /// No credentials, or wrong, expired or revoked ones.
     Unauthorized,
+    /// Known, but not allowed to do this (or the request came from where it may not).
+    AccessDenied,
     /// The named object does not exist.
     NotFound,
     /// The request conflicts with the current state (e.g. deleting a cluster with services).
     Conflict,
     /// The body is larger than the server accepts.
     PayloadTooLarge,
+    /// The body is not in a form the route takes (the API takes `application/json`).
+    UnsupportedMediaType,
     /// A fault of Wharf itself; details are logged, not returned.
     Internal,
 }
@@ -85,9 +89,11 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidParameter => 400,
             ErrorKind::Unauthorized => 401,
+            ErrorKind::AccessDenied => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::Internal => 500,
         }
     }
@@ -96,9 +102,11 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidParameter => "InvalidParameter",
             ErrorKind::Unauthorized => "Unauthorized",
+            ErrorKind::AccessDenied => "AccessDenied",
             ErrorKind::NotFound => "NotFound",
             ErrorKind::Conflict => "Conflict",
             ErrorKind::PayloadTooLarge => "PayloadTooLarge",
+            ErrorKind::UnsupportedMediaType => "UnsupportedMediaType",
             ErrorKind::Internal => "Internal",
         }
     }

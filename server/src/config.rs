@@ -33,6 +33,12 @@ pub struct Config {
     #[arg(long, env = "WHARF_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// More host names the server answers to, beside localhost, the address it listens on and
+    /// the public URL's host (a request naming any other is refused: DNS rebinding). Repeat the
+    /// flag or separate names with commas; `*` answers to any name.
+    #[arg(long = "allowed-host", env = "WHARF_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
     /// Seconds between agent heartbeats; an agent silent for three is disconnected.
     #[arg(long, env = "WHARF_AGENT_HEARTBEAT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub agent_heartbeat_seconds: u64,

@@ -11,6 +11,7 @@ pub mod events;
 pub mod retention;
 pub mod scheduling;
 pub mod store;
+pub mod web_guard;
 
 use api::AppState;
 use axum::Router;
@@ -27,9 +28,11 @@ use wharf_app::{App, shell};
 
 /// Builds the state around an opened store.
 pub fn state(store: store::Store, leptos: LeptosOptions, public_url: String, agent: api::AgentSettings) -> AppState {
+    // Loopback names and the public URL's host; a server binary adds its own (`--allowed-host`).
+    let guard = Arc::new(web_guard::Guard::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), &public_url, &[]));
     let control = Arc::new(control::Control::new(store.clone(), agents::Agents::default(), public_url));
     let backend: SharedBackend = control.clone();
-    AppState { backend, control, store, leptos, metrics: Arc::default(), agent: Arc::new(agent) }
+    AppState { backend, control, store, leptos, metrics: Arc::default(), agent: Arc::new(agent), guard }
 }
 
 /// Background work of a running server: agent heartbeats and silence detection, and the
@@ -55,6 +58,7 @@ pub fn app(state: AppState) -> Router {
     api::router()
         .merge(portal)
         .layer(middleware::from_fn(refuse_nul))
+        .layer(middleware::from_fn_with_state(state.guard.clone(), web_guard::guard))
         .layer(middleware::from_fn_with_state(state.clone(), count_responses))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

@@ -35,7 +35,8 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let listen = listener.local_addr()?;
     let agent =
         wharf_server::api::AgentSettings { heartbeat: std::time::Duration::from_secs(config.agent_heartbeat_seconds), binary: config.agent_binary() };
-    let state = wharf_server::state(store, wharf_server::leptos_options(&site, listen), config.public_url(listen), agent);
+    let mut state = wharf_server::state(store, wharf_server::leptos_options(&site, listen), config.public_url(listen), agent);
+    state.guard = std::sync::Arc::new(wharf_server::web_guard::Guard::new(listen, &config.public_url(listen), &config.allowed_hosts));
     let scheduler = wharf_server::scheduling::Settings {
         interval: std::time::Duration::from_secs(config.scheduler_interval_seconds),
         lost_after: std::time::Duration::from_secs(config.instance_lost_after_seconds),

@@ -16,6 +16,7 @@ on_both_backends!(
     service_input_errors_name_every_field,
     errors_have_one_shape,
     text_with_a_nul_is_refused_with_its_field,
+    another_sites_pages_change_nothing,
 );
 
 async fn fixtures_register_and_read_back_equal(h: Harness) {
@@ -313,6 +314,45 @@ async fn text_with_a_nul_is_refused_with_its_field(h: Harness) {
     assert_eq!(families["families"].as_array().map(Vec::len), Some(0), "{families}");
     let (_, clusters) = h.get("/api/v1/clusters").await;
     assert_eq!(clusters["clusters"].as_array().map(Vec::len), Some(0), "{clusters}");
+}
+
+/// A page of another site open in an operator's browser changes nothing: its forms (sent
+/// without the browser asking first) and its fetches are refused, and so is a name that
+/// rebinds to this server; the portal's own requests go through.
+async fn another_sites_pages_change_nothing(h: Harness) {
+    use axum::http::Method;
+    let body = || Some(r#"{"clusterName": "evil"}"#.to_string());
+    let here = ("host", "127.0.0.1:3000");
+    let attempts: [(&[(&str, &str)], StatusCode); 5] = [
+        // A form of evil.example posting JSON-looking text.
+        (&[here, ("origin", "http://evil.example"), ("content-type", "text/plain")], StatusCode::FORBIDDEN),
+        // Its fetch with JSON (a browser would ask first; a preflight gets no permission).
+        (&[here, ("origin", "http://evil.example"), ("content-type", "application/json")], StatusCode::FORBIDDEN),
+        // A browser that sends no Origin but says where the request comes from.
+        (&[here, ("sec-fetch-site", "cross-site"), ("content-type", "application/json")], StatusCode::FORBIDDEN),
+        // A form, whatever its origin: the API takes JSON as JSON.
+        (&[here, ("content-type", "application/x-www-form-urlencoded")], StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        // evil.example's name rebound to this server's address.
+        (&[("host", "evil.example:3000"), ("origin", "http://evil.example:3000"), ("content-type", "application/json")], StatusCode::FORBIDDEN),
+    ];
+    for (headers, expected) in attempts {
+        let (status, _, answer) = h.send(Method::POST, "/api/v1/clusters", headers, body()).await;
+        assert_eq!(status, expected, "{headers:?}: {answer}");
+        assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()), "{answer}");
+    }
+    let (status, _, _) = h.send(Method::GET, "/api/v1/clusters", &[("host", "evil.example:3000")], None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a rebound name reads nothing either");
+    let (_, listed) = h.get("/api/v1/clusters").await;
+    assert_eq!(listed["clusters"].as_array().map(Vec::len), Some(0), "{listed}");
+    // The portal's own request, and a script's (no Origin at all), go through.
+    let own = [here, ("origin", "http://127.0.0.1:3000"), ("content-type", "application/json; charset=utf-8")];
+    let (status, headers, answer) = h.send(Method::POST, "/api/v1/clusters", &own, body()).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    let (status, _) = h.post("/api/v1/clusters", json!({ "clusterName": "scripted" })).await;
+    assert_eq!(status, StatusCode::CREATED);
 }
 
 mod join_tokens {

@@ -43,6 +43,8 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub metrics: Arc<Metrics>,
     pub agent: Arc<AgentSettings>,
+    /// The names the server answers to, and the rules for requests from other sites.
+    pub guard: Arc<crate::web_guard::Guard>,
 }
 
 /// How the server treats agents.

@@ -36,16 +36,23 @@ impl Harness {
     }
 
     pub async fn call(&self, method: Method, uri: &str, body: Option<String>) -> (StatusCode, Value) {
+        let json: &[(&str, &str)] = if body.is_some() { &[("content-type", "application/json")] } else { &[] };
+        let (status, _, value) = self.send(method, uri, json, body).await;
+        (status, value)
+    }
+
+    /// A request with exactly the headers given; returns the response's headers too.
+    pub async fn send(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: Option<String>) -> (StatusCode, axum::http::HeaderMap, Value) {
         let mut req = Request::builder().method(method).uri(uri);
-        if body.is_some() {
-            req = req.header("content-type", "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
         let res = self.router.clone().oneshot(req).await.unwrap();
-        let status = res.status();
+        let (status, headers) = (res.status(), res.headers().clone());
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
         let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, value)
+        (status, headers, value)
     }
 
     /// Serves the same router on a loopback port (for WebSocket clients); returns its address.
