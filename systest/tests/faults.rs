@@ -443,13 +443,15 @@ async fn suite(backend: &str, database: Option<String>) {
         }
     }
     let injected: u32 = tally.faults.values().sum();
-    eprintln!(
-        "fault suite on {backend}: seed {seed}; faults injected {injected} {:?}; connections cut mid-message {}; invariant checks {}; violations {}",
+    let summary = format!(
+        "fault suite on {backend}: seed {seed}; faults injected {injected} {:?}; connections cut mid-message {}; invariant checks {}; violations {}\n",
         tally.faults,
         world.proxy.cut_mid_message(),
         tally.checks,
         tally.violations.len()
     );
+    // Past the test harness's capture: the counts belong in every run's output, passed or not.
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), summary.as_bytes());
     assert!(world.proxy.cut_mid_message() > 0, "no connection was cut mid-message");
     assert!(tally.violations.is_empty(), "{} violation(s) with seed {seed}:\n{}", tally.violations.len(), tally.violations.join("\n"));
 }
