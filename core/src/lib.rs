@@ -20,6 +20,7 @@ pub mod service;
 pub mod task;
 pub mod task_definition;
 pub mod task_input;
+pub mod task_policy;
 pub mod text;
 pub mod topology;
 pub mod units;
