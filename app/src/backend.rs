@@ -6,7 +6,7 @@ store; the portal reaches it through Leptos context, never the database directly
 use async_trait::async_trait;
 use serde_json::Value;
 use std::sync::Arc;
-use wharf_core::cluster::{Cluster, CreateClusterInput};
+use wharf_core::cluster::{Cluster, CreateClusterInput, UpdateClusterInput};
 use wharf_core::instance::ContainerInstance;
 use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
 use wharf_core::page::{Page, Paged};
@@ -40,6 +40,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn create_cluster(&self, input: CreateClusterInput) -> Result<(Cluster, bool)>;
     async fn list_clusters(&self, page: Page) -> Result<Paged<Cluster>>;
     async fn describe_cluster(&self, name: &str) -> Result<Cluster>;
+    /// Sets what the cluster's tasks may do (ECS UpdateCluster, for the task policy).
+    async fn update_cluster(&self, name: &str, input: UpdateClusterInput) -> Result<Cluster>;
     async fn delete_cluster(&self, name: &str) -> Result<Cluster>;
 
     /// Registers a new revision; also returns the read-only fields the document carried.

@@ -24,7 +24,7 @@ pub async fn list_clusters() -> PortalResult<Vec<Cluster>> {
 
 #[server(input = Json)]
 pub async fn create_cluster(cluster_name: String) -> PortalResult<Cluster> {
-    let input = wharf_core::cluster::CreateClusterInput { cluster_name: Some(cluster_name), tags: None };
+    let input = wharf_core::cluster::CreateClusterInput { cluster_name: Some(cluster_name), tags: None, task_policy: None };
     Ok(crate::ssr::backend()?.create_cluster(input).await?.0)
 }
 

@@ -1,6 +1,7 @@
 /*! Clusters: named, logical groups of container instances. */
 
 use crate::task_definition::Tag;
+use crate::task_policy::TaskPolicy;
 use crate::{FieldErrors, WharfError, names};
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,29 @@ pub struct CreateClusterInput {
     pub cluster_name: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<Tag>>,
+    /// What its tasks may do; `restricted` when not given.
+    #[serde(default)]
+    pub task_policy: Option<TaskPolicy>,
+}
+
+/// The body of `UpdateCluster`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateClusterInput {
+    #[serde(default)]
+    pub task_policy: Option<TaskPolicy>,
+}
+
+impl UpdateClusterInput {
+    pub fn validate(&self) -> Result<(), WharfError> {
+        let mut errors = FieldErrors::new();
+        match &self.task_policy {
+            Some(policy) => policy.validate("taskPolicy", &mut errors),
+            None => errors.push("taskPolicy", "nothing to update: give a taskPolicy"),
+        }
+        errors.finish(())
+    }
 }
 
 impl CreateClusterInput {
@@ -26,6 +50,9 @@ impl CreateClusterInput {
                     errors.push("clusterName", format!("the cluster name {m}"));
                 }
             }
+        }
+        if let Some(policy) = &self.task_policy {
+            policy.validate("taskPolicy", &mut errors);
         }
         errors.finish(self.cluster_name.clone().unwrap_or_default())
     }
@@ -46,4 +73,7 @@ pub struct Cluster {
     pub created_at: String,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// What the cluster's tasks may do.
+    #[serde(default)]
+    pub task_policy: TaskPolicy,
 }

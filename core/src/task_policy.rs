@@ -17,6 +17,7 @@ use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PolicyLevel {
     #[default]
     Restricted,
@@ -26,6 +27,7 @@ pub enum PolicyLevel {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskPolicy {
     pub level: PolicyLevel,
     /// Host path prefixes a `baseline` cluster's tasks may mount (absolute, no `..`).
@@ -34,6 +36,24 @@ pub struct TaskPolicy {
 }
 
 impl TaskPolicy {
+    /// What any cluster's tasks may do: for clusters made before policies existed.
+    pub fn privileged() -> Self {
+        Self { level: PolicyLevel::Privileged, allowed_host_paths: Vec::new() }
+    }
+
+    /// Checks the policy itself: allowed host paths are absolute, without `..`.
+    pub fn validate(&self, field: &str, errors: &mut crate::FieldErrors) {
+        if self.allowed_host_paths.len() > 64 {
+            errors.push(format!("{field}.allowedHostPaths"), "at most 64 host paths");
+            return;
+        }
+        for (i, path) in self.allowed_host_paths.iter().enumerate() {
+            if !path.starts_with('/') || path.len() > 4096 || path.split('/').any(|p| p == "..") {
+                errors.push(format!("{field}.allowedHostPaths[{i}]"), "a host path is absolute, at most 4096 characters, without '..'");
+            }
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self.level {
             PolicyLevel::Restricted => "restricted",

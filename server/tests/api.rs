@@ -17,6 +17,7 @@ on_both_backends!(
     errors_have_one_shape,
     text_with_a_nul_is_refused_with_its_field,
     another_sites_pages_change_nothing,
+    a_clusters_task_policy_keeps_its_tasks_off_the_host,
 );
 
 async fn fixtures_register_and_read_back_equal(h: Harness) {
@@ -353,6 +354,44 @@ async fn another_sites_pages_change_nothing(h: Harness) {
     assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     let (status, _) = h.post("/api/v1/clusters", json!({ "clusterName": "scripted" })).await;
     assert_eq!(status, StatusCode::CREATED);
+}
+
+/// New clusters are restricted: a task definition that reaches onto the host (its network, a
+/// host path) is refused where it would run there, at each field; an admin can loosen the
+/// policy (baseline with allowed host paths, or privileged).
+async fn a_clusters_task_policy_keeps_its_tasks_off_the_host(h: Harness) {
+    let (status, created) = h.post("/api/v1/clusters", json!({ "clusterName": "shared" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["cluster"]["taskPolicy"], json!({ "level": "restricted" }));
+    let (status, _) = h.post("/api/v1/task-definitions", fixture("log-collector-daemon.json")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let fields = |body: &Value| -> Vec<String> { body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect() };
+    let attempts = [
+        ("/api/v1/clusters/shared/services", json!({ "serviceName": "logs", "taskDefinition": "log-collector", "schedulingStrategy": "DAEMON" })),
+        ("/api/v1/clusters/shared/tasks", json!({ "taskDefinition": "log-collector", "count": 1 })),
+        ("/api/v1/clusters/shared/tasks/start", json!({ "taskDefinition": "log-collector", "containerInstances": ["i-1"] })),
+    ];
+    for (uri, body) in &attempts {
+        let (status, refused) = h.post(uri, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {refused}");
+        assert_eq!(fields(&refused), ["taskDefinition.networkMode", "taskDefinition.volumes[0].host.sourcePath"], "{uri}: {refused}");
+        assert!(refused["errors"][1]["message"].as_str().unwrap().contains("the host path '/var/log' is not allowed by the cluster's restricted task policy"), "{refused}");
+    }
+    // Baseline with /var/log allowed: the host path passes, the host network does not.
+    let baseline = json!({ "taskPolicy": { "level": "baseline", "allowedHostPaths": ["/var/log"] } });
+    let (status, updated) = h.patch("/api/v1/clusters/shared", baseline).await;
+    assert_eq!((status, &updated["cluster"]["taskPolicy"]["level"]), (StatusCode::OK, &json!("baseline")), "{updated}");
+    let (_, refused) = h.post(attempts[0].0, &attempts[0].1).await;
+    assert_eq!(fields(&refused), ["taskDefinition.networkMode"], "{refused}");
+    // A policy's own paths are checked.
+    let (status, bad) = h.patch("/api/v1/clusters/shared", json!({ "taskPolicy": { "level": "baseline", "allowedHostPaths": ["/srv/../etc"] } })).await;
+    assert_eq!((status, fields(&bad)), (StatusCode::BAD_REQUEST, vec!["taskPolicy.allowedHostPaths[0]".to_string()]), "{bad}");
+    let (status, _) = h.patch("/api/v1/clusters/nowhere", json!({ "taskPolicy": { "level": "privileged" } })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Privileged: it runs.
+    h.patch("/api/v1/clusters/shared", json!({ "taskPolicy": { "level": "privileged" } })).await;
+    let (status, service) = h.post(attempts[0].0, &attempts[0].1).await;
+    assert_eq!(status, StatusCode::CREATED, "{service}");
 }
 
 mod join_tokens {

@@ -305,6 +305,8 @@ async fn ecs_volumes_ulimits_working_directory_init_and_host_networking_reach_do
         return;
     }
     let s = setup_with("ecsfields", &["--task-cleanup-wait-seconds", "2"]).await;
+    // A host path and the host network: what only a privileged cluster's tasks may use.
+    s.server.ok("PATCH", &format!("/api/v1/clusters/{}", s.cluster), Some(json!({ "taskPolicy": { "level": "privileged" } }))).await;
     let host_dir = tempfile::tempdir().unwrap();
     let td = s
         .server

@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 use wharf_core::WharfError;
-use wharf_core::cluster::{Cluster, CreateClusterInput};
+use wharf_core::cluster::{Cluster, CreateClusterInput, UpdateClusterInput};
 
 #[derive(Serialize, ToSchema)]
 pub struct ClusterResponse {
@@ -45,6 +45,13 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> 
     responses((status = 200, body = ClusterResponse), (status = 404, body = WharfError)))]
 pub async fn describe(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<ClusterResponse>> {
     Ok(Json(ClusterResponse { cluster: state.backend.describe_cluster(&name).await? }))
+}
+
+/// Sets what the cluster's tasks may do (its task policy); running tasks are not touched.
+#[utoipa::path(patch, path = "/api/v1/clusters/{cluster}", tag = "clusters", params(("cluster" = String, Path)), request_body = UpdateClusterInput,
+    responses((status = 200, body = ClusterResponse), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
+pub async fn update(State(state): State<AppState>, Path(name): Path<String>, Body(input): Body<UpdateClusterInput>) -> ApiResult<Json<ClusterResponse>> {
+    Ok(Json(ClusterResponse { cluster: state.backend.update_cluster(&name, input).await? }))
 }
 
 /// Deletes an empty cluster; 409 while it has container instances or active services.

@@ -98,7 +98,7 @@ impl ListQuery {
     paths(
         task_definitions::register, task_definitions::list, task_definitions::families, task_definitions::describe,
         task_definitions::deregister,
-        clusters::create, clusters::list, clusters::describe, clusters::delete,
+        clusters::create, clusters::list, clusters::describe, clusters::update, clusters::delete,
         join_tokens::create, join_tokens::list, join_tokens::revoke, agent::register,
         services::create, services::list, services::describe, services::update, services::delete,
         instances::list, instances::describe, instances::update, instances::deregister,
@@ -124,7 +124,7 @@ pub fn router() -> Router<AppState> {
         .route("/task-definition-families", g(task_definitions::families))
         .route("/task-definitions/{reference}", g(task_definitions::describe).delete(task_definitions::deregister))
         .route("/clusters", post(clusters::create).get(clusters::list))
-        .route("/clusters/{cluster}", g(clusters::describe).delete(clusters::delete))
+        .route("/clusters/{cluster}", g(clusters::describe).patch(clusters::update).delete(clusters::delete))
         .route("/clusters/{cluster}/services", post(services::create).get(services::list))
         .route(
             "/clusters/{cluster}/services/{service}",

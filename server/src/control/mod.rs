@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use wharf_app::backend::{Backend, Result, RevisionFilter, TaskFilter};
 use wharf_core::WharfError;
-use wharf_core::cluster::{Cluster, CreateClusterInput};
+use wharf_core::cluster::{Cluster, CreateClusterInput, UpdateClusterInput};
 use wharf_core::instance::{ContainerInstance, RegisterInstanceInput};
 use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
 use wharf_core::page::{Page, Paged};
@@ -135,6 +135,21 @@ fn cluster_not_found(name: &str) -> WharfError {
 }
 
 /// Resolves `family` (latest ACTIVE) or `family:revision` within a connection.
+/// Refuses a task definition the cluster's task policy forbids, at each offending field
+/// (`taskDefinition.volumes[1].host.sourcePath`).
+fn check_task_policy(cluster: &Cluster, definition: &TaskDefinition) -> Result<()> {
+    let errors = cluster.task_policy.check_definition(&definition.spec);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(WharfError::invalid(
+        errors
+            .into_iter()
+            .map(|e| wharf_core::FieldError { field: format!("taskDefinition.{}", e.field), message: format!("{} (in {})", e.message, definition.name()) })
+            .collect(),
+    ))
+}
+
 async fn resolve_task_definition(conn: &mut sqlx::AnyConnection, reference: &TaskDefinitionRef) -> Result<TaskDefinition> {
     let found = match reference.revision {
         Some(rev) => task_definitions::get(conn, &reference.family, rev).await?,
@@ -155,12 +170,13 @@ impl Backend for Control {
     async fn create_cluster(&self, input: CreateClusterInput) -> Result<(Cluster, bool)> {
         let name = input.validate()?;
         let tags = serde_json::to_string(&input.tags.unwrap_or_default()).unwrap_or_else(|_| "[]".into());
+        let policy = serde_json::to_string(&input.task_policy.unwrap_or_default()).map_err(|_| WharfError::internal())?;
         let mut w = self.store.write().await?;
         // ECS's CreateCluster is idempotent: an existing cluster is returned as it is.
         if let Some(existing) = clusters::get(w.conn(), &name).await? {
             return Ok((existing, false));
         }
-        clusters::insert(w.conn(), &name, &tags, &store::now()).await?;
+        clusters::insert(w.conn(), &name, &tags, &policy, &store::now()).await?;
         let cluster = clusters::get(w.conn(), &name).await?.ok_or_else(WharfError::internal)?;
         w.commit().await?;
         self.events.publish("cluster", Some(&name), json!({"status": "ACTIVE"}));
@@ -174,6 +190,18 @@ impl Backend for Control {
 
     async fn describe_cluster(&self, name: &str) -> Result<Cluster> {
         clusters::get(&mut *self.read().await?, name).await?.ok_or_else(|| cluster_not_found(name))
+    }
+
+    async fn update_cluster(&self, name: &str, input: UpdateClusterInput) -> Result<Cluster> {
+        input.validate()?;
+        let policy = serde_json::to_string(&input.task_policy.unwrap_or_default()).map_err(|_| WharfError::internal())?;
+        let mut w = self.store.write().await?;
+        clusters::get(w.conn(), name).await?.ok_or_else(|| cluster_not_found(name))?;
+        clusters::set_task_policy(w.conn(), name, &policy).await?;
+        let cluster = clusters::get(w.conn(), name).await?.ok_or_else(WharfError::internal)?;
+        w.commit().await?;
+        self.events.publish("cluster", Some(name), json!({"status": "ACTIVE"}));
+        Ok(cluster)
     }
 
     async fn delete_cluster(&self, name: &str) -> Result<Cluster> {

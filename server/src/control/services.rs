@@ -4,7 +4,7 @@ change together or not at all. Placing and stopping tasks is the scheduler's wor
 service only records what is wanted.
 */
 
-use super::{cluster_not_found, resolve_task_definition};
+use super::{check_task_policy, cluster_not_found, resolve_task_definition};
 use crate::store::{self, Store, clusters, services as sql};
 use sqlx::AnyConnection;
 use wharf_app::backend::Result;
@@ -16,8 +16,9 @@ use wharf_core::task_definition::{TaskDefinition, TaskDefinitionRef, TaskDefinit
 pub async fn create(store: &Store, cluster: &str, input: CreateServiceInput) -> Result<Service> {
     let (name, reference, mut config) = input.validate()?;
     let mut w = store.write().await?;
-    clusters::get(w.conn(), cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
+    let found = clusters::get(w.conn(), cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
     let td = resolve_active(w.conn(), &reference).await?;
+    check_task_policy(&found, &td)?;
     config.task_definition = td.name();
     if let Some(existing) = sql::get(w.conn(), cluster, &name).await?.filter(|s| s.status != "INACTIVE") {
         return Err(WharfError::conflict(format!(
@@ -65,7 +66,10 @@ pub async fn update(store: &Store, cluster: &str, name: &str, input: UpdateServi
     }
     let (mut next, reference, redeploy) = input.apply(&row.config)?;
     if let Some(reference) = reference {
-        next.task_definition = resolve_active(w.conn(), &reference).await?.name();
+        let td = resolve_active(w.conn(), &reference).await?;
+        let found = clusters::get(w.conn(), cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
+        check_task_policy(&found, &td)?;
+        next.task_definition = td.name();
     }
     let now = store::now();
     if redeploy {

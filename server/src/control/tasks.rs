@@ -5,7 +5,7 @@ agents go out after, and an agent that misses one gets the same state at its nex
 */
 
 use super::agents::{json, mark_stopped};
-use super::{cluster_not_found, resolve_task_definition};
+use super::{check_task_policy, cluster_not_found, resolve_task_definition};
 use crate::agents::{Agents, LogChunk};
 use crate::store::{self, Store, clusters, instances, run_tokens, tasks};
 use tokio::sync::mpsc;
@@ -26,8 +26,9 @@ pub async fn start(store: &Store, agents: &Agents, cluster: &str, input: StartTa
     let request = input.validate()?;
     let now = store::now();
     let mut w = store.write().await?;
-    clusters::get(w.conn(), cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
+    let found = clusters::get(w.conn(), cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
     let definition = resolve_task_definition(w.conn(), &request.task_definition).await?;
+    check_task_policy(&found, &definition)?;
     if definition.status == TaskDefinitionStatus::Inactive {
         return Err(WharfError::invalid_field("taskDefinition", format!("{} is INACTIVE; run an ACTIVE revision", definition.name())));
     }
@@ -71,13 +72,14 @@ pub async fn run(store: &Store, agents: &Agents, cluster: &str, input: RunTaskIn
     let request = input.validate()?;
     let now = store::now();
     let mut w = store.write().await?;
-    clusters::get(w.conn(), cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
+    let found = clusters::get(w.conn(), cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
     if let Some(token) = &request.client_token
         && let Some(first) = run_tokens::get(w.conn(), cluster, token).await?
     {
         return replay(w.conn(), cluster, &request, first).await;
     }
     let definition = resolve_task_definition(w.conn(), &request.start.task_definition).await?;
+    check_task_policy(&found, &definition)?;
     if definition.status == TaskDefinitionStatus::Inactive {
         return Err(WharfError::invalid_field("taskDefinition", format!("{} is INACTIVE; run an ACTIVE revision", definition.name())));
     }

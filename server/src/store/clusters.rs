@@ -6,7 +6,7 @@ use wharf_core::arn;
 use wharf_core::cluster::Cluster;
 use wharf_core::page::Page;
 
-const SELECT: &str = "SELECT c.name, c.tags, c.created_at,
+const SELECT: &str = "SELECT c.name, c.tags, c.created_at, c.task_policy,
     (SELECT COUNT(*) FROM container_instances i WHERE i.cluster = c.name AND i.status <> 'INACTIVE') AS instances,
     (SELECT CAST(COALESCE(SUM(k.n), 0) AS BIGINT) FROM task_counts_by_cluster k WHERE k.cluster = c.name AND k.last_status = 'RUNNING') AS running,
     (SELECT CAST(COALESCE(SUM(k.n), 0) AS BIGINT) FROM task_counts_by_cluster k WHERE k.cluster = c.name
@@ -26,14 +26,16 @@ fn from_row(row: AnyRow) -> Result<Cluster> {
         active_services_count: row.try_get("services")?,
         created_at: row.try_get("created_at")?,
         tags: serde_json::from_str(&tags).map_err(corrupt("cluster tags"))?,
+        task_policy: serde_json::from_str(&row.try_get::<String, _>("task_policy")?).map_err(corrupt("cluster task policy"))?,
         cluster_name: name,
     })
 }
 
-pub async fn insert(conn: &mut AnyConnection, name: &str, tags: &str, now: &str) -> Result<()> {
-    sqlx::query("INSERT INTO clusters (name, tags, created_at) VALUES ($1, $2, $3)")
+pub async fn insert(conn: &mut AnyConnection, name: &str, tags: &str, task_policy: &str, now: &str) -> Result<()> {
+    sqlx::query("INSERT INTO clusters (name, tags, task_policy, created_at) VALUES ($1, $2, $3, $4)")
         .bind(name)
         .bind(tags)
+        .bind(task_policy)
         .bind(now)
         .execute(conn)
         .await
@@ -54,6 +56,11 @@ pub async fn list(conn: &mut AnyConnection, page: &Page) -> Result<Vec<Cluster>>
         .fetch_all(conn)
         .await?;
     rows.into_iter().map(from_row).collect()
+}
+
+pub async fn set_task_policy(conn: &mut AnyConnection, name: &str, task_policy: &str) -> Result<()> {
+    sqlx::query("UPDATE clusters SET task_policy = $2 WHERE name = $1").bind(name).bind(task_policy).execute(conn).await?;
+    Ok(())
 }
 
 /// Deletes the cluster with its inactive services and stopped tasks (cascade).
