@@ -124,8 +124,9 @@ impl Connection {
         };
         sink.send(text(&hello)).await.map_err(|e| e.to_string())?;
         let heartbeat = match next_message(&mut stream).await? {
-            ServerMessage::Welcome { heartbeat_interval_seconds, container_instance_id, cluster, .. } => {
+            ServerMessage::Welcome { heartbeat_interval_seconds, container_instance_id, cluster, task_policy, .. } => {
                 *welcomed = true;
+                self.supervisor.set_task_policy(task_policy);
                 tracing::info!(instance = %container_instance_id, %cluster, "connected");
                 Duration::from_secs(heartbeat_interval_seconds.max(1))
             }
@@ -225,6 +226,10 @@ impl Connection {
             }
             ServerMessage::Rejected { reason } => tracing::warn!(%reason, "the server rejected a message"),
             ServerMessage::Refused { reason } => tracing::warn!(%reason, "the server refused the session"),
+            ServerMessage::TaskPolicyChanged { task_policy } => {
+                tracing::info!(level = ?task_policy.level, "the cluster's task policy changed");
+                self.supervisor.set_task_policy(task_policy);
+            }
             ServerMessage::Welcome { .. } => {}
         }
         None

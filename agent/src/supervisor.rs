@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use wharf_core::protocol::{ContainerReport, ContainerSpec, TaskReport, TaskSpec, TaskUsage};
 use wharf_core::task::ESSENTIAL_CONTAINER_EXITED;
+use wharf_core::task_policy::TaskPolicy;
 
 /// How often running containers are looked at.
 const WATCH_EVERY: Duration = Duration::from_millis(500);
@@ -35,6 +36,8 @@ struct Inner {
     state: Option<StateDir>,
     reports: mpsc::UnboundedSender<TaskReport>,
     tasks: Mutex<HashMap<String, Entry>>,
+    /// What the cluster's tasks may do, as the server last said; starts it forbids are refused.
+    policy: Mutex<TaskPolicy>,
     /// The previous CPU counter of each running task, for usage deltas.
     cpu_samples: Mutex<HashMap<String, (Instant, u64)>>,
 }
@@ -50,7 +53,7 @@ impl Supervisor {
     /// Returns the supervisor and the stream of its reports.
     pub fn new(runtime: Arc<dyn Runtime>, state: Option<StateDir>, cleanup_after: Duration) -> (Self, mpsc::UnboundedReceiver<TaskReport>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let inner = Inner { runtime, cleanup_after, state, reports: tx, tasks: Mutex::default(), cpu_samples: Mutex::default() };
+        let inner = Inner { runtime, cleanup_after, state, reports: tx, tasks: Mutex::default(), policy: Mutex::default(), cpu_samples: Mutex::default() };
         (Self { inner: Arc::new(inner) }, rx)
     }
 
@@ -116,8 +119,22 @@ impl Supervisor {
         self.tasks().get(task_id).and_then(|e| e.runtime_ids.get(container).cloned())
     }
 
+    pub fn set_task_policy(&self, policy: TaskPolicy) {
+        *self.inner.policy.lock().unwrap_or_else(|e| e.into_inner()) = policy;
+    }
+
     /// Starts a task unless it is known already (then its current state is published again).
+    /// A task the cluster's policy forbids is not started: it is reported STOPPED as a failed
+    /// start, whoever asked for it.
     pub fn start(&self, spec: TaskSpec) {
+        let refused = self.inner.policy.lock().unwrap_or_else(|e| e.into_inner()).check_spec(&spec);
+        if let Err(reason) = refused {
+            tracing::warn!(task = %spec.task_id, %reason, "start refused by the cluster's task policy");
+            if !self.tasks().contains_key(&spec.task_id) {
+                self.stop(&spec.task_id, &format!("CannotStartContainerError: {reason}"));
+            }
+            return;
+        }
         self.launch(spec, Vec::new());
     }
 
@@ -599,6 +616,25 @@ mod tests {
             volumes: vec![],
             containers,
         }
+    }
+
+    /// A start the cluster's policy forbids is refused on the host, whoever sent it: reported
+    /// STOPPED as a failed start, nothing run.
+    #[tokio::test]
+    async fn a_start_the_task_policy_forbids_runs_nothing() {
+        let (supervisor, mut reports) = Supervisor::new(Arc::new(crate::runtime::simulated::Simulated::default()), None, Duration::from_secs(3600));
+        supervisor.set_task_policy(TaskPolicy::default());
+        let mut forged = task("t", vec![ContainerSpec { privileged: true, ..container("app", &[]) }]);
+        forged.volumes = vec![wharf_core::protocol::VolumeSpec { name: "root".into(), host_path: Some("/".into()) }];
+        supervisor.start(forged.clone());
+        let report = reports.recv().await.unwrap();
+        assert_eq!(report.last_status, "STOPPED");
+        assert!(report.stopped_reason.as_deref().unwrap().starts_with("CannotStartContainerError: the host path '/'"), "{report:?}");
+        assert_eq!(supervisor.running_count(), 0);
+        // Once the policy allows it, a task of another id starts.
+        supervisor.set_task_policy(TaskPolicy::privileged());
+        supervisor.start(TaskSpec { task_id: "u".into(), ..forged });
+        assert_eq!(supervisor.running_count(), 1);
     }
 
     #[test]

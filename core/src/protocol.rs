@@ -73,7 +73,12 @@ pub enum ServerMessage {
         container_instance_id: String,
         cluster: String,
         heartbeat_interval_seconds: u64,
+        /// What the cluster's tasks may do; the agent refuses a start it forbids.
+        #[serde(default)]
+        task_policy: crate::task_policy::TaskPolicy,
     },
+    /// The cluster's task policy changed; it applies to the starts that follow.
+    TaskPolicyChanged { task_policy: crate::task_policy::TaskPolicy },
     /// The connection is refused (then closed); the agent should not retry before fixing what
     /// `reason` says.
     Refused { reason: String },

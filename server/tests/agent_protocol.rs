@@ -476,7 +476,21 @@ async fn a_flooding_agent_does_not_stall_the_others(h: Harness) {
     assert_eq!(stored, FLOOD as i64);
 }
 
+/// The agent learns its cluster's task policy in the welcome and whenever it changes, so it can
+/// refuse a start the policy forbids whoever sent it.
+async fn the_agent_is_told_its_clusters_task_policy(h: Harness) {
+    let (addr, _, credential) = setup(&h).await;
+    let (mut agent, welcome) = Agent::connect(addr, &credential, json!([])).await;
+    assert_eq!(welcome["taskPolicy"], json!({ "level": "restricted" }), "{welcome}");
+    let baseline = json!({ "level": "baseline", "allowedHostPaths": ["/srv/data"] });
+    let (status, _) = h.patch("/api/v1/clusters/prod", json!({ "taskPolicy": baseline })).await;
+    assert_eq!(status, StatusCode::OK);
+    let changed = agent.next().await;
+    assert_eq!((changed["type"].as_str(), &changed["taskPolicy"]), (Some("taskPolicyChanged"), &baseline), "{changed}");
+}
+
 on_both_backends!(
+    the_agent_is_told_its_clusters_task_policy,
     a_flooding_agent_does_not_stall_the_others,
     an_expired_join_token_registers_no_host,
     task_lifecycle_follows_the_agents_reports,

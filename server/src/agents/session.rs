@@ -67,11 +67,17 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, sock
             return;
         }
     };
+    // Read after the session is attached: a change made from here on reaches it as a message.
+    let task_policy = match wharf_app::backend::Backend::describe_cluster(&control, &who.cluster).await {
+        Ok(cluster) => cluster.task_policy,
+        Err(_) => Default::default(),
+    };
     let welcome = ServerMessage::Welcome {
         protocol_version: PROTOCOL_VERSION,
         container_instance_id: id.clone(),
         cluster: who.cluster.clone(),
         heartbeat_interval_seconds: heartbeat.as_secs().max(1),
+        task_policy,
     };
     tracing::info!(instance = %id, cluster = %who.cluster, "agent connected");
     let mut ok = sink.send(send(&welcome)).await.is_ok();

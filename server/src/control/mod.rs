@@ -199,7 +199,12 @@ impl Backend for Control {
         clusters::get(w.conn(), name).await?.ok_or_else(|| cluster_not_found(name))?;
         clusters::set_task_policy(w.conn(), name, &policy).await?;
         let cluster = clusters::get(w.conn(), name).await?.ok_or_else(WharfError::internal)?;
+        let hosts = instances::all(w.conn(), name).await?;
         w.commit().await?;
+        // Agents check the starts they are handed against it too.
+        for host in hosts.iter().filter(|h| h.agent_connected) {
+            self.agents.send(&host.id, wharf_core::protocol::ServerMessage::TaskPolicyChanged { task_policy: cluster.task_policy.clone() });
+        }
         self.events.publish("cluster", Some(name), json!({"status": "ACTIVE"}));
         Ok(cluster)
     }
