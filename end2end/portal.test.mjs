@@ -124,6 +124,8 @@ test('creates a cluster and a service from a registered revision and lists them'
   await page.click('button:has-text("Create cluster")');
   await page.waitForURL(`**/clusters/${cluster}`);
   await page.getByText('No services in this cluster').waitFor();
+  // A new cluster keeps its tasks off the host.
+  assert.match(await page.textContent('#task-policy'), /Task policy: restricted — tasks may not run privileged/);
   await page.click('a:has-text("Create service")');
   await page.waitForURL(`**/clusters/${cluster}/services/new`);
   await page.fill('#s-name', 'storefront');

@@ -212,6 +212,12 @@ pub fn ClusterPage() -> impl IntoView {
                         <Stat label="Running tasks" value=o.cluster.running_tasks_count/>
                         <Stat label="Pending tasks" value=o.cluster.pending_tasks_count/>
                     </div>
+                    <p class="muted" id="task-policy">
+                        "Task policy: "
+                        <strong>{policy_level(&o.cluster.task_policy)}</strong>
+                        " — "
+                        {policy_meaning(&o.cluster.task_policy)}
+                    </p>
                     <section class="card">
                         <h2>"Services"</h2>
                         {if o.services.is_empty() {
@@ -264,6 +270,26 @@ pub fn ClusterPage() -> impl IntoView {
         </DataRegion>
         <crate::run_task::RunTaskForm cluster=Signal::derive(name) on_run=Callback::new(move |_| ran.update(|n| *n += 1))/>
         <JoinTokens cluster=Signal::derive(name)/>
+    }
+}
+
+fn policy_level(policy: &wharf_core::task_policy::TaskPolicy) -> &'static str {
+    use wharf_core::task_policy::PolicyLevel;
+    match policy.level {
+        PolicyLevel::Restricted => "restricted",
+        PolicyLevel::Baseline => "baseline",
+        PolicyLevel::Privileged => "privileged",
+    }
+}
+
+/// What the cluster's task policy lets its tasks do, in a sentence.
+fn policy_meaning(policy: &wharf_core::task_policy::TaskPolicy) -> String {
+    use wharf_core::task_policy::PolicyLevel;
+    match policy.level {
+        PolicyLevel::Restricted => "tasks may not run privileged, use the host network or host paths, add capabilities or use devices.".into(),
+        PolicyLevel::Baseline if policy.allowed_host_paths.is_empty() => "as restricted; no host path is allowed.".into(),
+        PolicyLevel::Baseline => format!("as restricted, except host paths under {}.", policy.allowed_host_paths.join(", ")),
+        PolicyLevel::Privileged => "tasks may do anything their definition says, as root on the host.".into(),
     }
 }
 
