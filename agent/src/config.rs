@@ -159,6 +159,28 @@ pub fn load_file(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Removes the join token from the configuration file once the host has registered: the host
+/// has its own credential from then on, and a token left on disk could join other hosts.
+/// The file is rewritten whole (a temporary file renamed over it, with the same permissions).
+/// Returns whether there was a token to remove.
+pub fn forget_join_token(path: &Path) -> std::io::Result<bool> {
+    let text = std::fs::read_to_string(path)?;
+    let holds_token = |line: &str| line.trim().strip_prefix("WHARF_JOIN_TOKEN=").is_some_and(|v| !v.trim().trim_matches('"').is_empty());
+    if !text.lines().any(holds_token) {
+        return Ok(false);
+    }
+    let kept: String = text
+        .lines()
+        .map(|line| if holds_token(line) { "# WHARF_JOIN_TOKEN: used to register this host, then removed" } else { line })
+        .flat_map(|line| [line, "\n"])
+        .collect();
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, kept)?;
+    std::fs::set_permissions(&temporary, std::fs::metadata(path)?.permissions())?;
+    std::fs::rename(&temporary, path)?;
+    Ok(true)
+}
+
 /// The `--config` path, found before clap parses (the file feeds clap's env fallbacks).
 pub fn config_path_from_args() -> Option<PathBuf> {
     let mut args = std::env::args().skip(1);
@@ -176,6 +198,21 @@ pub fn config_path_from_args() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_join_token_leaves_the_configuration_file_and_nothing_else_does() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.env");
+        std::fs::write(&path, "# comment\nWHARF_SERVER=http://s\nWHARF_JOIN_TOKEN=wjt_abc_def\nWHARF_ZONE=a\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(forget_join_token(&path).unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("wjt_abc_def"), "{text}");
+        assert!(text.contains("WHARF_SERVER=http://s\n") && text.contains("WHARF_ZONE=a\n") && text.starts_with("# comment\n"), "{text}");
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(!forget_join_token(&path).unwrap(), "nothing left to remove");
+    }
 
     #[test]
     fn connection_flags_work_on_either_side_of_simulate() {

@@ -136,5 +136,12 @@ async fn identity(
     let identity = register::register(http, server, token, args.cluster.as_deref(), facts, version.clone()).await?;
     state.save_identity(&identity).map_err(|e| format!("cannot save the identity: {e}"))?;
     tracing::info!(instance = %identity.container_instance_id, cluster = %identity.cluster, "registered");
+    if let Some(path) = config::config_path_from_args() {
+        match config::forget_join_token(&path) {
+            Ok(true) => tracing::info!(config = %path.display(), "the join token was removed from the configuration file"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(config = %path.display(), error = %e, "cannot remove the join token from the configuration file"),
+        }
+    }
     Ok(identity)
 }

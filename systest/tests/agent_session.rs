@@ -221,13 +221,16 @@ async fn the_install_script_fetches_the_servers_own_agent_into_a_scratch_root() 
     let env = std::fs::read_to_string(root.path().join("etc/wharf/agent.env")).unwrap();
     assert!(env.contains(&format!("WHARF_SERVER={}", server.url)) && env.contains(&format!("WHARF_JOIN_TOKEN={token}")) && env.contains("WHARF_ATTRIBUTES=team=web"), "{env}");
     let unit = std::fs::read_to_string(root.path().join("etc/systemd/system/wharf-agent.service")).unwrap();
-    assert!(unit.contains("EnvironmentFile=/etc/wharf/agent.env") && unit.contains("OOMScoreAdjust=-999"), "{unit}");
+    assert!(unit.contains("ExecStart=/usr/local/bin/wharf-agent --config /etc/wharf/agent.env") && unit.contains("OOMScoreAdjust=-999"), "{unit}");
 
     // The written configuration is enough to start the agent (through --config).
     let env_file = root.path().join("etc/wharf/agent.env");
     let _agent = Agent::start(&["--config", env_file.to_str().unwrap(), "--runtime", "simulated"]);
     let instance = server.connected(&cluster, 1).await.remove(0);
     assert!(instance["attributes"].as_array().unwrap().iter().any(|a| a["name"] == "team" && a["value"] == "web"));
+    // Registered, the host keeps its own credential; the join token is gone from the disk.
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    assert!(!env.contains(&token) && env.contains(&format!("WHARF_SERVER={}", server.url)), "{env}");
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ trap - EXIT
 
 umask 077
 cat > "$CONF_DIR/agent.env" <<CONF
-# wharf-agent configuration (read by the systemd unit and by wharf-agent --config).
+# wharf-agent configuration (wharf-agent --config); the join token is removed once used.
 WHARF_SERVER=$SERVER
 WHARF_CLUSTER=$CLUSTER
 WHARF_JOIN_TOKEN=$TOKEN
@@ -81,8 +81,8 @@ After=network-online.target docker.service
 Wants=network-online.target
 
 [Service]
-EnvironmentFile=/etc/wharf/agent.env
-ExecStart=/usr/local/bin/wharf-agent
+# The agent reads the file itself, and removes the join token from it once registered.
+ExecStart=/usr/local/bin/wharf-agent --config /etc/wharf/agent.env
 Restart=always
 RestartSec=5
 # Tasks may exhaust the host's memory; the agent must be the last thing the kernel kills.
@@ -102,5 +102,5 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemctl enable --now wharf-agent
   echo "wharf-agent is running; the host joins cluster $CLUSTER in a few seconds."
 else
-  echo "no systemd here; start the agent with: set -a; . /etc/wharf/agent.env; set +a; /usr/local/bin/wharf-agent"
+  echo "no systemd here; start the agent with: /usr/local/bin/wharf-agent --config /etc/wharf/agent.env"
 fi
