@@ -45,7 +45,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn delete_cluster(&self, name: &str) -> Result<Cluster>;
 
     /// Registers a new revision; also returns the read-only fields the document carried.
-    async fn register_task_definition(&self, document: Value) -> Result<(TaskDefinition, Vec<String>)>;
+    /// With a team, the family must be that team's (a new family becomes it); without one,
+    /// the family's team, or the caller's only team, is meant.
+    async fn register_task_definition(&self, document: Value, team: Option<String>) -> Result<(TaskDefinition, Vec<String>)>;
     async fn list_task_definition_families(
         &self,
         family_prefix: Option<String>,

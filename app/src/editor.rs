@@ -19,7 +19,7 @@ use wharf_core::task_definition::{TaskDefinition, parse_registration};
 #[server(input = Json)]
 pub async fn register_task_definition(document: String) -> PortalResult<(TaskDefinition, Vec<String>)> {
     let value = wharf_core::task_definition::parse_document(&document)?;
-    Ok(crate::ssr::backend()?.register_task_definition(value).await?)
+    Ok(crate::ssr::backend()?.register_task_definition(value, None).await?)
 }
 
 const STARTER: &str = r#"{

@@ -79,6 +79,8 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// The body is not in a form the route takes (the API takes `application/json`).
     UnsupportedMediaType,
+    /// Too many attempts (failed sign-ins); try again later.
+    Throttled,
     /// A fault of Wharf itself; details are logged, not returned.
     Internal,
 }
@@ -94,6 +96,7 @@ impl ErrorKind {
             ErrorKind::Conflict => 409,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::UnsupportedMediaType => 415,
+            ErrorKind::Throttled => 429,
             ErrorKind::Internal => 500,
         }
     }
@@ -107,6 +110,7 @@ impl ErrorKind {
             ErrorKind::Conflict => "Conflict",
             ErrorKind::PayloadTooLarge => "PayloadTooLarge",
             ErrorKind::UnsupportedMediaType => "UnsupportedMediaType",
+            ErrorKind::Throttled => "Throttled",
             ErrorKind::Internal => "Internal",
         }
     }
@@ -161,5 +165,11 @@ impl WharfError {
 
     pub fn internal() -> Self {
         Self::new(ErrorKind::Internal, "Something went wrong")
+    }
+}
+
+impl From<crate::access::Denied> for WharfError {
+    fn from(d: crate::access::Denied) -> Self {
+        WharfError::new(ErrorKind::AccessDenied, d.0)
     }
 }

@@ -6,6 +6,8 @@ documents (raw JSON → typed → validated), and the cluster query language of 
 No IO, no clocks, no async.
 */
 
+pub mod access;
+pub mod account;
 pub mod arn;
 pub mod cluster;
 pub mod error;

@@ -13,13 +13,13 @@ pub struct Config {
 
     /// Directory for Wharf's own files; the default SQLite database is DATA_DIR/wharf.db
     /// (created and migrated at start).
-    #[arg(long, env = "WHARF_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "WHARF_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
 
     /// Database to use instead of the SQLite file: postgres://USER:PASSWORD@HOST/DB selects
     /// PostgreSQL; sqlite://PATH another SQLite file. One server per database: a second
     /// server on the same database refuses to start.
-    #[arg(long, env = "WHARF_DATABASE_URL", hide_env_values = true)]
+    #[arg(long, env = "WHARF_DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
     /// Folder with the portal's static files (pkg/wharf.js, pkg/wharf_bg.wasm, pkg/wharf.css),
@@ -71,6 +71,50 @@ pub struct Config {
     /// this binary.
     #[arg(long, env = "WHARF_AGENT_BINARY")]
     pub agent_binary: Option<PathBuf>,
+
+    /// Without a command, the server runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Setup for scripts, on the same data directory or database as the server (running or not).
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Accounts: `admin create --username U` (the password from WHARF_ADMIN_PASSWORD or stdin).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// API tokens: `token create --username U [--role R] [--expires-in 1d]` prints the token
+    /// alone on its last line.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AdminAction {
+    /// Creates an admin account.
+    Create {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum TokenAction {
+    /// Creates an API token for a user.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// admin, maintainer, deployer or viewer; the user's highest when absent.
+        #[arg(long)]
+        role: Option<String>,
+        /// Lifetime: 30m, 12h, 7d or seconds; no expiry when absent.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
 }
 
 impl Config {

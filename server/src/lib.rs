@@ -5,10 +5,12 @@ wharf-server: the control plane. HTTP API and portal in one axum router, over th
 
 pub mod agents;
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod control;
 pub mod events;
 pub mod retention;
+pub mod setup_command;
 pub mod scheduling;
 pub mod store;
 pub mod web_guard;
@@ -32,7 +34,7 @@ pub fn state(store: store::Store, leptos: LeptosOptions, public_url: String, age
     let guard = Arc::new(web_guard::Guard::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), &public_url, &[]));
     let control = Arc::new(control::Control::new(store.clone(), agents::Agents::default(), public_url));
     let backend: SharedBackend = control.clone();
-    AppState { backend, control, store, leptos, metrics: Arc::default(), agent: Arc::new(agent), guard }
+    AppState { backend, control, store, leptos, metrics: Arc::default(), agent: Arc::new(agent), guard, accounts_exist: Arc::default() }
 }
 
 /// Background work of a running server: agent heartbeats and silence detection, and the
@@ -46,17 +48,27 @@ pub fn spawn_background(state: &AppState, scheduler: scheduling::Settings, histo
 /// The whole HTTP surface: API, portal pages, server functions, static files.
 pub fn app(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let backend = state.backend.clone();
     let leptos = state.leptos.clone();
+    // Each page render and server function gets the gate for its request's caller, so the
+    // portal passes the same policy as the API.
+    let control = state.control.clone();
+    let per_request = move || {
+        let caller = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<control::gate::Caller>().cloned())
+            .unwrap_or_default();
+        let gate: SharedBackend = Arc::new(control::gate::Gate::new((*control).clone(), caller));
+        leptos::prelude::provide_context(gate);
+    };
     // The bundle goes out gzipped where the build left a .gz beside it (2 MiB of wasm is
     // about 750 KiB that way); anything else falls through to the portal's file handler.
     let pkg = std::path::Path::new(&*state.leptos.site_root).join(&*state.leptos.site_pkg_dir);
     let portal = Router::<AppState>::new()
         .nest_service("/pkg", tower_http::services::ServeDir::new(pkg).precompressed_gzip())
-        .leptos_routes_with_context(&state, routes, move || leptos::prelude::provide_context(backend.clone()), move || shell(leptos.clone()))
+        .leptos_routes_with_context(&state, routes, per_request, move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
     api::router()
         .merge(portal)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(middleware::from_fn(refuse_nul))
         .layer(middleware::from_fn_with_state(state.guard.clone(), web_guard::guard))
         .layer(middleware::from_fn_with_state(state.clone(), count_responses))

@@ -18,6 +18,9 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(command) = config.command.clone() {
+        return wharf_server::setup_command::run(&config, command).await;
+    }
     let started = Instant::now();
     let store = Store::connect(config.database_url.as_deref(), &config.data_dir).await?;
     // Held until the process ends: a second server on this database refuses to start, before
@@ -51,7 +54,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     // Said whatever the log level: scripts wait for this line to learn the port (`--listen
     // 127.0.0.1:0` binds a free one).
     println!("Wharf is up at http://{listen}");
-    axum::serve(listener, wharf_server::app(state))
+    axum::serve(listener, wharf_server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

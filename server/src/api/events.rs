@@ -1,8 +1,9 @@
 //! `GET /api/v1/events`: the live feed as Server-Sent Events.
 
-use super::AppState;
+use super::Gated;
+use super::error::ApiResult;
 use crate::events::{Event, Subscription};
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::HeaderMap;
 use axum::response::sse::{self, KeepAlive, Sse};
 use futures_util::stream::{self, Stream, StreamExt};
@@ -29,12 +30,28 @@ pub struct EventsQuery {
 /// receive what was missed, none twice.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
     responses((status = 200, description = "text/event-stream of changes", content_type = "text/event-stream")))]
-pub async fn stream(State(state): State<AppState>, Query(query): Query<EventsQuery>, headers: HeaderMap) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
+pub async fn stream(gate: Gated, Query(query): Query<EventsQuery>, headers: HeaderMap) -> ApiResult<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>> {
     let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_string).or(query.last_event_id);
-    let events = state.control.events().clone();
+    // Everything for those who see everything; else the clusters shared with the caller's
+    // teams, as ids and states only: the names of another team's services and families are
+    // theirs (the portal reloads what an event touches through the gate anyway).
+    let visible: Option<Vec<String>> = if gate.who()?.sees_everything() {
+        None
+    } else {
+        let clusters = wharf_app::backend::Backend::list_clusters(&*gate, wharf_core::page::Page { after: None, limit: 1000 }).await?;
+        Some(clusters.items.into_iter().map(|c| c.cluster_name).collect())
+    };
+    let events = gate.control().events().clone();
     let Subscription { missed, live } = events.subscribe(last.as_deref());
     let cluster = query.cluster;
-    let wanted = move |e: &Event| e.kind == "reset" || cluster.is_none() || e.cluster.is_none() || e.cluster == cluster;
+    let restricted = visible.is_some();
+    let wanted = move |e: &Event| {
+        let shown = match (&visible, &e.cluster) {
+            (Some(v), Some(c)) => v.contains(c),
+            _ => true,
+        };
+        shown && (e.kind == "reset" || cluster.is_none() || e.cluster.is_none() || e.cluster == cluster)
+    };
     let live = stream::unfold((live, events), |(mut live, events)| async move {
         let next = match live.recv().await {
             Ok(e) => e,
@@ -44,8 +61,19 @@ pub async fn stream(State(state): State<AppState>, Query(query): Query<EventsQue
         };
         Some((next, (live, events)))
     });
-    let all = stream::iter(missed).chain(live).filter(move |e| std::future::ready(wanted(e))).map(|e| Ok(to_sse(&e)));
-    Sse::new(all).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    let all = stream::iter(missed).chain(live).filter(move |e| std::future::ready(wanted(e))).map(move |e| Ok(to_sse(&if restricted { redact(&e) } else { e })));
+    Ok(Sse::new(all).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// An event without the names in it (services, groups, families, messages).
+fn redact(e: &Arc<Event>) -> Arc<Event> {
+    let mut e = (**e).clone();
+    if let serde_json::Value::Object(map) = &mut e.data {
+        for name in ["serviceName", "group", "message", "taskDefinition"] {
+            map.remove(name);
+        }
+    }
+    Arc::new(e)
 }
 
 fn to_sse(e: &Arc<Event>) -> sse::Event {

@@ -1,8 +1,9 @@
 /*! Routes of container instances: list, describe, drain, deregister. */
 
+use wharf_app::backend::Backend as _;
 use super::error::{ApiResult, Body, Query};
-use super::{AppState, ListQuery};
-use axum::extract::{Path, State};
+use super::{Gated, ListQuery};
+use axum::extract::Path;
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -27,16 +28,16 @@ pub struct InstanceResponse {
 #[utoipa::path(get, path = "/api/v1/clusters/{cluster}/container-instances", tag = "container instances",
     params(("cluster" = String, Path), ListQuery),
     responses((status = 200, body = InstanceList), (status = 404, body = WharfError)))]
-pub async fn list(State(state): State<AppState>, Path(cluster): Path<String>, Query(q): Query<ListQuery>) -> ApiResult<Json<InstanceList>> {
-    let paged = state.backend.list_container_instances(&cluster, q.page()?).await?;
+pub async fn list(gate: Gated, Path(cluster): Path<String>, Query(q): Query<ListQuery>) -> ApiResult<Json<InstanceList>> {
+    let paged = gate.list_container_instances(&cluster, q.page()?).await?;
     Ok(Json(InstanceList { container_instances: paged.items, next_token: paged.next_token }))
 }
 
 #[utoipa::path(get, path = "/api/v1/clusters/{cluster}/container-instances/{id}", tag = "container instances",
     params(("cluster" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = InstanceResponse), (status = 404, body = WharfError)))]
-pub async fn describe(State(state): State<AppState>, Path((cluster, id)): Path<(String, String)>) -> ApiResult<Json<InstanceResponse>> {
-    Ok(Json(InstanceResponse { container_instance: state.backend.describe_container_instance(&cluster, &id).await? }))
+pub async fn describe(gate: Gated, Path((cluster, id)): Path<(String, String)>) -> ApiResult<Json<InstanceResponse>> {
+    Ok(Json(InstanceResponse { container_instance: gate.describe_container_instance(&cluster, &id).await? }))
 }
 
 
@@ -45,17 +46,17 @@ pub async fn describe(State(state): State<AppState>, Path((cluster, id)): Path<(
     params(("cluster" = String, Path), ("id" = String, Path)), request_body = UpdateInstanceInput,
     responses((status = 200, body = InstanceResponse), (status = 400, body = WharfError), (status = 404, body = WharfError), (status = 409, body = WharfError)))]
 pub async fn update(
-    State(state): State<AppState>,
+    gate: Gated,
     Path((cluster, id)): Path<(String, String)>,
     Body(input): Body<UpdateInstanceInput>,
 ) -> ApiResult<Json<InstanceResponse>> {
-    Ok(Json(InstanceResponse { container_instance: state.backend.update_container_instance_state(&cluster, &id, input).await? }))
+    Ok(Json(InstanceResponse { container_instance: gate.update_container_instance_state(&cluster, &id, input).await? }))
 }
 
 /// ECS DeregisterContainerInstance: its tasks stop and it leaves the cluster (INACTIVE).
 #[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/container-instances/{id}", tag = "container instances",
     params(("cluster" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = InstanceResponse), (status = 404, body = WharfError)))]
-pub async fn deregister(State(state): State<AppState>, Path((cluster, id)): Path<(String, String)>) -> ApiResult<Json<InstanceResponse>> {
-    Ok(Json(InstanceResponse { container_instance: state.backend.deregister_container_instance(&cluster, &id).await? }))
+pub async fn deregister(gate: Gated, Path((cluster, id)): Path<(String, String)>) -> ApiResult<Json<InstanceResponse>> {
+    Ok(Json(InstanceResponse { container_instance: gate.deregister_container_instance(&cluster, &id).await? }))
 }

@@ -1,9 +1,10 @@
 /*! Routes of join tokens: the clear token is in the create response only. */
 
-use super::AppState;
+use wharf_app::backend::Backend as _;
+use super::Gated;
 use super::error::{ApiResult, Body};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -35,25 +36,25 @@ pub struct JoinTokenList {
     request_body = CreateJoinTokenInput,
     responses((status = 201, body = CreatedJoinToken), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
 pub async fn create(
-    State(state): State<AppState>,
+    gate: Gated,
     Path(cluster): Path<String>,
     Body(input): Body<CreateJoinTokenInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedJoinToken>)> {
-    let (join_token, token) = state.backend.create_join_token(&cluster, input).await?;
+    let (join_token, token) = gate.create_join_token(&cluster, input).await?;
     Ok((StatusCode::CREATED, Json(CreatedJoinToken { join_token, token })))
 }
 
 /// Lists the cluster's join tokens (never their secrets), newest first.
 #[utoipa::path(get, path = "/api/v1/clusters/{cluster}/join-tokens", tag = "clusters", params(("cluster" = String, Path)),
     responses((status = 200, body = JoinTokenList), (status = 404, body = WharfError)))]
-pub async fn list(State(state): State<AppState>, Path(cluster): Path<String>) -> ApiResult<Json<JoinTokenList>> {
-    Ok(Json(JoinTokenList { join_tokens: state.backend.list_join_tokens(&cluster).await? }))
+pub async fn list(gate: Gated, Path(cluster): Path<String>) -> ApiResult<Json<JoinTokenList>> {
+    Ok(Json(JoinTokenList { join_tokens: gate.list_join_tokens(&cluster).await? }))
 }
 
 /// Revokes a join token: hosts can no longer register with it.
 #[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/join-tokens/{id}", tag = "clusters",
     params(("cluster" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = JoinTokenResponse), (status = 404, body = WharfError)))]
-pub async fn revoke(State(state): State<AppState>, Path((cluster, id)): Path<(String, String)>) -> ApiResult<Json<JoinTokenResponse>> {
-    Ok(Json(JoinTokenResponse { join_token: state.backend.revoke_join_token(&cluster, &id).await? }))
+pub async fn revoke(gate: Gated, Path((cluster, id)): Path<(String, String)>) -> ApiResult<Json<JoinTokenResponse>> {
+    Ok(Json(JoinTokenResponse { join_token: gate.revoke_join_token(&cluster, &id).await? }))
 }

@@ -4,6 +4,7 @@ answer. Routes and shapes follow `design/api.md`; the OpenAPI document is genera
 handlers' annotations.
 */
 
+mod accounts;
 mod agent;
 mod clusters;
 pub mod error;
@@ -45,6 +46,47 @@ pub struct AppState {
     pub agent: Arc<AgentSettings>,
     /// The names the server answers to, and the rules for requests from other sites.
     pub guard: Arc<crate::web_guard::Guard>,
+    /// Set once any account exists (accounts are never deleted, only disabled).
+    pub accounts_exist: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl AppState {
+    /// Whether the first admin exists; asks the store until it does.
+    pub async fn accounts_exist(&self) -> bool {
+        if self.accounts_exist.load(Ordering::Relaxed) {
+            return true;
+        }
+        let exist = self.control.accounts_exist().await.unwrap_or(false);
+        if exist {
+            self.accounts_exist.store(true, Ordering::Relaxed);
+        }
+        exist
+    }
+
+    /// Session cookies are marked Secure when people reach the server over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.control.public_url().starts_with("https://")
+    }
+}
+
+/// The [`Gate`](crate::control::gate::Gate) for the request's caller: what every handler
+/// asks.
+pub struct Gated(pub crate::control::gate::Gate);
+
+impl std::ops::Deref for Gated {
+    type Target = crate::control::gate::Gate;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for Gated {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = parts.extensions.get::<crate::control::gate::Caller>().cloned().unwrap_or_default();
+        Ok(Gated(crate::control::gate::Gate::new((*state.control).clone(), caller)))
+    }
 }
 
 /// How the server treats agents.
@@ -104,8 +146,15 @@ impl ListQuery {
         instances::list, instances::describe, instances::update, instances::deregister,
         tasks::list_tasks, tasks::describe_task, tasks::run, tasks::start, tasks::stop, tasks::logs,
         tasks::topology, events::stream,
+        accounts::setup_status, accounts::setup, accounts::sign_in, accounts::whoami, accounts::sign_out, accounts::change_password,
+        accounts::list_users, accounts::create_user, accounts::update_user,
+        accounts::list_teams, accounts::create_team, accounts::describe_team, accounts::delete_team, accounts::set_member, accounts::remove_member,
+        accounts::list_tokens, accounts::create_token, accounts::revoke_token,
+        accounts::cluster_teams, accounts::share_cluster, accounts::unshare_cluster, accounts::audit,
     ),
     components(schemas(WharfError, wharf_core::FieldError, wharf_core::ErrorKind)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []), ("session" = [])),
     tags(
         (name = "task definitions", description = "Versioned blueprints in ECS's JSON shape"),
         (name = "clusters", description = "Logical groups of container instances"),
@@ -113,9 +162,22 @@ impl ListQuery {
         (name = "container instances", description = "Hosts running wharf-agent"),
         (name = "tasks", description = "Running instantiations of task definitions"),
         (name = "events", description = "Live feed of state changes (Server-Sent Events)"),
+        (name = "accounts", description = "Sign-in, users, teams, API tokens and the audit log"),
     )
 )]
 pub struct ApiDoc;
+
+/// The two ways to send credentials: an API token, or the portal's session cookie.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))));
+    }
+}
 
 pub fn router() -> Router<AppState> {
     use axum::routing::{get as g, post};
@@ -144,6 +206,19 @@ pub fn router() -> Router<AppState> {
         .route("/clusters/{cluster}/tasks/{id}/logs", g(tasks::logs))
         .route("/clusters/{cluster}/topology", g(tasks::topology))
         .route("/events", g(events::stream))
+        .route("/setup", g(accounts::setup_status).post(accounts::setup))
+        .route("/session", g(accounts::whoami).post(accounts::sign_in).delete(accounts::sign_out))
+        .route("/session/password", axum::routing::put(accounts::change_password))
+        .route("/users", g(accounts::list_users).post(accounts::create_user))
+        .route("/users/{username}", axum::routing::patch(accounts::update_user))
+        .route("/teams", g(accounts::list_teams).post(accounts::create_team))
+        .route("/teams/{team}", g(accounts::describe_team).delete(accounts::delete_team))
+        .route("/teams/{team}/members/{username}", axum::routing::put(accounts::set_member).delete(accounts::remove_member))
+        .route("/tokens", g(accounts::list_tokens).post(accounts::create_token))
+        .route("/tokens/{id}", axum::routing::delete(accounts::revoke_token))
+        .route("/clusters/{cluster}/teams", g(accounts::cluster_teams))
+        .route("/clusters/{cluster}/teams/{team}", axum::routing::put(accounts::share_cluster).delete(accounts::unshare_cluster))
+        .route("/audit", g(accounts::audit))
         .route("/openapi.json", g(openapi))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT));

@@ -1,8 +1,9 @@
 /*! Routes of services. */
 
+use wharf_app::backend::Backend as _;
 use super::error::{ApiResult, Body, Query};
-use super::{AppState, ListQuery};
-use axum::extract::{Path, State};
+use super::{Gated, ListQuery};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -36,18 +37,18 @@ pub struct DeleteQuery {
     responses((status = 201, body = ServiceResponse), (status = 400, body = WharfError), (status = 404, body = WharfError),
               (status = 409, body = WharfError)))]
 pub async fn create(
-    State(state): State<AppState>,
+    gate: Gated,
     Path(cluster): Path<String>,
     Body(input): Body<CreateServiceInput>,
 ) -> ApiResult<(StatusCode, Json<ServiceResponse>)> {
-    let service = state.backend.create_service(&cluster, input).await?;
+    let service = gate.create_service(&cluster, input).await?;
     Ok((StatusCode::CREATED, Json(ServiceResponse { service })))
 }
 
 #[utoipa::path(get, path = "/api/v1/clusters/{cluster}/services", tag = "services", params(("cluster" = String, Path), ListQuery),
     responses((status = 200, body = ServiceList), (status = 404, body = WharfError)))]
-pub async fn list(State(state): State<AppState>, Path(cluster): Path<String>, Query(q): Query<ListQuery>) -> ApiResult<Json<ServiceList>> {
-    let paged = state.backend.list_services(&cluster, q.page()?).await?;
+pub async fn list(gate: Gated, Path(cluster): Path<String>, Query(q): Query<ListQuery>) -> ApiResult<Json<ServiceList>> {
+    let paged = gate.list_services(&cluster, q.page()?).await?;
     Ok(Json(ServiceList { services: paged.items, next_token: paged.next_token }))
 }
 
@@ -55,8 +56,8 @@ pub async fn list(State(state): State<AppState>, Path(cluster): Path<String>, Qu
 #[utoipa::path(get, path = "/api/v1/clusters/{cluster}/services/{service}", tag = "services",
     params(("cluster" = String, Path), ("service" = String, Path)),
     responses((status = 200, body = ServiceResponse), (status = 404, body = WharfError)))]
-pub async fn describe(State(state): State<AppState>, Path((cluster, name)): Path<(String, String)>) -> ApiResult<Json<ServiceResponse>> {
-    Ok(Json(ServiceResponse { service: state.backend.describe_service(&cluster, &name).await? }))
+pub async fn describe(gate: Gated, Path((cluster, name)): Path<(String, String)>) -> ApiResult<Json<ServiceResponse>> {
+    Ok(Json(ServiceResponse { service: gate.describe_service(&cluster, &name).await? }))
 }
 
 /// Updates a service (ECS UpdateService): a new revision, placement or forceNewDeployment
@@ -66,11 +67,11 @@ pub async fn describe(State(state): State<AppState>, Path((cluster, name)): Path
     responses((status = 200, body = ServiceResponse), (status = 400, body = WharfError), (status = 404, body = WharfError),
               (status = 409, body = WharfError)))]
 pub async fn update(
-    State(state): State<AppState>,
+    gate: Gated,
     Path((cluster, name)): Path<(String, String)>,
     Body(input): Body<UpdateServiceInput>,
 ) -> ApiResult<Json<ServiceResponse>> {
-    Ok(Json(ServiceResponse { service: state.backend.update_service(&cluster, &name, input).await? }))
+    Ok(Json(ServiceResponse { service: gate.update_service(&cluster, &name, input).await? }))
 }
 
 /// Deletes a service (ECS DeleteService); without force a REPLICA service must be at 0.
@@ -78,10 +79,10 @@ pub async fn update(
     params(("cluster" = String, Path), ("service" = String, Path), DeleteQuery),
     responses((status = 200, body = ServiceResponse), (status = 404, body = WharfError), (status = 409, body = WharfError)))]
 pub async fn delete(
-    State(state): State<AppState>,
+    gate: Gated,
     Path((cluster, name)): Path<(String, String)>,
     Query(q): Query<DeleteQuery>,
 ) -> ApiResult<Json<ServiceResponse>> {
-    let service = state.backend.delete_service(&cluster, &name, q.force.unwrap_or(false)).await?;
+    let service = gate.delete_service(&cluster, &name, q.force.unwrap_or(false)).await?;
     Ok(Json(ServiceResponse { service }))
 }

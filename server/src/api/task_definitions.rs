@@ -1,8 +1,9 @@
 /*! Routes of task definitions: register, list, describe, deregister. */
 
+use wharf_app::backend::Backend as _;
 use super::error::{ApiResult, Query, RawJson};
-use super::AppState;
-use axum::extract::{Path, State};
+use super::Gated;
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -61,23 +62,31 @@ fn status_filter(status: Option<&str>) -> Result<Option<TaskDefinitionStatus>, W
         .transpose()
 }
 
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RegisterQuery {
+    /// The team a new family goes to; by default the family's team, or the caller's only
+    /// team where they may deploy.
+    team: Option<String>,
+}
+
 /// Registers a new revision of the document's family (ECS RegisterTaskDefinition).
-#[utoipa::path(post, path = "/api/v1/task-definitions", tag = "task definitions",
+#[utoipa::path(post, path = "/api/v1/task-definitions", tag = "task definitions", params(RegisterQuery),
     request_body(content = TaskDefinitionSpec, description = "ECS RegisterTaskDefinition input, or the output of a describe call"),
     responses((status = 201, body = TaskDefinitionResponse), (status = 400, body = WharfError), (status = 413, body = WharfError)))]
-pub async fn register(State(state): State<AppState>, RawJson(document): RawJson) -> ApiResult<(StatusCode, Json<TaskDefinitionResponse>)> {
-    let (task_definition, ignored_fields) = state.backend.register_task_definition(document).await?;
+pub async fn register(gate: Gated, Query(q): Query<RegisterQuery>, RawJson(document): RawJson) -> ApiResult<(StatusCode, Json<TaskDefinitionResponse>)> {
+    let (task_definition, ignored_fields) = gate.register_task_definition(document, q.team).await?;
     Ok((StatusCode::CREATED, Json(TaskDefinitionResponse { task_definition, ignored_fields })))
 }
 
 /// Lists revisions by family and revision (ECS ListTaskDefinitions, with the documents).
 #[utoipa::path(get, path = "/api/v1/task-definitions", tag = "task definitions", params(RevisionQuery),
     responses((status = 200, body = TaskDefinitionList), (status = 400, body = WharfError)))]
-pub async fn list(State(state): State<AppState>, Query(q): Query<RevisionQuery>) -> ApiResult<Json<TaskDefinitionList>> {
+pub async fn list(gate: Gated, Query(q): Query<RevisionQuery>) -> ApiResult<Json<TaskDefinitionList>> {
     let status = status_filter(q.status.as_deref())?;
     let page = PageRequest { max_results: q.max_results, next_token: q.next_token }.validate()?;
     let filter = RevisionFilter { family: q.family, family_prefix: q.family_prefix, status };
-    let paged = state.backend.list_task_definitions(filter, page).await?;
+    let paged = gate.list_task_definitions(filter, page).await?;
     Ok(Json(TaskDefinitionList {
         task_definition_arns: paged.items.iter().map(|t| t.task_definition_arn.clone()).collect(),
         task_definitions: paged.items,
@@ -88,10 +97,10 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<RevisionQuery>)
 /// Lists families (ECS ListTaskDefinitionFamilies): ACTIVE = has an ACTIVE revision.
 #[utoipa::path(get, path = "/api/v1/task-definition-families", tag = "task definitions", params(RevisionQuery),
     responses((status = 200, body = FamilyList), (status = 400, body = WharfError)))]
-pub async fn families(State(state): State<AppState>, Query(q): Query<RevisionQuery>) -> ApiResult<Json<FamilyList>> {
+pub async fn families(gate: Gated, Query(q): Query<RevisionQuery>) -> ApiResult<Json<FamilyList>> {
     let status = status_filter(q.status.as_deref())?;
     let page = PageRequest { max_results: q.max_results, next_token: q.next_token }.validate()?;
-    let paged = state.backend.list_task_definition_families(q.family_prefix, status, page).await?;
+    let paged = gate.list_task_definition_families(q.family_prefix, status, page).await?;
     Ok(Json(FamilyList { families: paged.items, next_token: paged.next_token }))
 }
 
@@ -99,8 +108,8 @@ pub async fn families(State(state): State<AppState>, Query(q): Query<RevisionQue
 #[utoipa::path(get, path = "/api/v1/task-definitions/{taskDefinition}", tag = "task definitions",
     params(("taskDefinition" = String, Path, description = "family:revision, or family for the latest ACTIVE revision")),
     responses((status = 200, body = TaskDefinitionResponse), (status = 404, body = WharfError)))]
-pub async fn describe(State(state): State<AppState>, Path(reference): Path<String>) -> ApiResult<Json<TaskDefinitionResponse>> {
-    let task_definition = state.backend.describe_task_definition(&reference).await?;
+pub async fn describe(gate: Gated, Path(reference): Path<String>) -> ApiResult<Json<TaskDefinitionResponse>> {
+    let task_definition = gate.describe_task_definition(&reference).await?;
     Ok(Json(TaskDefinitionResponse { task_definition, ignored_fields: Vec::new() }))
 }
 
@@ -108,7 +117,7 @@ pub async fn describe(State(state): State<AppState>, Path(reference): Path<Strin
 #[utoipa::path(delete, path = "/api/v1/task-definitions/{taskDefinition}", tag = "task definitions",
     params(("taskDefinition" = String, Path, description = "family:revision")),
     responses((status = 200, body = TaskDefinitionResponse), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
-pub async fn deregister(State(state): State<AppState>, Path(reference): Path<String>) -> ApiResult<Json<TaskDefinitionResponse>> {
-    let task_definition = state.backend.deregister_task_definition(&reference).await?;
+pub async fn deregister(gate: Gated, Path(reference): Path<String>) -> ApiResult<Json<TaskDefinitionResponse>> {
+    let task_definition = gate.deregister_task_definition(&reference).await?;
     Ok(Json(TaskDefinitionResponse { task_definition, ignored_fields: Vec::new() }))
 }

@@ -1,12 +1,13 @@
 /*! Routes of tasks: list, describe, StartTask, StopTask and container logs. */
 
+use wharf_app::backend::Backend as _;
 use super::error::{ApiResult, Body, Query};
 use wharf_core::topology::Detail;
-use super::AppState;
+use super::Gated;
 use crate::agents::LogChunk;
 use crate::control::tasks::LogQuery;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
@@ -45,7 +46,7 @@ pub struct TaskQuery {
 
 #[utoipa::path(get, path = "/api/v1/clusters/{cluster}/tasks", tag = "tasks", params(("cluster" = String, Path), TaskQuery),
     responses((status = 200, body = TaskList), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
-pub async fn list_tasks(State(state): State<AppState>, Path(cluster): Path<String>, Query(q): Query<TaskQuery>) -> ApiResult<Json<TaskList>> {
+pub async fn list_tasks(gate: Gated, Path(cluster): Path<String>, Query(q): Query<TaskQuery>) -> ApiResult<Json<TaskList>> {
     if let Some(s) = q.desired_status.as_deref().filter(|s| !["RUNNING", "PENDING", "STOPPED"].contains(s)) {
         return Err(WharfError::invalid_field("desiredStatus", format!("'{s}' is not a desired status; use RUNNING, PENDING or STOPPED")).into());
     }
@@ -56,15 +57,15 @@ pub async fn list_tasks(State(state): State<AppState>, Path(cluster): Path<Strin
         container_instance: q.container_instance,
         family: q.family,
     };
-    let paged = state.backend.list_tasks(&cluster, filter, page).await?;
+    let paged = gate.list_tasks(&cluster, filter, page).await?;
     Ok(Json(TaskList { tasks: paged.items, next_token: paged.next_token }))
 }
 
 #[utoipa::path(get, path = "/api/v1/clusters/{cluster}/tasks/{id}", tag = "tasks",
     params(("cluster" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = TaskResponse), (status = 404, body = WharfError)))]
-pub async fn describe_task(State(state): State<AppState>, Path((cluster, id)): Path<(String, String)>) -> ApiResult<Json<TaskResponse>> {
-    Ok(Json(TaskResponse { task: state.backend.describe_task(&cluster, &id).await? }))
+pub async fn describe_task(gate: Gated, Path((cluster, id)): Path<(String, String)>) -> ApiResult<Json<TaskResponse>> {
+    Ok(Json(TaskResponse { task: gate.describe_task(&cluster, &id).await? }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -82,7 +83,7 @@ pub struct TopologyQuery {
     params(("cluster" = String, Path), TopologyQuery),
     responses((status = 200, body = wharf_core::topology::Topology), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
 pub async fn topology(
-    State(state): State<AppState>,
+    gate: Gated,
     Path(cluster): Path<String>,
     Query(q): Query<TopologyQuery>,
 ) -> ApiResult<Json<wharf_core::topology::Topology>> {
@@ -91,7 +92,7 @@ pub async fn topology(
         Some(d) => Detail::parse(d)
             .ok_or_else(|| WharfError::invalid_field("detail", format!("'{d}' is not a detail level; use instances, tasks or containers")))?,
     };
-    Ok(Json(state.backend.topology(&cluster, detail).await?))
+    Ok(Json(gate.topology(&cluster, detail).await?))
 }
 
 /// ECS RunTask: the scheduler places `count` tasks by the strategies and constraints given
@@ -101,19 +102,19 @@ pub async fn topology(
     params(("cluster" = String, Path)), request_body = RunTaskInput,
     responses((status = 200, body = TasksStarted), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
 pub async fn run(
-    State(state): State<AppState>,
+    gate: Gated,
     Path(cluster): Path<String>,
     Body(input): Body<RunTaskInput>,
 ) -> ApiResult<Json<TasksStarted>> {
-    Ok(Json(state.backend.run_task(&cluster, input).await?))
+    Ok(Json(gate.run_task(&cluster, input).await?))
 }
 
 /// ECS StartTask: one task on each container instance named.
 #[utoipa::path(post, path = "/api/v1/clusters/{cluster}/tasks/start", tag = "tasks",
     params(("cluster" = String, Path)), request_body = StartTaskInput,
     responses((status = 200, body = TasksStarted), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
-pub async fn start(State(state): State<AppState>, Path(cluster): Path<String>, Body(input): Body<StartTaskInput>) -> ApiResult<Json<TasksStarted>> {
-    Ok(Json(state.backend.start_task(&cluster, input).await?))
+pub async fn start(gate: Gated, Path(cluster): Path<String>, Body(input): Body<StartTaskInput>) -> ApiResult<Json<TasksStarted>> {
+    Ok(Json(gate.start_task(&cluster, input).await?))
 }
 
 /// ECS StopTask: SIGTERM, then SIGKILL after each container's stopTimeout.
@@ -121,11 +122,11 @@ pub async fn start(State(state): State<AppState>, Path(cluster): Path<String>, B
     params(("cluster" = String, Path), ("id" = String, Path)), request_body = StopTaskInput,
     responses((status = 200, body = TaskResponse), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
 pub async fn stop(
-    State(state): State<AppState>,
+    gate: Gated,
     Path((cluster, id)): Path<(String, String)>,
     Body(input): Body<StopTaskInput>,
 ) -> ApiResult<Json<TaskResponse>> {
-    Ok(Json(TaskResponse { task: state.backend.stop_task(&cluster, &id, input).await? }))
+    Ok(Json(TaskResponse { task: gate.stop_task(&cluster, &id, input).await? }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -145,13 +146,10 @@ pub struct LogsQuery {
 #[utoipa::path(get, path = "/api/v1/clusters/{cluster}/tasks/{id}/logs", tag = "tasks",
     params(("cluster" = String, Path), ("id" = String, Path), LogsQuery),
     responses((status = 200, body = String, content_type = "text/plain"), (status = 404, body = WharfError), (status = 409, body = WharfError)))]
-pub async fn logs(
-    State(state): State<AppState>,
-    Path((cluster, id)): Path<(String, String)>,
-    Query(q): Query<LogsQuery>,
-) -> ApiResult<impl IntoResponse> {
+pub async fn logs(gate: Gated, Path((cluster, id)): Path<(String, String)>, Query(q): Query<LogsQuery>) -> ApiResult<impl IntoResponse> {
     let query = LogQuery { container: q.container, tail: q.tail, follow: q.follow.unwrap_or(false) };
-    let stream = state.control.task_logs(&cluster, &id, query).await?;
+    gate.may_read_task(&cluster, &id).await?;
+    let stream = gate.control().task_logs(&cluster, &id, query).await?;
     let body = futures_util::stream::unfold(stream, |mut s| async move {
         let chunk = match s.rx.recv().await? {
             LogChunk::Lines(lines) => lines.into_iter().map(|l| l + "\n").collect::<String>(),

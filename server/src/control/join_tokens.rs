@@ -5,14 +5,11 @@ optionally expiring. Agents present one to register a host into the token's clus
 
 use super::cluster_not_found;
 use crate::store::{self, Store, clusters, join_tokens as sql};
-use sha2::{Digest, Sha256};
 use wharf_app::backend::Result;
 use wharf_core::WharfError;
 use wharf_core::join_token::{CreateJoinTokenInput, JoinToken, split_token};
 
-fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::auth::secrets::hash;
 
 /// 16 hex characters of id and 64 of secret, from the OS's random source.
 fn fresh_token() -> (String, String) {

@@ -4,12 +4,15 @@ each change in one transaction. The HTTP API and the portal both go through here
 portal through the [`Backend`] trait it declares).
 */
 
+pub mod accounts;
 pub mod agents;
+pub mod gate;
 mod join_tokens;
 mod registration;
 pub mod reports;
 pub(crate) mod services;
 pub mod tasks;
+mod teams;
 mod topology;
 
 use crate::agents::Agents;
@@ -112,7 +115,7 @@ impl Control {
         self.events.publish("instance", Some(&i.cluster_name), data);
     }
 
-    async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+    pub(crate) async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
         Ok(self.store.pool().acquire().await.map_err(StoreError::from)?)
     }
 }
@@ -224,12 +227,24 @@ impl Backend for Control {
         Ok(Cluster { status: "INACTIVE".into(), ..cluster })
     }
 
-    async fn register_task_definition(&self, document: Value) -> Result<(TaskDefinition, Vec<String>)> {
+    async fn register_task_definition(&self, document: Value, team: Option<String>) -> Result<(TaskDefinition, Vec<String>)> {
         let registration = parse_registration_value(document)?;
         let family = registration.spec.family.clone().unwrap_or_default();
         let document = serde_json::to_string(&registration.spec).map_err(|_| WharfError::internal())?;
         let mut w = self.store.write().await?;
         let revision = task_definitions::next_revision(w.conn(), &family).await?;
+        // Under the family's row lock: two teams registering a new family at once cannot
+        // both own it.
+        if let Some(team) = &team {
+            if !store::accounts::team_exists(w.conn(), team).await? {
+                return Err(WharfError::invalid_field("team", format!("no team named '{team}'")));
+            }
+            store::accounts::claim_family(w.conn(), &family, team).await?;
+            let owner = store::accounts::family_team(w.conn(), &family).await?.flatten();
+            if owner.as_deref() != Some(team.as_str()) {
+                return Err(WharfError::new(wharf_core::ErrorKind::AccessDenied, format!("the family '{family}' belongs to another team")));
+            }
+        }
         task_definitions::insert(w.conn(), &family, revision, &document, &store::now()).await?;
         let registered = task_definitions::get(w.conn(), &family, revision).await?.ok_or_else(WharfError::internal)?;
         w.commit().await?;

@@ -12,7 +12,9 @@ which READ COMMITTED alone would not give two concurrent transactions. One serve
 database is enforced at start (see [`lease`]).
 */
 
+pub mod accounts;
 pub mod clusters;
+pub mod credentials;
 pub mod lease;
 pub mod retention;
 pub mod run_tokens;

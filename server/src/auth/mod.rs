@@ -1,0 +1,113 @@
+/*!
+Who a request is from. One middleware reads the credentials (an API token as
+`Authorization: Bearer …`, else the portal's session cookie), finds the subject and hands a
+[`Caller`] to everything after it; the [`Gate`](crate::control::gate::Gate) decides what the
+caller may do. Requests without credentials reach only what anyone may see: health, the
+OpenAPI document, sign-in and, until the first admin exists, the setup.
+*/
+
+pub mod secrets;
+
+use crate::api::AppState;
+use crate::api::error::ApiError;
+use crate::control::gate::Caller;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use std::net::SocketAddr;
+use wharf_core::WharfError;
+
+pub const SESSION_COOKIE: &str = "wharf_session";
+
+/// Paths anyone may reach without credentials.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/api/v1/openapi.json" | "/api/v1/session" | "/api/v1/setup" | "/login" | "/setup" | "/favicon.ico")
+        || path.starts_with("/agent/")
+        || path.starts_with("/pkg/")
+        // The portal's server functions answer for themselves through the gate (sign-in
+        // and setup take no subject; every other one refuses without one).
+        || (path.starts_with("/api/") && !path.starts_with("/api/v1/"))
+}
+
+/// Paths that work before the first admin exists.
+fn is_open_before_setup(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/api/v1/openapi.json" | "/api/v1/setup" | "/setup" | "/favicon.ico")
+        || path.starts_with("/pkg/")
+        || (path.starts_with("/api/") && !path.starts_with("/api/v1/"))
+}
+
+/// The value of one cookie of the request.
+pub fn cookie<'a>(req: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    req.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+/// The session cookie: never readable by scripts, never sent by another site's requests.
+pub fn session_cookie(secret: &str, secure: bool) -> HeaderValue {
+    let max_age = crate::control::accounts::SESSION_ABSOLUTE.num_seconds();
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")).expect("hex is a valid header")
+}
+
+pub fn clear_session_cookie() -> HeaderValue {
+    HeaderValue::from_static("wharf_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+}
+
+fn unauthorized(message: &str) -> Response {
+    ApiError(WharfError::unauthorized("Authorization", message)).into_response()
+}
+
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let source = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "local".into());
+    let path = req.uri().path().to_string();
+    let mut caller = Caller { subject: None, source };
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let Some(token) = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) else {
+            return unauthorized("send an API token as Authorization: Bearer <token>");
+        };
+        match state.control.token_subject(token).await {
+            Ok(Some(subject)) => caller.subject = Some(subject),
+            Ok(None) => return unauthorized("the token is unknown, expired or revoked"),
+            Err(e) => return ApiError(e).into_response(),
+        }
+    } else if let Some(secret) = cookie(req.headers(), SESSION_COOKIE) {
+        match state.control.session(secret).await {
+            Ok(Some((subject, _csrf))) => {
+                // A cookie rides along with any request the browser makes; a change made with
+                // one must come from a page of this site, which browsers say in Origin (a
+                // foreign Origin was refused before this).
+                let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+                let from_our_page = req.headers().contains_key(header::ORIGIN)
+                    || req.headers().get("sec-fetch-site").is_some_and(|v| v == "same-origin");
+                if unsafe_method && !from_our_page {
+                    return ApiError(WharfError::new(wharf_core::ErrorKind::AccessDenied, "a change made with a session must come from Wharf's own pages (no Origin header)")).into_response();
+                }
+                caller.subject = Some(subject);
+            }
+            Ok(None) => {}
+            Err(e) => return ApiError(e).into_response(),
+        }
+    }
+    if caller.subject.is_none() {
+        let page = req.method() == Method::GET && !path.starts_with("/api/");
+        if !state.accounts_exist().await {
+            if !is_open_before_setup(&path) {
+                if page {
+                    return Redirect::to("/setup").into_response();
+                }
+                return unauthorized("Wharf has no admin yet: create one at /setup, or with wharf-server admin create");
+            }
+        } else if !is_public(&path) {
+            if page {
+                let next: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
+                return Redirect::to(&format!("/login?next={next}")).into_response();
+            }
+            return unauthorized("sign in, or send an API token as Authorization: Bearer <token>");
+        }
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}

@@ -1,0 +1,449 @@
+/*!
+The gate every request of the API and the portal passes: the same commands as [`Control`],
+each first asking [`access::decide`] with the caller and the resource's owner, and lists
+narrowed to what the caller may read. A refusal is recorded in the audit log, as is every
+change that was allowed.
+
+Ownership: a team owns task-definition families; a service and a task belong to the team of
+their task definition's family. Families of no team (made before teams existed) are an
+admin's alone.
+*/
+
+use super::Control;
+use crate::store::{accounts, credentials};
+use async_trait::async_trait;
+use serde_json::Value;
+use std::collections::HashMap;
+use wharf_app::backend::{Backend, Result, RevisionFilter, TaskFilter};
+use wharf_core::WharfError;
+use wharf_core::access::{Action, Denied, Resource, Role, Subject, decide};
+use wharf_core::cluster::{Cluster, CreateClusterInput, UpdateClusterInput};
+use wharf_core::instance::ContainerInstance;
+use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
+use wharf_core::page::{Page, Paged};
+use wharf_core::service::{CreateServiceInput, Service, UpdateServiceInput};
+use wharf_core::task::Task;
+use wharf_core::task_definition::{TaskDefinition, TaskDefinitionFamily, TaskDefinitionStatus};
+use wharf_core::task_input::{RunTaskInput, StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
+use wharf_core::topology::{Detail, Topology};
+
+/// Who is asking, and from where: what the authentication layer found for a request.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// None: no (valid) credentials.
+    pub subject: Option<Subject>,
+    /// The peer's address, for the audit log.
+    pub source: String,
+}
+
+/// The family a task definition's name or ARN names (`arn:…:task-definition/web:3` → `web`).
+pub fn family_of(name_or_arn: &str) -> &str {
+    let name = name_or_arn.rsplit('/').next().unwrap_or(name_or_arn);
+    name.split(':').next().unwrap_or(name)
+}
+
+pub struct Gate {
+    control: Control,
+    caller: Caller,
+}
+
+impl Gate {
+    pub fn new(control: Control, caller: Caller) -> Self {
+        Self { control, caller }
+    }
+
+    /// The subject, or 401 when the request carried no valid credentials.
+    pub fn who(&self) -> Result<&Subject> {
+        self.caller.subject.as_ref().ok_or_else(|| WharfError::unauthorized("Authorization", "sign in, or send an API token as Authorization: Bearer <token>"))
+    }
+
+    async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        self.control.read().await
+    }
+
+    /// Decides, recording a refusal in the audit log.
+    pub(crate) async fn check(&self, action: Action, resource: Resource<'_>, what: &str, target: &str) -> Result<()> {
+        let who = self.who()?;
+        match decide(who, action, resource) {
+            Ok(()) => Ok(()),
+            Err(Denied(reason)) => {
+                let team = match resource {
+                    Resource::Team { team, .. } => Some(team.to_string()),
+                    _ => None,
+                };
+                self.audit(what, target, team, "denied", &reason).await;
+                Err(WharfError::from(Denied(reason)))
+            }
+        }
+    }
+
+    /// Records an attempt; a store fault here is logged, not returned (the change itself
+    /// stands or fell on its own).
+    pub async fn audit(&self, action: &str, target: &str, team: Option<String>, result: &str, detail: &str) {
+        let actor = self.caller.subject.as_ref().map(|s| s.username.clone()).unwrap_or_else(|| "anonymous".into());
+        let entry = credentials::AuditEntry {
+            seq: 0,
+            at: crate::store::now(),
+            actor,
+            team,
+            action: action.into(),
+            target: target.into(),
+            source: self.caller.source.clone(),
+            result: result.into(),
+            detail: detail.into(),
+        };
+        let written = async {
+            let mut w = self.control.store().write().await?;
+            credentials::audit(w.conn(), &entry).await?;
+            w.commit().await
+        };
+        if let Err(e) = written.await {
+            tracing::error!(error = %e, "audit log write failed");
+        }
+    }
+
+    /// Records a command's outcome.
+    pub(crate) async fn record<T>(&self, what: &str, target: &str, team: Option<String>, out: &Result<T>) {
+        match out {
+            Ok(_) => self.audit(what, target, team, "allowed", "").await,
+            Err(e) => self.audit(what, target, team, "failed", &e.message).await,
+        }
+    }
+
+    /// Runs a change after its check, and records its outcome.
+    async fn change<T>(&self, what: &str, target: &str, team: Option<String>, run: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let out = run.await;
+        self.record(what, target, team, &out).await;
+        out
+    }
+
+    async fn cluster_teams(&self, cluster: &str) -> Result<Vec<String>> {
+        Ok(accounts::cluster_teams(&mut *self.read().await?, cluster).await?)
+    }
+
+    /// A cluster's teams, after checking the caller may use the cluster.
+    async fn use_cluster(&self, cluster: &str) -> Result<Vec<String>> {
+        let shared = self.cluster_teams(cluster).await?;
+        self.check(Action::UseCluster, Resource::Cluster { shared_with: &shared }, "UseCluster", cluster).await?;
+        Ok(shared)
+    }
+
+    async fn admin(&self, action: Action, what: &str, target: &str) -> Result<()> {
+        self.check(action, Resource::System, what, target).await
+    }
+
+    /// The team owning a family: `Ok(None)` for a family of no team or no such family.
+    async fn family_team(&self, family: &str) -> Result<Option<String>> {
+        Ok(accounts::family_team(&mut *self.read().await?, family).await?.flatten())
+    }
+
+    /// Checks `action` on whatever a family's team owns; a family of no team is an admin's.
+    async fn on_family(&self, action: Action, family: &str, cluster_shared_with: Option<&[String]>, what: &str, target: &str) -> Result<Option<String>> {
+        match self.family_team(family).await? {
+            Some(team) => {
+                self.check(action, Resource::Team { team: &team, cluster_shared_with }, what, target).await?;
+                Ok(Some(team))
+            }
+            None => {
+                self.check(Action::ManageAccounts, Resource::System, what, target).await.map_err(|_| {
+                    WharfError::from(Denied(format!("'{family}' belongs to no team; only an admin may use it")))
+                })?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// What the caller may read: None when everything, else a family → team map to filter with.
+    async fn readable(&self) -> Result<Option<(HashMap<String, String>, Subject)>> {
+        let who = self.who()?;
+        if who.sees_everything() {
+            return Ok(None);
+        }
+        Ok(Some((accounts::family_teams(&mut *self.read().await?).await?, who.clone())))
+    }
+
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    /// Checks that the caller may read a task's logs (the API streams them from the control
+    /// layer directly).
+    pub async fn may_read_task(&self, cluster: &str, id: &str) -> Result<()> {
+        self.describe_task(cluster, id).await.map(|_| ())
+    }
+}
+
+/// Whether a family's objects are readable under a [`Gate::readable`] answer.
+fn may_read(readable: &Option<(HashMap<String, String>, Subject)>, family: &str) -> bool {
+    match readable {
+        None => true,
+        Some((teams, who)) => teams.get(family).is_some_and(|t| who.role_in(t).is_some()),
+    }
+}
+
+#[async_trait]
+impl Backend for Gate {
+    async fn create_cluster(&self, input: CreateClusterInput) -> Result<(Cluster, bool)> {
+        let name = input.cluster_name.clone().unwrap_or_default();
+        self.admin(Action::ManageClusters, "CreateCluster", &name).await?;
+        self.change("CreateCluster", &name, None, self.control.create_cluster(input)).await
+    }
+
+    async fn list_clusters(&self, page: Page) -> Result<Paged<Cluster>> {
+        let who = self.who()?.clone();
+        let mut paged = self.control.list_clusters(page).await?;
+        if !who.sees_everything() {
+            let shares = accounts::all_cluster_teams(&mut *self.read().await?).await?;
+            let none = Vec::new();
+            paged.items.retain(|c| decide(&who, Action::UseCluster, Resource::Cluster { shared_with: shares.get(&c.cluster_name).unwrap_or(&none) }).is_ok());
+        }
+        Ok(paged)
+    }
+
+    async fn describe_cluster(&self, name: &str) -> Result<Cluster> {
+        let cluster = self.control.describe_cluster(name).await?;
+        self.use_cluster(name).await?;
+        Ok(cluster)
+    }
+
+    async fn update_cluster(&self, name: &str, input: UpdateClusterInput) -> Result<Cluster> {
+        self.admin(Action::ManageClusters, "UpdateCluster", name).await?;
+        self.change("UpdateCluster", name, None, self.control.update_cluster(name, input)).await
+    }
+
+    async fn delete_cluster(&self, name: &str) -> Result<Cluster> {
+        self.admin(Action::ManageClusters, "DeleteCluster", name).await?;
+        self.change("DeleteCluster", name, None, self.control.delete_cluster(name)).await
+    }
+
+    async fn register_task_definition(&self, document: Value, team: Option<String>) -> Result<(TaskDefinition, Vec<String>)> {
+        let who = self.who()?.clone();
+        let family = document.get("family").and_then(Value::as_str).unwrap_or_default().to_string();
+        let team = match team {
+            Some(t) => Some(t),
+            None => match self.family_team(&family).await? {
+                Some(t) => Some(t),
+                None if who.admin => None,
+                None => Some(who.default_team(Role::Deployer).map_err(WharfError::from)?),
+            },
+        };
+        if let Some(t) = &team {
+            self.check(Action::Deploy, Resource::Team { team: t, cluster_shared_with: None }, "RegisterTaskDefinition", &family).await?;
+        }
+        let target = family.clone();
+        self.change("RegisterTaskDefinition", &target, team.clone(), self.control.register_task_definition(document, team)).await
+    }
+
+    async fn list_task_definition_families(&self, family_prefix: Option<String>, status: Option<TaskDefinitionStatus>, page: Page) -> Result<Paged<TaskDefinitionFamily>> {
+        let readable = self.readable().await?;
+        let mut paged = self.control.list_task_definition_families(family_prefix, status, page).await?;
+        paged.items.retain(|f| may_read(&readable, &f.family));
+        Ok(paged)
+    }
+
+    async fn list_task_definitions(&self, filter: RevisionFilter, page: Page) -> Result<Paged<TaskDefinition>> {
+        let readable = self.readable().await?;
+        let mut paged = self.control.list_task_definitions(filter, page).await?;
+        paged.items.retain(|d| may_read(&readable, d.family()));
+        Ok(paged)
+    }
+
+    async fn describe_task_definition(&self, reference: &str) -> Result<TaskDefinition> {
+        self.on_family(Action::Read, family_of(reference), None, "DescribeTaskDefinition", reference).await?;
+        self.control.describe_task_definition(reference).await
+    }
+
+    async fn deregister_task_definition(&self, reference: &str) -> Result<TaskDefinition> {
+        let team = self.on_family(Action::Maintain, family_of(reference), None, "DeregisterTaskDefinition", reference).await?;
+        self.change("DeregisterTaskDefinition", reference, team, self.control.deregister_task_definition(reference)).await
+    }
+
+    async fn create_service(&self, cluster: &str, input: CreateServiceInput) -> Result<Service> {
+        let shared = self.cluster_teams(cluster).await?;
+        let family = family_of(input.task_definition.as_deref().unwrap_or_default()).to_string();
+        let target = format!("{cluster}/{}", input.service_name.as_deref().unwrap_or_default());
+        let team = self.on_family(Action::Maintain, &family, Some(&shared), "CreateService", &target).await?;
+        self.change("CreateService", &target, team, self.control.create_service(cluster, input)).await
+    }
+
+    async fn list_services(&self, cluster: &str, page: Page) -> Result<Paged<Service>> {
+        let mut paged = self.control.list_services(cluster, page).await?;
+        self.use_cluster(cluster).await?;
+        let readable = self.readable().await?;
+        paged.items.retain(|s| may_read(&readable, family_of(&s.config.task_definition)));
+        Ok(paged)
+    }
+
+    async fn describe_service(&self, cluster: &str, name: &str) -> Result<Service> {
+        let service = self.control.describe_service(cluster, name).await?;
+        self.on_family(Action::Read, family_of(&service.config.task_definition), None, "DescribeService", &format!("{cluster}/{name}")).await?;
+        Ok(service)
+    }
+
+    async fn update_service(&self, cluster: &str, name: &str, input: UpdateServiceInput) -> Result<Service> {
+        let target = format!("{cluster}/{name}");
+        let current = self.control.describe_service(cluster, name).await?;
+        let shared = self.cluster_teams(cluster).await?;
+        let team = self.on_family(Action::Deploy, family_of(&current.config.task_definition), Some(&shared), "UpdateService", &target).await?;
+        // A service stays with its team: a new revision must come from a family of that team.
+        if let Some(next) = input.task_definition.as_deref() {
+            let next_team = self.on_family(Action::Deploy, family_of(next), Some(&shared), "UpdateService", &target).await?;
+            if next_team != team && !self.who()?.admin {
+                let reason = format!("'{}' belongs to another team than the service", family_of(next));
+                self.audit("UpdateService", &target, team.clone(), "denied", &reason).await;
+                return Err(Denied(reason).into());
+            }
+        }
+        self.change("UpdateService", &target, team, self.control.update_service(cluster, name, input)).await
+    }
+
+    async fn delete_service(&self, cluster: &str, name: &str, force: bool) -> Result<Service> {
+        let target = format!("{cluster}/{name}");
+        let current = self.control.describe_service(cluster, name).await?;
+        let team = self.on_family(Action::Maintain, family_of(&current.config.task_definition), None, "DeleteService", &target).await?;
+        self.change("DeleteService", &target, team, self.control.delete_service(cluster, name, force)).await
+    }
+
+    async fn create_join_token(&self, cluster: &str, input: CreateJoinTokenInput) -> Result<(JoinToken, String)> {
+        self.admin(Action::ManageHosts, "CreateJoinToken", cluster).await?;
+        self.change("CreateJoinToken", cluster, None, self.control.create_join_token(cluster, input)).await
+    }
+
+    async fn list_join_tokens(&self, cluster: &str) -> Result<Vec<JoinToken>> {
+        self.admin(Action::ManageHosts, "ListJoinTokens", cluster).await?;
+        self.control.list_join_tokens(cluster).await
+    }
+
+    async fn revoke_join_token(&self, cluster: &str, id: &str) -> Result<JoinToken> {
+        self.admin(Action::ManageHosts, "RevokeJoinToken", &format!("{cluster}/{id}")).await?;
+        self.change("RevokeJoinToken", &format!("{cluster}/{id}"), None, self.control.revoke_join_token(cluster, id)).await
+    }
+
+    async fn list_container_instances(&self, cluster: &str, page: Page) -> Result<Paged<ContainerInstance>> {
+        let out = self.control.list_container_instances(cluster, page).await?;
+        self.use_cluster(cluster).await?;
+        Ok(out)
+    }
+
+    async fn describe_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance> {
+        self.use_cluster(cluster).await?;
+        self.control.describe_container_instance(cluster, id).await
+    }
+
+    async fn list_tasks(&self, cluster: &str, filter: TaskFilter, page: Page) -> Result<Paged<Task>> {
+        let mut paged = self.control.list_tasks(cluster, filter, page).await?;
+        self.use_cluster(cluster).await?;
+        let readable = self.readable().await?;
+        paged.items.retain(|t| may_read(&readable, family_of(&t.task_definition_arn)));
+        Ok(paged)
+    }
+
+    async fn describe_task(&self, cluster: &str, id: &str) -> Result<Task> {
+        let task = self.control.describe_task(cluster, id).await?;
+        self.on_family(Action::Read, family_of(&task.task_definition_arn), None, "DescribeTask", &format!("{cluster}/{id}")).await?;
+        Ok(task)
+    }
+
+    async fn recent_tasks(&self, cluster: &str, limit: i64) -> Result<Vec<Task>> {
+        self.use_cluster(cluster).await?;
+        let readable = self.readable().await?;
+        Ok(self.control.recent_tasks(cluster, limit).await?.into_iter().filter(|t| may_read(&readable, family_of(&t.task_definition_arn))).collect())
+    }
+
+    async fn recent_failed_tasks(&self, cluster: &str, limit: i64) -> Result<Vec<Task>> {
+        self.use_cluster(cluster).await?;
+        let readable = self.readable().await?;
+        Ok(self.control.recent_failed_tasks(cluster, limit).await?.into_iter().filter(|t| may_read(&readable, family_of(&t.task_definition_arn))).collect())
+    }
+
+    async fn recently_stopped_on(&self, cluster: &str, instance: &str, limit: i64) -> Result<Vec<Task>> {
+        self.use_cluster(cluster).await?;
+        let readable = self.readable().await?;
+        Ok(self.control.recently_stopped_on(cluster, instance, limit).await?.into_iter().filter(|t| may_read(&readable, family_of(&t.task_definition_arn))).collect())
+    }
+
+    async fn recent_service_events(&self, cluster: &str, limit: i64) -> Result<Vec<(String, wharf_core::service::ServiceEvent)>> {
+        self.use_cluster(cluster).await?;
+        let events = self.control.recent_service_events(cluster, limit).await?;
+        let readable_some = self.readable().await?;
+        if readable_some.is_none() {
+            return Ok(events);
+        }
+        let services = self.control.list_services(cluster, Page { after: None, limit: 1000 }).await?;
+        let visible: Vec<String> = services.items.into_iter().filter(|s| may_read(&readable_some, family_of(&s.config.task_definition))).map(|s| s.service_name).collect();
+        Ok(events.into_iter().filter(|(name, _)| visible.contains(name)).collect())
+    }
+
+    async fn start_task(&self, cluster: &str, input: StartTaskInput) -> Result<TasksStarted> {
+        let shared = self.cluster_teams(cluster).await?;
+        let family = family_of(input.task_definition.as_deref().unwrap_or_default()).to_string();
+        let team = self.on_family(Action::Deploy, &family, Some(&shared), "StartTask", cluster).await?;
+        self.change("StartTask", cluster, team, self.control.start_task(cluster, input)).await
+    }
+
+    async fn run_task(&self, cluster: &str, input: RunTaskInput) -> Result<TasksStarted> {
+        let shared = self.cluster_teams(cluster).await?;
+        let family = family_of(input.task_definition.as_deref().unwrap_or_default()).to_string();
+        let team = self.on_family(Action::Deploy, &family, Some(&shared), "RunTask", cluster).await?;
+        self.change("RunTask", cluster, team, self.control.run_task(cluster, input)).await
+    }
+
+    async fn stop_task(&self, cluster: &str, id: &str, input: StopTaskInput) -> Result<Task> {
+        let target = format!("{cluster}/{id}");
+        let task = self.control.describe_task(cluster, id).await?;
+        let team = self.on_family(Action::Deploy, family_of(&task.task_definition_arn), None, "StopTask", &target).await?;
+        self.change("StopTask", &target, team, self.control.stop_task(cluster, id, input)).await
+    }
+
+    async fn update_container_instance_state(&self, cluster: &str, id: &str, input: UpdateInstanceInput) -> Result<ContainerInstance> {
+        let target = format!("{cluster}/{id}");
+        self.admin(Action::ManageHosts, "UpdateContainerInstancesState", &target).await?;
+        self.change("UpdateContainerInstancesState", &target, None, self.control.update_container_instance_state(cluster, id, input)).await
+    }
+
+    async fn deregister_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance> {
+        let target = format!("{cluster}/{id}");
+        self.admin(Action::ManageHosts, "DeregisterContainerInstance", &target).await?;
+        self.change("DeregisterContainerInstance", &target, None, self.control.deregister_container_instance(cluster, id)).await
+    }
+
+    async fn cluster_summary(&self, cluster: &str) -> Result<wharf_core::topology::Summary> {
+        self.use_cluster(cluster).await?;
+        self.control.cluster_summary(cluster).await
+    }
+
+    async fn topology(&self, cluster: &str, detail: Detail) -> Result<Topology> {
+        self.use_cluster(cluster).await?;
+        let readable = self.readable().await?;
+        Ok(redact(self.control.topology(cluster, detail).await?, &readable))
+    }
+
+    async fn topology_of_some(&self, cluster: &str, detail: Detail, pick: &(dyn for<'t> Fn(&'t Topology) -> Vec<usize> + Send + Sync)) -> Result<Topology> {
+        self.use_cluster(cluster).await?;
+        let readable = self.readable().await?;
+        Ok(redact(self.control.topology_of_some(cluster, detail, pick).await?, &readable))
+    }
+
+    fn agent_install_command(&self, cluster: &str, token: &str) -> String {
+        self.control.agent_install_command(cluster, token)
+    }
+}
+
+/// The cluster as another team sees it: every host and its capacity (they share them), only
+/// their own services and tasks.
+fn redact(mut topology: Topology, readable: &Option<(HashMap<String, String>, Subject)>) -> Topology {
+    if readable.is_none() {
+        return topology;
+    }
+    let hidden: Vec<String> = topology.services.iter().filter(|s| !may_read(readable, family_of(&s.task_definition))).map(|s| s.service_name.clone()).collect();
+    topology.services.retain(|s| !hidden.contains(&s.service_name));
+    for instance in &mut topology.instances {
+        instance.tasks.retain(|t| may_read(readable, family_of(&t.task_definition)));
+        instance.tasks_by_service.retain(|name, _| !hidden.contains(name));
+    }
+    topology
+}
