@@ -4,7 +4,7 @@
 // from navigation to a drawn (and to an interactive) diagram, frames per second while panning,
 // and the page's memory.
 import { execFileSync } from 'node:child_process';
-import { callApi, launchBrowser, startServer } from './harness.mjs';
+import { callApi, launchBrowser, signIn, startServer } from './harness.mjs';
 import { bigCluster } from './big-cluster.mjs';
 
 const instances = Number(process.env.WHARF_BENCH_INSTANCES ?? 2000);
@@ -15,7 +15,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
 const row = (what, figure) => { rows.push(`| ${what} | ${figure} |`); console.error(`${what}: ${figure}`); };
 
-const { process: server, base } = await startServer();
+const { process: server, base, token } = await startServer();
 const api = (method, path, body) => callApi(base, method, path, body);
 const agents = await bigCluster(base, cluster, instances, tasks);
 // Let the registration and placement storm settle, as a user would open the page later.
@@ -27,7 +27,7 @@ try {
     let size = 0;
     for (let n = 0; n < runs; n++) {
       const t0 = performance.now();
-      const body = await (await fetch(`${base}/api/v1/clusters/${cluster}/topology?detail=${detail}`)).arrayBuffer();
+      const body = await (await fetch(`${base}/api/v1/clusters/${cluster}/topology?detail=${detail}`, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer();
       times.push(performance.now() - t0);
       size = body.byteLength;
     }
@@ -35,11 +35,13 @@ try {
   }
 
   browser = await launchBrowser();
+  const session = await signIn(base);
   // Times are the page's own, from the start of navigation: when the first instance is in the
   // document (server-rendered, before any wasm runs) and when the page has hydrated.
   const drawn = [], interactive = [], fcp = [], wasm = [];
   for (let n = 0; n < runs; n++) {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.context().addCookies([{ name: 'wharf_session', value: session, url: base, httpOnly: true, sameSite: 'Strict' }]);
     await page.addInitScript(() => {
       window.__marks = {};
       new MutationObserver(() => {

@@ -14,7 +14,7 @@ let server, agents, browser, base;
 const api = (method, path, body) => callApi(base, method, path, body);
 
 before(async () => {
-  ({ process: server, base } = await startServer());
+  ({ process: server, base, token } = await startServer());
   browser = await launchBrowser();
   agents = await bigCluster(base, cluster, 2000, 20000);
 });
@@ -30,7 +30,7 @@ test('2,000 instances and 20,000 tasks: legible tiles, only what is on screen dr
   const tiles = page.locator('#diagram-svg[data-level="tiles"] g.instance');
   await tiles.first().waitFor();
   // The page carried the first screen's hosts only; the browser reads the rest.
-  const html = await (await fetch(`${base}/clusters/${cluster}/diagram`)).text();
+  const html = await (await fetch(`${base}/clusters/${cluster}/diagram`, { headers: { authorization: `Bearer ${token}` } })).text();
   assert.ok(html.length < 200 * 1024, `the first page is ${html.length} bytes`);
   assert.match(html, /data-partial="true"/);
   await page.locator('#diagram-svg:not([data-partial])').waitFor({ timeout: 15000 });

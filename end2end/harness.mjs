@@ -1,6 +1,6 @@
 // What the browser journeys share: paths, a real wharf-server on a free port, Debian's
 // Chromium through playwright-core, and pages that report their console errors.
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -39,21 +39,33 @@ export async function until(what, ms, check) {
   throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last.message})` : ''}`);
 }
 
-/** Calls the JSON API at `base`; fails the test on any status other than 2xx. */
-export async function callApi(base, method, path, body) {
-  const res = await fetch(`${base}${path}`, {
-    method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined,
-  });
+/** The first admin of every test server, and each server's admin API token by its base URL. */
+export const admin = { username: 'admin', password: 'e2e-admin-password' };
+const tokens = new Map();
+const sessions = new Map();
+
+/** Calls the JSON API at `base` as its admin (or with `token`); fails on any status other than 2xx. */
+export async function callApi(base, method, path, body, token = tokens.get(base)) {
+  const headers = body ? { 'content-type': 'application/json' } : {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${base}${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const json = await res.json();
   if (!res.ok) throw new ApiError(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`, res.status);
   return json;
 }
 
+/** Runs `wharf-server <args>` on a server's data folder, as an operator's script would. */
+export function serverCommand(data, args) {
+  return execFileSync(bin('wharf-server'), ['--data-dir', data, ...args],
+    { env: { ...process.env, WHARF_ADMIN_PASSWORD: admin.password, RUST_LOG: 'warn' }, encoding: 'utf8' });
+}
+
 /**
  * Starts wharf-server (SQLite in a temp folder) with extra flags; resolves to { process, base,
- * port, data }. Passing `port` and `data` of an earlier one restarts that server.
+ * port, data, token }. Passing `port` and `data` of an earlier one restarts that server. The
+ * first admin is made with the command line once the server is up, unless `bare`.
  */
-export async function startServer(extra = [], { port: reuse, data: kept } = {}) {
+export async function startServer(extra = [], { port: reuse, data: kept, bare = false } = {}) {
   const data = kept ?? mkdtempSync(join(tmpdir(), 'wharf-e2e-'));
   // Port 0 on a first start: the server binds a free port itself and names it in its log (no
   // race with another process between finding a port and binding it); a restart keeps it.
@@ -73,7 +85,21 @@ export async function startServer(extra = [], { port: reuse, data: kept } = {}) 
   });
   const base = `http://127.0.0.1:${port}`;
   await until(`${base}/readyz`, 30000, async () => (await fetch(`${base}/readyz`)).ok);
-  return { process: process_, base, port, data };
+  if (!bare && !tokens.has(base)) {
+    serverCommand(data, ['admin', 'create', '--username', admin.username]);
+    const out = serverCommand(data, ['token', 'create', '--username', admin.username]).trim().split('\n');
+    tokens.set(base, out[out.length - 1].trim());
+  }
+  return { process: process_, base, port, data, token: tokens.get(base) };
+}
+
+/** Signs in through the API; resolves to the session cookie's value. */
+export async function signIn(base, { username, password } = admin) {
+  const res = await fetch(`${base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  if (!res.ok) throw new ApiError(`sign in as ${username}: ${res.status} ${await res.text()}`, res.status);
+  const cookie = (res.headers.get('set-cookie') ?? '').match(/wharf_session=([0-9a-f]+)/);
+  if (!cookie) throw new Error('no session cookie');
+  return cookie[1];
 }
 
 /**
@@ -100,14 +126,22 @@ export function launchBrowser() {
   });
 }
 
-/** Opens `path`, waits for hydration; `page.problems` collects page errors and console errors. */
-export async function openPage(browser, base, path) {
+/**
+ * Opens `path` signed in (as the admin, or `as` {username, password}; `as: null` signed out),
+ * waits for hydration; `page.problems` collects page errors and console errors.
+ */
+export async function openPage(browser, base, path, { as = admin, hydrated = true } = {}) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  if (as) {
+    const key = `${base} ${as.username}`;
+    if (!sessions.has(key)) sessions.set(key, await signIn(base, as));
+    await page.context().addCookies([{ name: 'wharf_session', value: sessions.get(key), url: base, httpOnly: true, sameSite: 'Strict' }]);
+  }
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
   await page.goto(`${base}${path}`);
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
+  if (hydrated) await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
   page.problems = problems;
   return page;
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { artifacts, callApi, fixtures, launchBrowser, openPage as open, startServer } from './harness.mjs';
+import { artifacts, callApi, fixtures, launchBrowser, openPage as open, signIn, startServer } from './harness.mjs';
 
 let server, browser, base;
 
@@ -265,7 +265,9 @@ test('a page of another site cannot change anything', async () => {
   const evil = createServer((_, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end(html); });
   await new Promise((resolve) => evil.listen(0, '127.0.0.1', resolve));
   try {
+    // The operator is signed in to Wharf in this browser while the other site's page is open.
     const page = await browser.newPage();
+    await page.context().addCookies([{ name: 'wharf_session', value: await signIn(base), url: base, httpOnly: true, sameSite: 'Strict' }]);
     await page.goto(`http://127.0.0.1:${evil.address().port}/`);
     // The form's post lands on the API's answer: refused, naming why.
     await page.waitForURL(`${base}/api/v1/clusters`);

@@ -106,6 +106,11 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<wharf_core::topology::Topology>;
     /// The command that installs and starts an agent on a new host, for a clear join token.
     fn agent_install_command(&self, cluster: &str, token: &str) -> String;
+
+    /// Who is asking (None when signed out, or for the server's own use).
+    fn subject(&self) -> Option<wharf_core::access::Subject> {
+        None
+    }
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

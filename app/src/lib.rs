@@ -4,6 +4,7 @@ by resource; each keeps its server functions beside its components.
 */
 #![recursion_limit = "512"]
 
+pub mod account;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod clusters;
@@ -70,10 +71,13 @@ pub fn App() -> impl IntoView {
                     <A href="/clusters">"Clusters"</A>
                     <A href="/task-definitions">"Task definitions"</A>
                     <a href="/api/v1/openapi.json" class="muted">"API (OpenAPI)"</a>
+                    <account::UserMenu/>
                 </nav>
                 <main id="main" tabindex="-1">
                     <Routes fallback=NotFound>
                         <Route path=path!("") view=home::HomePage/>
+                        <Route path=path!("/login") view=account::LoginPage/>
+                        <Route path=path!("/setup") view=account::SetupPage/>
                         <Route path=path!("/clusters") view=clusters::ClustersPage/>
                         <Route path=path!("/clusters/:cluster") view=clusters::ClusterPage/>
                         <Route path=path!("/clusters/:cluster/services/new") view=services::NewServicePage/>

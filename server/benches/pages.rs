@@ -41,7 +41,13 @@ async fn main() {
     let store = Store::open(None, &dir).await.expect("store");
     let options = wharf_server::leptos_options(&dir.join("site"), "127.0.0.1:0".parse().unwrap());
     let settings = wharf_server::api::AgentSettings { heartbeat: Duration::from_secs(10), binary: None };
-    let router = wharf_server::app(wharf_server::state(store.clone(), options, "http://127.0.0.1:3000".into(), settings));
+    let state = wharf_server::state(store.clone(), options, "http://127.0.0.1:3000".into(), settings);
+    // Pages are read as an admin, who sees everything (the most the gate lets through).
+    let admin = wharf_core::account::Credentials { username: "admin".into(), password: "bench-admin-password".into() };
+    state.control.create_account(&admin, true, true).await.expect("first admin");
+    let (_, token) = state.control.issue_user_token("admin", None, None, "bench").await.expect("token");
+    TOKEN.set(token).expect("one token");
+    let router = wharf_server::app(state);
     let began = Instant::now();
     let task = seed(&router, &store, instances, live, stopped).await;
     eprintln!("seeded {instances} instances, {live} live and {stopped} stopped tasks in {:.0} s", began.elapsed().as_secs_f64());
@@ -95,8 +101,10 @@ async fn get(router: &axum::Router, path: &str) -> (u16, Vec<u8>) {
     call(router, Method::GET, path, None).await
 }
 
+static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 async fn call(router: &axum::Router, method: Method, path: &str, body: Option<Value>) -> (u16, Vec<u8>) {
-    let mut req = Request::builder().method(method).uri(path);
+    let mut req = Request::builder().method(method).uri(path).header("authorization", format!("Bearer {}", TOKEN.get().expect("token")));
     if body.is_some() {
         req = req.header("content-type", "application/json");
     }

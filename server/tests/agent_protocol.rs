@@ -5,55 +5,9 @@
 mod common;
 
 use common::Harness;
-use futures_util::{SinkExt, StreamExt};
+use common::agent::Agent;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-struct Agent {
-    ws: Ws,
-}
-
-impl Agent {
-    async fn connect(addr: std::net::SocketAddr, credential: &str, tasks: Value) -> (Agent, Value) {
-        let mut req = format!("ws://{addr}/agent/v1/connect").into_client_request().unwrap();
-        req.headers_mut().insert("authorization", format!("Bearer {credential}").parse().unwrap());
-        let (ws, _) = tokio_tungstenite::connect_async(req).await.expect("upgrade");
-        let mut agent = Agent { ws };
-        agent
-            .send(json!({ "type": "hello", "protocolVersion": 1, "agentVersion": "0.1.0", "runtime": "simulated",
-                "hostname": "host-1", "cpu": 2048, "memory": 1024,
-                "attributes": [{ "name": "ecs.availability-zone", "value": "a" }, { "name": "ecs.capability.container-health-check" }],
-                "tasks": tasks }))
-            .await;
-        let welcome = agent.next().await;
-        (agent, welcome)
-    }
-
-    async fn send(&mut self, message: Value) {
-        self.ws.send(Message::text(message.to_string())).await.unwrap();
-    }
-
-    async fn next(&mut self) -> Value {
-        loop {
-            match tokio::time::timeout(Duration::from_secs(10), self.ws.next()).await.expect("a message within 10 s") {
-                Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
-                Some(Ok(_)) => continue,
-                other => panic!("connection ended: {other:?}"),
-            }
-        }
-    }
-
-    /// Nothing arrives for a moment.
-    async fn quiet(&mut self) {
-        if let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_millis(400), self.ws.next()).await {
-            panic!("expected no message, got {t}");
-        }
-    }
-}
 
 fn report(task: &str, status: &str, exit: Option<i64>, port: Option<i64>) -> Value {
     let bindings = port.map_or(json!([]), |p| json!([{ "containerPort": 8080, "hostPort": p, "protocol": "tcp" }]));

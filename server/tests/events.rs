@@ -28,7 +28,7 @@ struct Feed {
 
 impl Feed {
     async fn open(h: &Harness, uri: &str, last_event_id: Option<&str>) -> Self {
-        let mut req = Request::builder().uri(uri);
+        let mut req = Request::builder().uri(uri).header("authorization", format!("Bearer {}", h.token));
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id);
         }

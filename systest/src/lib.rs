@@ -150,7 +150,21 @@ pub struct Server {
     child: Option<Child>,
     heartbeat: u64,
     extra: Vec<String>,
+    /// Sends the first admin's API token with every request.
     pub http: reqwest::Client,
+    /// That token.
+    pub token: String,
+}
+
+/// The first admin's name and password on every test server.
+pub const ADMIN: (&str, &str) = ("admin", "systest-admin-password");
+
+fn client(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("token is a header value"));
+    }
+    reqwest::Client::builder().timeout(Duration::from_secs(60)).default_headers(headers).build().expect("http client")
 }
 
 impl Server {
@@ -181,10 +195,34 @@ impl Server {
             child: None,
             heartbeat,
             extra: extra.iter().map(|s| s.to_string()).collect(),
-            http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client"),
+            http: client(None),
+            token: String::new(),
         };
         server.spawn().await;
+        server.admin(&["admin", "create", "--username", ADMIN.0]).await;
+        let out = server.admin(&["token", "create", "--username", ADMIN.0]).await;
+        server.token = out.lines().last().expect("a token").trim().to_string();
+        server.http = client(Some(&server.token));
         server
+    }
+
+    /// Runs `wharf-server <args>` on this server's store (as an operator's script would);
+    /// returns its standard output.
+    pub async fn admin(&self, args: &[&str]) -> String {
+        let database: Vec<&str> = self.extra.windows(2).filter(|w| w[0] == "--database-url").flat_map(|w| [w[0].as_str(), w[1].as_str()]).collect();
+        let out = Command::new(binary("wharf-server"))
+            .arg("--data-dir")
+            .arg(self.data.path().join("data"))
+            .args(&database)
+            .args(args)
+            .env("WHARF_ADMIN_PASSWORD", ADMIN.1)
+            .env("RUST_LOG", "warn")
+            .output()
+            .await
+            .expect("wharf-server runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "wharf-server {args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        stdout
     }
 
     async fn spawn(&mut self) {

@@ -69,7 +69,7 @@ async fn the_topology_places_every_task_in_its_instance_with_capacity_and_servic
     // The live feed: stopping the one-off task is announced, first as wanted, then as done
     // once its agent reports it.
     let one_off = instances.iter().flat_map(|i| i["tasks"].as_array().unwrap()).find(|t| t["group"] == "family:job").unwrap()["id"].as_str().unwrap().to_string();
-    let mut feed = reqwest::Client::new().get(format!("{}/api/v1/events?cluster={cluster}", server.url)).send().await.unwrap();
+    let mut feed = server.http.get(format!("{}/api/v1/events?cluster={cluster}", server.url)).send().await.unwrap();
     assert_eq!(feed.headers()["content-type"], "text/event-stream");
     server.ok("POST", &format!("/api/v1/clusters/{cluster}/tasks/{one_off}/stop"), Some(json!({"reason": "done"}))).await;
     let mut text = String::new();

@@ -6,6 +6,7 @@ caller may do. Requests without credentials reach only what anyone may see: heal
 OpenAPI document, sign-in and, until the first admin exists, the setup.
 */
 
+pub mod forms;
 pub mod secrets;
 
 use crate::api::AppState;
@@ -22,7 +23,7 @@ pub const SESSION_COOKIE: &str = "wharf_session";
 
 /// Paths anyone may reach without credentials.
 fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/api/v1/openapi.json" | "/api/v1/session" | "/api/v1/setup" | "/login" | "/setup" | "/favicon.ico")
+    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/api/v1/openapi.json" | "/api/v1/session" | "/api/v1/setup" | "/login" | "/setup" | "/auth/login" | "/auth/logout" | "/favicon.ico")
         || path.starts_with("/agent/")
         || path.starts_with("/pkg/")
         // The portal's server functions answer for themselves through the gate (sign-in
@@ -32,7 +33,7 @@ fn is_public(path: &str) -> bool {
 
 /// Paths that work before the first admin exists.
 fn is_open_before_setup(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/api/v1/openapi.json" | "/api/v1/setup" | "/setup" | "/favicon.ico")
+    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/api/v1/openapi.json" | "/api/v1/setup" | "/setup" | "/auth/setup" | "/favicon.ico")
         || path.starts_with("/pkg/")
         || (path.starts_with("/api/") && !path.starts_with("/api/v1/"))
 }
@@ -64,6 +65,12 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let source = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "local".into());
     let path = req.uri().path().to_string();
     let mut caller = Caller { subject: None, source };
+    // Agents present their own credentials (a join token, then the instance's), which the
+    // agent routes check themselves.
+    if path.starts_with("/agent/") {
+        req.extensions_mut().insert(caller);
+        return next.run(req).await;
+    }
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let Some(token) = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) else {
             return unauthorized("send an API token as Authorization: Bearer <token>");

@@ -263,6 +263,8 @@ impl Backend for Gate {
     }
 
     async fn create_service(&self, cluster: &str, input: CreateServiceInput) -> Result<Service> {
+        // Bad input is answered field by field before anything about ownership.
+        input.clone().validate()?;
         let shared = self.cluster_teams(cluster).await?;
         let family = family_of(input.task_definition.as_deref().unwrap_or_default()).to_string();
         let target = format!("{cluster}/{}", input.service_name.as_deref().unwrap_or_default());
@@ -287,6 +289,7 @@ impl Backend for Gate {
     async fn update_service(&self, cluster: &str, name: &str, input: UpdateServiceInput) -> Result<Service> {
         let target = format!("{cluster}/{name}");
         let current = self.control.describe_service(cluster, name).await?;
+        input.clone().apply(&current.config)?;
         let shared = self.cluster_teams(cluster).await?;
         let team = self.on_family(Action::Deploy, family_of(&current.config.task_definition), Some(&shared), "UpdateService", &target).await?;
         // A service stays with its team: a new revision must come from a family of that team.
@@ -379,6 +382,7 @@ impl Backend for Gate {
     }
 
     async fn start_task(&self, cluster: &str, input: StartTaskInput) -> Result<TasksStarted> {
+        input.clone().validate()?;
         let shared = self.cluster_teams(cluster).await?;
         let family = family_of(input.task_definition.as_deref().unwrap_or_default()).to_string();
         let team = self.on_family(Action::Deploy, &family, Some(&shared), "StartTask", cluster).await?;
@@ -386,6 +390,7 @@ impl Backend for Gate {
     }
 
     async fn run_task(&self, cluster: &str, input: RunTaskInput) -> Result<TasksStarted> {
+        input.clone().validate()?;
         let shared = self.cluster_teams(cluster).await?;
         let family = family_of(input.task_definition.as_deref().unwrap_or_default()).to_string();
         let team = self.on_family(Action::Deploy, &family, Some(&shared), "RunTask", cluster).await?;
@@ -393,6 +398,7 @@ impl Backend for Gate {
     }
 
     async fn stop_task(&self, cluster: &str, id: &str, input: StopTaskInput) -> Result<Task> {
+        input.clone().validate()?;
         let target = format!("{cluster}/{id}");
         let task = self.control.describe_task(cluster, id).await?;
         let team = self.on_family(Action::Deploy, family_of(&task.task_definition_arn), None, "StopTask", &target).await?;
@@ -430,6 +436,10 @@ impl Backend for Gate {
 
     fn agent_install_command(&self, cluster: &str, token: &str) -> String {
         self.control.agent_install_command(cluster, token)
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        self.caller.subject.clone()
     }
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod agent;
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -13,8 +15,15 @@ use wharf_server::store::Store;
 pub struct Harness {
     pub router: axum::Router,
     pub store: Store,
+    /// An admin's API token, sent with every request unless the test gives its own
+    /// `authorization` header.
+    pub token: String,
+    pub state: wharf_server::api::AppState,
     _dir: tempfile::TempDir,
 }
+
+/// The first admin's password in every harness.
+pub const ADMIN_PASSWORD: &str = "harness-admin-password";
 
 pub enum Db {
     Sqlite,
@@ -31,8 +40,12 @@ impl Harness {
         };
         let store = Store::open(url.as_deref(), dir.path()).await.expect("store opens");
         let options = wharf_server::leptos_options(&dir.path().join("site"), "127.0.0.1:0".parse().unwrap());
-        let router = wharf_server::app(wharf_server::state(store.clone(), options, "http://127.0.0.1:3000".into(), wharf_server::api::AgentSettings { heartbeat: std::time::Duration::from_secs(10), binary: None }));
-        Some(Self { router, store, _dir: dir })
+        let state = wharf_server::state(store.clone(), options, "http://127.0.0.1:3000".into(), wharf_server::api::AgentSettings { heartbeat: std::time::Duration::from_secs(10), binary: None });
+        let admin = wharf_core::account::Credentials { username: "admin".into(), password: ADMIN_PASSWORD.into() };
+        state.control.create_account(&admin, true, true).await.expect("first admin");
+        let (_, token) = state.control.issue_user_token("admin", None, None, "harness").await.expect("admin token");
+        let router = wharf_server::app(state.clone());
+        Some(Self { router, store, token, state, _dir: dir })
     }
 
     pub async fn call(&self, method: Method, uri: &str, body: Option<String>) -> (StatusCode, Value) {
@@ -44,7 +57,10 @@ impl Harness {
     /// A request with exactly the headers given; returns the response's headers too.
     pub async fn send(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: Option<String>) -> (StatusCode, axum::http::HeaderMap, Value) {
         let mut req = Request::builder().method(method).uri(uri);
-        for (name, value) in headers {
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("authorization")) {
+            req = req.header("authorization", format!("Bearer {}", self.token));
+        }
+        for (name, value) in headers.iter().filter(|(name, value)| !(name.eq_ignore_ascii_case("authorization") && value.is_empty())) {
             req = req.header(*name, *value);
         }
         let req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
@@ -62,6 +78,17 @@ impl Harness {
         let router = self.router.clone();
         tokio::spawn(async move { axum::serve(listener, router).await });
         addr
+    }
+
+    /// A request with another bearer token (`""` for none at all).
+    pub async fn call_as(&self, token: &str, method: Method, uri: &str, body: Option<String>) -> (StatusCode, Value) {
+        let bearer = format!("Bearer {token}");
+        let mut headers = vec![("authorization", if token.is_empty() { "" } else { bearer.as_str() })];
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        let (status, _, value) = self.send(method, uri, &headers, body).await;
+        (status, value)
     }
 
     pub async fn get(&self, uri: &str) -> (StatusCode, Value) {

@@ -1,0 +1,98 @@
+/*!
+Signing in: the first-run page that creates the admin, the sign-in page, and the signed-in
+user's corner of the sidebar. The forms post to the server's sign-in routes (under `/auth/`) as plain HTML
+forms, so they work before the page's scripts load.
+*/
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use leptos_router::hooks::use_query_map;
+use crate::error::PortalResult;
+use wharf_core::access::Subject;
+
+/// The signed-in subject, or None.
+#[server(input = Json)]
+pub async fn whoami() -> PortalResult<Option<Subject>> {
+    Ok(crate::ssr::backend()?.subject())
+}
+
+/// One of the account forms: a title, a short text, and username and password fields.
+#[component]
+fn AccountForm(title: &'static str, intro: &'static str, action: &'static str, submit: &'static str, new_password: bool) -> impl IntoView {
+    let query = use_query_map();
+    let error = move || query.read().get("error");
+    let next = move || query.read().get("next").unwrap_or_else(|| "/".into());
+    let username = move || query.read().get("username").unwrap_or_default();
+    let autocomplete = if new_password { "new-password" } else { "current-password" };
+    view! {
+        <leptos_meta::Title text=title/>
+        <section class="card account-card">
+            <h1>{title}</h1>
+            <p class="muted">{intro}</p>
+            {move || error().map(|e| view! { <p class="field-errors" role="alert" id="account-error">{e}</p> })}
+            <form method="post" action=action class="account-form">
+                <input type="hidden" name="next" prop:value=next/>
+                <label for="username">"Username"</label>
+                <input id="username" name="username" autocomplete="username" required prop:value=username autofocus/>
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" autocomplete=autocomplete required minlength=if new_password { 10 } else { 1 }/>
+                {new_password.then(|| view! { <p class="hint">"At least 10 characters; a passphrase is best."</p> })}
+                <button type="submit" class="primary">{submit}</button>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    view! {
+        <AccountForm
+            title="Sign in"
+            intro="Sign in to see your teams' services, task definitions and the clusters shared with them."
+            action="/auth/login"
+            submit="Sign in"
+            new_password=false
+        />
+    }
+}
+
+#[component]
+pub fn SetupPage() -> impl IntoView {
+    view! {
+        <AccountForm
+            title="Create the admin account"
+            intro="Wharf has no accounts yet. The first one is its admin: it creates teams, shares clusters with them and adds people."
+            action="/auth/setup"
+            submit="Create admin and sign in"
+            new_password=true
+        />
+    }
+}
+
+/// Who is signed in, with their roles, and the sign-out button.
+#[component]
+pub fn UserMenu() -> impl IntoView {
+    let me = Resource::new(|| (), |_| whoami());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                me.await.ok().flatten().map(|s| {
+                    let roles = if s.admin {
+                        "admin".to_string()
+                    } else {
+                        s.teams.iter().map(|m| format!("{} ({})", m.team, m.role.as_str())).collect::<Vec<_>>().join(", ")
+                    };
+                    view! {
+                        <div class="user-menu" id="user-menu">
+                            <span class="user-name">{s.username.clone()}</span>
+                            <span class="muted user-roles">{roles}</span>
+                            <form method="post" action="/auth/logout">
+                                <button type="submit" id="sign-out">"Sign out"</button>
+                            </form>
+                        </div>
+                    }
+                })
+            })}
+        </Suspense>
+    }
+}

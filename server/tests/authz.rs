@@ -1,0 +1,362 @@
+//! The authorization matrix: every route of the OpenAPI document, called by every kind of
+//! caller on team a's objects, against the rule written here for it. A route without a rule
+//! fails the test, so a new route cannot ship unchecked. Callers, weakest first: nobody, a
+//! maintainer of another team, team a's viewer, deployer and maintainer, and an admin. The
+//! portal's server functions are walked the same way (from the server's own list of them).
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::agent::Agent;
+use common::{Db, Harness};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Nobody,
+    Outsider,
+    Viewer,
+    Deployer,
+    Maintainer,
+    Admin,
+}
+
+const CALLERS: [Who; 6] = [Who::Nobody, Who::Outsider, Who::Viewer, Who::Deployer, Who::Maintainer, Who::Admin];
+
+/// The weakest caller a route lets through, for an object of team a on a cluster shared with
+/// team a only (the outsider maintains team b).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    /// Anyone, signed in or not.
+    Public,
+    /// Agents' own routes: their join token or credential decides, the same for every user.
+    Agent,
+    SignedIn,
+    /// A maintainer of any team (the audit log of one's own teams).
+    MaintainerOfAny,
+    /// Team a's members (reading team a's objects and the clusters shared with it).
+    Member,
+    Deployer,
+    Maintainer,
+    Admin,
+}
+
+fn allowed(rule: Rule, who: Who) -> bool {
+    use Who::*;
+    match rule {
+        Rule::Public | Rule::Agent => true,
+        Rule::SignedIn => who != Nobody,
+        Rule::MaintainerOfAny => matches!(who, Outsider | Maintainer | Admin),
+        Rule::Member => matches!(who, Viewer | Deployer | Maintainer | Admin),
+        Rule::Deployer => matches!(who, Deployer | Maintainer | Admin),
+        Rule::Maintainer => matches!(who, Maintainer | Admin),
+        Rule::Admin => who == Admin,
+    }
+}
+
+/// Team a's objects and a token per caller.
+struct World {
+    h: Harness,
+    tokens: Vec<(Who, String)>,
+    instance: String,
+    task: String,
+    join_token: String,
+    n: usize,
+}
+
+impl World {
+    fn token(&self, who: Who) -> &str {
+        self.tokens.iter().find(|(w, _)| *w == who).map(|(_, t)| t.as_str()).unwrap_or("")
+    }
+
+    async fn admin(&self, method: Method, uri: &str, body: Value) -> Value {
+        let (status, value) = self.h.call(method.clone(), uri, (!body.is_null()).then(|| body.to_string())).await;
+        assert!(status.is_success(), "setup {method} {uri}: {status} {value}");
+        value
+    }
+
+    fn unique(&mut self, prefix: &str) -> String {
+        self.n += 1;
+        format!("{prefix}-{}", self.n)
+    }
+
+    /// The rule of a route and a concrete request for it, with fresh objects where the call
+    /// uses them up (a deleted service cannot be deleted by the next caller).
+    async fn case(&mut self, method: &str, template: &str) -> Option<(Rule, String, Option<Value>)> {
+        let td = || serde_json::from_str::<Value>(&common::fixture("busybox-httpd.json").replace("\"hello-httpd\"", "\"fa\"")).unwrap();
+        let (instance, task) = (self.instance.clone(), self.task.clone());
+        let c = "/api/v1/clusters/ca";
+        Some(match (method, template) {
+            ("POST", "/agent/v1/register") => (Rule::Agent, template.into(), Some(json!({ "token": "wjt_0_0", "cluster": "ca", "hostname": "h", "cpu": 1, "memory": 1 }))),
+            ("GET", "/api/v1/audit") => (Rule::MaintainerOfAny, template.into(), None),
+            ("GET", "/api/v1/clusters") => (Rule::SignedIn, template.into(), None),
+            ("POST", "/api/v1/clusters") => (Rule::Admin, template.into(), Some(json!({ "clusterName": self.unique("new") }))),
+            ("GET", "/api/v1/clusters/{cluster}") => (Rule::Member, c.into(), None),
+            ("PATCH", "/api/v1/clusters/{cluster}") => (Rule::Admin, c.into(), Some(json!({ "taskPolicy": { "level": "restricted" } }))),
+            ("DELETE", "/api/v1/clusters/{cluster}") => {
+                let name = self.unique("gone");
+                self.admin(Method::POST, "/api/v1/clusters", json!({ "clusterName": name })).await;
+                self.admin(Method::PUT, &format!("/api/v1/clusters/{name}/teams/a"), Value::Null).await;
+                (Rule::Admin, format!("/api/v1/clusters/{name}"), None)
+            }
+            ("GET", "/api/v1/clusters/{cluster}/container-instances") => (Rule::Member, format!("{c}/container-instances"), None),
+            ("GET", "/api/v1/clusters/{cluster}/container-instances/{id}") => (Rule::Member, format!("{c}/container-instances/{instance}"), None),
+            ("PATCH", "/api/v1/clusters/{cluster}/container-instances/{id}") => (Rule::Admin, format!("{c}/container-instances/{instance}"), Some(json!({ "status": "ACTIVE" }))),
+            ("DELETE", "/api/v1/clusters/{cluster}/container-instances/{id}") => {
+                let host = self.unique("host");
+                let reg = self.admin(Method::POST, "/agent/v1/register", json!({ "token": self.join_token, "cluster": "ca", "hostname": host, "cpu": 1024, "memory": 512 })).await;
+                (Rule::Admin, format!("{c}/container-instances/{}", reg["containerInstance"]["id"].as_str().unwrap()), None)
+            }
+            ("GET", "/api/v1/clusters/{cluster}/join-tokens") => (Rule::Admin, format!("{c}/join-tokens"), None),
+            ("POST", "/api/v1/clusters/{cluster}/join-tokens") => (Rule::Admin, format!("{c}/join-tokens"), Some(json!({}))),
+            ("DELETE", "/api/v1/clusters/{cluster}/join-tokens/{id}") => {
+                let t = self.admin(Method::POST, &format!("{c}/join-tokens"), json!({})).await;
+                (Rule::Admin, format!("{c}/join-tokens/{}", t["joinToken"]["id"].as_str().unwrap()), None)
+            }
+            ("GET", "/api/v1/clusters/{cluster}/services") => (Rule::Member, format!("{c}/services"), None),
+            ("POST", "/api/v1/clusters/{cluster}/services") => {
+                (Rule::Maintainer, format!("{c}/services"), Some(json!({ "serviceName": self.unique("svc"), "taskDefinition": "fa", "desiredCount": 0 })))
+            }
+            ("GET", "/api/v1/clusters/{cluster}/services/{service}") => (Rule::Member, format!("{c}/services/sa"), None),
+            ("PATCH", "/api/v1/clusters/{cluster}/services/{service}") => (Rule::Deployer, format!("{c}/services/sa"), Some(json!({ "desiredCount": 0 }))),
+            ("DELETE", "/api/v1/clusters/{cluster}/services/{service}") => {
+                let name = self.unique("doomed");
+                self.admin(Method::POST, &format!("{c}/services"), json!({ "serviceName": name, "taskDefinition": "fa", "desiredCount": 0 })).await;
+                (Rule::Maintainer, format!("{c}/services/{name}"), None)
+            }
+            ("GET", "/api/v1/clusters/{cluster}/tasks") => (Rule::Member, format!("{c}/tasks"), None),
+            ("POST", "/api/v1/clusters/{cluster}/tasks") => (Rule::Deployer, format!("{c}/tasks"), Some(json!({ "taskDefinition": "fa", "count": 1 }))),
+            ("POST", "/api/v1/clusters/{cluster}/tasks/start") => (Rule::Deployer, format!("{c}/tasks/start"), Some(json!({ "taskDefinition": "fa", "containerInstances": [instance] }))),
+            ("GET", "/api/v1/clusters/{cluster}/tasks/{id}") => (Rule::Member, format!("{c}/tasks/{task}"), None),
+            ("GET", "/api/v1/clusters/{cluster}/tasks/{id}/logs") => (Rule::Member, format!("{c}/tasks/{task}/logs"), None),
+            ("POST", "/api/v1/clusters/{cluster}/tasks/{id}/stop") => (Rule::Deployer, format!("{c}/tasks/{task}/stop"), Some(json!({ "reason": "matrix" }))),
+            ("GET", "/api/v1/clusters/{cluster}/teams") => (Rule::Member, format!("{c}/teams"), None),
+            ("PUT", "/api/v1/clusters/{cluster}/teams/{team}") | ("DELETE", "/api/v1/clusters/{cluster}/teams/{team}") => {
+                // A cluster of its own: sharing "ca" with team b would let the outsider in.
+                let name = self.unique("lent");
+                self.admin(Method::POST, "/api/v1/clusters", json!({ "clusterName": name })).await;
+                self.admin(Method::PUT, &format!("/api/v1/clusters/{name}/teams/a"), Value::Null).await;
+                (Rule::Admin, format!("/api/v1/clusters/{name}/teams/a"), None)
+            }
+            ("GET", "/api/v1/clusters/{cluster}/topology") => (Rule::Member, format!("{c}/topology"), None),
+            ("GET", "/api/v1/events") => (Rule::SignedIn, template.into(), None),
+            ("GET", "/api/v1/session") => (Rule::SignedIn, template.into(), None),
+            ("POST", "/api/v1/session") => (Rule::Public, template.into(), Some(json!({ "username": "admin", "password": common::ADMIN_PASSWORD }))),
+            ("DELETE", "/api/v1/session") => (Rule::Public, template.into(), None),
+            ("PUT", "/api/v1/session/password") => (Rule::SignedIn, template.into(), Some(json!({ "currentPassword": "not it at all", "newPassword": "a new password here" }))),
+            ("GET", "/api/v1/setup") => (Rule::Public, template.into(), None),
+            ("POST", "/api/v1/setup") => (Rule::Public, template.into(), Some(json!({ "username": "second", "password": "another long one" }))),
+            ("GET", "/api/v1/task-definition-families") | ("GET", "/api/v1/task-definitions") => (Rule::SignedIn, template.into(), None),
+            ("POST", "/api/v1/task-definitions") => (Rule::Deployer, template.into(), Some(td())),
+            ("GET", "/api/v1/task-definitions/{taskDefinition}") => (Rule::Member, "/api/v1/task-definitions/fa:1".into(), None),
+            ("DELETE", "/api/v1/task-definitions/{taskDefinition}") => {
+                let r = self.admin(Method::POST, "/api/v1/task-definitions?team=a", td()).await;
+                (Rule::Maintainer, format!("/api/v1/task-definitions/fa:{}", r["taskDefinition"]["revision"]), None)
+            }
+            ("GET", "/api/v1/teams") => (Rule::SignedIn, template.into(), None),
+            ("POST", "/api/v1/teams") => (Rule::Admin, template.into(), Some(json!({ "teamName": self.unique("team") }))),
+            ("GET", "/api/v1/teams/{team}") => (Rule::Member, "/api/v1/teams/a".into(), None),
+            ("DELETE", "/api/v1/teams/{team}") => {
+                let name = self.unique("old");
+                self.admin(Method::POST, "/api/v1/teams", json!({ "teamName": name })).await;
+                (Rule::Admin, format!("/api/v1/teams/{name}"), None)
+            }
+            ("PUT", "/api/v1/teams/{team}/members/{username}") => (Rule::Maintainer, "/api/v1/teams/a/members/spare".into(), Some(json!({ "role": "viewer" }))),
+            ("DELETE", "/api/v1/teams/{team}/members/{username}") => {
+                self.admin(Method::PUT, "/api/v1/teams/a/members/spare", json!({ "role": "viewer" })).await;
+                (Rule::Maintainer, "/api/v1/teams/a/members/spare".into(), None)
+            }
+            ("GET", "/api/v1/tokens") => (Rule::SignedIn, template.into(), None),
+            ("POST", "/api/v1/tokens") => (Rule::SignedIn, template.into(), Some(json!({ "role": "viewer", "expiresIn": "1h" }))),
+            ("DELETE", "/api/v1/tokens/{id}") => {
+                let t = self.admin(Method::POST, "/api/v1/tokens", json!({ "team": "a", "role": "viewer" })).await;
+                (Rule::Maintainer, format!("/api/v1/tokens/{}", t["apiToken"]["id"].as_str().unwrap()), None)
+            }
+            ("GET", "/api/v1/users") => (Rule::Admin, template.into(), None),
+            ("POST", "/api/v1/users") => (Rule::Admin, template.into(), Some(json!({ "username": self.unique("user"), "password": "a long enough password" }))),
+            ("PATCH", "/api/v1/users/{username}") => (Rule::Admin, "/api/v1/users/spare".into(), Some(json!({ "disabled": false }))),
+            _ => return None,
+        })
+    }
+
+    /// The status only: the events route streams and never ends.
+    async fn status(&self, who: Who, method: &str, uri: &str, body: Option<Value>) -> StatusCode {
+        let mut req = Request::builder().method(method).uri(uri);
+        if who != Who::Nobody {
+            req = req.header("authorization", format!("Bearer {}", self.token(who)));
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req.body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty)).unwrap();
+        self.h.router.clone().oneshot(req).await.unwrap().status()
+    }
+}
+
+async fn world() -> World {
+    let h = Harness::new(Db::Sqlite).await.unwrap();
+    let control = h.state.control.clone();
+    for user in ["outsider", "viewer", "deployer", "maintainer", "spare"] {
+        let creds = wharf_core::account::Credentials { username: user.into(), password: "matrix password".into() };
+        control.create_account(&creds, false, false).await.unwrap();
+    }
+    let mut w = World { h, tokens: Vec::new(), instance: String::new(), task: String::new(), join_token: String::new(), n: 0 };
+    for team in ["a", "b"] {
+        w.admin(Method::POST, "/api/v1/teams", json!({ "teamName": team })).await;
+    }
+    for (team, user, role) in [("b", "outsider", "maintainer"), ("a", "viewer", "viewer"), ("a", "deployer", "deployer"), ("a", "maintainer", "maintainer")] {
+        w.admin(Method::PUT, &format!("/api/v1/teams/{team}/members/{user}"), json!({ "role": role })).await;
+    }
+    for (who, user) in [(Who::Outsider, "outsider"), (Who::Viewer, "viewer"), (Who::Deployer, "deployer"), (Who::Maintainer, "maintainer")] {
+        w.tokens.push((who, control.issue_user_token(user, None, None, "matrix").await.unwrap().1));
+    }
+    w.tokens.push((Who::Admin, w.h.token.clone()));
+    w.admin(Method::POST, "/api/v1/clusters", json!({ "clusterName": "ca", "taskPolicy": { "level": "baseline" } })).await;
+    w.admin(Method::PUT, "/api/v1/clusters/ca/teams/a", Value::Null).await;
+    let fa = common::fixture("busybox-httpd.json").replace("\"hello-httpd\"", "\"fa\"");
+    w.admin(Method::POST, "/api/v1/task-definitions?team=a", serde_json::from_str(&fa).unwrap()).await;
+    let fb = common::fixture("busybox-httpd.json").replace("\"hello-httpd\"", "\"fb\"");
+    w.admin(Method::POST, "/api/v1/task-definitions?team=b", serde_json::from_str(&fb).unwrap()).await;
+    w.admin(Method::POST, "/api/v1/clusters/ca/services", json!({ "serviceName": "sa", "taskDefinition": "fa", "desiredCount": 0 })).await;
+    w.join_token = w.admin(Method::POST, "/api/v1/clusters/ca/join-tokens", json!({})).await["token"].as_str().unwrap().to_string();
+    let reg = w.admin(Method::POST, "/agent/v1/register", json!({ "token": w.join_token, "cluster": "ca", "hostname": "host-1", "cpu": 4096, "memory": 4096 })).await;
+    w.instance = reg["containerInstance"]["id"].as_str().unwrap().to_string();
+    // A task of team a, started while a scripted agent is connected; the agent then leaves.
+    let addr = w.h.serve().await;
+    let (agent, _) = Agent::connect(addr, reg["credential"].as_str().unwrap(), json!([])).await;
+    let started = w.admin(Method::POST, "/api/v1/clusters/ca/tasks/start", json!({ "taskDefinition": "fa", "containerInstances": [w.instance] })).await;
+    w.task = started["tasks"][0]["id"].as_str().expect("a task of team a").to_string();
+    drop(agent);
+    w
+}
+
+/// Every (method, path) of the OpenAPI document.
+fn routes() -> Vec<(String, String)> {
+    let doc = serde_json::to_value(<wharf_server::api::ApiDoc as utoipa::OpenApi>::openapi()).unwrap();
+    let mut out = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if ops.get(method).is_some() {
+                out.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_route_answers_every_caller_as_its_rule_says() {
+    let mut w = world().await;
+    let routes = routes();
+    let mut unruled = Vec::new();
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for (method, template) in &routes {
+        for who in CALLERS {
+            let Some((rule, uri, body)) = w.case(method, template).await else {
+                unruled.push(format!("{method} {template}"));
+                break;
+            };
+            let status = w.status(who, method, &uri, body).await;
+            checked += 1;
+            let denied = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
+            let fine = if rule == Rule::Agent {
+                status == StatusCode::UNAUTHORIZED || status.is_client_error()
+            } else if allowed(rule, who) {
+                !denied && !status.is_server_error()
+            } else {
+                status == if who == Who::Nobody { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN }
+            };
+            if !fine {
+                wrong.push(format!("{method} {uri} as {who:?} ({rule:?}): {status}"));
+            }
+        }
+    }
+    assert!(unruled.is_empty(), "routes without a rule in this test: {unruled:#?}");
+    assert!(wrong.is_empty(), "{} of {checked} answers break their rule: {wrong:#?}", wrong.len());
+    assert_eq!(checked, routes.len() * CALLERS.len());
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("authorization matrix: {} routes x {} callers = {checked} answers checked\n", routes.len(), CALLERS.len()).as_bytes());
+}
+
+/// The last segment of a prepared path: the fresh object's name or id.
+fn last(path: &str) -> String {
+    path.rsplit('/').next().unwrap_or_default().to_string()
+}
+
+impl World {
+    /// The rule of a portal server function and its arguments, as the pages send them.
+    async fn server_fn_case(&mut self, name: &str) -> Option<(Rule, Value)> {
+        let (instance, task) = (self.instance.clone(), self.task.clone());
+        let td = common::fixture("busybox-httpd.json").replace("\"hello-httpd\"", "\"fa\"");
+        Some(match name {
+            "whoami" => (Rule::Public, json!({})),
+            "list_clusters" | "list_families" | "active_revisions" | "dashboard_data" => (Rule::SignedIn, json!({})),
+            "list_revisions" => (Rule::SignedIn, json!({ "family": "fa" })),
+            "create_cluster" => (Rule::Admin, json!({ "cluster_name": self.unique("portal") })),
+            "delete_cluster" => (Rule::Admin, json!({ "name": last(&self.case("DELETE", "/api/v1/clusters/{cluster}").await?.1) })),
+            "cluster_overview" => (Rule::Member, json!({ "name": "ca" })),
+            "cluster_topology" => (Rule::Member, json!({ "cluster": "ca", "detail": null })),
+            "first_topology" => (Rule::Member, json!({ "cluster": "ca", "level": null, "group_by": "" })),
+            "list_join_tokens" => (Rule::Admin, json!({ "cluster": "ca" })),
+            "create_join_token" => (Rule::Admin, json!({ "cluster": "ca", "input": {} })),
+            "revoke_join_token" => (Rule::Admin, json!({ "cluster": "ca", "id": last(&self.case("DELETE", "/api/v1/clusters/{cluster}/join-tokens/{id}").await?.1) })),
+            "list_instances" => (Rule::Member, json!({ "cluster": "ca", "after": null, "limit": 10 })),
+            "instance_detail" => (Rule::Member, json!({ "cluster": "ca", "id": instance, "after": null })),
+            "set_instance_status" => (Rule::Admin, json!({ "cluster": "ca", "id": instance, "status": "ACTIVE" })),
+            "deregister_instance" => {
+                let path = self.case("DELETE", "/api/v1/clusters/{cluster}/container-instances/{id}").await?.1;
+                (Rule::Admin, json!({ "cluster": "ca", "id": last(&path) }))
+            }
+            "start_task_here" => (Rule::Deployer, json!({ "cluster": "ca", "id": instance, "task_definition": "fa" })),
+            "run_task" => (Rule::Deployer, json!({ "cluster": "ca", "input": { "taskDefinition": "fa", "count": 1 } })),
+            "task_detail" => (Rule::Member, json!({ "cluster": "ca", "id": task })),
+            "stop_task" => (Rule::Deployer, json!({ "cluster": "ca", "id": task, "reason": "portal" })),
+            "get_service" => (Rule::Member, json!({ "cluster": "ca", "name": "sa" })),
+            "service_tasks" => (Rule::Member, json!({ "cluster": "ca", "name": "sa", "after": null })),
+            "create_service" => (Rule::Maintainer, json!({ "cluster": "ca", "input": { "serviceName": self.unique("psvc"), "taskDefinition": "fa", "desiredCount": 0 } })),
+            "update_service" => (Rule::Deployer, json!({ "cluster": "ca", "name": "sa", "input": { "desiredCount": 0 } })),
+            "delete_service" => {
+                let path = self.case("DELETE", "/api/v1/clusters/{cluster}/services/{service}").await?.1;
+                (Rule::Maintainer, json!({ "cluster": "ca", "name": last(&path), "force": false }))
+            }
+            "register_task_definition" => (Rule::Deployer, json!({ "document": td })),
+            "get_revision" => (Rule::Member, json!({ "reference": "fa:1" })),
+            "deregister" => (Rule::Maintainer, json!({ "reference": last(&self.case("DELETE", "/api/v1/task-definitions/{taskDefinition}").await?.1) })),
+            _ => return None,
+        })
+    }
+}
+
+#[tokio::test]
+async fn every_portal_server_function_answers_every_caller_as_its_rule_says() {
+    let mut w = world().await;
+    let functions: Vec<(String, String)> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| (path.trim_start_matches("/api/").trim_end_matches(|c: char| c.is_ascii_digit()).to_string(), path.to_string()))
+        .collect();
+    assert!(functions.len() >= 30, "the portal's server functions are registered: {functions:?}");
+    let (mut unruled, mut wrong, mut checked) = (Vec::new(), Vec::new(), 0);
+    for (name, path) in &functions {
+        for who in CALLERS {
+            let Some((rule, args)) = w.server_fn_case(name).await else {
+                unruled.push(name.clone());
+                break;
+            };
+            let status = w.status(who, "POST", path, Some(args)).await;
+            checked += 1;
+            let denied = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
+            let fine = if allowed(rule, who) {
+                !denied && !status.is_server_error()
+            } else {
+                status == if who == Who::Nobody { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN }
+            };
+            if !fine {
+                wrong.push(format!("{name} as {who:?} ({rule:?}): {status}"));
+            }
+        }
+    }
+    assert!(unruled.is_empty(), "server functions without a rule in this test: {unruled:#?}");
+    assert!(wrong.is_empty(), "{} of {checked} answers break their rule: {wrong:#?}", wrong.len());
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("authorization matrix: {} server functions x {} callers = {checked} answers checked\n", functions.len(), CALLERS.len()).as_bytes());
+}
