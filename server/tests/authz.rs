@@ -360,3 +360,124 @@ async fn every_portal_server_function_answers_every_caller_as_its_rule_says() {
     assert!(wrong.is_empty(), "{} of {checked} answers break their rule: {wrong:#?}", wrong.len());
     let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("authorization matrix: {} server functions x {} callers = {checked} answers checked\n", functions.len(), CALLERS.len()).as_bytes());
 }
+
+impl World {
+    async fn as_(&self, who: Who, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.h.call_as(self.token(who), method, uri, body.map(|b| b.to_string())).await
+    }
+
+    async fn names(&self, who: Who, uri: &str, list: &str, field: &str) -> Vec<String> {
+        let (status, v) = self.as_(who, Method::GET, uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{uri} as {who:?}: {v}");
+        v[list].as_array().unwrap().iter().map(|x| x[field].as_str().unwrap_or_default().to_string()).collect()
+    }
+}
+
+#[tokio::test]
+async fn two_teams_on_one_cluster_see_and_change_only_their_own() {
+    let w = world().await;
+    w.admin(Method::PUT, "/api/v1/clusters/ca/teams/b", Value::Null).await;
+    // Team b's maintainer deploys on the shared cluster, with b's family.
+    let (status, created) = w.as_(Who::Outsider, Method::POST, "/api/v1/clusters/ca/services", Some(json!({ "serviceName": "sb", "taskDefinition": "fb", "desiredCount": 0 }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    // Neither sees the other's services, families or revisions; both see the cluster.
+    assert_eq!(w.names(Who::Viewer, "/api/v1/clusters/ca/services", "services", "serviceName").await, ["sa"]);
+    assert_eq!(w.names(Who::Outsider, "/api/v1/clusters/ca/services", "services", "serviceName").await, ["sb"]);
+    assert_eq!(w.names(Who::Viewer, "/api/v1/task-definition-families", "families", "family").await, ["fa"]);
+    assert_eq!(w.names(Who::Outsider, "/api/v1/task-definition-families", "families", "family").await, ["fb"]);
+    assert_eq!(w.names(Who::Outsider, "/api/v1/clusters", "clusters", "clusterName").await, ["ca"]);
+    assert!(w.names(Who::Outsider, "/api/v1/clusters/ca/tasks", "tasks", "id").await.is_empty(), "team a's task is not listed to team b");
+    let (_, topology) = w.as_(Who::Outsider, Method::GET, "/api/v1/clusters/ca/topology?detail=tasks", None).await;
+    assert_eq!(topology["services"].as_array().unwrap().len(), 1, "{topology}");
+    assert!(topology["instances"][0]["tasks"].as_array().unwrap().is_empty(), "{topology}");
+    // Reading or changing the other's: refused, with the reason.
+    let (status, refused) = w.as_(Who::Outsider, Method::GET, "/api/v1/clusters/ca/services/sa", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(refused["message"].as_str().unwrap().contains("not a member of team 'a'"), "{refused}");
+    let (status, _) = w.as_(Who::Maintainer, Method::PATCH, "/api/v1/clusters/ca/services/sb", Some(json!({ "desiredCount": 3 }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Registering into the other team's family is refused and adds no revision.
+    let fa = common::fixture("busybox-httpd.json").replace("\"hello-httpd\"", "\"fa\"");
+    let (status, _) = w.as_(Who::Outsider, Method::POST, "/api/v1/task-definitions?team=b", Some(serde_json::from_str(&fa).unwrap())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = w.as_(Who::Outsider, Method::POST, "/api/v1/task-definitions", Some(serde_json::from_str(&fa).unwrap())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(w.names(Who::Admin, "/api/v1/task-definitions?familyPrefix=fa", "taskDefinitions", "family").await.len(), 1, "still one revision of fa");
+    // A service cannot be moved to another team's family.
+    let (status, _) = w.as_(Who::Maintainer, Method::PATCH, "/api/v1/clusters/ca/services/sa", Some(json!({ "taskDefinition": "fb" }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Every refusal is in the audit log, where team a's maintainer reads it.
+    let (_, audit) = w.as_(Who::Maintainer, Method::GET, "/api/v1/audit?team=a", None).await;
+    let denied: Vec<&Value> = audit["entries"].as_array().unwrap().iter().filter(|e| e["result"] == "denied" && e["actor"] == "outsider").collect();
+    assert!(denied.iter().any(|e| e["action"] == "DescribeService" && e["target"] == "ca/sa"), "{audit}");
+    let (status, _) = w.as_(Who::Maintainer, Method::GET, "/api/v1/audit?team=b", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "team b's log is not team a's maintainer's");
+}
+
+#[tokio::test]
+async fn no_one_grants_more_than_they_have() {
+    let w = world().await;
+    let cases = [
+        (Who::Maintainer, Method::PUT, "/api/v1/teams/b/members/spare", json!({ "role": "viewer" }), StatusCode::FORBIDDEN),
+        (Who::Maintainer, Method::PUT, "/api/v1/teams/a/members/spare", json!({ "role": "admin" }), StatusCode::BAD_REQUEST),
+        (Who::Deployer, Method::PUT, "/api/v1/teams/a/members/spare", json!({ "role": "viewer" }), StatusCode::FORBIDDEN),
+        (Who::Deployer, Method::PUT, "/api/v1/teams/a/members/deployer", json!({ "role": "maintainer" }), StatusCode::FORBIDDEN),
+        (Who::Deployer, Method::POST, "/api/v1/tokens", json!({ "role": "maintainer" }), StatusCode::FORBIDDEN),
+        (Who::Deployer, Method::POST, "/api/v1/tokens", json!({ "team": "a", "role": "viewer" }), StatusCode::FORBIDDEN),
+        (Who::Maintainer, Method::POST, "/api/v1/tokens", json!({ "role": "admin" }), StatusCode::FORBIDDEN),
+        (Who::Maintainer, Method::POST, "/api/v1/tokens", json!({ "team": "b", "role": "viewer" }), StatusCode::FORBIDDEN),
+        (Who::Maintainer, Method::POST, "/api/v1/users", json!({ "username": "sneaky", "password": "a long password", "admin": true }), StatusCode::FORBIDDEN),
+        (Who::Maintainer, Method::PATCH, "/api/v1/users/viewer", json!({ "password": "taken over now" }), StatusCode::FORBIDDEN),
+        (Who::Maintainer, Method::PATCH, "/api/v1/clusters/ca", json!({ "taskPolicy": { "level": "privileged" } }), StatusCode::FORBIDDEN),
+    ];
+    for (who, method, uri, body, expected) in cases {
+        let (status, answer) = w.as_(who, method.clone(), uri, Some(body.clone())).await;
+        assert_eq!(status, expected, "{who:?} {method} {uri} {body}: {answer}");
+    }
+    // A token is capped at the role it was given, whatever its user may do.
+    let (status, made) = w.as_(Who::Maintainer, Method::POST, "/api/v1/tokens", Some(json!({ "role": "viewer" }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let viewer_token = made["token"].as_str().unwrap();
+    let (status, _) = w.h.call_as(viewer_token, Method::PATCH, "/api/v1/clusters/ca/services/sa", Some(json!({ "desiredCount": 1 }).to_string())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = w.h.call_as(viewer_token, Method::GET, "/api/v1/clusters/ca/services/sa", None).await;
+    assert_eq!(status, StatusCode::OK);
+    // A revoked token stops working at once.
+    let (status, _) = w.as_(Who::Maintainer, Method::DELETE, &format!("/api/v1/tokens/{}", made["apiToken"]["id"].as_str().unwrap()), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = w.h.call_as(viewer_token, Method::GET, "/api/v1/clusters/ca/services/sa", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A maintainer's grants stand: spare becomes a deployer of team a.
+    let (status, team) = w.as_(Who::Maintainer, Method::PUT, "/api/v1/teams/a/members/spare", Some(json!({ "role": "deployer" }))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(team["team"]["members"].as_array().unwrap().iter().any(|m| m["username"] == "spare" && m["role"] == "deployer"), "{team}");
+}
+
+#[tokio::test]
+async fn sign_in_is_throttled_and_sessions_end_on_sign_out() {
+    let w = world().await;
+    let wrong = json!({ "username": "viewer", "password": "wrong password" }).to_string();
+    for _ in 0..5 {
+        let (status, _) = w.h.call_as("", Method::POST, "/api/v1/session", Some(wrong.clone())).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let right = json!({ "username": "viewer", "password": "matrix password" }).to_string();
+    let (status, answer) = w.h.call_as("", Method::POST, "/api/v1/session", Some(right)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the sixth try in 15 minutes waits, even with the right password: {answer}");
+    // Another account signs in; its cookie works until it signs out, then not at all.
+    let body = json!({ "username": "deployer", "password": "matrix password" }).to_string();
+    let (status, headers, _) = w.h.send(Method::POST, "/api/v1/session", &[("authorization", ""), ("content-type", "application/json")], Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert!(headers["set-cookie"].to_str().unwrap().contains("HttpOnly; SameSite=Strict"), "{headers:?}");
+    let with_cookie = [("authorization", ""), ("cookie", cookie.as_str())];
+    let (status, _, me) = w.h.send(Method::GET, "/api/v1/session", &with_cookie, None).await;
+    assert_eq!((status, me["subject"]["username"].as_str()), (StatusCode::OK, Some("deployer")));
+    // A change with the cookie but without an Origin (not from a page of this site) is refused.
+    let (status, _, _) = w.h.send(Method::POST, "/api/v1/clusters/ca/tasks", &[("authorization", ""), ("cookie", cookie.as_str()), ("content-type", "application/json")], Some(json!({ "taskDefinition": "fa" }).to_string())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = w.h.send(Method::DELETE, "/api/v1/session", &[("authorization", ""), ("cookie", cookie.as_str()), ("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")], None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = w.h.send(Method::GET, "/api/v1/session", &with_cookie, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ended on the server");
+}
