@@ -9,7 +9,7 @@ import { artifacts, callApi, launchBrowser, openPage as open, startServer, until
 import { bigCluster } from './big-cluster.mjs';
 
 const cluster = `e2e-scale-${process.pid}`;
-let server, agents, browser, base;
+let server, agents, browser, base, token;
 
 const api = (method, path, body) => callApi(base, method, path, body);
 
