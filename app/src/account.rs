@@ -8,12 +8,40 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use leptos_router::hooks::use_query_map;
 use crate::error::PortalResult;
-use wharf_core::access::Subject;
+use wharf_core::access::{Abilities, Subject};
 
 /// The signed-in subject, or None.
 #[server(input = Json)]
 pub async fn whoami() -> PortalResult<Option<Subject>> {
     Ok(crate::ssr::backend()?.subject())
+}
+
+/// What the signed-in user may do with a family's objects (or in general).
+#[server(input = Json)]
+pub async fn my_abilities(family: Option<String>) -> PortalResult<Abilities> {
+    Ok(crate::ssr::backend()?.abilities(family).await?)
+}
+
+/// Shows its children only when the policy allows what they offer: `check` reads the
+/// abilities for `family` (the family of the object on the page, if any).
+#[component]
+pub fn IfAllowed(#[prop(into, optional)] family: Signal<Option<String>>, check: fn(&Abilities) -> bool, children: ChildrenFn) -> impl IntoView {
+    let abilities = Resource::new(move || family.get(), my_abilities);
+    let children = StoredValue::new(children);
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let allowed = abilities.await.map(|a| check(&a)).unwrap_or(false);
+                allowed.then(|| children.with_value(|c| c()))
+            })}
+        </Suspense>
+    }
+}
+
+/// The family a task definition's name or ARN names (`arn:…:task-definition/web:3` → `web`).
+pub fn family_of(name_or_arn: &str) -> String {
+    let name = name_or_arn.rsplit('/').next().unwrap_or(name_or_arn);
+    name.split(':').next().unwrap_or(name).to_string()
 }
 
 /// One of the account forms: a title, a short text, and username and password fields.

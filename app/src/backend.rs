@@ -107,6 +107,11 @@ pub trait Backend: Send + Sync + 'static {
     /// The command that installs and starts an agent on a new host, for a clear join token.
     fn agent_install_command(&self, cluster: &str, token: &str) -> String;
 
+    /// What the portal may offer on a family's objects (or in general, for None).
+    async fn abilities(&self, _family: Option<String>) -> Result<wharf_core::access::Abilities> {
+        Ok(wharf_core::access::Abilities::default())
+    }
+
     /// Who is asking (None when signed out, or for the server's own use).
     fn subject(&self) -> Option<wharf_core::access::Subject> {
         None

@@ -1,5 +1,6 @@
 /*! Clusters: the list with its create form, and a cluster's page with its services. */
 
+use crate::account::IfAllowed;
 use crate::components::{DataRegion, EmptyState, PageHeader, StatusBadge};
 use crate::error::{FieldErrorList, PortalResult};
 use crate::instances::InstanceTable;
@@ -79,6 +80,7 @@ pub fn ClustersPage() -> impl IntoView {
     });
     view! {
         <PageHeader title="Clusters".to_string()><crate::live::LiveBadge live/></PageHeader>
+        <IfAllowed check=|a| a.admin>
         <section class="card">
             <form
                 class="inline-form"
@@ -101,6 +103,7 @@ pub fn ClustersPage() -> impl IntoView {
             </form>
             <FieldErrorList errors/>
         </section>
+        </IfAllowed>
         <DataRegion>
             {move || Suspend::new(async move {
                 let clusters = clusters.await?;
@@ -181,17 +184,21 @@ pub fn ClusterPage() -> impl IntoView {
             <A href=move || format!("/clusters/{}/diagram", name()) attr:class="button" attr:id="open-diagram">
                 "Diagram"
             </A>
-            <A href=move || format!("/clusters/{}/services/new", name()) attr:class="button primary">
-                "Create service"
-            </A>
-            <button
-                class="danger"
-                on:click=move |_| {
-                    delete.dispatch(DeleteCluster { name: name() });
-                }
-            >
-                "Delete cluster"
-            </button>
+            <IfAllowed check=|a| a.maintain_anywhere>
+                <A href=move || format!("/clusters/{}/services/new", name()) attr:class="button primary">
+                    "Create service"
+                </A>
+            </IfAllowed>
+            <IfAllowed check=|a| a.admin>
+                <button
+                    class="danger"
+                    on:click=move |_| {
+                        delete.dispatch(DeleteCluster { name: name() });
+                    }
+                >
+                    "Delete cluster"
+                </button>
+            </IfAllowed>
         </PageHeader>
         {move || {
             delete
@@ -268,8 +275,12 @@ pub fn ClusterPage() -> impl IntoView {
                 })
             })}
         </DataRegion>
-        <crate::run_task::RunTaskForm cluster=Signal::derive(name) on_run=Callback::new(move |_| ran.update(|n| *n += 1))/>
-        <JoinTokens cluster=Signal::derive(name)/>
+        <IfAllowed check=|a| a.deploy_anywhere>
+            <crate::run_task::RunTaskForm cluster=Signal::derive(name) on_run=Callback::new(move |_| ran.update(|n| *n += 1))/>
+        </IfAllowed>
+        <IfAllowed check=|a| a.admin>
+            <JoinTokens cluster=Signal::derive(name)/>
+        </IfAllowed>
     }
 }
 

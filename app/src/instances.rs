@@ -229,6 +229,7 @@ pub fn InstancePage() -> impl IntoView {
     let start = ServerAction::<StartTaskHere>::new();
     let status = ServerAction::<SetInstanceStatus>::new();
     let deregister = ServerAction::<DeregisterInstance>::new();
+    let abilities = Resource::new(|| (), |_| crate::account::my_abilities(None));
     let live = crate::live::use_live(cluster);
     let after = use_page_cursor();
     let detail = Resource::new(
@@ -260,6 +261,8 @@ pub fn InstancePage() -> impl IntoView {
                 let inactive = i.status == "INACTIVE";
                 let (c, iid) = (cluster(), id());
                 let (c2, iid2) = (c.clone(), iid.clone());
+                // Draining and deregistering hosts is an admin's.
+                let admin = abilities.await.is_ok_and(|a| a.admin);
                 Ok::<_, PortalError>(view! {
                     <section class="card">
                         <div class="detail-head">
@@ -267,7 +270,7 @@ pub fn InstancePage() -> impl IntoView {
                             <StatusBadge status=i.status.clone()/>
                             <ConnectionBadge connected=i.agent_connected/>
                             <div class="actions">
-                                {(!inactive).then(|| {
+                                {(admin && !inactive).then(|| {
                                     let (c, iid) = (c.clone(), iid.clone());
                                     view! {
                                         <button id="drain" on:click=move |_| {
@@ -276,7 +279,7 @@ pub fn InstancePage() -> impl IntoView {
                                         }>{if draining { "Activate" } else { "Drain" }}</button>
                                     }
                                 })}
-                                {(!inactive).then(|| {
+                                {(admin && !inactive).then(|| {
                                     // Deregistering stops every task on the host: ask once more.
                                     let confirming = RwSignal::new(false);
                                     view! {

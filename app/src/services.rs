@@ -1,5 +1,6 @@
 /*! Services: the table a cluster shows, the create form, and a service's page. */
 
+use crate::account::family_of;
 use crate::components::{Checkbox, DataRegion, PageHeader, StatusBadge, short_time};
 use crate::error::{FieldErrorList, PortalError, PortalResult};
 use leptos::prelude::*;
@@ -457,7 +458,15 @@ pub fn ServicePage() -> impl IntoView {
                             .into_any()
                         }}
                     </section>
-                    {live.then(|| view! { <UpdateForm service=s.clone() update delete/> })}
+                    {live.then(|| {
+                        let family = Signal::stored(Some(family_of(&s.config.task_definition)));
+                        let service = s.clone();
+                        view! {
+                            <crate::account::IfAllowed family check=|a| a.deploy>
+                                <UpdateForm service=service.clone() update delete/>
+                            </crate::account::IfAllowed>
+                        }
+                    })}
                     <section class="card">
                         <h2>"Events"</h2>
                         <ul class="events" id="events">

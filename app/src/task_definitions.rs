@@ -2,6 +2,7 @@
 
 use crate::components::{DataRegion, EmptyState, PageHeader, StatusBadge, short_time};
 use crate::error::PortalResult;
+use crate::account::IfAllowed;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use leptos_router::components::A;
@@ -43,7 +44,9 @@ pub fn FamiliesPage() -> impl IntoView {
     view! {
         <PageHeader title="Task definitions".to_string()>
             <crate::live::LiveBadge live/>
-            <A href="/task-definitions/new" attr:class="button primary">"Register task definition"</A>
+            <IfAllowed check=|a| a.deploy_anywhere>
+                <A href="/task-definitions/new" attr:class="button primary">"Register task definition"</A>
+            </IfAllowed>
         </PageHeader>
         <DataRegion>
             {move || Suspend::new(async move {
@@ -167,10 +170,14 @@ pub fn RevisionPage() -> impl IntoView {
             title=Signal::derive(reference)
             crumbs=vec![("/task-definitions".into(), "Task definitions".into())]
         >
-            <A href=move || format!("/task-definitions/new?from={}", reference()) attr:class="button">"Create new revision"</A>
-            <button class="danger" on:click=move |_| { deregister.dispatch(Deregister { reference: reference() }); }>
-                "Deregister"
-            </button>
+            <IfAllowed family=Signal::derive(move || Some(family())) check=|a| a.deploy>
+                <A href=move || format!("/task-definitions/new?from={}", reference()) attr:class="button">"Create new revision"</A>
+            </IfAllowed>
+            <IfAllowed family=Signal::derive(move || Some(family())) check=|a| a.maintain>
+                <button class="danger" on:click=move |_| { deregister.dispatch(Deregister { reference: reference() }); }>
+                    "Deregister"
+                </button>
+            </IfAllowed>
         </PageHeader>
         <p class="crumb-extra"><A href=move || format!("/task-definitions/{}", family())>"All revisions of this family"</A></p>
         {move || {

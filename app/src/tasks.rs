@@ -120,13 +120,15 @@ pub fn TaskPage() -> impl IntoView {
                         </dl>
                         {t.stopped_reason.clone().map(|r| view! { <div class="notice" id="stopped-reason"><strong>"Stopped reason: "</strong>{r}</div> })}
                         {(live && !stopping).then(|| view! {
-                            <form class="inline-form" on:submit=move |ev| {
-                                ev.prevent_default();
-                                stop.dispatch(StopTask { cluster: cluster(), id: id(), reason: reason.get_untracked() });
-                            }>
-                                <input id="stop-reason" placeholder="Reason (optional)" bind:value=reason autocomplete="off"/>
-                                <button type="submit" class="danger" id="stop" disabled=move || stop.pending().get()>"Stop task"</button>
-                            </form>
+                            <crate::account::IfAllowed family=Signal::stored(Some(crate::account::family_of(&t.task_definition_arn))) check=|a| a.deploy>
+                                <form class="inline-form" on:submit=move |ev| {
+                                    ev.prevent_default();
+                                    stop.dispatch(StopTask { cluster: cluster(), id: id(), reason: reason.get_untracked() });
+                                }>
+                                    <input id="stop-reason" placeholder="Reason (optional)" bind:value=reason autocomplete="off"/>
+                                    <button type="submit" class="danger" id="stop" disabled=move || stop.pending().get()>"Stop task"</button>
+                                </form>
+                            </crate::account::IfAllowed>
                         })}
                     </section>
                     <section class="card">

@@ -109,6 +109,40 @@ impl Subject {
     }
 }
 
+/// What the portal may offer a subject on one family's objects (and in general): it hides
+/// the controls the policy would refuse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Abilities {
+    /// Accounts, clusters, hosts.
+    pub admin: bool,
+    /// Register, deploy, run and stop in the family's team.
+    pub deploy: bool,
+    /// Create and delete services, deregister revisions in the family's team.
+    pub maintain: bool,
+    /// Deploy in some team (register a new family, run a task).
+    pub deploy_anywhere: bool,
+    /// Maintain some team (create a service).
+    pub maintain_anywhere: bool,
+}
+
+impl Subject {
+    /// What [`decide`] would allow on `team`'s objects (None: no family in view).
+    pub fn abilities(&self, team: Option<&str>) -> Abilities {
+        let on = |action| match team {
+            Some(team) => decide(self, action, Resource::Team { team, cluster_shared_with: None }).is_ok(),
+            None => self.admin,
+        };
+        let anywhere = |role: Role| self.admin || self.every_team.is_some_and(|r| r >= role) || self.teams.iter().any(|m| m.role >= role);
+        Abilities {
+            admin: decide(self, Action::ManageAccounts, Resource::System).is_ok(),
+            deploy: on(Action::Deploy),
+            maintain: on(Action::Maintain),
+            deploy_anywhere: anywhere(Role::Deployer),
+            maintain_anywhere: anywhere(Role::Maintainer),
+        }
+    }
+}
+
 /// What a request wants to do. Admin-only actions first, then a team's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -254,6 +288,16 @@ mod tests {
         assert!(decide(&capped, Action::Read, team("x", None)).is_ok());
         assert!(decide(&capped, Action::Deploy, team("x", None)).is_err());
         assert!(decide(&capped, Action::ManageClusters, Resource::System).is_err());
+    }
+
+    #[test]
+    fn abilities_are_what_the_decision_allows() {
+        let viewer = member("a", Role::Viewer);
+        assert_eq!(viewer.abilities(Some("a")), Abilities::default());
+        let deployer = member("a", Role::Deployer).abilities(Some("a"));
+        assert!(deployer.deploy && deployer.deploy_anywhere && !deployer.maintain && !deployer.admin);
+        assert!(!member("b", Role::Maintainer).abilities(Some("a")).deploy, "another team's maintainer deploys nothing of a");
+        assert!(member("b", Role::Maintainer).abilities(Some("a")).maintain_anywhere);
     }
 
     #[test]

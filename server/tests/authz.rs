@@ -292,6 +292,7 @@ impl World {
         let td = common::fixture("busybox-httpd.json").replace("\"hello-httpd\"", "\"fa\"");
         Some(match name {
             "whoami" => (Rule::Public, json!({})),
+            "my_abilities" => (Rule::SignedIn, json!({ "family": "fa" })),
             "list_clusters" | "list_families" | "active_revisions" | "dashboard_data" => (Rule::SignedIn, json!({})),
             "list_revisions" => (Rule::SignedIn, json!({ "family": "fa" })),
             "create_cluster" => (Rule::Admin, json!({ "cluster_name": self.unique("portal") })),

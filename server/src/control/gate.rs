@@ -438,6 +438,15 @@ impl Backend for Gate {
         self.control.agent_install_command(cluster, token)
     }
 
+    async fn abilities(&self, family: Option<String>) -> Result<wharf_core::access::Abilities> {
+        let who = self.who()?;
+        let team = match family {
+            Some(f) => self.family_team(&f).await?,
+            None => None,
+        };
+        Ok(who.abilities(team.as_deref()))
+    }
+
     fn subject(&self) -> Option<Subject> {
         self.caller.subject.clone()
     }
