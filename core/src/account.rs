@@ -22,7 +22,7 @@ pub fn check_account_name(field: &str, name: &str, errors: &mut FieldErrors) {
 
 pub fn check_password(field: &str, password: &str, errors: &mut FieldErrors) {
     let n = password.chars().count();
-    if n < PASSWORD_MIN || n > PASSWORD_MAX {
+    if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&n) {
         errors.push(field, format!("a password is {PASSWORD_MIN} to {PASSWORD_MAX} characters"));
     }
 }

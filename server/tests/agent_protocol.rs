@@ -6,6 +6,7 @@ mod common;
 
 use common::Harness;
 use common::agent::Agent;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use serde_json::{Value, json};
 use std::time::Duration;
 
