@@ -2,8 +2,8 @@
 # Installs whatever is missing to build and run Wharf on a fresh Debian machine (as root or
 # with sudo): the Rust toolchain pinned in rust-toolchain.toml with its wasm target, the
 # wasm-bindgen CLI at exactly the version in Cargo.lock, and the npm tools in package.json.
-# With --tests it also installs what the tests need: Chromium, ChromeDriver, PostgreSQL, and
-# Docker Engine with busybox-static (for the local/busybox:1 test image).
+# With --tests it also installs what the tests need: Chromium, ChromeDriver, PostgreSQL,
+# Docker Engine with busybox-static (for the local/busybox:1 test image), and schemathesis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
@@ -22,6 +22,8 @@ if [ "$TESTS" = 1 ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
   command -v dockerd >/dev/null || packages+=(docker.io)
   dpkg -s busybox-static >/dev/null 2>&1 || packages+=(busybox-static)
+  # schemathesis (from PyPI) runs in a virtual environment of its own.
+  { command -v python3 >/dev/null && python3 -m venv --help >/dev/null 2>&1; } || packages+=(python3 python3-venv)
 fi
 if [ ${#packages[@]} -gt 0 ]; then
   echo "setup: installing ${packages[*]}"
@@ -47,4 +49,12 @@ fi
 if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ]; then
   echo "setup: installing npm tools (binaryen, playwright-core)"
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# The API's schema test: schemathesis at a fixed version, in target/schemathesis.
+SCHEMATHESIS=4.32.5
+if [ "$TESTS" = 1 ] && ! target/schemathesis/bin/st --version 2>/dev/null | grep -q "$SCHEMATHESIS"; then
+  echo "setup: installing schemathesis $SCHEMATHESIS"
+  python3 -m venv target/schemathesis
+  target/schemathesis/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS"
 fi

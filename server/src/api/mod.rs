@@ -167,15 +167,39 @@ impl ListQuery {
 )]
 pub struct ApiDoc;
 
-/// The two ways to send credentials: an API token, or the portal's session cookie.
+/// The two ways to send credentials (an API token, or the portal's session cookie), and the
+/// answers any route may give whatever it does: bad input, no or bad credentials, not
+/// allowed, no such object, a conflict, a body too large or not JSON, too many sign-ins.
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
         components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))));
+        let common = [
+            ("400", "Invalid input; `errors` names each field"),
+            ("401", "No credentials, or unknown, expired or revoked ones"),
+            ("403", "Not allowed to the caller, or sent from another site"),
+            ("404", "No such object"),
+            ("409", "Conflicts with the current state"),
+            ("413", "Body too large"),
+            ("415", "Body not application/json"),
+            ("429", "Too many failed sign-ins"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                for (code, description) in common {
+                    operation.responses.responses.entry(code.to_string()).or_insert_with(|| {
+                        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("WharfError"))).build();
+                        ResponseBuilder::new().description(description).content("application/json", content).build().into()
+                    });
+                }
+            }
+        }
     }
 }
 
