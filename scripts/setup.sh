@@ -58,3 +58,10 @@ if [ "$TESTS" = 1 ] && ! target/schemathesis/bin/st --version 2>/dev/null | grep
   python3 -m venv target/schemathesis
   target/schemathesis/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS"
 fi
+
+# Fuzzing: libFuzzer needs a nightly compiler (pinned in fuzz/nightly) and cargo-fuzz.
+if [ "$TESTS" = 1 ]; then
+  nightly=$(cat fuzz/nightly)
+  rustup toolchain list | grep -q "^$nightly" || { echo "setup: installing Rust $nightly (fuzzing)"; rustup toolchain install "$nightly" --profile minimal; }
+  cargo fuzz --version 2>/dev/null | grep -q "0.13.2" || { echo "setup: installing cargo-fuzz"; cargo install cargo-fuzz --version 0.13.2 --locked --quiet; }
+fi

@@ -27,6 +27,7 @@ cargo build -p wharf-server -p wharf-agent
 rm -f target/skipped-tests.log
 cargo test --workspace --exclude wharf-frontend
 scripts/schemathesis.sh
+scripts/fuzz.sh
 node --test --test-concurrency=1 end2end/
 skipped=0
 [ ! -f target/skipped-tests.log ] || skipped=$(wc -l < target/skipped-tests.log)

@@ -12,6 +12,7 @@ pub mod arn;
 pub mod cluster;
 pub mod error;
 pub mod expr;
+pub mod fuzzing;
 pub mod instance;
 pub mod join_token;
 pub mod json_locate;

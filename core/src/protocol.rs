@@ -282,6 +282,18 @@ pub struct TaskUsage {
     pub memory: i64,
 }
 
+/// An agent's message as the server reads it, or why it is refused. Text with a NUL is refused
+/// before anything is stored: one agent's NUL would otherwise fail a batch of every agent's
+/// reports on PostgreSQL.
+pub fn parse_agent_message(text: &str) -> Result<AgentMessage, String> {
+    if crate::text::may_hold_nul(text)
+        && let Some(field) = serde_json::from_str(text).ok().as_ref().and_then(crate::text::find_nul)
+    {
+        return Err(format!("{field}: {}", crate::text::NUL_MESSAGE));
+    }
+    serde_json::from_str(text).map_err(|e| format!("the message does not parse: {e}"))
+}
+
 /// ECS's default time between SIGTERM and SIGKILL.
 pub const DEFAULT_STOP_TIMEOUT: u64 = 30;
 

@@ -24,7 +24,7 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, sock
     let send = |m: &ServerMessage| Message::Text(Utf8Bytes::from(serde_json::to_string(m).unwrap_or_default()));
 
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
-        Ok(Some(Ok(Message::Text(text)))) => parse(&text),
+        Ok(Some(Ok(Message::Text(text)))) => wharf_core::protocol::parse_agent_message(&text),
         _ => {
             tracing::info!(instance = %who.instance_id, "agent connected but sent no hello");
             return;
@@ -126,20 +126,9 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, sock
 /// its own budget while the others' reports go through.
 const REPORTS_IN_FLIGHT: usize = 512;
 
-/// An agent's message, or why it is refused. Text with a NUL is refused before anything is
-/// stored: one agent's NUL would otherwise fail a batch of every agent's reports on PostgreSQL.
-fn parse(text: &str) -> Result<AgentMessage, String> {
-    if wharf_core::text::may_hold_nul(text)
-        && let Some(field) = serde_json::from_str(text).ok().as_ref().and_then(wharf_core::text::find_nul)
-    {
-        return Err(format!("{field}: {}", wharf_core::text::NUL_MESSAGE));
-    }
-    serde_json::from_str(text).map_err(|e| format!("the message does not parse: {e}"))
-}
-
 /// Applies one agent message; returns what to answer, if anything.
 async fn handle(control: &Control, who: &AgentIdentity, budget: &Arc<Semaphore>, text: &str) -> Option<ServerMessage> {
-    let message = match parse(text) {
+    let message = match wharf_core::protocol::parse_agent_message(text) {
         Ok(m) => m,
         Err(e) => return Some(error_reply(e)),
     };
