@@ -44,6 +44,12 @@ pub struct AgentArgs {
     #[arg(global = true, long, env = "WHARF_SERVER")]
     pub server: Option<String>,
 
+    /// Over HTTPS: the SHA-256 of the server's certificate (64 hex digits; the install
+    /// command carries it). The server must present exactly that certificate before the
+    /// agent sends anything. Without it, HTTPS servers are checked against the web PKI.
+    #[arg(global = true, long, env = "WHARF_SERVER_CERT_SHA256")]
+    pub server_cert_sha256: Option<String>,
+
     /// The cluster to join (must match the join token's).
     #[arg(global = true, long, env = "WHARF_CLUSTER")]
     pub cluster: Option<String>,

@@ -42,6 +42,8 @@ pub enum Ended {
 
 pub struct Connection {
     pub identity: Identity,
+    /// Whom to trust on a `wss://` server (its pinned certificate, or the web PKI).
+    pub tls: std::sync::Arc<rustls::ClientConfig>,
     pub facts: HelloFacts,
     pub supervisor: Supervisor,
     pub usage_every: Duration,
@@ -96,7 +98,8 @@ impl Connection {
             .write_buffer_size(SOCKET_BUFFER_BYTES)
             .max_message_size(Some(MAX_FRAME_BYTES))
             .max_frame_size(Some(MAX_FRAME_BYTES));
-        let (socket, _) = match tokio_tungstenite::connect_async_with_config(request, Some(config), true).await {
+        let connector = tokio_tungstenite::Connector::Rustls(self.tls.clone());
+        let (socket, _) = match tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, Some(connector)).await {
             Ok(ok) => ok,
             Err(WsError::Http(response)) if response.status().as_u16() == 401 => {
                 let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();

@@ -15,6 +15,7 @@ mod runtime;
 mod simulate;
 mod state;
 mod supervisor;
+mod tls;
 mod usage;
 
 use clap::Parser;
@@ -69,7 +70,8 @@ async fn run(args: AgentArgs) -> Result<(), String> {
         RuntimeKind::Simulated => Arc::new(runtime::simulated::Simulated::default()),
     };
     let facts = host::facts(&args, &runtime.capabilities())?;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| e.to_string())?;
+    let tls = tls::client_config(args.server_cert_sha256.as_deref())?;
+    let http = tls::http_client(&tls, Duration::from_secs(30))?;
     let version = VersionInfo { agent_version: Some(env!("CARGO_PKG_VERSION").into()), docker_version: runtime.engine_version() };
 
     let cleanup = Duration::from_secs(args.task_cleanup_wait_seconds);
@@ -85,6 +87,7 @@ async fn run(args: AgentArgs) -> Result<(), String> {
         }
         let connection = Connection {
             identity,
+            tls: tls.clone(),
             facts: HelloFacts {
                 hostname: facts.hostname.clone(),
                 cpu: facts.cpu,

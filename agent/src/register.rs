@@ -54,7 +54,7 @@ pub async fn register(
         version_info: Some(version),
     };
     let url = format!("{}/agent/v1/register", server.trim_end_matches('/'));
-    let response = http.post(&url).json(&input).send().await.map_err(|e| format!("cannot reach {url}: {e}"))?;
+    let response = http.post(&url).json(&input).send().await.map_err(|e| format!("cannot reach {url}: {}", causes(&e)))?;
     let status = response.status();
     let body = response.bytes().await.map_err(|e| format!("{url}: {e}"))?;
     if !status.is_success() {
@@ -74,4 +74,16 @@ pub async fn register(
         server: server.trim_end_matches('/').to_string(),
         credential: registered.credential,
     })
+}
+
+/// An error with its causes (a refused certificate is a few levels down a request error).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
 }

@@ -19,7 +19,8 @@ pub async fn run(args: AgentArgs, sim: SimulateArgs) -> Result<(), String> {
         return Err("--count is 1 to 100000".into());
     }
     let zones: Vec<String> = sim.zones.iter().map(|z| z.trim().to_string()).filter(|z| !z.is_empty()).collect();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(|e| e.to_string())?;
+    let tls = crate::tls::client_config(args.server_cert_sha256.as_deref())?;
+    let http = crate::tls::http_client(&tls, Duration::from_secs(60))?;
     let runtime = Simulated::default();
     let capabilities = crate::runtime::Runtime::capabilities(&runtime);
     let start_ms = sim.start_ms;
@@ -33,6 +34,7 @@ pub async fn run(args: AgentArgs, sim: SimulateArgs) -> Result<(), String> {
         let facts = host::facts(&one, &capabilities)?;
         let state = StateDir::open(&args.state_dir.join(format!("sim-{:04}", i + 1))).map_err(|e| e.to_string())?;
         let http = http.clone();
+        let tls = tls.clone();
         let delay = Duration::from_secs_f64(sim.ramp_seconds.max(0.0) * i as f64 / sim.count as f64);
         handles.push(tokio::spawn(async move {
             tokio::time::sleep(delay).await;
@@ -52,6 +54,7 @@ pub async fn run(args: AgentArgs, sim: SimulateArgs) -> Result<(), String> {
             let (supervisor, mut reports) = Supervisor::new(Arc::new(runtime), None, cleanup);
             let connection = Connection {
                 identity,
+                tls: tls.clone(),
                 facts: HelloFacts { hostname: facts.hostname, cpu: facts.cpu, memory: facts.memory, attributes: facts.attributes, docker_version: None },
                 supervisor,
                 usage_every: Duration::from_secs(one.usage_seconds.max(1)),

@@ -39,6 +39,19 @@ pub struct Config {
     #[arg(long = "allowed-host", env = "WHARF_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
 
+    /// HTTPS with this PEM certificate chain (with --tls-key): portal, API and agents.
+    #[arg(long, env = "WHARF_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "WHARF_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// HTTPS with a self-signed certificate made at first start and kept in DATA_DIR/tls;
+    /// agents pin it by the SHA-256 the install command carries.
+    #[arg(long, env = "WHARF_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
+    pub tls_self_signed: bool,
+
     /// Seconds between agent heartbeats; an agent silent for three is disconnected.
     #[arg(long, env = "WHARF_AGENT_HEARTBEAT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub agent_heartbeat_seconds: u64,
@@ -120,7 +133,12 @@ pub enum TokenAction {
 impl Config {
     /// The URL hosts reach this server at: as configured, else the address it listens on.
     pub fn public_url(&self, listening: SocketAddr) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{listening}"))
+        let scheme = if self.tls() { "https" } else { "http" };
+        self.public_url.clone().unwrap_or_else(|| format!("{scheme}://{listening}"))
+    }
+
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() || self.tls_self_signed
     }
 
     pub fn agent_binary(&self) -> Option<PathBuf> {

@@ -13,6 +13,7 @@ pub mod retention;
 pub mod setup_command;
 pub mod scheduling;
 pub mod store;
+pub mod tls;
 pub mod web_guard;
 
 use api::AppState;

@@ -38,7 +38,22 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let listen = listener.local_addr()?;
     let agent =
         wharf_server::api::AgentSettings { heartbeat: std::time::Duration::from_secs(config.agent_heartbeat_seconds), binary: config.agent_binary() };
-    let mut state = wharf_server::state(store, wharf_server::leptos_options(&site, listen), config.public_url(listen), agent);
+    let public_url = config.public_url(listen);
+    let tls = match (&config.tls_cert, &config.tls_key, config.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some(wharf_server::tls::load(cert, key)?),
+        (_, _, true) => {
+            let host = public_url.split("://").nth(1).and_then(|a| a.split(['/', ':']).next()).unwrap_or("localhost").to_string();
+            let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), listen.ip().to_string(), host];
+            names.dedup();
+            let (cert, key) = wharf_server::tls::self_signed(&config.data_dir.join("tls"), names)?;
+            Some(wharf_server::tls::load(&cert, &key)?)
+        }
+        _ => None,
+    };
+    let mut state = wharf_server::state(store, wharf_server::leptos_options(&site, listen), public_url, agent);
+    if let Some(identity) = &tls {
+        state.control.set_certificate(identity.sha256.clone(), identity.public_key_sha256.clone());
+    }
     state.guard = std::sync::Arc::new(wharf_server::web_guard::Guard::new(listen, &config.public_url(listen), &config.allowed_hosts));
     let scheduler = wharf_server::scheduling::Settings {
         interval: std::time::Duration::from_secs(config.scheduler_interval_seconds),
@@ -53,11 +68,20 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(%listen, backend = ?state.store.backend(), startup_ms = started.elapsed().as_millis() as u64, "serving");
     // Said whatever the log level: scripts wait for this line to learn the port (`--listen
     // 127.0.0.1:0` binds a free one).
-    println!("Wharf is up at http://{listen}");
-    axum::serve(listener, wharf_server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let app = wharf_server::app(state);
+    match &tls {
+        Some(identity) => {
+            println!("TLS certificate SHA-256: {}", identity.sha256);
+            println!("Wharf is up at https://{listen}");
+            wharf_server::tls::serve(listener, identity, app, shutdown).await?;
+        }
+        None => {
+            println!("Wharf is up at http://{listen}");
+            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown).await?;
+        }
+    }
     Ok(())
 }

@@ -164,7 +164,37 @@ fn client(token: Option<&str>) -> reqwest::Client {
     if let Some(token) = token {
         headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("token is a header value"));
     }
-    reqwest::Client::builder().timeout(Duration::from_secs(60)).default_headers(headers).build().expect("http client")
+    reqwest::Client::builder().timeout(Duration::from_secs(60)).default_headers(headers).use_preconfigured_tls(any_certificate()).build().expect("http client")
+}
+
+/// The harness's own client trusts whatever certificate a test server shows (it started the
+/// server itself); the agents under test check theirs by its pin.
+fn any_certificate() -> rustls::ClientConfig {
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    #[derive(Debug)]
+    struct Any(std::sync::Arc<rustls::crypto::CryptoProvider>);
+    impl ServerCertVerifier for Any {
+        fn verify_server_cert(&self, _: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: &ServerName<'_>, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &rustls::DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+        }
+        fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &rustls::DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(Any(provider)))
+        .with_no_client_auth()
 }
 
 impl Server {
@@ -246,13 +276,14 @@ impl Server {
         self.child = Some(child);
         // A restart keeps its port, so agents find it again.
         if self.port == 0 {
-            let port = eventually("the server to name its port", Duration::from_secs(60), || async {
+            let (scheme, port) = eventually("the server to name its port", Duration::from_secs(60), || async {
                 let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-                text.get(logged_before..)?.split("Wharf is up at http://127.0.0.1:").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u16>().ok()
+                let (scheme, rest) = text.get(logged_before..)?.split("Wharf is up at ").nth(1)?.split_once("://127.0.0.1:")?;
+                Some((scheme.to_string(), rest.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u16>().ok()?))
             })
             .await;
             self.port = port;
-            self.url = format!("http://127.0.0.1:{port}");
+            self.url = format!("{scheme}://127.0.0.1:{port}");
         }
         let http = self.http.clone();
         let ready = format!("{}/readyz", self.url);
@@ -310,6 +341,11 @@ impl Server {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// The SHA-256 of the TLS certificate the server announced, if it serves HTTPS.
+    pub fn certificate_sha256(&self) -> Option<String> {
+        self.log().lines().find_map(|l| l.strip_prefix("TLS certificate SHA-256: ").map(str::to_string))
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {

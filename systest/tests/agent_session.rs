@@ -260,3 +260,54 @@ async fn simulate_runs_many_instances_each_with_its_own_identity_and_zone() {
         .await;
     assert_eq!(second["failures"][0]["reason"], "RESOURCE:PORTS", "static host port 8080 is taken: {second}");
 }
+
+/// Over HTTPS with a self-signed certificate, a new host trusts the server only by the pins
+/// its install command carries: with a wrong one nothing is sent, not even the join token.
+#[tokio::test]
+async fn over_tls_a_new_host_checks_the_server_before_it_sends_its_token() {
+    let server = Server::start_with(1, &["--tls-self-signed"]).await;
+    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    let pin = server.certificate_sha256().expect("the server announces its certificate's SHA-256");
+    let cluster = unique("tls");
+    server.ok("POST", "/api/v1/clusters", Some(json!({ "clusterName": cluster }))).await;
+    let made = server.ok("POST", &format!("/api/v1/clusters/{cluster}/join-tokens"), Some(json!({}))).await;
+    let (token, command) = (made["token"].as_str().unwrap().to_string(), made["installCommand"].as_str().unwrap().to_string());
+    assert!(command.contains(&format!("--server-cert-sha256 {pin}")) && command.contains("--pinnedpubkey 'sha256//"), "{command}");
+    let key_pin = command.split("--server-key-sha256 '").nth(1).and_then(|r| r.split('\'').next()).unwrap().to_string();
+
+    // A host given another pin refuses the server; the token stays unused.
+    let wrong = format!("{}{}", if pin.starts_with('0') { "1" } else { "0" }, &pin[1..]);
+    let refused = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "--server-cert-sha256", &wrong, "--runtime", "simulated"]);
+    eventually("the agent to refuse the server", Duration::from_secs(20), || async { refused.log().contains("not the pinned one").then_some(()) }).await;
+    let tokens = server.ok("GET", &format!("/api/v1/clusters/{cluster}/join-tokens"), None).await;
+    assert!(tokens["joinTokens"][0]["lastUsedAt"].is_null(), "the token was never presented: {tokens}");
+    drop(refused);
+
+    // The install script fetches the agent only from the server with the pinned key.
+    let script = server.http.get(format!("{}/agent/install.sh", server.url)).send().await.unwrap().text().await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("install.sh"), &script).unwrap();
+    let install = |key: String| {
+        let (root, cluster, token, pin) = (root.path().to_path_buf(), cluster.clone(), token.clone(), pin.clone());
+        async move {
+            tokio::process::Command::new("sh")
+                .arg(root.join("install.sh"))
+                .args(["--cluster", &cluster, "--token", &token, "--server-cert-sha256", &pin, "--server-key-sha256", &key, "--root"])
+                .arg(&root)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let out = install("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into()).await;
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("pinned key"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = install(key_pin).await;
+    assert!(out.status.success(), "install.sh: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let env_file = root.path().join("etc/wharf/agent.env");
+    assert!(std::fs::read_to_string(&env_file).unwrap().contains(&format!("WHARF_SERVER_CERT_SHA256={pin}")));
+
+    // With the configuration it wrote, the host joins over wss:// and its agent connects.
+    let _agent = Agent::start(&["--config", env_file.to_str().unwrap(), "--runtime", "simulated"]);
+    let instance = server.connected(&cluster, 1).await.remove(0);
+    assert_eq!(instance["agentConnected"], true);
+}

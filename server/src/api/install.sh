@@ -5,7 +5,8 @@
 #
 # Options: --cluster NAME, --token TOKEN (both required), --runtime auto|docker|process,
 # --attribute NAME=VALUE (repeatable), --zone ZONE, --instance-type TYPE,
-# --root DIR (install under DIR instead of /, and do not start; DESTDIR works the same).
+# --root DIR (install under DIR instead of /, and do not start; DESTDIR works the same);
+# over HTTPS, --server-cert-sha256 HEX and --server-key-sha256 BASE64 pin the server.
 set -eu
 
 SERVER='@SERVER@'
@@ -17,6 +18,8 @@ ATTRIBUTES=''
 ZONE=''
 INSTANCE_TYPE=''
 ROOT="${DESTDIR:-}"
+CERT_SHA256=''
+KEY_SHA256=''
 
 fail() { echo "wharf-agent install: $*" >&2; exit 1; }
 
@@ -29,6 +32,8 @@ while [ $# -gt 0 ]; do
     --zone) ZONE="${2:-}"; shift 2 ;;
     --instance-type) INSTANCE_TYPE="${2:-}"; shift 2 ;;
     --root) ROOT="${2:-}"; shift 2 ;;
+    --server-cert-sha256) CERT_SHA256="${2:-}"; shift 2 ;;
+    --server-key-sha256) KEY_SHA256="${2:-}"; shift 2 ;;
     -h|--help) sed -n '2,9p' "$0" 2>/dev/null || true; exit 0 ;;
     *) fail "unknown option $1 (see --help)" ;;
   esac
@@ -46,7 +51,11 @@ mkdir -p "$BIN_DIR" "$CONF_DIR" "$UNIT_DIR" "$ROOT$STATE_DIR"
 
 TMP="$(mktemp "$BIN_DIR/.wharf-agent.XXXXXX")"
 trap 'rm -f "$TMP"' EXIT
-if command -v curl >/dev/null 2>&1; then
+case "$SERVER" in https://*) [ -n "$KEY_SHA256" ] || fail "--server-key-sha256 is required with HTTPS (the install command carries it)" ;; esac
+if [ -n "$KEY_SHA256" ]; then
+  command -v curl >/dev/null 2>&1 || fail "needs curl to check the server's key"
+  curl -fsSLk --pinnedpubkey "sha256//$KEY_SHA256" "$SERVER/agent/wharf-agent" -o "$TMP" || fail "cannot download $SERVER/agent/wharf-agent from a server with the pinned key"
+elif command -v curl >/dev/null 2>&1; then
   curl -fsSL "$SERVER/agent/wharf-agent" -o "$TMP" || fail "cannot download $SERVER/agent/wharf-agent"
 elif command -v wget >/dev/null 2>&1; then
   wget -q -O "$TMP" "$SERVER/agent/wharf-agent" || fail "cannot download $SERVER/agent/wharf-agent"
@@ -70,6 +79,7 @@ WHARF_RUNTIME=$RUNTIME
 WHARF_ATTRIBUTES=$ATTRIBUTES
 WHARF_ZONE=$ZONE
 WHARF_INSTANCE_TYPE=$INSTANCE_TYPE
+WHARF_SERVER_CERT_SHA256=$CERT_SHA256
 CONF
 umask 022
 

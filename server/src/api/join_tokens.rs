@@ -17,6 +17,9 @@ pub struct CreatedJoinToken {
     join_token: JoinToken,
     /// The token in clear, shown this once: `wharf-agent --token …`.
     token: String,
+    /// The command that installs and starts an agent with it on a new host (over HTTPS it
+    /// carries the server's certificate and key pins).
+    install_command: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -41,7 +44,8 @@ pub async fn create(
     Body(input): Body<CreateJoinTokenInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedJoinToken>)> {
     let (join_token, token) = gate.create_join_token(&cluster, input).await?;
-    Ok((StatusCode::CREATED, Json(CreatedJoinToken { join_token, token })))
+    let install_command = gate.agent_install_command(&cluster, &token);
+    Ok((StatusCode::CREATED, Json(CreatedJoinToken { join_token, token, install_command })))
 }
 
 /// Lists the cluster's join tokens (never their secrets), newest first.

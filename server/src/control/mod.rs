@@ -40,11 +40,25 @@ pub struct Control {
     /// Task reports' batch writer, started on first use (it needs the runtime).
     reports: std::sync::Arc<std::sync::OnceLock<reports::ReportQueue>>,
     events: Events,
+    /// The server's TLS certificate's pins (None without TLS): its SHA-256, which agents pin,
+    /// and its public key's, which curl pins.
+    certificate: std::sync::Arc<std::sync::OnceLock<(String, String)>>,
 }
 
 impl Control {
     pub fn new(store: Store, agents: Agents, public_url: String) -> Self {
-        Self { store, agents, public_url: public_url.trim_end_matches('/').to_string(), reports: Default::default(), events: Events::default() }
+        let public_url = public_url.trim_end_matches('/').to_string();
+        Self { store, agents, public_url, reports: Default::default(), events: Events::default(), certificate: Default::default() }
+    }
+
+    /// The server's TLS certificate's pins, set once at start.
+    pub fn set_certificate(&self, sha256: String, public_key_sha256: String) {
+        let _ = self.certificate.set((sha256, public_key_sha256));
+    }
+
+    /// The certificate's SHA-256 (hex) and its public key's (base64), with TLS.
+    pub fn certificate_pins(&self) -> Option<(&str, &str)> {
+        self.certificate.get().map(|(c, k)| (c.as_str(), k.as_str()))
     }
 
     /// The live feed of committed changes.
@@ -454,6 +468,14 @@ impl Backend for Control {
     }
 
     fn agent_install_command(&self, cluster: &str, token: &str) -> String {
-        format!("curl -fsSL {}/agent/install.sh | sudo sh -s -- --cluster {cluster} --token {token}", self.public_url)
+        match self.certificate_pins() {
+            // No CA vouches for a self-signed certificate: curl checks the server's public key
+            // against the pin instead (-k only skips the CA check), and so does the agent.
+            Some((cert, key)) => format!(
+                "curl -fsSLk --pinnedpubkey 'sha256//{key}' {url}/agent/install.sh | sudo sh -s -- --cluster {cluster} --token {token} --server-cert-sha256 {cert} --server-key-sha256 '{key}'",
+                url = self.public_url
+            ),
+            None => format!("curl -fsSL {}/agent/install.sh | sudo sh -s -- --cluster {cluster} --token {token}", self.public_url),
+        }
     }
 }
