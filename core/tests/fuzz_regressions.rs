@@ -3,10 +3,13 @@
 
 use std::path::Path;
 
+/// A fuzz target's name and its entry point.
+type Target = (&'static str, fn(&[u8]));
+
 #[test]
 fn every_kept_fuzz_input_is_answered_without_a_panic() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
-    let targets: [(&str, fn(&[u8])); 4] = [
+    let targets: [Target; 4] = [
         ("task_definition", wharf_core::fuzzing::task_definition),
         ("agent_message", wharf_core::fuzzing::agent_message),
         ("server_message", wharf_core::fuzzing::server_message),
