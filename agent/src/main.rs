@@ -70,6 +70,7 @@ async fn run(args: AgentArgs) -> Result<(), String> {
         RuntimeKind::Simulated => Arc::new(runtime::simulated::Simulated::default()),
     };
     let facts = host::facts(&args, &runtime.capabilities())?;
+    tls::check_server(args.server.as_deref(), args.server_cert_sha256.as_deref())?;
     let tls = tls::client_config(args.server_cert_sha256.as_deref())?;
     let http = tls::http_client(&tls, Duration::from_secs(30))?;
     let version = VersionInfo { agent_version: Some(env!("CARGO_PKG_VERSION").into()), docker_version: runtime.engine_version() };

@@ -19,6 +19,7 @@ pub async fn run(args: AgentArgs, sim: SimulateArgs) -> Result<(), String> {
         return Err("--count is 1 to 100000".into());
     }
     let zones: Vec<String> = sim.zones.iter().map(|z| z.trim().to_string()).filter(|z| !z.is_empty()).collect();
+    crate::tls::check_server(args.server.as_deref(), args.server_cert_sha256.as_deref())?;
     let tls = crate::tls::client_config(args.server_cert_sha256.as_deref())?;
     let http = crate::tls::http_client(&tls, Duration::from_secs(60))?;
     let runtime = Simulated::default();

@@ -49,6 +49,15 @@ pub fn parse_pin(text: &str) -> Result<[u8; 32], String> {
     bytes.try_into().map_err(|_| "--server-cert-sha256: 64 hexadecimal digits (a SHA-256)".to_string())
 }
 
+/// Refuses a pin that could not be checked: with a plain `http://` server there is no
+/// certificate, and an agent told to pin one must not talk in the clear instead.
+pub fn check_server(server: Option<&str>, pin: Option<&str>) -> Result<(), String> {
+    match (server, pin) {
+        (Some(url), Some(_)) if !url.starts_with("https://") => Err(format!("--server-cert-sha256 needs an https:// server, not {url}")),
+        _ => Ok(()),
+    }
+}
+
 /// The client configuration for a pin, or for the web PKI.
 pub fn client_config(pin: Option<&str>) -> Result<Arc<rustls::ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -38,12 +38,6 @@ pub fn IfAllowed(#[prop(into, optional)] family: Signal<Option<String>>, check: 
     }
 }
 
-/// The family a task definition's name or ARN names (`arn:…:task-definition/web:3` → `web`).
-pub fn family_of(name_or_arn: &str) -> String {
-    let name = name_or_arn.rsplit('/').next().unwrap_or(name_or_arn);
-    name.split(':').next().unwrap_or(name).to_string()
-}
-
 /// One of the account forms: a title, a short text, and username and password fields.
 #[component]
 fn AccountForm(title: &'static str, intro: &'static str, action: &'static str, submit: &'static str, new_password: bool) -> impl IntoView {

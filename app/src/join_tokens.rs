@@ -34,8 +34,7 @@ pub async fn revoke_join_token(cluster: String, id: String) -> PortalResult<Join
 }
 
 /// Lifetimes offered by the form, in seconds (empty = no expiry).
-const LIFETIMES: [(&str, &str); 5] =
-    [("", "Never expires"), ("3600", "1 hour"), ("86400", "1 day"), ("604800", "7 days"), ("2592000", "30 days")];
+const LIFETIMES: [(&str, &str); 4] = [("86400", "1 day"), ("3600", "1 hour"), ("604800", "7 days"), ("2592000", "30 days")];
 
 #[component]
 pub fn JoinTokens(#[prop(into)] cluster: Signal<String>) -> impl IntoView {

@@ -1,6 +1,5 @@
 /*! Services: the table a cluster shows, the create form, and a service's page. */
 
-use crate::account::family_of;
 use crate::components::{Checkbox, DataRegion, PageHeader, StatusBadge, short_time};
 use crate::error::{FieldErrorList, PortalError, PortalResult};
 use leptos::prelude::*;
@@ -459,7 +458,7 @@ pub fn ServicePage() -> impl IntoView {
                         }}
                     </section>
                     {live.then(|| {
-                        let family = Signal::stored(Some(family_of(&s.config.task_definition)));
+                        let family = Signal::stored(Some(wharf_core::task_definition::family_of(&s.config.task_definition).to_string()));
                         let service = s.clone();
                         view! {
                             <crate::account::IfAllowed family check=|a| a.deploy>

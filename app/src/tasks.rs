@@ -120,7 +120,7 @@ pub fn TaskPage() -> impl IntoView {
                         </dl>
                         {t.stopped_reason.clone().map(|r| view! { <div class="notice" id="stopped-reason"><strong>"Stopped reason: "</strong>{r}</div> })}
                         {(live && !stopping).then(|| view! {
-                            <crate::account::IfAllowed family=Signal::stored(Some(crate::account::family_of(&t.task_definition_arn))) check=|a| a.deploy>
+                            <crate::account::IfAllowed family=Signal::stored(Some(wharf_core::task_definition::family_of(&t.task_definition_arn).to_string())) check=|a| a.deploy>
                                 <form class="inline-form" on:submit=move |ev| {
                                     ev.prevent_default();
                                     stop.dispatch(StopTask { cluster: cluster(), id: id(), reason: reason.get_untracked() });

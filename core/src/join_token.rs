@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 /// Shortest and longest lifetime a token may be given.
 pub const MIN_EXPIRY_SECONDS: i64 = 60;
 pub const MAX_EXPIRY_SECONDS: i64 = 366 * 24 * 3600;
+/// A token's lifetime when none is asked for: a token left lying around stops working.
+pub const DEFAULT_EXPIRY_SECONDS: i64 = 24 * 3600;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -14,7 +16,7 @@ pub struct CreateJoinTokenInput {
     /// What the token is for, e.g. "rack 3".
     #[serde(default)]
     pub description: Option<String>,
-    /// Lifetime in seconds; no expiry when absent.
+    /// Lifetime in seconds; a day when absent.
     #[serde(default)]
     pub expires_in_seconds: Option<i64>,
 }

@@ -22,6 +22,8 @@ fn every_kept_fuzz_input_is_answered_without_a_panic() {
         for entry in entries {
             let path = entry.unwrap().path();
             let data = std::fs::read(&path).unwrap();
+            // A panic below names its input first.
+            eprintln!("replaying {}", path.display());
             run(&data);
             replayed += 1;
         }

@@ -34,8 +34,7 @@ pub fn state(store: store::Store, leptos: LeptosOptions, public_url: String, age
     // Loopback names and the public URL's host; a server binary adds its own (`--allowed-host`).
     let guard = Arc::new(web_guard::Guard::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), &public_url, &[]));
     let control = Arc::new(control::Control::new(store.clone(), agents::Agents::default(), public_url));
-    let backend: SharedBackend = control.clone();
-    AppState { backend, control, store, leptos, metrics: Arc::default(), agent: Arc::new(agent), guard, accounts_exist: Arc::default() }
+    AppState { control, store, leptos, metrics: Arc::default(), agent: Arc::new(agent), guard, accounts_exist: Arc::default() }
 }
 
 /// Background work of a running server: agent heartbeats and silence detection, and the

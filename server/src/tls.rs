@@ -66,16 +66,18 @@ pub fn self_signed(dir: &Path, names: Vec<String>) -> Result<(PathBuf, PathBuf),
     std::fs::create_dir_all(dir).map_err(|source| TlsError::File { path: dir.display().to_string(), source })?;
     let made = rcgen::generate_simple_self_signed(names)?;
     let write = |path: &Path, text: String| std::fs::write(path, text).map_err(|source| TlsError::File { path: path.display().to_string(), source });
-    write(&key, made.signing_key.serialize_pem())?;
-    restrict(&key);
+    write_private(&key, made.signing_key.serialize_pem())?;
     write(&cert, made.cert.pem())?;
     Ok((cert, key))
 }
 
-/// The key file is the server's alone.
-fn restrict(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+/// The key file is the server's alone from the moment it exists.
+fn write_private(path: &Path, text: String) -> Result<(), TlsError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed = |source| TlsError::File { path: path.display().to_string(), source };
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(failed)?;
+    file.write_all(text.as_bytes()).map_err(failed)
 }
 
 /// Serves `app` over TLS on `listener` until `shutdown` completes. Each connection's peer

@@ -409,6 +409,11 @@ mod join_tokens {
         assert!(token.starts_with(&format!("wjt_{id}_")));
         assert_eq!(body["joinToken"]["status"], "ACTIVE");
         assert!(body["joinToken"]["expiresAt"].is_string());
+        // Without a lifetime a token still expires, a day later.
+        let (_, unbounded) = h.post("/api/v1/clusters/edge/join-tokens", json!({})).await;
+        let (created, expires) = (unbounded["joinToken"]["createdAt"].as_str().unwrap(), unbounded["joinToken"]["expiresAt"].as_str().unwrap());
+        let day = chrono::DateTime::parse_from_rfc3339(expires).unwrap() - chrono::DateTime::parse_from_rfc3339(created).unwrap();
+        assert!((day.num_seconds() - 86_400).abs() <= 1, "{unbounded}");
 
         let (_, list) = h.get("/api/v1/clusters/edge/join-tokens").await;
         assert_eq!(list["joinTokens"][0]["description"], "rack 3");

@@ -404,9 +404,11 @@ async fn two_teams_on_one_cluster_see_and_change_only_their_own() {
     let (status, _) = w.as_(Who::Outsider, Method::POST, "/api/v1/task-definitions", Some(serde_json::from_str(&fa).unwrap())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(w.names(Who::Admin, "/api/v1/task-definitions?familyPrefix=fa", "taskDefinitions", "family").await.len(), 1, "still one revision of fa");
-    // A service cannot be moved to another team's family.
-    let (status, _) = w.as_(Who::Maintainer, Method::PATCH, "/api/v1/clusters/ca/services/sa", Some(json!({ "taskDefinition": "fb" }))).await;
+    // A service cannot be moved to another team's family, even by someone who deploys in both.
+    w.admin(Method::PUT, "/api/v1/teams/b/members/deployer", json!({ "role": "deployer" })).await;
+    let (status, refused) = w.as_(Who::Deployer, Method::PATCH, "/api/v1/clusters/ca/services/sa", Some(json!({ "taskDefinition": "fb" }))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(refused["message"].as_str().unwrap().contains("belongs to another team than the service"), "{refused}");
     // Every refusal is in the audit log, where team a's maintainer reads it.
     let (_, audit) = w.as_(Who::Maintainer, Method::GET, "/api/v1/audit?team=a", None).await;
     let denied: Vec<&Value> = audit["entries"].as_array().unwrap().iter().filter(|e| e["result"] == "denied" && e["actor"] == "outsider").collect();
@@ -481,4 +483,44 @@ async fn sign_in_is_throttled_and_sessions_end_on_sign_out() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _, _) = w.h.send(Method::GET, "/api/v1/session", &with_cookie, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ended on the server");
+}
+
+#[tokio::test]
+async fn a_family_of_no_team_stays_an_admins_and_team_tokens_grant_nothing() {
+    let w = world().await;
+    let legacy = common::fixture("busybox-httpd.json").replace("\"hello-httpd\"", "\"legacy\"");
+    let legacy: Value = serde_json::from_str(&legacy).unwrap();
+    // As a family made before teams existed: registered by an admin without a team.
+    w.admin(Method::POST, "/api/v1/task-definitions", legacy.clone()).await;
+    for uri in ["/api/v1/task-definitions", "/api/v1/task-definitions?team=a"] {
+        let (status, refused) = w.as_(Who::Deployer, Method::POST, uri, Some(legacy.clone())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}: {refused}");
+    }
+    let (status, _) = w.as_(Who::Maintainer, Method::GET, "/api/v1/task-definitions/legacy:1", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(w.names(Who::Admin, "/api/v1/task-definitions?familyPrefix=legacy", "taskDefinitions", "family").await.len(), 1, "no revision was added");
+    // A team token acts for its team, and grants nothing.
+    let (_, made) = w.as_(Who::Admin, Method::POST, "/api/v1/tokens", Some(json!({ "team": "a", "role": "maintainer" }))).await;
+    let team_token = made["token"].as_str().unwrap();
+    let (status, _) = w.h.call_as(team_token, Method::GET, "/api/v1/clusters/ca/services/sa", None).await;
+    assert_eq!(status, StatusCode::OK);
+    for (method, uri, body) in [
+        (Method::POST, "/api/v1/tokens", json!({ "team": "a", "role": "viewer" })),
+        (Method::POST, "/api/v1/tokens", json!({ "role": "viewer" })),
+        (Method::PUT, "/api/v1/teams/a/members/spare", json!({ "role": "viewer" })),
+    ] {
+        let (status, refused) = w.h.call_as(team_token, method.clone(), uri, Some(body.to_string())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {uri}: {refused}");
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_is_counted_whole() {
+    let w = world().await;
+    let wrong = json!({ "username": "viewer", "password": "wrong password" }).to_string();
+    let guesses = (0..12).map(|_| w.h.call_as("", Method::POST, "/api/v1/session", Some(wrong.clone())));
+    let answers = futures_util::future::join_all(guesses).await;
+    let refused = answers.iter().filter(|(s, _)| *s == StatusCode::UNAUTHORIZED).count();
+    let throttled = answers.iter().filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((refused, throttled), (5, 7), "five guesses checked, the rest made to wait");
 }

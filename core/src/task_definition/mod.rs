@@ -343,3 +343,10 @@ pub fn requires_attributes(spec: &TaskDefinitionSpec) -> Vec<Attribute> {
     }
     names.into_iter().map(|name| Attribute { name, value: None }).collect()
 }
+
+/// The family a task definition's name or ARN names (`arn:…:task-definition/web:3` → `web`):
+/// what decides which team a service or task belongs to.
+pub fn family_of(name_or_arn: &str) -> &str {
+    let name = name_or_arn.rsplit('/').next().unwrap_or(name_or_arn);
+    name.split(':').next().unwrap_or(name)
+}

@@ -51,7 +51,7 @@ mkdir -p "$BIN_DIR" "$CONF_DIR" "$UNIT_DIR" "$ROOT$STATE_DIR"
 
 TMP="$(mktemp "$BIN_DIR/.wharf-agent.XXXXXX")"
 trap 'rm -f "$TMP"' EXIT
-case "$SERVER" in https://*) [ -n "$KEY_SHA256" ] || fail "--server-key-sha256 is required with HTTPS (the install command carries it)" ;; esac
+case "$SERVER" in https://*) { [ -n "$KEY_SHA256" ] && [ -n "$CERT_SHA256" ]; } || fail "--server-key-sha256 and --server-cert-sha256 are required with HTTPS (the install command carries them)" ;; esac
 if [ -n "$KEY_SHA256" ]; then
   command -v curl >/dev/null 2>&1 || fail "needs curl to check the server's key"
   curl -fsSLk --pinnedpubkey "sha256//$KEY_SHA256" "$SERVER/agent/wharf-agent" -o "$TMP" || fail "cannot download $SERVER/agent/wharf-agent from a server with the pinned key"

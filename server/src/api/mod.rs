@@ -27,7 +27,6 @@ use serde::Deserialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use utoipa::{IntoParams, OpenApi};
-use wharf_app::backend::SharedBackend;
 use wharf_core::WharfError;
 use wharf_core::page::{Page, PageRequest};
 
@@ -36,9 +35,8 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
-    /// What the portal and the API share.
-    pub backend: SharedBackend,
-    /// The same commands, with the agent-only ones (registration).
+    /// The commands, ungated: requests reach them through [`Gated`] (the portal through the
+    /// same gate, provided per request); agents' own routes check their credentials.
     pub control: Arc<crate::control::Control>,
     pub store: Store,
     pub leptos: LeptosOptions,

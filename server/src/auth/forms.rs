@@ -25,7 +25,9 @@ pub struct SignInForm {
 
 /// Only a local path: a sign-in link must not send people to another site.
 fn local_path(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/" }
+    // Browsers drop tabs and newlines from URLs, and read `\` as `/`: `/\t/evil` is `//evil`.
+    let plain = next.chars().all(|c| c.is_ascii_graphic()) && !next.contains('\\');
+    if plain && next.starts_with('/') && !next.starts_with("//") { next } else { "/" }
 }
 
 fn encode(text: &str) -> String {
@@ -92,7 +94,7 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(super::local_path("/clusters/a"), "/clusters/a");
-        for foreign in ["https://evil.example/", "//evil.example/", "/\\evil.example", ""] {
+        for foreign in ["https://evil.example/", "//evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil.example", "/ /x", ""] {
             assert_eq!(super::local_path(foreign), "/", "{foreign}");
         }
     }

@@ -122,16 +122,22 @@ impl Control {
         Ok(NewSession { secret, csrf_token, subject })
     }
 
-    /// Checks a username and password, throttled per account and per address.
+    /// Checks a username and password, throttled per account and address, and per address.
+    /// Every attempt counts as a failure until it succeeds, in one transaction with the count,
+    /// so a burst of parallel guesses is counted whole; an account is throttled from the
+    /// address that guesses, not from everywhere (no one locks the admin out from afar).
     pub async fn sign_in(&self, input: &Credentials, caller: &Caller) -> Result<NewSession> {
         let now = chrono::Utc::now();
         let since = at(now - THROTTLE_WINDOW);
-        let (by_user, by_addr) = (format!("user:{}", input.username), format!("addr:{}", caller.source));
+        let (by_account, by_addr) = (format!("user:{}@{}", input.username, caller.source), format!("addr:{}", caller.source));
         {
-            let mut conn = self.read().await?;
-            let user_failures = credentials::login_failures_since(&mut conn, &by_user, &since).await?;
-            let addr_failures = credentials::login_failures_since(&mut conn, &by_addr, &since).await?;
-            if user_failures >= FAILURES_PER_ACCOUNT || addr_failures >= FAILURES_PER_ADDRESS {
+            let mut w = self.store.write().await?;
+            credentials::record_login_failure(w.conn(), &by_account, &at(now)).await?;
+            credentials::record_login_failure(w.conn(), &by_addr, &at(now)).await?;
+            let account_tries = credentials::login_failures_since(w.conn(), &by_account, &since).await?;
+            let addr_tries = credentials::login_failures_since(w.conn(), &by_addr, &since).await?;
+            w.commit().await?;
+            if account_tries > FAILURES_PER_ACCOUNT || addr_tries > FAILURES_PER_ADDRESS {
                 return Err(WharfError::new(ErrorKind::Throttled, "too many failed sign-ins; wait 15 minutes and try again"));
             }
         }
@@ -143,14 +149,12 @@ impl Control {
             _ => None,
         };
         let Some(subject) = subject else {
-            let mut w = self.store.write().await?;
-            credentials::record_login_failure(w.conn(), &by_user, &at(now)).await?;
-            credentials::record_login_failure(w.conn(), &by_addr, &at(now)).await?;
-            w.commit().await?;
             return Err(WharfError::unauthorized("password", "wrong username or password, or the account is disabled"));
         };
+        // Proven: this account's attempts from here no longer count.
         let mut w = self.store.write().await?;
-        credentials::forget_login_failures(w.conn(), &by_user, &since).await?;
+        credentials::forget_login_failures(w.conn(), &by_account, &since).await?;
+        credentials::forget_attempt(w.conn(), &by_addr, &at(now)).await?;
         w.commit().await?;
         self.open_session(subject).await
     }

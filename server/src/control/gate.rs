@@ -23,7 +23,7 @@ use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
 use wharf_core::page::{Page, Paged};
 use wharf_core::service::{CreateServiceInput, Service, UpdateServiceInput};
 use wharf_core::task::Task;
-use wharf_core::task_definition::{TaskDefinition, TaskDefinitionFamily, TaskDefinitionStatus};
+use wharf_core::task_definition::{TaskDefinition, TaskDefinitionFamily, TaskDefinitionStatus, family_of};
 use wharf_core::task_input::{RunTaskInput, StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
 use wharf_core::topology::{Detail, Topology};
 
@@ -34,12 +34,6 @@ pub struct Caller {
     pub subject: Option<Subject>,
     /// The peer's address, for the audit log.
     pub source: String,
-}
-
-/// The family a task definition's name or ARN names (`arn:…:task-definition/web:3` → `web`).
-pub fn family_of(name_or_arn: &str) -> &str {
-    let name = name_or_arn.rsplit('/').next().unwrap_or(name_or_arn);
-    name.split(':').next().unwrap_or(name)
 }
 
 pub struct Gate {
@@ -223,13 +217,19 @@ impl Backend for Gate {
     async fn register_task_definition(&self, document: Value, team: Option<String>) -> Result<(TaskDefinition, Vec<String>)> {
         let who = self.who()?.clone();
         let family = document.get("family").and_then(Value::as_str).unwrap_or_default().to_string();
-        let team = match team {
-            Some(t) => Some(t),
-            None => match self.family_team(&family).await? {
-                Some(t) => Some(t),
-                None if who.admin => None,
-                None => Some(who.default_team(Role::Deployer).map_err(WharfError::from)?),
-            },
+        let existing = accounts::family_team(&mut *self.read().await?, &family).await?;
+        let team = match (existing, team) {
+            // A family of no team (made before teams, or its team deleted) is an admin's.
+            (Some(None), _) if !who.admin => {
+                let reason = format!("'{family}' belongs to no team; only an admin may register it");
+                self.audit("RegisterTaskDefinition", &family, None, "denied", &reason).await;
+                return Err(Denied(reason).into());
+            }
+            (Some(None), _) => None,
+            (Some(Some(owner)), _) => Some(owner),
+            (None, Some(t)) => Some(t),
+            (None, None) if who.admin => None,
+            (None, None) => Some(who.default_team(Role::Deployer).map_err(WharfError::from)?),
         };
         if let Some(t) = &team {
             self.check(Action::Deploy, Resource::Team { team: t, cluster_shared_with: None }, "RegisterTaskDefinition", &family).await?;
@@ -458,11 +458,12 @@ fn redact(mut topology: Topology, readable: &Option<(HashMap<String, String>, Su
     if readable.is_none() {
         return topology;
     }
-    let hidden: Vec<String> = topology.services.iter().filter(|s| !may_read(readable, family_of(&s.task_definition))).map(|s| s.service_name.clone()).collect();
-    topology.services.retain(|s| !hidden.contains(&s.service_name));
+    topology.services.retain(|s| may_read(readable, family_of(&s.task_definition)));
+    let shown: Vec<String> = topology.services.iter().map(|s| s.service_name.clone()).collect();
     for instance in &mut topology.instances {
         instance.tasks.retain(|t| may_read(readable, family_of(&t.task_definition)));
-        instance.tasks_by_service.retain(|name, _| !hidden.contains(name));
+        // Counts of the caller's own services only (not of one-off tasks or gone services).
+        instance.tasks_by_service.retain(|name, _| shown.contains(name));
     }
     topology
 }

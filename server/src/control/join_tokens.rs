@@ -21,9 +21,8 @@ fn fresh_token() -> (String, String) {
 pub async fn create(store: &Store, cluster: &str, input: CreateJoinTokenInput) -> Result<(JoinToken, String)> {
     input.validate()?;
     let now = chrono::Utc::now();
-    let expires_at = input
-        .expires_in_seconds
-        .map(|s| (now + chrono::Duration::seconds(s)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let lifetime = input.expires_in_seconds.unwrap_or(wharf_core::join_token::DEFAULT_EXPIRY_SECONDS);
+    let expires_at = Some((now + chrono::Duration::seconds(lifetime)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
     let now = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let (id, secret) = fresh_token();
     let mut w = store.write().await?;

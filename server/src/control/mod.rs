@@ -253,7 +253,11 @@ impl Backend for Control {
             if !store::accounts::team_exists(w.conn(), team).await? {
                 return Err(WharfError::invalid_field("team", format!("no team named '{team}'")));
             }
-            store::accounts::claim_family(w.conn(), &family, team).await?;
+            // Only a family born in this transaction is claimed; an existing one keeps its
+            // team, or its lack of one.
+            if revision == 1 {
+                store::accounts::claim_family(w.conn(), &family, team).await?;
+            }
             let owner = store::accounts::family_team(w.conn(), &family).await?.flatten();
             if owner.as_deref() != Some(team.as_str()) {
                 return Err(WharfError::new(wharf_core::ErrorKind::AccessDenied, format!("the family '{family}' belongs to another team")));

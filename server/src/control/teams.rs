@@ -10,7 +10,7 @@ use crate::auth::secrets;
 use crate::store::{self, StoreError, accounts, clusters, credentials};
 use wharf_app::backend::Result;
 use wharf_core::WharfError;
-use wharf_core::access::{Action, Denied, Grant, Resource, Role, decide};
+use wharf_core::access::{Action, Denied, Grant, Resource, Role, Subject, decide};
 use wharf_core::account::{ApiToken, ChangePasswordInput, CreateTeamInput, CreateTokenInput, CreateUserInput, Credentials, Member, SetMemberInput, Team, UpdateUserInput, User, check_account_name, check_password};
 use wharf_core::FieldErrors;
 
@@ -71,7 +71,8 @@ impl Gate {
         out
     }
 
-    /// Anyone changes their own password, proving the current one; their other sessions end.
+    /// Anyone changes their own password, proving the current one; every session of theirs
+    /// ends (this one too: sign in again with the new password).
     pub async fn change_password(&self, input: ChangePasswordInput) -> Result<()> {
         let username = self.who()?.username.clone();
         let mut errors = FieldErrors::new();
@@ -151,8 +152,19 @@ impl Gate {
         out
     }
 
+    /// A person's own credential: a team token acts for a team, and grants nothing (else
+    /// one maintainer's token would outlive their membership through the tokens it made).
+    fn person(&self) -> Result<Subject> {
+        let who = self.who()?.clone();
+        if who.username.starts_with("team:") {
+            return Err(Denied("a team token cannot add members or make tokens; a maintainer does, signed in or with their own token".into()).into());
+        }
+        Ok(who)
+    }
+
     /// Adds a member or changes their role; a maintainer grants up to maintainer, never admin.
     pub async fn set_member(&self, team: &str, username: &str, input: SetMemberInput) -> Result<Team> {
+        self.person()?;
         let role = input.role()?;
         let target = format!("{team}/{username}");
         self.check_on(Action::Grant(role), team, "SetTeamMember", &target).await?;
@@ -172,6 +184,7 @@ impl Gate {
     }
 
     pub async fn remove_member(&self, team: &str, username: &str) -> Result<Team> {
+        self.person()?;
         let target = format!("{team}/{username}");
         self.check_on(Action::Grant(Role::Maintainer), team, "RemoveTeamMember", &target).await?;
         let out = async {
@@ -190,7 +203,7 @@ impl Gate {
     /// A user token (never more than its creator has) or a team token (a maintainer's).
     pub async fn create_token(&self, input: CreateTokenInput) -> Result<(ApiToken, String)> {
         let (grant, expires_in) = input.validate()?;
-        let who = self.who()?.clone();
+        let who = self.person()?;
         let target = input.team.clone().unwrap_or_else(|| who.username.clone());
         let grant = match (&input.team, grant) {
             (Some(team), grant) => {
@@ -205,9 +218,6 @@ impl Gate {
                 Grant::Team(role)
             }
             (None, grant) => {
-                if who.username.starts_with("team:") {
-                    return Err(WharfError::from(Denied("a team token cannot create tokens for a user".into())));
-                }
                 let highest = if who.admin { Grant::Admin } else { Grant::Team(who.teams.iter().map(|m| m.role).max().or(who.every_team).unwrap_or(Role::Viewer)) };
                 let grant = grant.unwrap_or(highest);
                 let allowed = match (grant, highest) {

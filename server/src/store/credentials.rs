@@ -155,6 +155,12 @@ pub async fn login_failures_since(conn: &mut AnyConnection, subject: &str, since
     Ok(sqlx::query("SELECT COUNT(*) FROM login_failures WHERE subject = $1 AND at > $2").bind(subject).bind(since).fetch_one(conn).await?.try_get(0)?)
 }
 
+/// Takes back one counted attempt (it succeeded).
+pub async fn forget_attempt(conn: &mut AnyConnection, subject: &str, at: &str) -> Result<()> {
+    sqlx::query("DELETE FROM login_failures WHERE subject = $1 AND at = $2").bind(subject).bind(at).execute(conn).await?;
+    Ok(())
+}
+
 pub async fn forget_login_failures(conn: &mut AnyConnection, subject: &str, before: &str) -> Result<()> {
     sqlx::query("DELETE FROM login_failures WHERE subject = $1 OR at < $2").bind(subject).bind(before).execute(conn).await?;
     Ok(())
