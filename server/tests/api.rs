@@ -416,7 +416,8 @@ mod join_tokens {
         assert!((day.num_seconds() - 86_400).abs() <= 1, "{unbounded}");
 
         let (_, list) = h.get("/api/v1/clusters/edge/join-tokens").await;
-        assert_eq!(list["joinTokens"][0]["description"], "rack 3");
+        let listed = list["joinTokens"].as_array().unwrap().iter().find(|t| t["id"] == id.as_str()).expect("the token is listed");
+        assert_eq!(listed["description"], "rack 3");
         assert!(!list.to_string().contains(&token[21..]), "a listing never shows the secret");
         // The store holds a hash, not the secret.
         let secret = &token[21..];
