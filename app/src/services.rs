@@ -350,6 +350,8 @@ pub fn ServicePage() -> impl IntoView {
         move || (cluster(), name(), update.version().get(), delete.version().get(), live.version.get()),
         |(c, n, _, _, _)| get_service(c, n),
     );
+    let revisions = Resource::new(|| (), |_| active_revisions());
+    let editable = Resource::new(move || (cluster(), name(), update.version().get(), delete.version().get()), |(c, n, _, _)| get_service(c, n));
     let after = crate::components::use_page_cursor();
     let tasks = Resource::new(move || (cluster(), name(), after.get(), update.version().get(), live.version.get()), |(c, n, a, _, _)| service_tasks(c, n, a));
     let update_errors = Signal::derive(move || errors_of(update.value().get()));
@@ -392,7 +394,6 @@ pub fn ServicePage() -> impl IntoView {
                 let breaker = dc.deployment_circuit_breaker.clone().unwrap_or_default();
                 let td_link = cfg.task_definition.replace(':', "/");
                 let td_name = cfg.task_definition.clone();
-                let live = s.status == "ACTIVE";
                 Ok::<_, PortalError>(view! {
                     <section class="card">
                         <dl class="facts" id="service-config">
@@ -457,15 +458,26 @@ pub fn ServicePage() -> impl IntoView {
                             .into_any()
                         }}
                     </section>
-                    {live.then(|| {
-                        let family = Signal::stored(Some(wharf_core::task_definition::family_of(&s.config.task_definition).to_string()));
-                        let service = s.clone();
-                        view! {
-                            <crate::account::IfAllowed family check=|a| a.deploy>
-                                <UpdateForm service=service.clone() update delete/>
-                            </crate::account::IfAllowed>
-                        }
-                    })}
+                })
+            })}
+        </DataRegion>
+        // The form reads the service apart from the live view around it, so that a change
+        // elsewhere in the cluster does not reset what someone is typing.
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let s = editable.await.ok().filter(|s| s.status == "ACTIVE")?;
+                let family = Signal::stored(Some(wharf_core::task_definition::family_of(&s.config.task_definition).to_string()));
+                Some(view! {
+                    <crate::account::IfAllowed family check=|a| a.deploy>
+                        <UpdateForm service=s.clone() revisions update delete/>
+                    </crate::account::IfAllowed>
+                })
+            })}
+        </Suspense>
+        <DataRegion>
+            {move || Suspend::new(async move {
+                let s = service.await?;
+                Ok::<_, PortalError>(view! {
                     <section class="card">
                         <h2>"Events"</h2>
                         <ul class="events" id="events">
@@ -483,7 +495,7 @@ pub fn ServicePage() -> impl IntoView {
 }
 
 #[component]
-fn UpdateForm(service: Service, update: ServerAction<UpdateService>, delete: ServerAction<DeleteService>) -> impl IntoView {
+fn UpdateForm(service: Service, revisions: Resource<PortalResult<Vec<String>>>, update: ServerAction<UpdateService>, delete: ServerAction<DeleteService>) -> impl IntoView {
     let cluster = service.cluster_arn.rsplit('/').next().unwrap_or_default().to_string();
     let name = service.service_name.clone();
     let replica = service.config.scheduling_strategy == SchedulingStrategy::Replica;
@@ -491,7 +503,6 @@ fn UpdateForm(service: Service, update: ServerAction<UpdateService>, delete: Ser
     let revision = RwSignal::new(service.config.task_definition.clone());
     let force = RwSignal::new(false);
     let force_delete = RwSignal::new(false);
-    let revisions = Resource::new(|| (), |_| active_revisions());
     let (c1, n1, current) = (cluster.clone(), name.clone(), service.config.clone());
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
