@@ -1,6 +1,8 @@
 // What the browser journeys share: paths, a real wharf-server on a free port, Debian's
 // Chromium through playwright-core, and pages that report their console errors.
 import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { connect } from 'node:tls';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -72,25 +74,72 @@ export async function startServer(extra = [], { port: reuse, data: kept, bare = 
   const process_ = spawn(bin('wharf-server'),
     ['--listen', `127.0.0.1:${reuse ?? 0}`, '--data-dir', data, '--site-dir', join(root, 'target', 'site'), ...extra],
     { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
+  const { scheme, port, certificate } = await new Promise((resolve, reject) => {
     let seen = '';
     const timer = setTimeout(() => reject(new Error(`wharf-server named no port within 30 s:\n${seen}`)), 30000);
     process_.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
       seen += chunk;
-      const found = seen.match(/Wharf is up at http:\/\/127\.0\.0\.1:(\d+)/);
-      if (found) { clearTimeout(timer); resolve(Number(found[1])); }
+      const found = seen.match(/Wharf is up at (https?):\/\/127\.0\.0\.1:(\d+)/);
+      if (found) { clearTimeout(timer); resolve({ scheme: found[1], port: Number(found[2]), certificate: seen.match(/TLS certificate SHA-256: ([0-9a-f]+)/)?.[1] }); }
     });
     process_.on('exit', (code) => { clearTimeout(timer); reject(new Error(`wharf-server exited (${code}):\n${seen}`)); });
   });
-  const base = `http://127.0.0.1:${port}`;
+  const base = `${scheme}://127.0.0.1:${port}`;
+  if (scheme === 'https') await trustCertificate(port, certificate);
   await until(`${base}/readyz`, 30000, async () => (await fetch(`${base}/readyz`)).ok);
   if (!bare && !tokens.has(base)) {
     serverCommand(data, ['admin', 'create', '--username', admin.username]);
     const out = serverCommand(data, ['token', 'create', '--username', admin.username]).trim().split('\n');
     tokens.set(base, out[out.length - 1].trim());
   }
-  return { process: process_, base, port, data, token: tokens.get(base) };
+  return { process: process_, base, port, data, certificate, token: tokens.get(base) };
+}
+
+/**
+ * A self-signed server's certificate is checked here against the fingerprint the server
+ * printed, as the agent's install command pins it; after that, this process's fetch accepts
+ * it (Node's fetch takes no per-request CA, and this process talks to test servers only).
+ */
+async function trustCertificate(port, printed) {
+  const presented = await new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256.replaceAll(':', '').toLowerCase());
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+  if (presented !== printed) throw new Error(`the server presents certificate ${presented}, not the ${printed} it printed`);
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+}
+
+/**
+ * Opens, in a browser signed in to `base` with `session`, a page of another origin whose form
+ * posts `body` to `path` as text/plain (a body that reads as JSON) after a no-cors fetch of
+ * the same; resolves to the text of the page the form's post lands on.
+ */
+export async function crossSiteAttempt(browser, base, session, path, body) {
+  const json = JSON.stringify(body);
+  const [head, tail] = [json.slice(0, -1) + ', "x": "', '"}'];
+  const html = `<!doctype html><title>evil</title>
+    <form id="f" method="POST" action="${base}${path}" enctype="text/plain">
+      <input name='${head}' value='${tail}'>
+    </form>
+    <script>
+      fetch('${base}${path}', { method: 'POST', mode: 'no-cors', body: ${JSON.stringify(json)} })
+        .finally(() => document.getElementById('f').submit());
+    </script>`;
+  const evil = createServer((_, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end(html); });
+  await new Promise((resolve) => evil.listen(0, '127.0.0.1', resolve));
+  const page = await browser.newPage({ ignoreHTTPSErrors: true });
+  try {
+    await page.context().addCookies([{ name: 'wharf_session', value: session, url: base, httpOnly: true, sameSite: 'Strict', secure: base.startsWith('https') }]);
+    await page.goto(`http://127.0.0.1:${evil.address().port}/`);
+    await page.waitForURL(`${base}${path}`);
+    return { page, text: await page.textContent('body') };
+  } finally {
+    evil.close();
+  }
 }
 
 /** Signs in through the API; resolves to the session cookie's value. */
@@ -131,11 +180,11 @@ export function launchBrowser() {
  * waits for hydration; `page.problems` collects page errors and console errors.
  */
 export async function openPage(browser, base, path, { as = admin, hydrated = true } = {}) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, ignoreHTTPSErrors: true });
   if (as) {
     const key = `${base} ${as.username}`;
     if (!sessions.has(key)) sessions.set(key, await signIn(base, as));
-    await page.context().addCookies([{ name: 'wharf_session', value: sessions.get(key), url: base, httpOnly: true, sameSite: 'Strict' }]);
+    await page.context().addCookies([{ name: 'wharf_session', value: sessions.get(key), url: base, httpOnly: true, sameSite: 'Strict', secure: base.startsWith('https') }]);
   }
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));

@@ -5,9 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { artifacts, callApi, fixtures, launchBrowser, openPage as open, signIn, startServer } from './harness.mjs';
+import { artifacts, callApi, crossSiteAttempt, fixtures, launchBrowser, openPage as open, signIn, startServer } from './harness.mjs';
 
 let server, browser, base;
 
@@ -254,29 +253,12 @@ test('a page of another site cannot change anything', async () => {
   // evil.example's page, served from another origin (another port), posts a form whose
   // text/plain body reads as JSON, and fires a fetch that needs no permission to be sent.
   const name = unique('evil');
-  const html = `<!doctype html><title>evil</title>
-    <form id="f" method="POST" action="${base}/api/v1/clusters" enctype="text/plain">
-      <input name='{"clusterName": "${name}", "x": "' value='"}'>
-    </form>
-    <script>
-      fetch('${base}/api/v1/clusters', { method: 'POST', mode: 'no-cors', body: JSON.stringify({ clusterName: '${name}-fetch' }) })
-        .finally(() => document.getElementById('f').submit());
-    </script>`;
-  const evil = createServer((_, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end(html); });
-  await new Promise((resolve) => evil.listen(0, '127.0.0.1', resolve));
-  try {
-    // The operator is signed in to Wharf in this browser while the other site's page is open.
-    const page = await browser.newPage();
-    await page.context().addCookies([{ name: 'wharf_session', value: await signIn(base), url: base, httpOnly: true, sameSite: 'Strict' }]);
-    await page.goto(`http://127.0.0.1:${evil.address().port}/`);
-    // The form's post lands on the API's answer: refused, naming why.
-    await page.waitForURL(`${base}/api/v1/clusters`);
-    assert.match(await page.textContent('body'), /another site/);
-    await page.screenshot({ path: join(artifacts, '11-cross-site-refused.png') });
-    await page.close();
-  } finally {
-    evil.close();
-  }
+  // The operator is signed in to Wharf in this browser while the other site's page is open.
+  const { page, text } = await crossSiteAttempt(browser, base, await signIn(base), '/api/v1/clusters', { clusterName: name });
+  // The form's post lands on the API's answer: refused, naming why.
+  assert.match(text, /another site/);
+  await page.screenshot({ path: join(artifacts, '11-cross-site-refused.png') });
+  await page.close();
   const { clusters } = await callApi(base, 'GET', '/api/v1/clusters?maxResults=100');
   assert.deepEqual(clusters.filter((c) => c.clusterName.startsWith(name)), [], 'nothing was created');
 });

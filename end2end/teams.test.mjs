@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifacts, callApi, fixtures, launchBrowser, startServer } from './harness.mjs';
+import { admin, artifacts, callApi, crossSiteAttempt, fixtures, launchBrowser, startServer } from './harness.mjs';
 
 let browser, first, shared;
 const password = 'a team member password';
@@ -13,21 +13,13 @@ const password = 'a team member password';
 before(async () => {
   browser = await launchBrowser();
   first = await startServer([], { bare: true });
-  shared = await startServer();
+  // The shared Wharf serves everything over HTTPS with a certificate of its own making.
+  shared = await startServer(['--tls-self-signed']);
   const { base } = shared;
-  for (const team of ['alpha', 'beta']) await callApi(base, 'POST', '/api/v1/teams', { teamName: team });
-  for (const [user, team, role] of [['dana', 'alpha', 'deployer'], ['vic', 'alpha', 'viewer'], ['bo', 'beta', 'maintainer']]) {
-    await callApi(base, 'POST', '/api/v1/users', { username: user, password });
-    await callApi(base, 'PUT', `/api/v1/teams/${team}/members/${user}`, { role });
-  }
+  // People and clusters come from a script; teams, roles and sharing from the portal below.
+  for (const user of ['ann', 'dana', 'vic', 'bo']) await callApi(base, 'POST', '/api/v1/users', { username: user, password });
   await callApi(base, 'POST', '/api/v1/clusters', { clusterName: 'shared' });
   await callApi(base, 'POST', '/api/v1/clusters', { clusterName: 'admins-only' });
-  for (const team of ['alpha', 'beta']) await callApi(base, 'PUT', `/api/v1/clusters/shared/teams/${team}`);
-  const web = JSON.parse(readFileSync(join(fixtures, 'web-nginx.json'), 'utf8'));
-  for (const team of ['alpha', 'beta']) {
-    await callApi(base, 'POST', `/api/v1/task-definitions?team=${team}`, { ...web, family: `${team}-web` });
-    await callApi(base, 'POST', '/api/v1/clusters/shared/services', { serviceName: `${team}-svc`, taskDefinition: `${team}-web`, desiredCount: 0 });
-  }
 });
 
 after(async () => {
@@ -37,18 +29,25 @@ after(async () => {
 });
 
 /** A fresh browser context signed in through the sign-in form. */
-async function signInAs(base, username) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+async function signInAs(base, username, secret = password) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, ignoreHTTPSErrors: true });
   page.problems = [];
   page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+  // Refusals the tests provoke show as failed loads; what they say is checked where provoked.
+  page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) page.problems.push(`console: ${m.text()}`); });
   await page.goto(`${base}/clusters`);
   await page.waitForURL(/\/login\?next=%2Fclusters/);
   await page.fill('#username', username);
-  await page.fill('#password', password);
+  await page.fill('#password', secret);
   await page.click('button[type=submit]');
   await page.waitForURL(`${base}/clusters`);
   await page.waitForSelector('body[data-hydrated="true"]');
   return page;
+}
+
+/** The session cookie a signed-in page holds. */
+async function sessionOf(page) {
+  return (await page.context().cookies()).find((c) => c.name === 'wharf_session');
 }
 
 test('the first visit creates the admin, and signing out ends the session', async () => {
@@ -81,6 +80,76 @@ test('the first visit creates the admin, and signing out ends the session', asyn
   await page.goto(`${base}/clusters`);
   await page.waitForURL(/\/login\?next=%2Fclusters/);
   await page.screenshot({ path: join(artifacts, '13-signed-out.png') });
+  await page.close();
+});
+
+test('over HTTPS, an admin creates two teams in the portal, adds their people and shares a cluster with both', async () => {
+  const { base } = shared;
+  assert.ok(base.startsWith('https://'));
+  const page = await signInAs(base, admin.username, admin.password);
+  const cookie = await sessionOf(page);
+  assert.equal(cookie.secure, true, 'the session cookie is Secure over HTTPS');
+  assert.equal(cookie.httpOnly, true);
+  await page.click('nav a:has-text("Teams")');
+  await page.waitForURL(`${base}/teams`);
+  await page.getByText('No teams').waitFor();
+  const members = { alpha: [['ann', 'maintainer'], ['dana', 'deployer'], ['vic', 'viewer']], beta: [['bo', 'maintainer']] };
+  for (const [team, people] of Object.entries(members)) {
+    await page.fill('#team-name', team);
+    await page.click('#create-team');
+    await page.locator(`#teams a:has-text("${team}")`).waitFor();
+    await page.click(`#teams a:has-text("${team}")`);
+    await page.waitForURL(`${base}/teams/${team}`);
+    for (const [user, role] of people) {
+      await page.fill('#member-name', user);
+      await page.selectOption('#member-role', role);
+      await page.click('#set-member');
+      await page.locator(`#members tr:has-text("${user}") td:has-text("${role}")`).waitFor();
+    }
+    await page.selectOption('#share-cluster-name', 'shared');
+    await page.click('#share');
+    await page.locator('#team-clusters a:has-text("shared")').waitFor();
+    await page.screenshot({ path: join(artifacts, `16-team-${team}.png`), fullPage: true });
+    await page.click('nav a:has-text("Teams")');
+    await page.waitForURL(`${base}/teams`);
+  }
+  // A name the rules refuse is answered on the form, naming the field.
+  await page.fill('#team-name', 'Not A Team!');
+  await page.click('#create-team');
+  await page.locator('.field-errors:has-text("teamName")').waitFor();
+  const { teams } = await callApi(base, 'GET', '/api/v1/teams');
+  assert.deepEqual(teams.map((t) => [t.teamName, t.clusters, t.members.length]), [['alpha', ['shared'], 3], ['beta', ['shared'], 1]]);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('each team\'s maintainer creates its own service in the portal, and a deployer scales it', async () => {
+  const { base } = shared;
+  const web = JSON.parse(readFileSync(join(fixtures, 'web-nginx.json'), 'utf8'));
+  for (const team of ['alpha', 'beta']) await callApi(base, 'POST', `/api/v1/task-definitions?team=${team}`, { ...web, family: `${team}-web` });
+  for (const [user, team] of [['ann', 'alpha'], ['bo', 'beta']]) {
+    const page = await signInAs(base, user);
+    await page.goto(`${base}/clusters/shared/services/new`);
+    await page.waitForSelector('body[data-hydrated="true"]');
+    await page.locator(`#s-td option[value="${team}-web:1"]`).waitFor({ state: 'attached' });
+    const offered = await page.$$eval('#s-td option', (os) => os.map((o) => o.value).filter((v) => v));
+    assert.deepEqual(offered, [`${team}-web:1`], 'only the team\'s own revisions are offered');
+    await page.fill('#s-name', `${team}-svc`);
+    await page.selectOption('#s-td', `${team}-web:1`);
+    await page.fill('#s-desired', '0');
+    await page.click('#create');
+    await page.waitForURL(`${base}/clusters/shared/services/${team}-svc`);
+    await page.locator('#service-config').waitFor();
+    assert.deepEqual(page.problems, []);
+    await page.close();
+  }
+  const page = await signInAs(base, 'dana');
+  await page.goto(`${base}/clusters/shared/services/alpha-svc`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  await page.fill('#u-desired', '1');
+  await page.click('#update-service button[type=submit]');
+  await page.locator('#service-config dd:has-text("1 / 0 /")').waitFor();
+  assert.deepEqual(page.problems, []);
   await page.close();
 });
 
@@ -123,9 +192,56 @@ test('a viewer is offered no change, and a change forged from their page is refu
   assert.equal(forged.status, 403, JSON.stringify(forged));
   assert.match(forged.body.message, /vic is a viewer of team 'alpha'; this needs a deployer/);
   const { service } = await callApi(base, 'GET', '/api/v1/clusters/shared/services/alpha-svc');
-  assert.equal(service.desiredCount, 0, 'nothing changed');
+  assert.equal(service.desiredCount, 1, 'nothing changed');
   const { entries } = await callApi(base, 'GET', '/api/v1/audit?team=alpha');
   assert.ok(entries.some((e) => e.actor === 'vic' && e.action === 'UpdateService' && e.result === 'denied'), 'the refusal is in the audit log');
   assert.deepEqual(page.problems, []);
   await page.close();
+});
+
+test('neither team can change the other\'s, a page of another site changes nothing, and the admin finds every attempt in the audit log', async () => {
+  const { base } = shared;
+  const page = await signInAs(base, 'bo');
+  const forged = await page.evaluate(async () => {
+    const res = await fetch('/api/v1/clusters/shared/services/alpha-svc', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"desiredCount": 9}' });
+    return { status: res.status, body: await res.json() };
+  });
+  assert.equal(forged.status, 403, JSON.stringify(forged));
+  assert.match(forged.body.message, /bo is not a member of team 'alpha'/);
+  const read = await page.evaluate(async () => (await fetch('/api/v1/clusters/shared/services/alpha-svc')).status);
+  assert.equal(read, 403, 'another team\'s service cannot be read either');
+  // Another site's page, open while bo is signed in, tries to create a service in his name.
+  const attempt = await crossSiteAttempt(browser, base, (await sessionOf(page)).value, '/api/v1/clusters/shared/services',
+    { serviceName: 'evil-svc', taskDefinition: 'beta-web', desiredCount: 1 });
+  assert.match(attempt.text, /another site/);
+  await attempt.page.close();
+  await page.close();
+  const { services } = await callApi(base, 'GET', '/api/v1/clusters/shared/services');
+  assert.deepEqual(services.map((s) => s.serviceName).sort(), ['alpha-svc', 'beta-svc']);
+  const { service } = await callApi(base, 'GET', '/api/v1/clusters/shared/services/alpha-svc');
+  assert.equal(service.desiredCount, 1);
+
+  const audit = await signInAs(base, admin.username, admin.password);
+  await audit.click('nav a:has-text("Audit log")');
+  await audit.waitForURL(`${base}/audit`);
+  await audit.selectOption('#audit-result', 'denied');
+  await audit.waitForURL(`${base}/audit?result=denied`);
+  const rows = async () => audit.$$eval('#audit tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim())));
+  await audit.locator('#audit tbody tr').first().waitFor();
+  const denied = await rows();
+  const has = (actor, action, target) => denied.some((r) => r[1] === actor && r[3] === action && r[4].includes(target) && r[6] === 'denied');
+  assert.ok(has('bo', 'UpdateService', 'alpha-svc'), JSON.stringify(denied));
+  assert.ok(has('bo', 'DescribeService', 'alpha-svc'), JSON.stringify(denied));
+  assert.ok(has('vic', 'UpdateService', 'alpha-svc'), JSON.stringify(denied));
+  assert.ok(has('bo', 'RefusedRequest', 'POST /api/v1/clusters/shared/services'), JSON.stringify(denied));
+  assert.ok(denied.every((r) => r[6] === 'denied'));
+  await audit.screenshot({ path: join(artifacts, '17-audit-denied.png'), fullPage: true });
+  // The portal's own changes are there too, and the log exports as JSON lines.
+  const lines = (await audit.evaluate(async () => (await fetch('/api/v1/audit?format=jsonl&maxResults=1000')).text())).trim().split('\n').map((l) => JSON.parse(l));
+  for (const [actor, action, target] of [['admin', 'CreateTeam', 'alpha'], ['admin', 'SetTeamMember', 'alpha/dana'], ['admin', 'ShareCluster', 'shared/beta'],
+    ['ann', 'CreateService', 'alpha-svc'], ['bo', 'CreateService', 'beta-svc'], ['dana', 'UpdateService', 'alpha-svc']]) {
+    assert.ok(lines.some((e) => e.actor === actor && e.action === action && e.target.includes(target) && e.result === 'allowed'), `${actor} ${action} ${target}`);
+  }
+  assert.deepEqual(audit.problems, []);
+  await audit.close();
 });

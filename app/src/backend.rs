@@ -15,6 +15,7 @@ use wharf_core::task::Task;
 use wharf_core::task_input::{RunTaskInput, StartTaskInput, StopTaskInput, TasksStarted, UpdateInstanceInput};
 use wharf_core::task_definition::{TaskDefinition, TaskDefinitionFamily, TaskDefinitionStatus};
 use wharf_core::WharfError;
+use wharf_core::account::{AuditEntry, CreateTeamInput, CreateUserInput, SetMemberInput, Team, UpdateUserInput, User};
 
 pub type Result<T> = std::result::Result<T, WharfError>;
 
@@ -116,6 +117,30 @@ pub trait Backend: Send + Sync + 'static {
     fn subject(&self) -> Option<wharf_core::access::Subject> {
         None
     }
+
+    /// People, teams and the audit log, when the backend has accounts.
+    fn accounts(&self) -> Option<&dyn Accounts> {
+        None
+    }
+}
+
+/// People, teams, cluster sharing and the audit log: each call is checked by the policy and
+/// recorded, as the same call through the API is.
+#[async_trait]
+pub trait Accounts: Send + Sync {
+    async fn list_users(&self) -> Result<Vec<User>>;
+    async fn create_user(&self, input: CreateUserInput) -> Result<User>;
+    async fn update_user(&self, username: &str, input: UpdateUserInput) -> Result<User>;
+    /// The teams the caller may read (all of them for an admin).
+    async fn list_teams(&self) -> Result<Vec<Team>>;
+    async fn describe_team(&self, team: &str) -> Result<Team>;
+    async fn create_team(&self, input: CreateTeamInput) -> Result<Team>;
+    async fn set_member(&self, team: &str, username: &str, input: SetMemberInput) -> Result<Team>;
+    async fn remove_member(&self, team: &str, username: &str) -> Result<Team>;
+    /// Shares a cluster with a team (`share`) or stops sharing it; the teams it is shared with.
+    async fn share_cluster(&self, cluster: &str, team: &str, share: bool) -> Result<Vec<String>>;
+    /// Newest first, older than `before` (a sequence number) when given.
+    async fn audit_log(&self, team: Option<&str>, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

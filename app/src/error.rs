@@ -98,3 +98,12 @@ pub fn FieldErrorList(#[prop(into)] errors: Signal<Vec<FieldError>>) -> impl Int
         </Show>
     }
 }
+
+/// The field errors of an action's last answer (one unnamed error for a failure without fields).
+pub fn errors_of<T>(value: Option<Result<T, PortalError>>) -> Vec<FieldError> {
+    match value {
+        Some(Err(e)) if e.field_errors().is_empty() => vec![FieldError { field: String::new(), message: e.to_string() }],
+        Some(Err(e)) => e.field_errors().to_vec(),
+        _ => Vec::new(),
+    }
+}

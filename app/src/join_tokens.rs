@@ -1,10 +1,9 @@
 /*! A cluster's join tokens: create one (its secret is shown once), list, revoke. */
 
 use crate::components::{Loading, StatusBadge, short_time};
-use crate::error::{ErrorTemplate, FieldErrorList, PortalError, PortalResult};
+use crate::error::{ErrorTemplate, FieldErrorList, PortalError, PortalResult, errors_of};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
-use wharf_core::FieldError;
 use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
 
 #[server(input = Json)]
@@ -46,11 +45,7 @@ pub fn JoinTokens(#[prop(into)] cluster: Signal<String>) -> impl IntoView {
     );
     let description = RwSignal::new(String::new());
     let lifetime = RwSignal::new("86400".to_string());
-    let errors = Signal::derive(move || match create.value().get() {
-        Some(Err(e)) if e.field_errors().is_empty() => vec![FieldError { field: String::new(), message: e.to_string() }],
-        Some(Err(e)) => e.field_errors().to_vec(),
-        _ => Vec::new(),
-    });
+    let errors = Signal::derive(move || errors_of(create.value().get()));
     view! {
         <section class="card" id="join-tokens">
             <h2>"Join tokens"</h2>

@@ -5,6 +5,7 @@ by resource; each keeps its server functions beside its components.
 #![recursion_limit = "512"]
 
 pub mod account;
+pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod clusters;
@@ -21,6 +22,7 @@ pub mod run_task;
 pub mod services;
 pub mod task_definitions;
 pub mod tasks;
+pub mod teams;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -71,6 +73,10 @@ pub fn App() -> impl IntoView {
                     <A href="/" exact=true>"Dashboard"</A>
                     <A href="/clusters">"Clusters"</A>
                     <A href="/task-definitions">"Task definitions"</A>
+                    <A href="/teams">"Teams"</A>
+                    <account::IfAllowed check=|a| a.admin || a.maintain_anywhere>
+                        <A href="/audit">"Audit log"</A>
+                    </account::IfAllowed>
                     <a href="/api/v1/openapi.json" class="muted">"API (OpenAPI)"</a>
                     <account::UserMenu/>
                 </nav>
@@ -91,6 +97,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/task-definitions/new") view=editor::RegisterPage/>
                         <Route path=path!("/task-definitions/:family") view=task_definitions::FamilyPage/>
                         <Route path=path!("/task-definitions/:family/:revision") view=task_definitions::RevisionPage/>
+                        <Route path=path!("/teams") view=teams::TeamsPage/>
+                        <Route path=path!("/teams/:team") view=teams::TeamPage/>
+                        <Route path=path!("/audit") view=audit::AuditPage/>
                     </Routes>
                 </main>
             </div>

@@ -1,12 +1,11 @@
 /*! Services: the table a cluster shows, the create form, and a service's page. */
 
 use crate::components::{Checkbox, DataRegion, PageHeader, StatusBadge, short_time};
-use crate::error::{FieldErrorList, PortalError, PortalResult};
+use crate::error::{FieldErrorList, PortalError, PortalResult, errors_of};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
-use wharf_core::FieldError;
 use wharf_core::service::{
     CircuitBreaker, CreateServiceInput, DeploymentConfiguration, PlacementStrategy, SchedulingStrategy, Service,
     UpdateServiceInput,
@@ -56,14 +55,6 @@ pub async fn service_tasks(cluster: String, name: String, after: Option<String>)
     let after = after.map(|t| wharf_core::page::decode_token(&t).ok_or_else(|| wharf_core::WharfError::invalid_field("after", "not a page token")));
     let page = wharf_core::page::Page { limit: crate::components::PAGE_ROWS, after: after.transpose()? };
     Ok(crate::ssr::backend()?.list_tasks(&cluster, filter, page).await?)
-}
-
-fn errors_of(value: Option<Result<Service, PortalError>>) -> Vec<FieldError> {
-    match value {
-        Some(Err(e)) if e.field_errors().is_empty() => vec![FieldError { field: String::new(), message: e.to_string() }],
-        Some(Err(e)) => e.field_errors().to_vec(),
-        _ => Vec::new(),
-    }
 }
 
 #[component]

@@ -249,3 +249,21 @@ mod tests {
         assert!(Credentials { username: "ann".into(), password: "a long enough one".into() }.validate_new().is_ok());
     }
 }
+
+/// One change or refused attempt: who, when, what, from where, and what came of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub team: Option<String>,
+    pub action: String,
+    pub target: String,
+    /// The address the request came from.
+    pub source: String,
+    /// `allowed`, `denied` or `failed`.
+    pub result: String,
+    pub detail: String,
+}

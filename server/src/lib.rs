@@ -70,7 +70,7 @@ pub fn app(state: AppState) -> Router {
         .merge(portal)
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(middleware::from_fn(refuse_nul))
-        .layer(middleware::from_fn_with_state(state.guard.clone(), web_guard::guard))
+        .layer(middleware::from_fn_with_state(state.clone(), web_guard::guard))
         .layer(middleware::from_fn_with_state(state.clone(), count_responses))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

@@ -18,7 +18,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use wharf_core::{ErrorKind, WharfError};
 
 /// The names this server answers to.
@@ -50,8 +49,9 @@ impl Guard {
     }
 
     /// Why the request is refused, if it is.
-    fn check(&self, method: &Method, path: &str, headers: &HeaderMap) -> Result<(), WharfError> {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    /// `authority` is the request's own (HTTP/2 sends the name there, not in `Host`).
+    fn check(&self, method: &Method, path: &str, authority: Option<&str>, headers: &HeaderMap) -> Result<(), WharfError> {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(authority);
         if let Some(host) = host
             && !self.answers_to(host)
         {
@@ -91,10 +91,16 @@ impl Guard {
 
 /// The middleware: refuses what [`Guard::check`] refuses, and adds the headers every response
 /// carries.
-pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
-    let mut response = match guard.check(req.method(), req.uri().path(), req.headers()) {
+pub async fn guard(State(state): State<crate::api::AppState>, req: Request, next: Next) -> Response {
+    let mut response = match state.guard.check(req.method(), req.uri().path(), req.uri().authority().map(|a| a.as_str()), req.headers()) {
         Ok(()) => next.run(req).await,
-        Err(e) => crate::api::error::ApiError(e).into_response(),
+        Err(e) => {
+            let source = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "local".into());
+            let session = crate::auth::cookie(req.headers(), crate::auth::SESSION_COOKIE).map(str::to_string);
+            let target = format!("{} {}", req.method(), req.uri().path());
+            record_refusal(&state, source, session, &target, &e).await;
+            crate::api::error::ApiError(e).into_response()
+        }
     };
     let headers = response.headers_mut();
     for (name, value) in [
@@ -106,6 +112,17 @@ pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
         headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
     response
+}
+
+/// Puts a refused request in the audit log, in the name of the account whose session cookie
+/// the browser sent along (the person another site tried to act as), if any.
+async fn record_refusal(state: &crate::api::AppState, source: String, session: Option<String>, target: &str, refusal: &WharfError) {
+    let subject = match session {
+        Some(secret) => state.control.session(&secret).await.ok().flatten().map(|(subject, _)| subject),
+        None => None,
+    };
+    let gate = crate::control::gate::Gate::new((*state.control).clone(), crate::control::gate::Caller { subject, source });
+    gate.audit("RefusedRequest", target, None, "denied", &refusal.message).await;
 }
 
 /// `application/json`, whatever its parameters (`; charset=utf-8`).
@@ -142,7 +159,18 @@ mod tests {
     }
 
     fn refused(g: &Guard, method: Method, path: &str, pairs: &[(&'static str, &str)]) -> Option<ErrorKind> {
-        g.check(&method, path, &headers(pairs)).err().map(|e| e.error)
+        g.check(&method, path, None, &headers(pairs)).err().map(|e| e.error)
+    }
+
+    #[test]
+    fn over_http2_the_name_comes_in_the_request_authority() {
+        let g = Guard::new("127.0.0.1:3000".parse().unwrap(), "https://127.0.0.1:3000", &[]);
+        let from_here = headers(&[("origin", "https://127.0.0.1:3000"), ("content-type", "application/json")]);
+        assert!(g.check(&Method::POST, "/auth/login", Some("127.0.0.1:3000"), &from_here).is_ok());
+        let from_elsewhere = headers(&[("origin", "https://evil.example"), ("content-type", "application/json")]);
+        assert_eq!(g.check(&Method::POST, "/auth/login", Some("127.0.0.1:3000"), &from_elsewhere).err().map(|e| e.error), Some(ErrorKind::AccessDenied));
+        // A rebound name is refused however it is sent.
+        assert_eq!(g.check(&Method::GET, "/", Some("evil.example:3000"), &HeaderMap::new()).err().map(|e| e.error), Some(ErrorKind::AccessDenied));
     }
 
     #[test]

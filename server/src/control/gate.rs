@@ -16,6 +16,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use wharf_app::backend::{Backend, Result, RevisionFilter, TaskFilter};
 use wharf_core::WharfError;
+use wharf_core::account::{AuditEntry, CreateTeamInput, CreateUserInput, SetMemberInput, Team, UpdateUserInput, User};
 use wharf_core::access::{Action, Denied, Resource, Role, Subject, decide};
 use wharf_core::cluster::{Cluster, CreateClusterInput, UpdateClusterInput};
 use wharf_core::instance::ContainerInstance;
@@ -449,6 +450,45 @@ impl Backend for Gate {
 
     fn subject(&self) -> Option<Subject> {
         self.caller.subject.clone()
+    }
+
+    fn accounts(&self) -> Option<&dyn wharf_app::backend::Accounts> {
+        Some(self)
+    }
+}
+
+/// The portal's account pages go through the same commands as the API's routes.
+#[async_trait]
+impl wharf_app::backend::Accounts for Gate {
+    async fn list_users(&self) -> Result<Vec<User>> {
+        Gate::list_users(self).await
+    }
+    async fn create_user(&self, input: CreateUserInput) -> Result<User> {
+        Gate::create_user(self, input).await
+    }
+    async fn update_user(&self, username: &str, input: UpdateUserInput) -> Result<User> {
+        Gate::update_user(self, username, input).await
+    }
+    async fn list_teams(&self) -> Result<Vec<Team>> {
+        Gate::list_teams(self).await
+    }
+    async fn describe_team(&self, team: &str) -> Result<Team> {
+        Gate::describe_team(self, team).await
+    }
+    async fn create_team(&self, input: CreateTeamInput) -> Result<Team> {
+        Gate::create_team(self, input).await
+    }
+    async fn set_member(&self, team: &str, username: &str, input: SetMemberInput) -> Result<Team> {
+        Gate::set_member(self, team, username, input).await
+    }
+    async fn remove_member(&self, team: &str, username: &str) -> Result<Team> {
+        Gate::remove_member(self, team, username).await
+    }
+    async fn share_cluster(&self, cluster: &str, team: &str, share: bool) -> Result<Vec<String>> {
+        Gate::share_cluster(self, cluster, team, share).await
+    }
+    async fn audit_log(&self, team: Option<&str>, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>> {
+        Gate::audit_log(self, team, before, limit).await
     }
 }
 

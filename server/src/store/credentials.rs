@@ -166,19 +166,7 @@ pub async fn forget_login_failures(conn: &mut AnyConnection, subject: &str, befo
     Ok(())
 }
 
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditEntry {
-    pub seq: i64,
-    pub at: String,
-    pub actor: String,
-    pub team: Option<String>,
-    pub action: String,
-    pub target: String,
-    pub source: String,
-    pub result: String,
-    pub detail: String,
-}
+pub use wharf_core::account::AuditEntry;
 
 pub async fn audit(conn: &mut AnyConnection, e: &AuditEntry) -> Result<()> {
     sqlx::query("INSERT INTO audit_log (at, actor, team, action, target, source, result, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
