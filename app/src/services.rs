@@ -341,8 +341,8 @@ pub fn ServicePage() -> impl IntoView {
         move || (cluster(), name(), update.version().get(), delete.version().get(), live.version.get()),
         |(c, n, _, _, _)| get_service(c, n),
     );
+    // Owned by the page, not the form: the form is rebuilt on every live change.
     let revisions = Resource::new(|| (), |_| active_revisions());
-    let editable = Resource::new(move || (cluster(), name(), update.version().get(), delete.version().get()), |(c, n, _, _)| get_service(c, n));
     let after = crate::components::use_page_cursor();
     let tasks = Resource::new(move || (cluster(), name(), after.get(), update.version().get(), live.version.get()), |(c, n, a, _, _)| service_tasks(c, n, a));
     let update_errors = Signal::derive(move || errors_of(update.value().get()));
@@ -385,6 +385,7 @@ pub fn ServicePage() -> impl IntoView {
                 let breaker = dc.deployment_circuit_breaker.clone().unwrap_or_default();
                 let td_link = cfg.task_definition.replace(':', "/");
                 let td_name = cfg.task_definition.clone();
+                let live = s.status == "ACTIVE";
                 Ok::<_, PortalError>(view! {
                     <section class="card">
                         <dl class="facts" id="service-config">
@@ -449,26 +450,15 @@ pub fn ServicePage() -> impl IntoView {
                             .into_any()
                         }}
                     </section>
-                })
-            })}
-        </DataRegion>
-        // The form reads the service apart from the live view around it, so that a change
-        // elsewhere in the cluster does not reset what someone is typing.
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                let s = editable.await.ok().filter(|s| s.status == "ACTIVE")?;
-                let family = Signal::stored(Some(wharf_core::task_definition::family_of(&s.config.task_definition).to_string()));
-                Some(view! {
-                    <crate::account::IfAllowed family check=|a| a.deploy>
-                        <UpdateForm service=s.clone() revisions update delete/>
-                    </crate::account::IfAllowed>
-                })
-            })}
-        </Suspense>
-        <DataRegion>
-            {move || Suspend::new(async move {
-                let s = service.await?;
-                Ok::<_, PortalError>(view! {
+                    {live.then(|| {
+                        let family = Signal::stored(Some(wharf_core::task_definition::family_of(&s.config.task_definition).to_string()));
+                        let service = s.clone();
+                        view! {
+                            <crate::account::IfAllowed family check=|a| a.deploy>
+                                <UpdateForm service=service.clone() revisions update delete/>
+                            </crate::account::IfAllowed>
+                        }
+                    })}
                     <section class="card">
                         <h2>"Events"</h2>
                         <ul class="events" id="events">
