@@ -313,6 +313,7 @@ pub fn TeamPage() -> impl IntoView {
                             <form class="inline-form" id="share-cluster" on:submit=move |ev| {
                                 ev.prevent_default();
                                 share.dispatch(ShareCluster { cluster: cluster.get_untracked(), team: team(), share: true });
+                                cluster.set(String::new());
                             }>
                                 <select id="share-cluster-name" aria-label="Cluster" bind:value=cluster required>
                                     <option value="">"Choose a cluster"</option>
