@@ -325,6 +325,23 @@ impl World {
             "register_task_definition" => (Rule::Deployer, json!({ "document": td })),
             "get_revision" => (Rule::Member, json!({ "reference": "fa:1" })),
             "deregister" => (Rule::Maintainer, json!({ "reference": last(&self.case("DELETE", "/api/v1/task-definitions/{taskDefinition}").await?.1) })),
+            "list_teams" => (Rule::SignedIn, json!({})),
+            "describe_team" => (Rule::Member, json!({ "team": "a" })),
+            "create_team" => (Rule::Admin, json!({ "team_name": self.unique("pteam") })),
+            "set_member" => (Rule::Maintainer, json!({ "team": "a", "username": "spare", "role": "viewer" })),
+            "remove_member" => {
+                self.admin(Method::PUT, "/api/v1/teams/a/members/spare", json!({ "role": "viewer" })).await;
+                (Rule::Maintainer, json!({ "team": "a", "username": "spare" }))
+            }
+            "share_cluster" => {
+                let path = self.case("PUT", "/api/v1/clusters/{cluster}/teams/{team}").await?.1;
+                let cluster = path.split('/').nth(4).unwrap_or_default().to_string();
+                (Rule::Admin, json!({ "cluster": cluster, "team": "a", "share": true }))
+            }
+            "list_users" => (Rule::Admin, json!({})),
+            "create_user" => (Rule::Admin, json!({ "input": { "username": self.unique("puser"), "password": "a long enough password", "admin": false } })),
+            "set_user_disabled" => (Rule::Admin, json!({ "username": "spare", "disabled": false })),
+            "audit_log" => (Rule::MaintainerOfAny, json!({ "team": null, "before": null })),
             _ => return None,
         })
     }
