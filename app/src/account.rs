@@ -26,10 +26,12 @@ pub async fn my_abilities(family: Option<String>) -> PortalResult<Abilities> {
 /// the view that asked: live pages re-render their content on every change, and a resource
 /// owned by a re-rendered view is disposed while its read is still pending. Kept for the
 /// page's life: roles change rarely, and the API checks every request anyway.
+type AbilityResources = std::collections::HashMap<Option<String>, Resource<PortalResult<Abilities>>>;
+
 #[derive(Clone)]
 struct AbilityCache {
     owner: Owner,
-    resources: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<Option<String>, Resource<PortalResult<Abilities>>>>>,
+    resources: std::sync::Arc<std::sync::Mutex<AbilityResources>>,
 }
 
 /// Called once by the app, before any page asks what its user may do.
