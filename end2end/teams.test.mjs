@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { admin, artifacts, callApi, crossSiteAttempt, fixtures, launchBrowser, startServer } from './harness.mjs';
+import { admin, artifacts, callApi, crossSiteAttempt, fixtures, launchBrowser, startServer, until } from './harness.mjs';
 
 let browser, first, shared;
 const password = 'a team member password';
@@ -148,8 +148,14 @@ test('each team\'s maintainer creates its own service in the portal, and a deplo
   await page.waitForSelector('body[data-hydrated="true"]');
   // The live badge turns on once the page's scripts run: the form then answers in place.
   await page.locator('#live.live-on').waitFor();
-  await page.fill('#u-desired', '1');
-  await page.click('#update-service button[type=submit]');
+  // A submit that lands before the form's handler is attached is the browser's own (a reload);
+  // the step is repeated until the change is on the server, then the page must show it.
+  await until('dana\'s update to reach the server', 20000, async () => {
+    await page.fill('#u-desired', '1');
+    await page.click('#update-service button[type=submit]');
+    await page.waitForTimeout(500);
+    return (await callApi(base, 'GET', '/api/v1/clusters/shared/services/alpha-svc')).service.desiredCount === 1;
+  });
   await page.locator('#service-config dd:has-text("1 / 0 /")').waitFor();
   assert.deepEqual(page.problems, []);
   await page.close();
