@@ -22,46 +22,21 @@ pub async fn my_abilities(family: Option<String>) -> PortalResult<Abilities> {
     Ok(crate::ssr::backend()?.abilities(family).await?)
 }
 
-/// The abilities asked for so far, one resource per family, owned by the app rather than by
-/// the view that asked: live pages re-render their content on every change, and a resource
-/// owned by a re-rendered view is disposed while its read is still pending. Kept for the
-/// page's life: roles change rarely, and the API checks every request anyway.
-type AbilityResources = std::collections::HashMap<Option<String>, Resource<PortalResult<Abilities>>>;
-
-#[derive(Clone)]
-struct AbilityCache {
-    owner: Owner,
-    resources: std::sync::Arc<std::sync::Mutex<AbilityResources>>,
-}
-
-/// Called once by the app, before any page asks what its user may do.
-pub fn provide_ability_cache() {
-    if let Some(owner) = Owner::current() {
-        provide_context(AbilityCache { owner, resources: Default::default() });
-    }
-}
-
-fn abilities_for(family: Option<String>) -> Resource<PortalResult<Abilities>> {
-    let make = |family: Option<String>| Resource::new(move || family.clone(), my_abilities);
-    let Some(cache) = use_context::<AbilityCache>() else { return make(family) };
-    let mut resources = cache.resources.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    *resources.entry(family.clone()).or_insert_with(|| cache.owner.with(|| make(family)))
-}
-
 /// Shows its children only when the policy allows what they offer: `check` reads the
 /// abilities for `family` (the family of the object on the page, if any).
 #[component]
 pub fn IfAllowed(#[prop(into, optional)] family: Signal<Option<String>>, check: fn(&Abilities) -> bool, children: ChildrenFn) -> impl IntoView {
+    // A resource of this view's own: one shared through the app's cache is created at a
+    // different point of the render on the server and in the browser, and hydration then
+    // finds the value missing.
+    let abilities = Resource::new(move || family.get(), my_abilities);
     let children = StoredValue::new(children);
     view! {
         <Suspense fallback=|| ()>
-            {move || {
-                let abilities = abilities_for(family.get());
-                Suspend::new(async move {
-                    let allowed = abilities.await.map(|a| check(&a)).unwrap_or(false);
-                    allowed.then(|| children.with_value(|c| c()))
-                })
-            }}
+            {move || Suspend::new(async move {
+                let allowed = abilities.await.map(|a| check(&a)).unwrap_or(false);
+                allowed.then(|| children.with_value(|c| c()))
+            })}
         </Suspense>
     }
 }

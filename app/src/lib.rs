@@ -52,7 +52,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    account::provide_ability_cache();
     // Effects run in the browser only: the attribute tells tests and scripts the page is live.
     Effect::new(|_| {
         if let Some(body) = document().body() {
