@@ -7,6 +7,7 @@ forms, so they work before the page's scripts load.
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use leptos_router::hooks::use_query_map;
+use crate::components::settled;
 use crate::error::PortalResult;
 use wharf_core::access::{Abilities, Subject};
 
@@ -34,7 +35,7 @@ pub fn IfAllowed(#[prop(into, optional)] family: Signal<Option<String>>, check: 
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                let allowed = abilities.await.map(|a| check(&a)).unwrap_or(false);
+                let allowed = settled(abilities).await.map(|a| check(&a)).unwrap_or(false);
                 allowed.then(|| children.with_value(|c| c()))
             })}
         </Suspense>
@@ -101,7 +102,7 @@ pub fn UserMenu() -> impl IntoView {
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                me.await.ok().flatten().map(|s| {
+                settled(me).await.ok().flatten().map(|s| {
                     let roles = if s.admin {
                         "admin".to_string()
                     } else {

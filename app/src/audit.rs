@@ -3,7 +3,7 @@ The audit log: every change and every refused attempt, newest first, for admins 
 and maintainers (their teams'). Filters by team and result, and exports as JSON lines.
 */
 
-use crate::components::{DataRegion, EmptyState, PageHeader, short_time};
+use crate::components::{DataRegion, EmptyState, PageHeader, short_time, settled};
 use crate::error::{PortalError, PortalResult};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -59,7 +59,7 @@ pub fn AuditPage() -> impl IntoView {
                 <option value="">"All I may see"</option>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
-                        teams.await.unwrap_or_default().into_iter().map(|t| {
+                        settled(teams).await.unwrap_or_default().into_iter().map(|t| {
                             let name = t.team_name;
                             view! { <option value=name.clone() selected=name == team()>{name.clone()}</option> }
                         }).collect_view()
@@ -75,7 +75,7 @@ pub fn AuditPage() -> impl IntoView {
         </form>
         <DataRegion>
             {move || Suspend::new(async move {
-                let all = entries.await?;
+                let all = settled(entries).await?;
                 let last = (all.len() as i64 == PAGE).then(|| all.last().map(|e| e.seq)).flatten();
                 let wanted = result();
                 let shown: Vec<AuditEntry> = all.into_iter().filter(|e| wanted.is_empty() || e.result == wanted).collect();

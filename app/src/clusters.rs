@@ -1,7 +1,7 @@
 /*! Clusters: the list with its create form, and a cluster's page with its services. */
 
 use crate::account::IfAllowed;
-use crate::components::{DataRegion, EmptyState, PageHeader, StatusBadge};
+use crate::components::{DataRegion, EmptyState, PageHeader, StatusBadge, settled};
 use crate::error::{FieldErrorList, PortalResult};
 use crate::instances::InstanceTable;
 use crate::join_tokens::JoinTokens;
@@ -106,7 +106,7 @@ pub fn ClustersPage() -> impl IntoView {
         </IfAllowed>
         <DataRegion>
             {move || Suspend::new(async move {
-                let clusters = clusters.await?;
+                let clusters = settled(clusters).await?;
                 Ok::<_, crate::error::PortalError>(if clusters.is_empty() {
                     view! {
                         <EmptyState
@@ -209,7 +209,7 @@ pub fn ClusterPage() -> impl IntoView {
         }}
         <DataRegion>
             {move || Suspend::new(async move {
-                let o = overview.await?;
+                let o = settled(overview).await?;
                 let cluster_name = o.cluster.cluster_name.clone();
                 let new_service = format!("/clusters/{cluster_name}/services/new");
                 Ok::<_, crate::error::PortalError>(view! {

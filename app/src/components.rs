@@ -124,3 +124,10 @@ pub fn Checkbox(id: &'static str, checked: RwSignal<bool>, label: &'static str) 
         </label>
     }
 }
+
+/// Awaits a resource from inside a `Suspend`. A `Suspend` can be polled once more after its
+/// page was torn down (a navigation, or a live re-render that replaced the view), and `.await`
+/// on a disposed resource panics; that view is gone, so it simply never resolves.
+pub async fn settled<T: Clone + Send + Sync + 'static, S>(resource: Resource<T, S>) -> T {
+    if resource.is_disposed() { std::future::pending().await } else { resource.await }
+}

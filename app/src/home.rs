@@ -4,7 +4,7 @@ progress, the latest service events and the tasks that failed, following the liv
 next step for a newcomer until the basics are in place.
 */
 
-use crate::components::{DataRegion, EmptyState, PageHeader, Progress, short_time};
+use crate::components::{DataRegion, EmptyState, PageHeader, Progress, short_time, settled};
 use crate::diagram::svg::percent;
 use crate::error::{PortalError, PortalResult};
 use leptos::prelude::*;
@@ -83,7 +83,7 @@ pub fn HomePage() -> impl IntoView {
         </PageHeader>
         <DataRegion>
             {move || Suspend::new(async move {
-                let o = data.await?;
+                let o = settled(data).await?;
                 Ok::<_, PortalError>(view! {
                     <GettingStarted overview=o.clone()/>
                     <section class="card" id="dash-clusters">

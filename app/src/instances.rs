@@ -3,7 +3,7 @@ Container instances: a cluster's hosts with their capacity, and one instance's p
 tasks, "Start task here", drain and deregister.
 */
 
-use crate::components::{DataRegion, EmptyState, PAGE_ROWS, PageHeader, Pager, StatusBadge, short_time, use_page_cursor};
+use crate::components::{DataRegion, EmptyState, PAGE_ROWS, PageHeader, Pager, StatusBadge, short_time, use_page_cursor, settled};
 use crate::error::{PortalError, PortalResult};
 use crate::tasks::TaskTable;
 use leptos::prelude::*;
@@ -197,7 +197,7 @@ pub fn InstancesPage() -> impl IntoView {
         </PageHeader>
         <DataRegion>
             {move || Suspend::new(async move {
-                let page = instances.await?;
+                let page = settled(instances).await?;
                 let later = after.get_untracked().is_some();
                 Ok::<_, PortalError>(if page.items.is_empty() && !later {
                     view! {
@@ -255,14 +255,14 @@ pub fn InstancePage() -> impl IntoView {
         {action_error}
         <DataRegion>
             {move || Suspend::new(async move {
-                let d = detail.await?;
+                let d = settled(detail).await?;
                 let i = d.instance.clone();
                 let draining = i.status == "DRAINING";
                 let inactive = i.status == "INACTIVE";
                 let (c, iid) = (cluster(), id());
                 let (c2, iid2) = (c.clone(), iid.clone());
                 // Draining and deregistering hosts is an admin's.
-                let admin = abilities.await.is_ok_and(|a| a.admin);
+                let admin = settled(abilities).await.is_ok_and(|a| a.admin);
                 Ok::<_, PortalError>(view! {
                     <section class="card">
                         <div class="detail-head">

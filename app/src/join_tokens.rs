@@ -1,6 +1,6 @@
 /*! A cluster's join tokens: create one (its secret is shown once), list, revoke. */
 
-use crate::components::{Loading, StatusBadge, short_time};
+use crate::components::{Loading, StatusBadge, short_time, settled};
 use crate::error::{ErrorTemplate, FieldErrorList, PortalError, PortalResult, errors_of};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -83,7 +83,7 @@ pub fn JoinTokens(#[prop(into)] cluster: Signal<String>) -> impl IntoView {
             <Transition fallback=Loading>
                 <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors/> }>
                     {move || Suspend::new(async move {
-                        let tokens = tokens.await?;
+                        let tokens = settled(tokens).await?;
                         Ok::<_, PortalError>(if tokens.is_empty() {
                             view! { <p class="muted">"No join tokens yet. Create one to add a host."</p> }.into_any()
                         } else {

@@ -1,6 +1,6 @@
 /*! Services: the table a cluster shows, the create form, and a service's page. */
 
-use crate::components::{Checkbox, DataRegion, PageHeader, StatusBadge, short_time};
+use crate::components::{Checkbox, DataRegion, PageHeader, StatusBadge, short_time, settled};
 use crate::error::{FieldErrorList, PortalError, PortalResult, errors_of};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -207,7 +207,7 @@ pub(crate) fn RevisionSelect(id: &'static str, value: RwSignal<String>, revision
     view! {
         <Transition fallback=|| view! { <select disabled=true><option>"Loading…"</option></select> }>
             {move || Suspend::new(async move {
-                let mut names = revisions.await.unwrap_or_default();
+                let mut names = settled(revisions).await.unwrap_or_default();
                 let current = value.get_untracked();
                 if current.is_empty() {
                     if let Some(first) = names.first() {
@@ -337,14 +337,15 @@ pub fn ServicePage() -> impl IntoView {
     let delete = ServerAction::<DeleteService>::new();
     // Live: the page re-reads the service when the cluster's feed says something changed.
     let live = crate::live::use_live(cluster);
-    let service = Resource::new(
-        move || (cluster(), name(), update.version().get(), delete.version().get(), live.version.get()),
-        |(c, n, _, _, _)| get_service(c, n),
-    );
     // Owned by the page, not the form: the form is rebuilt on every live change.
     let revisions = Resource::new(|| (), |_| active_revisions());
     let after = crate::components::use_page_cursor();
-    let tasks = Resource::new(move || (cluster(), name(), after.get(), update.version().get(), live.version.get()), |(c, n, a, _, _)| service_tasks(c, n, a));
+    // The service and its tasks as one value: a view awaiting two resources that a live change
+    // refetches together can render the first one's older value beside the second one's newer.
+    let service = Resource::new(
+        move || (cluster(), name(), after.get(), update.version().get(), delete.version().get(), live.version.get()),
+        |(c, n, a, ..)| async move { Ok::<_, PortalError>((get_service(c.clone(), n.clone()).await?, service_tasks(c, n, a).await?)) },
+    );
     let update_errors = Signal::derive(move || errors_of(update.value().get()));
     let delete_errors = Signal::derive(move || errors_of(delete.value().get()));
     view! {
@@ -356,8 +357,7 @@ pub fn ServicePage() -> impl IntoView {
         </PageHeader>
         <DataRegion>
             {move || Suspend::new(async move {
-                let s = service.await?;
-                let page = tasks.await?;
+                let (s, page) = settled(service).await?;
                 let later = after.get_untracked().is_some();
                 let wanted = page.items;
                 let cluster_name = cluster();

@@ -1,6 +1,6 @@
 /*! Task definitions: families, a family's revisions, and one revision. */
 
-use crate::components::{DataRegion, EmptyState, PageHeader, StatusBadge, short_time};
+use crate::components::{DataRegion, EmptyState, PageHeader, StatusBadge, short_time, settled};
 use crate::error::PortalResult;
 use crate::account::IfAllowed;
 use leptos::prelude::*;
@@ -50,7 +50,7 @@ pub fn FamiliesPage() -> impl IntoView {
         </PageHeader>
         <DataRegion>
             {move || Suspend::new(async move {
-                let families = families.await?;
+                let families = settled(families).await?;
                 Ok::<_, crate::error::PortalError>(if families.is_empty() {
                     view! {
                         <EmptyState
@@ -112,7 +112,7 @@ pub fn FamilyPage() -> impl IntoView {
         </PageHeader>
         <DataRegion>
             {move || Suspend::new(async move {
-                let revisions = revisions.await?;
+                let revisions = settled(revisions).await?;
                 Ok::<_, crate::error::PortalError>(view! {
                     <table class="table" id="revisions">
                         <thead>
@@ -189,7 +189,7 @@ pub fn RevisionPage() -> impl IntoView {
         }}
         <DataRegion>
             {move || Suspend::new(async move {
-                let td = revision.await?;
+                let td = settled(revision).await?;
                 let json = serde_json::to_string_pretty(&td).unwrap_or_default();
                 Ok::<_, crate::error::PortalError>(view! {
                     <section class="card">

@@ -1,6 +1,6 @@
 /*! Tasks: the table other pages embed, and a task's page with containers, logs and Stop. */
 
-use crate::components::{DataRegion, PageHeader, StatusBadge, short_time};
+use crate::components::{DataRegion, PageHeader, StatusBadge, short_time, settled};
 use crate::error::{PortalError, PortalResult};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -96,7 +96,7 @@ pub fn TaskPage() -> impl IntoView {
         {move || stop.value().get().and_then(|r| r.err()).map(|e| view! { <div class="notice notice-error" role="alert">{e.to_string()}</div> })}
         <DataRegion>
             {move || Suspend::new(async move {
-                let t = task.await?;
+                let t = settled(task).await?;
                 let live = t.last_status != "STOPPED";
                 let stopping = t.desired_status == "STOPPED" && live;
                 let instance = instance_id(&t);
@@ -161,7 +161,7 @@ pub fn TaskPage() -> impl IntoView {
         </DataRegion>
         <Suspense>
             {move || Suspend::new(async move {
-                let t = first.await.ok()?;
+                let t = settled(first).await.ok()?;
                 let containers: Vec<String> = t.containers.iter().map(|c| c.name.clone()).collect();
                 Some(view! { <crate::logs::Logs cluster=cluster() id=id() containers/> })
             })}

@@ -4,7 +4,7 @@ maintainers add and remove its members. Every form goes through the same checked
 commands as the API.
 */
 
-use crate::components::{DataRegion, EmptyState, PageHeader, StatusBadge, short_time};
+use crate::components::{DataRegion, EmptyState, PageHeader, StatusBadge, short_time, settled};
 use crate::error::{FieldErrorList, PortalError, PortalResult, errors_of};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -106,7 +106,7 @@ pub fn TeamsPage() -> impl IntoView {
         </crate::account::IfAllowed>
         <DataRegion>
             {move || Suspend::new(async move {
-                let teams = teams.await?;
+                let teams = settled(teams).await?;
                 Ok::<_, PortalError>(if teams.is_empty() {
                     view! {
                         <EmptyState title="No teams" body="Teams own task definitions and services. An admin creates a team, adds people to it and shares a cluster with it."/>
@@ -177,7 +177,7 @@ fn People() -> impl IntoView {
             <FieldErrorList errors/>
             <DataRegion>
                 {move || Suspend::new(async move {
-                    let users = users.await?;
+                    let users = settled(users).await?;
                     Ok::<_, PortalError>(view! {
                         <table class="table" id="users">
                             <thead><tr><th>"Username"</th><th>"Teams"</th><th>"Status"</th><th>"Created"</th><th></th></tr></thead>
@@ -237,12 +237,12 @@ pub fn TeamPage() -> impl IntoView {
         <PageHeader title=Signal::derive(team) crumbs=vec![("/teams".into(), "Teams".into())]/>
         <DataRegion>
             {move || Suspend::new(async move {
-                let t = detail.await?;
-                let me = subject.await.ok().flatten();
+                let t = settled(detail).await?;
+                let me = settled(subject).await.ok().flatten();
                 let maintain = may_maintain(&me, &t.team_name);
                 let admin = me.as_ref().is_some_and(|s| s.admin);
                 let shared = t.clusters.clone();
-                let offered: Vec<String> = clusters.await.unwrap_or_default().into_iter().map(|c| c.cluster_name).filter(|c| !shared.contains(c)).collect();
+                let offered: Vec<String> = settled(clusters).await.unwrap_or_default().into_iter().map(|c| c.cluster_name).filter(|c| !shared.contains(c)).collect();
                 Ok::<_, PortalError>(view! {
                     <section class="card">
                         <h2>"Members"</h2>

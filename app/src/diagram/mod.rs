@@ -11,7 +11,7 @@ pub mod controls;
 pub mod layout;
 pub mod svg;
 
-use crate::components::{DataRegion, EmptyState, PageHeader};
+use crate::components::{DataRegion, EmptyState, PageHeader, settled};
 use crate::error::PortalResult;
 use controls::{Choices, Controls, Legend, ListView, SummaryStrip};
 use layout::{Level, View, layout, step};
@@ -183,7 +183,7 @@ pub fn DiagramPage() -> impl IntoView {
             {move || {
                 let set_state = set_state.clone();
                 Suspend::new(async move {
-                    let t = first.await?;
+                    let t = settled(first).await?;
                     Ok::<_, crate::error::PortalError>(view! { <Diagram first=t state set_state live cluster=cluster()/> })
                 })
             }}
