@@ -61,7 +61,8 @@ impl StateDir {
     }
 
     pub fn save_task(&self, spec: &TaskSpec) -> std::io::Result<()> {
-        write_atomic(&self.task_path(&spec.task_id), &serde_json::to_vec(spec)?, 0o600)
+        // Secret values stay in memory: a restarted agent adopts the running containers.
+        write_atomic(&self.task_path(&spec.task_id), &serde_json::to_vec(&spec.without_secret_values())?, 0o600)
     }
 
     pub fn forget_task(&self, id: &str) {

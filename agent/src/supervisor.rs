@@ -135,6 +135,14 @@ impl Supervisor {
             }
             return;
         }
+        // ECS's reason when a task's secrets cannot be fetched.
+        if let Some(problem) = spec.secrets_problem() {
+            tracing::warn!(task = %spec.task_id, %problem, "start refused: a secret was not delivered");
+            if !self.tasks().contains_key(&spec.task_id) {
+                self.stop(&spec.task_id, &format!("ResourceInitializationError: unable to pull secrets or registry auth: {problem}"));
+            }
+            return;
+        }
         self.launch(spec, Vec::new());
     }
 
@@ -484,6 +492,15 @@ impl TaskRun {
                         }
                     }
                 }
+            }
+            // Secret values are not kept on disk: after a restart, a container not yet created
+            // cannot be, and the task fails as ECS's does when its secrets cannot be fetched.
+            if let Some(s) = c.secrets.iter().find(|s| s.value.is_none()) {
+                let reason = format!("ResourceInitializationError: unable to pull secrets or registry auth: the value of {} is not on this host (the agent restarted)", s.name);
+                let r = self.container(&c.name);
+                r.last_status = "STOPPED".into();
+                r.reason = Some(reason.clone());
+                return Some(reason);
             }
             // A stop asked for while a start hangs (an image pull, a slow engine) is not kept
             // waiting: the start is given up and what it left removed.

@@ -19,6 +19,7 @@ pub mod json_locate;
 pub mod names;
 pub mod page;
 pub mod protocol;
+pub mod secret;
 pub mod service;
 pub mod task;
 pub mod task_definition;

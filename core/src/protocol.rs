@@ -137,6 +137,19 @@ pub struct VolumeSpec {
     pub host_path: Option<String>,
 }
 
+/// One environment variable from a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretSpec {
+    pub name: String,
+    pub value_from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<crate::secret::SecretValue>,
+    /// Why the value could not be delivered; the agent stops the task with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MountSpec {
@@ -164,6 +177,10 @@ pub struct ContainerSpec {
     pub command: Option<Vec<String>>,
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+    /// Environment variables from secrets. The server fills in each value as it sends the
+    /// task to its agent (never earlier, and never into what it stores).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretSpec>,
     pub cpu: i64,
     /// Hard limit in MiB.
     #[serde(default)]
@@ -297,7 +314,32 @@ pub fn parse_agent_message(text: &str) -> Result<AgentMessage, String> {
 /// ECS's default time between SIGTERM and SIGKILL.
 pub const DEFAULT_STOP_TIMEOUT: u64 = 30;
 
+impl ContainerSpec {
+    /// The container's environment: its variables, then those from secrets.
+    pub fn full_environment(&self) -> BTreeMap<String, String> {
+        let mut env = self.environment.clone();
+        env.extend(self.secrets.iter().filter_map(|s| Some((s.name.clone(), s.value.as_ref()?.expose().to_string()))));
+        env
+    }
+}
+
 impl TaskSpec {
+    /// Why this task's secrets cannot be set, if one of them cannot (its value did not come).
+    pub fn secrets_problem(&self) -> Option<String> {
+        self.containers.iter().flat_map(|c| &c.secrets).find(|s| s.value.is_none()).map(|s| {
+            s.problem.clone().unwrap_or_else(|| format!("the value of {} (from {}) was not delivered", s.name, s.value_from))
+        })
+    }
+
+    /// The spec without secret values, for what is written to disk.
+    pub fn without_secret_values(&self) -> TaskSpec {
+        let mut spec = self.clone();
+        for s in spec.containers.iter_mut().flat_map(|c| &mut c.secrets) {
+            s.value = None;
+        }
+        spec
+    }
+
     /// The resource bounds validation applies at registration, checked again where the task
     /// runs: an agent does not hand a runtime a limit that would overflow or mean "no limit".
     pub fn check_limits(&self) -> Result<(), String> {
@@ -330,6 +372,12 @@ impl TaskSpec {
                     .iter()
                     .flatten()
                     .filter_map(|kv| Some((kv.name.clone()?, kv.value.clone().unwrap_or_default())))
+                    .collect(),
+                secrets: c
+                    .secrets
+                    .iter()
+                    .flatten()
+                    .filter_map(|s| Some(SecretSpec { name: s.name.clone()?, value_from: s.value_from.clone()?, value: None, problem: None }))
                     .collect(),
                 cpu: c.cpu.unwrap_or(0),
                 memory: c.memory,

@@ -52,6 +52,12 @@ pub struct Config {
     #[arg(long, env = "WHARF_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
     pub tls_self_signed: bool,
 
+    /// The file holding the key secrets are sealed with (32 bytes as base64 or hex); made at
+    /// first start when absent. The key may instead be given in WHARF_SECRETS_KEY (never as
+    /// a flag: flags show in process lists). [default: DATA_DIR/secrets.key]
+    #[arg(long, env = "WHARF_SECRETS_KEY_FILE")]
+    pub secrets_key_file: Option<PathBuf>,
+
     /// Seconds between agent heartbeats; an agent silent for three is disconnected.
     #[arg(long, env = "WHARF_AGENT_HEARTBEAT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub agent_heartbeat_seconds: u64,
@@ -135,6 +141,14 @@ impl Config {
     pub fn public_url(&self, listening: SocketAddr) -> String {
         let scheme = if self.tls() { "https" } else { "http" };
         self.public_url.clone().unwrap_or_else(|| format!("{scheme}://{listening}"))
+    }
+
+    /// The key secrets are sealed with: WHARF_SECRETS_KEY, else the key file (made when absent).
+    pub fn sealer(&self) -> Result<crate::auth::sealing::Sealer, String> {
+        match std::env::var("WHARF_SECRETS_KEY") {
+            Ok(key) if !key.trim().is_empty() => crate::auth::sealing::Sealer::from_text(&key).map_err(|e| format!("WHARF_SECRETS_KEY: {e}")),
+            _ => crate::auth::sealing::Sealer::from_file_or_new(&self.secrets_key_file.clone().unwrap_or_else(|| self.data_dir.join("secrets.key"))),
+        }
     }
 
     pub fn tls(&self) -> bool {

@@ -174,6 +174,15 @@ impl World {
                 let t = self.admin(Method::POST, "/api/v1/tokens", json!({ "team": "a", "role": "viewer" })).await;
                 (Rule::Maintainer, format!("/api/v1/tokens/{}", t["apiToken"]["id"].as_str().unwrap()), None)
             }
+            ("GET", "/api/v1/secrets") => (Rule::SignedIn, template.into(), None),
+            ("POST", "/api/v1/secrets") => (Rule::Maintainer, template.into(), Some(json!({ "name": self.unique("made"), "secretString": "s3cret", "team": "a" }))),
+            ("GET", "/api/v1/secrets/{name}") => (Rule::Member, "/api/v1/secrets/team-a%2Fdb".into(), None),
+            ("PUT", "/api/v1/secrets/{name}/value") => (Rule::Maintainer, "/api/v1/secrets/team-a%2Fdb/value".into(), Some(json!({ "secretString": "rotated" }))),
+            ("DELETE", "/api/v1/secrets/{name}") => {
+                let name = self.unique("doomed-secret");
+                self.admin(Method::POST, "/api/v1/secrets", json!({ "name": name, "secretString": "x", "team": "a" })).await;
+                (Rule::Maintainer, format!("/api/v1/secrets/{name}"), None)
+            }
             ("GET", "/api/v1/users") => (Rule::Admin, template.into(), None),
             ("POST", "/api/v1/users") => (Rule::Admin, template.into(), Some(json!({ "username": self.unique("user"), "password": "a long enough password" }))),
             ("PATCH", "/api/v1/users/{username}") => (Rule::Admin, "/api/v1/users/spare".into(), Some(json!({ "disabled": false }))),
@@ -220,6 +229,7 @@ async fn world() -> World {
     let fb = common::fixture("busybox-httpd.json").replace("\"hello-httpd\"", "\"fb\"");
     w.admin(Method::POST, "/api/v1/task-definitions?team=b", serde_json::from_str(&fb).unwrap()).await;
     w.admin(Method::POST, "/api/v1/clusters/ca/services", json!({ "serviceName": "sa", "taskDefinition": "fa", "desiredCount": 0 })).await;
+    w.admin(Method::POST, "/api/v1/secrets", json!({ "name": "team-a/db", "secretString": "s3cret", "team": "a" })).await;
     w.join_token = w.admin(Method::POST, "/api/v1/clusters/ca/join-tokens", json!({})).await["token"].as_str().unwrap().to_string();
     let reg = w.admin(Method::POST, "/agent/v1/register", json!({ "token": w.join_token, "cluster": "ca", "hostname": "host-1", "cpu": 4096, "memory": 4096 })).await;
     w.instance = reg["containerInstance"]["id"].as_str().unwrap().to_string();

@@ -150,7 +150,7 @@ impl Docker {
             image: Some(c.image.clone()),
             entrypoint: c.entry_point.clone(),
             cmd: c.command.clone(),
-            env: Some(c.environment.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            env: Some(c.full_environment().iter().map(|(k, v)| format!("{k}={v}")).collect()),
             labels: Some(labels),
             exposed_ports: (!exposed.is_empty()).then_some(exposed),
             healthcheck,

@@ -78,7 +78,7 @@ impl Process {
     fn watch_health(&self, c: &ContainerSpec, id: &str, record: &Record) {
         let Some(check) = c.health_check.clone() else { return };
         let live = self.live.clone();
-        let env: HashMap<String, String> = c.environment.clone().into_iter().collect();
+        let env: HashMap<String, String> = c.full_environment().into_iter().collect();
         let id = id.to_string();
         let record = record.clone();
         Self::set_health(&live, &id, "UNKNOWN");
@@ -178,7 +178,7 @@ impl Runtime for Process {
             .map_err(|e| RuntimeError::Start(format!("cannot open the log file: {e}")))?;
         let err = log.try_clone().map_err(|e| RuntimeError::Start(e.to_string()))?;
         let mut command = std::process::Command::new(program);
-        command.args(args).envs(&c.environment).stdin(std::process::Stdio::null()).stdout(log).stderr(err);
+        command.args(args).envs(c.full_environment()).stdin(std::process::Stdio::null()).stdout(log).stderr(err);
         if let Some(dir) = &c.working_directory {
             command.current_dir(dir);
         }

@@ -68,6 +68,9 @@ pub struct ContainerDefinition {
     pub command: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<Vec<KeyValuePair>>,
+    /// Environment variables set from Wharf secrets: `{"name": "DB_PASSWORD", "valueFrom": "prod/db"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Vec<SecretReference>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port_mappings: Option<Vec<PortMapping>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +120,18 @@ pub struct KeyValuePair {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+}
+
+/// ECS's `Secret`: an environment variable whose value comes from a secret, named by its name
+/// or ARN in `valueFrom`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecretReference {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_from: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

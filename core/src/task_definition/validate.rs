@@ -126,6 +126,7 @@ fn check_containers(
                 errors.push(format!("containerDefinitions[{i}].environment[{j}].name"), "an environment variable needs a name");
             }
         }
+        check_secrets(errors, i, c);
         if let Some(hc) = &c.health_check {
             check_health(errors, i, hc);
         }
@@ -163,6 +164,34 @@ fn check_containers(
         errors.push("containerDefinitions", "at least one container must be essential (a task stops when an essential container stops)");
     }
     check_dependency_cycles(errors, containers);
+}
+
+/// Each secret sets one environment variable, from a secret named by name or ARN.
+fn check_secrets(errors: &mut FieldErrors, i: usize, c: &ContainerDefinition) {
+    let mut seen = std::collections::HashSet::new();
+    for (j, s) in c.secrets.iter().flatten().enumerate() {
+        let at = |f: &str| format!("containerDefinitions[{i}].secrets[{j}].{f}");
+        match s.name.as_deref() {
+            None | Some("") => errors.push(at("name"), "a secret sets an environment variable: give its name"),
+            Some(n) if n.contains('=') || n.contains('\0') => errors.push(at("name"), "an environment variable's name cannot hold '=' or NUL"),
+            Some(n) if !seen.insert(n) => errors.push(at("name"), format!("another secret of this container already sets '{n}'")),
+            Some(n) if c.environment.iter().flatten().any(|e| e.name.as_deref() == Some(n)) => {
+                errors.push(at("name"), format!("'{n}' is also in environment; a variable comes from one or the other"))
+            }
+            Some(_) => {}
+        }
+        match s.value_from.as_deref() {
+            None | Some("") => errors.push(at("valueFrom"), "name the secret (its name or ARN) the value comes from"),
+            Some(v) if v.starts_with("arn:") && crate::secret::name_of(v) == v => {
+                errors.push(at("valueFrom"), "this ARN is not a Wharf secret's; create the secret in Wharf and name it here (by name, or arn:wharf:secretsmanager:…:secret:<name>)")
+            }
+            Some(v) => {
+                if let Err(m) = crate::secret::check_name(crate::secret::name_of(v)) {
+                    errors.push(at("valueFrom"), format!("a secret's name {m}"));
+                }
+            }
+        }
+    }
 }
 
 fn check_memory(errors: &mut FieldErrors, i: usize, c: &ContainerDefinition, task_memory_set: bool) {

@@ -19,7 +19,9 @@ use super::LogChunk;
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, socket: WebSocket) {
+/// `secure`: the connection is TLS, or comes from the server's own host; only then are
+/// secrets sent over it.
+pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, secure: bool, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let send = |m: &ServerMessage| Message::Text(Utf8Bytes::from(serde_json::to_string(m).unwrap_or_default()));
 
@@ -81,8 +83,8 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, sock
     };
     tracing::info!(instance = %id, cluster = %who.cluster, "agent connected");
     let mut ok = sink.send(send(&welcome)).await.is_ok();
-    for m in &first {
-        ok = ok && sink.send(send(m)).await.is_ok();
+    for m in first {
+        ok = ok && sink.send(send(&outgoing(&control, m, secure).await)).await.is_ok();
     }
 
     let window = heartbeat * 3;
@@ -112,7 +114,7 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, sock
                 }
             }
             queued = queue.recv() => match queued {
-                Some(m) => ok = sink.send(send(&m)).await.is_ok(),
+                Some(m) => ok = sink.send(send(&outgoing(&control, m, secure).await)).await.is_ok(),
                 // Replaced by a newer connection, or expired by the monitor.
                 None => break,
             },
@@ -120,6 +122,18 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, sock
     }
     let _ = sink.close().await;
     finish(&control, &id, conn_id).await;
+}
+
+/// A message as it leaves for the agent: a task's secrets are opened here, at the last moment,
+/// so their values are never queued, stored or logged.
+async fn outgoing(control: &Control, message: ServerMessage, secure: bool) -> ServerMessage {
+    match message {
+        ServerMessage::StartTask { mut task } => {
+            control.deliver_secrets(&mut task, secure).await;
+            ServerMessage::StartTask { task }
+        }
+        other => other,
+    }
 }
 
 /// Reports one agent may have queued and not yet stored: an agent flooding reports waits on

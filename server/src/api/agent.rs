@@ -34,7 +34,7 @@ pub async fn register(State(state): State<AppState>, Body(input): Body<RegisterI
 
 /// An agent's WebSocket. The instance credential goes in `Authorization: Bearer wic_…`; a
 /// bad one is refused with 401 before the upgrade. Messages: `wharf_core::protocol`.
-pub async fn connect(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> ApiResult<Response> {
+pub async fn connect(State(state): State<AppState>, extensions: axum::http::Extensions, headers: HeaderMap, ws: WebSocketUpgrade) -> ApiResult<Response> {
     let credential = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -43,11 +43,12 @@ pub async fn connect(State(state): State<AppState>, headers: HeaderMap, ws: WebS
     let who = crate::control::agents::authenticate(state.control.store(), credential.trim()).await?;
     let control = (*state.control).clone();
     let heartbeat = state.agent.heartbeat;
+    let secure = control.certificate_pins().is_some() || extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().is_some_and(|p| p.0.ip().is_loopback());
     Ok(ws
         .max_message_size(MAX_FRAME_BYTES)
         .read_buffer_size(SOCKET_BUFFER_BYTES)
         .write_buffer_size(SOCKET_BUFFER_BYTES)
-        .on_upgrade(move |socket| crate::agents::session::run(control, who, heartbeat, socket)))
+        .on_upgrade(move |socket| crate::agents::session::run(control, who, heartbeat, secure, socket)))
 }
 
 /// The agent binary this server hands out, with its SHA-256 (computed once).

@@ -11,6 +11,7 @@ pub mod error;
 mod events;
 mod instances;
 mod join_tokens;
+mod secrets;
 mod services;
 mod task_definitions;
 mod tasks;
@@ -149,6 +150,7 @@ impl ListQuery {
         accounts::list_teams, accounts::create_team, accounts::describe_team, accounts::delete_team, accounts::set_member, accounts::remove_member,
         accounts::list_tokens, accounts::create_token, accounts::revoke_token,
         accounts::cluster_teams, accounts::share_cluster, accounts::unshare_cluster, accounts::audit,
+        secrets::create, secrets::list, secrets::describe, secrets::put_value, secrets::delete,
     ),
     components(schemas(WharfError, wharf_core::FieldError, wharf_core::ErrorKind)),
     modifiers(&BearerAuth),
@@ -161,6 +163,7 @@ impl ListQuery {
         (name = "tasks", description = "Running instantiations of task definitions"),
         (name = "events", description = "Live feed of state changes (Server-Sent Events)"),
         (name = "accounts", description = "Sign-in, users, teams, API tokens and the audit log"),
+        (name = "secrets", description = "Values tasks receive in their environment, never returned"),
     )
 )]
 pub struct ApiDoc;
@@ -238,6 +241,9 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{team}/members/{username}", axum::routing::put(accounts::set_member).delete(accounts::remove_member))
         .route("/tokens", g(accounts::list_tokens).post(accounts::create_token))
         .route("/tokens/{id}", axum::routing::delete(accounts::revoke_token))
+        .route("/secrets", g(secrets::list).post(secrets::create))
+        .route("/secrets/{name}", g(secrets::describe).delete(secrets::delete))
+        .route("/secrets/{name}/value", axum::routing::put(secrets::put_value))
         .route("/clusters/{cluster}/teams", g(accounts::cluster_teams))
         .route("/clusters/{cluster}/teams/{team}", axum::routing::put(accounts::share_cluster).delete(accounts::unshare_cluster))
         .route("/audit", g(accounts::audit))

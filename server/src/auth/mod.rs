@@ -7,6 +7,7 @@ OpenAPI document, sign-in and, until the first admin exists, the setup.
 */
 
 pub mod forms;
+pub mod sealing;
 pub mod secrets;
 
 use crate::api::AppState;

@@ -106,7 +106,7 @@ impl Gate {
     }
 
     /// Runs a change after its check, and records its outcome.
-    async fn change<T>(&self, what: &str, target: &str, team: Option<String>, run: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    pub(crate) async fn change<T>(&self, what: &str, target: &str, team: Option<String>, run: impl std::future::Future<Output = Result<T>>) -> Result<T> {
         let out = run.await;
         self.record(what, target, team, &out).await;
         out
@@ -134,17 +134,22 @@ impl Gate {
 
     /// Checks `action` on whatever a family's team owns; a family of no team is an admin's.
     async fn on_family(&self, action: Action, family: &str, cluster_shared_with: Option<&[String]>, what: &str, target: &str) -> Result<Option<String>> {
-        match self.family_team(family).await? {
-            Some(team) => {
-                self.check(action, Resource::Team { team: &team, cluster_shared_with }, what, target).await?;
-                Ok(Some(team))
-            }
-            None => {
-                self.check(Action::ManageAccounts, Resource::System, what, target).await.map_err(|_| {
-                    WharfError::from(Denied(format!("'{family}' belongs to no team; only an admin may use it")))
-                })?;
-                Ok(None)
-            }
+        let team = self.family_team(family).await?;
+        self.on_team_or_admin(action, team.as_deref(), cluster_shared_with, what, target, family).await?;
+        Ok(team)
+    }
+
+    /// Checks `action` on something `team` owns; what belongs to no team is an admin's.
+    pub(crate) async fn on_owner(&self, action: Action, team: Option<&str>, what: &str, target: &str) -> Result<()> {
+        self.on_team_or_admin(action, team, None, what, target, target).await
+    }
+
+    async fn on_team_or_admin(&self, action: Action, team: Option<&str>, cluster_shared_with: Option<&[String]>, what: &str, target: &str, owned: &str) -> Result<()> {
+        match team {
+            Some(team) => self.check(action, Resource::Team { team, cluster_shared_with }, what, target).await,
+            None => self.check(Action::ManageAccounts, Resource::System, what, target).await.map_err(|_| {
+                WharfError::from(Denied(format!("'{owned}' belongs to no team; only an admin may use it")))
+            }),
         }
     }
 

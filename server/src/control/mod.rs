@@ -10,6 +10,7 @@ pub mod gate;
 mod join_tokens;
 mod registration;
 pub mod reports;
+mod secrets;
 pub(crate) mod services;
 pub mod tasks;
 mod teams;
@@ -43,12 +44,19 @@ pub struct Control {
     /// The server's TLS certificate's pins (None without TLS): its SHA-256, which agents pin,
     /// and its public key's, which curl pins.
     certificate: std::sync::Arc<std::sync::OnceLock<(String, String)>>,
+    /// The key secrets are sealed with, set once at start.
+    sealer: std::sync::Arc<std::sync::OnceLock<crate::auth::sealing::Sealer>>,
 }
 
 impl Control {
     pub fn new(store: Store, agents: Agents, public_url: String) -> Self {
         let public_url = public_url.trim_end_matches('/').to_string();
-        Self { store, agents, public_url, reports: Default::default(), events: Events::default(), certificate: Default::default() }
+        Self { store, agents, public_url, reports: Default::default(), events: Events::default(), certificate: Default::default(), sealer: Default::default() }
+    }
+
+    /// The key secrets are sealed with, set once at start.
+    pub fn set_sealer(&self, sealer: crate::auth::sealing::Sealer) {
+        let _ = self.sealer.set(sealer);
     }
 
     /// The server's TLS certificate's pins, set once at start.
@@ -263,6 +271,9 @@ impl Backend for Control {
                 return Err(WharfError::new(wharf_core::ErrorKind::AccessDenied, format!("the family '{family}' belongs to another team")));
             }
         }
+        // The owner as of this transaction: a team's, or no team's (an admin's family).
+        let owner = store::accounts::family_team(w.conn(), &family).await?.flatten().or(team);
+        secrets::check_references(w.conn(), &registration.spec, owner.as_deref()).await?;
         task_definitions::insert(w.conn(), &family, revision, &document, &store::now()).await?;
         let registered = task_definitions::get(w.conn(), &family, revision).await?.ok_or_else(WharfError::internal)?;
         w.commit().await?;

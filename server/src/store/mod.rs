@@ -21,6 +21,7 @@ pub mod run_tokens;
 pub mod instances;
 pub mod join_tokens;
 pub mod scheduling;
+pub mod secrets;
 pub mod services;
 pub mod task_definitions;
 pub mod tasks;

@@ -41,6 +41,8 @@ impl Harness {
         let store = Store::open(url.as_deref(), dir.path()).await.expect("store opens");
         let options = wharf_server::leptos_options(&dir.path().join("site"), "127.0.0.1:0".parse().unwrap());
         let state = wharf_server::state(store.clone(), options, "http://127.0.0.1:3000".into(), wharf_server::api::AgentSettings { heartbeat: std::time::Duration::from_secs(10), binary: None });
+        // A key of the test's own, made in its directory as the server makes one at first start.
+        state.control.set_sealer(wharf_server::auth::sealing::Sealer::from_file_or_new(&dir.path().join("secrets.key")).expect("a secrets key"));
         let admin = wharf_core::account::Credentials { username: "admin".into(), password: ADMIN_PASSWORD.into() };
         state.control.create_account(&admin, true, true).await.expect("first admin");
         let (_, token) = state.control.issue_user_token("admin", None, None, "harness").await.expect("admin token");
@@ -76,7 +78,8 @@ impl Harness {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = self.router.clone();
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        // With the peer's address, as the server binary serves (agents on loopback count as local).
+        tokio::spawn(async move { axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await });
         addr
     }
 

@@ -1,0 +1,186 @@
+/*!
+Secrets: kept sealed in the store, checked when a task definition names them, and opened only
+on their way to the agent that starts a task of the secret's own team.
+*/
+
+use super::Control;
+use super::gate::Gate;
+use crate::auth::sealing::Sealer;
+use crate::store::{self, accounts, secrets};
+use sqlx::AnyConnection;
+use wharf_app::backend::Result;
+use wharf_core::access::{Action, Role};
+use wharf_core::protocol::TaskSpec;
+use wharf_core::secret::{CreateSecretInput, PutSecretValueInput, Secret, SecretValue, name_of};
+use wharf_core::task_definition::{TaskDefinitionSpec, family_of};
+use wharf_core::{FieldErrors, WharfError};
+
+fn not_found(name: &str) -> WharfError {
+    WharfError::not_found(format!("no secret named '{name}'"))
+}
+
+/// Who a team-less object belongs to, in messages.
+fn owner_words(team: Option<&str>) -> String {
+    team.map_or_else(|| "Wharf's admins (outside any team)".to_string(), |t| format!("team '{t}'"))
+}
+
+impl Control {
+    fn sealer(&self) -> Result<&Sealer> {
+        self.sealer.get().ok_or_else(|| WharfError::conflict("this server was started without a secrets key"))
+    }
+
+    pub async fn create_secret(&self, input: CreateSecretInput, team: Option<String>, by: &str) -> Result<Secret> {
+        input.validate()?;
+        let name = input.name.unwrap_or_default();
+        let sealed = self.sealer()?.seal(&name, input.secret_string.as_deref().unwrap_or_default());
+        let mut w = self.store.write().await?;
+        if let Some(t) = &team
+            && !accounts::team_exists(w.conn(), t).await?
+        {
+            return Err(WharfError::invalid_field("team", format!("no team named '{t}'")));
+        }
+        let new = secrets::NewSecret { name: &name, team: team.as_deref(), description: input.description.as_deref().unwrap_or_default(), sealed_value: &sealed, created_by: by };
+        if !secrets::insert(w.conn(), &new, &store::now()).await? {
+            return Err(WharfError::conflict(format!("a secret named '{name}' already exists; set a new value with PUT /api/v1/secrets/{name}/value")));
+        }
+        let secret = secrets::get(w.conn(), &name).await?.ok_or_else(WharfError::internal)?;
+        w.commit().await?;
+        tracing::info!(secret = %name, "secret created");
+        Ok(secret)
+    }
+
+    pub async fn describe_secret(&self, name: &str) -> Result<Secret> {
+        secrets::get(&mut *self.read().await?, name).await?.ok_or_else(|| not_found(name))
+    }
+
+    pub async fn put_secret_value(&self, name: &str, input: PutSecretValueInput) -> Result<Secret> {
+        input.validate()?;
+        let sealed = self.sealer()?.seal(name, input.secret_string.as_deref().unwrap_or_default());
+        let mut w = self.store.write().await?;
+        if !secrets::put_value(w.conn(), name, &sealed, &store::now()).await? {
+            return Err(not_found(name));
+        }
+        let secret = secrets::get(w.conn(), name).await?.ok_or_else(WharfError::internal)?;
+        w.commit().await?;
+        tracing::info!(secret = %name, version = secret.version, "secret value set");
+        Ok(secret)
+    }
+
+    pub async fn delete_secret(&self, name: &str) -> Result<Secret> {
+        let mut w = self.store.write().await?;
+        let secret = secrets::get(w.conn(), name).await?.ok_or_else(|| not_found(name))?;
+        secrets::delete(w.conn(), name).await?;
+        w.commit().await?;
+        tracing::info!(secret = %name, "secret deleted");
+        Ok(secret)
+    }
+
+    /// Fills in the values of a task's secrets as it goes to its agent. `secure`: the agent's
+    /// connection is TLS or stays on this host. A secret that cannot be delivered carries the
+    /// reason instead, and the agent stops the task with it.
+    pub async fn deliver_secrets(&self, spec: &mut TaskSpec, secure: bool) {
+        if spec.containers.iter().all(|c| c.secrets.is_empty()) {
+            return;
+        }
+        let family = family_of(&spec.task_definition).to_string();
+        let mut conn = match self.read().await {
+            Ok(c) => c,
+            Err(e) => return fail_all(spec, &format!("the store is unavailable: {}", e.message)),
+        };
+        let team = match accounts::family_team(&mut conn, &family).await {
+            Ok(t) => t.flatten(),
+            Err(e) => return fail_all(spec, &format!("the store is unavailable: {e}")),
+        };
+        let sealer = self.sealer.get();
+        for s in spec.containers.iter_mut().flat_map(|c| &mut c.secrets) {
+            let name = name_of(&s.value_from).to_string();
+            let opened = if !secure {
+                Err("secrets are sent to agents over TLS only (or to an agent on the server's own host); start the server with --tls-cert and --tls-key, or --tls-self-signed".to_string())
+            } else {
+                match (secrets::sealed(&mut conn, &name).await, sealer) {
+                    (Ok(Some((owner, sealed))), Some(sealer)) if owner == team => sealer.open(&name, &sealed).map_err(|e| {
+                        tracing::error!(secret = %name, error = %e, "a secret does not open");
+                        format!("the secret {name} cannot be opened with this server's secrets key")
+                    }),
+                    (Ok(_), Some(_)) => Err(format!("{} has no secret named '{name}'", owner_words(team.as_deref()))),
+                    (Ok(_), None) => Err("the server was started without a secrets key".to_string()),
+                    (Err(e), _) => Err(format!("the store is unavailable: {e}")),
+                }
+            };
+            match opened {
+                Ok(value) => s.value = Some(SecretValue::new(value)),
+                Err(problem) => s.problem = Some(problem),
+            }
+        }
+    }
+}
+
+fn fail_all(spec: &mut TaskSpec, problem: &str) {
+    for s in spec.containers.iter_mut().flat_map(|c| &mut c.secrets) {
+        s.problem = Some(problem.to_string());
+    }
+}
+
+/// At registration: every secret a task definition names exists and belongs to the family's
+/// team (a team cannot have another team's secret delivered to its tasks).
+pub(super) async fn check_references(conn: &mut AnyConnection, spec: &TaskDefinitionSpec, team: Option<&str>) -> Result<()> {
+    let mut errors = FieldErrors::new();
+    for (i, c) in spec.container_definitions.iter().flatten().enumerate() {
+        for (j, s) in c.secrets.iter().flatten().enumerate() {
+            let name = name_of(s.value_from.as_deref().unwrap_or_default());
+            let owner = secrets::sealed(&mut *conn, name).await?.map(|(owner, _)| owner);
+            if owner.as_ref().is_none_or(|o| o.as_deref() != team) {
+                errors.push(
+                    format!("containerDefinitions[{i}].secrets[{j}].valueFrom"),
+                    format!("{} has no secret named '{name}'; create it under Secrets first", owner_words(team)),
+                );
+            }
+        }
+    }
+    errors.finish(())
+}
+
+impl Gate {
+    /// Checks `action` on something `team` owns; what belongs to no team is an admin's.
+    async fn on_secret(&self, action: Action, secret: &Secret, what: &str) -> Result<()> {
+        self.on_owner(action, secret.team.as_deref(), what, &secret.name).await
+    }
+
+    pub async fn create_secret(&self, input: CreateSecretInput) -> Result<Secret> {
+        input.validate()?;
+        let who = self.who()?.clone();
+        let name = input.name.clone().unwrap_or_default();
+        let team = match input.team.clone() {
+            Some(t) => Some(t),
+            None if who.admin => None,
+            None => Some(who.default_team(Role::Maintainer).map_err(WharfError::from)?),
+        };
+        self.on_owner(Action::Maintain, team.as_deref(), "CreateSecret", &name).await?;
+        self.change("CreateSecret", &name, team.clone(), self.control().create_secret(input, team, &who.username)).await
+    }
+
+    pub async fn list_secrets(&self) -> Result<Vec<Secret>> {
+        let who = self.who()?;
+        let teams = (!who.sees_everything()).then(|| who.team_names());
+        Ok(secrets::list(&mut *self.control().read().await?, teams.as_deref()).await?)
+    }
+
+    pub async fn describe_secret(&self, name: &str) -> Result<Secret> {
+        let secret = self.control().describe_secret(name).await?;
+        self.on_secret(Action::Read, &secret, "DescribeSecret").await?;
+        Ok(secret)
+    }
+
+    pub async fn put_secret_value(&self, name: &str, input: PutSecretValueInput) -> Result<Secret> {
+        input.validate()?;
+        let secret = self.control().describe_secret(name).await?;
+        self.on_secret(Action::Maintain, &secret, "PutSecretValue").await?;
+        self.change("PutSecretValue", name, secret.team, self.control().put_secret_value(name, input)).await
+    }
+
+    pub async fn delete_secret(&self, name: &str) -> Result<Secret> {
+        let secret = self.control().describe_secret(name).await?;
+        self.on_secret(Action::Maintain, &secret, "DeleteSecret").await?;
+        self.change("DeleteSecret", name, secret.team, self.control().delete_secret(name)).await
+    }
+}
