@@ -343,6 +343,11 @@ impl Server {
         std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default()
     }
 
+    /// The server's data directory (its store, keys and log).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data.path()
+    }
+
     /// The SHA-256 of the TLS certificate the server announced, if it serves HTTPS.
     pub fn certificate_sha256(&self) -> Option<String> {
         self.log().lines().find_map(|l| l.strip_prefix("TLS certificate SHA-256: ").map(str::to_string))
@@ -535,6 +540,21 @@ impl Drop for DockerCleanup {
 }
 
 /// A unique cluster name per test run, so leftovers of one run never meet another.
+/// The files under `dir` (recursively) whose bytes hold `needle`.
+pub fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_holding(&path, needle));
+        } else if std::fs::read(&path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes())) {
+            out.push(path);
+        }
+    }
+    out
+}
+
 pub fn unique(prefix: &str) -> String {
     let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("{prefix}-{}", n % 1_000_000_000)
