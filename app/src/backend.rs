@@ -122,6 +122,21 @@ pub trait Backend: Send + Sync + 'static {
     fn accounts(&self) -> Option<&dyn Accounts> {
         None
     }
+
+    /// Teams' secrets, when the backend keeps them.
+    fn secrets(&self) -> Option<&dyn Secrets> {
+        None
+    }
+}
+
+/// Teams' secrets, checked and recorded as through the API; a value goes in and never out.
+#[async_trait]
+pub trait Secrets: Send + Sync {
+    /// The caller's teams' secrets (every one for an admin).
+    async fn list_secrets(&self) -> Result<Vec<wharf_core::secret::Secret>>;
+    async fn create_secret(&self, input: wharf_core::secret::CreateSecretInput) -> Result<wharf_core::secret::Secret>;
+    async fn put_secret_value(&self, name: &str, input: wharf_core::secret::PutSecretValueInput) -> Result<wharf_core::secret::Secret>;
+    async fn delete_secret(&self, name: &str) -> Result<wharf_core::secret::Secret>;
 }
 
 /// People, teams, cluster sharing and the audit log: each call is checked by the policy and

@@ -19,6 +19,7 @@ pub mod join_tokens;
 pub mod live;
 pub mod logs;
 pub mod run_task;
+pub mod secrets;
 pub mod services;
 pub mod task_definitions;
 pub mod tasks;
@@ -73,6 +74,7 @@ pub fn App() -> impl IntoView {
                     <A href="/clusters">"Clusters"</A>
                     <A href="/task-definitions">"Task definitions"</A>
                     <A href="/teams">"Teams"</A>
+                    <A href="/secrets">"Secrets"</A>
                     <A href="/audit">"Audit log"</A>
                     <a href="/api/v1/openapi.json" class="muted">"API (OpenAPI)"</a>
                     <account::UserMenu/>
@@ -97,6 +99,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/teams") view=teams::TeamsPage/>
                         <Route path=path!("/teams/:team") view=teams::TeamPage/>
                         <Route path=path!("/audit") view=audit::AuditPage/>
+                        <Route path=path!("/secrets") view=secrets::SecretsPage/>
                     </Routes>
                 </main>
             </div>

@@ -460,6 +460,10 @@ impl Backend for Gate {
     fn accounts(&self) -> Option<&dyn wharf_app::backend::Accounts> {
         Some(self)
     }
+
+    fn secrets(&self) -> Option<&dyn wharf_app::backend::Secrets> {
+        Some(self)
+    }
 }
 
 /// The portal's account pages go through the same commands as the API's routes.

@@ -184,3 +184,20 @@ impl Gate {
         self.change("DeleteSecret", name, secret.team, self.control().delete_secret(name)).await
     }
 }
+
+/// The portal's secrets page goes through the same commands as the API's routes.
+#[async_trait::async_trait]
+impl wharf_app::backend::Secrets for Gate {
+    async fn list_secrets(&self) -> Result<Vec<Secret>> {
+        Gate::list_secrets(self).await
+    }
+    async fn create_secret(&self, input: CreateSecretInput) -> Result<Secret> {
+        Gate::create_secret(self, input).await
+    }
+    async fn put_secret_value(&self, name: &str, input: PutSecretValueInput) -> Result<Secret> {
+        Gate::put_secret_value(self, name, input).await
+    }
+    async fn delete_secret(&self, name: &str) -> Result<Secret> {
+        Gate::delete_secret(self, name).await
+    }
+}
