@@ -255,3 +255,49 @@ test('neither team can change the other\'s, a page of another site changes nothi
   assert.deepEqual(audit.problems, []);
   await audit.close();
 });
+
+test('a maintainer keeps a secret in the portal: the value is typed once and shown to no one, its team\'s viewer sees only its name, the other team nothing', async () => {
+  const { base } = shared;
+  const value = 'portal-typed-secret-value-7d1c';
+  const page = await signInAs(base, 'ann');
+  await page.click('nav a:has-text("Secrets")');
+  await page.waitForURL(`${base}/secrets`);
+  await page.getByText('No secrets').waitFor();
+  await page.fill('#secret-name', 'alpha/db-password');
+  await page.fill('#secret-description', 'the orders database');
+  await page.fill('#secret-value', value);
+  await page.click('#create-secret');
+  const row = page.locator('#secrets tr[data-secret="alpha/db-password"]');
+  await row.waitFor();
+  assert.equal(await page.inputValue('#secret-value'), '', 'the typed value is cleared once saved');
+  assert.ok(!(await page.content()).includes(value), 'the page holds the value nowhere');
+  // A new value replaces it; the version counts.
+  await row.locator('input.new-value').fill('second-portal-value');
+  await row.locator('button.set-value').click();
+  await page.locator('#secrets tr[data-secret="alpha/db-password"] td.num:text-is("2")').waitFor();
+  // A bad name is answered on the form, naming the field.
+  await page.fill('#secret-name', 'has spaces');
+  await page.fill('#secret-value', 'x');
+  await page.click('#create-secret');
+  await page.locator('.field-errors:has-text("name")').waitFor();
+  await page.screenshot({ path: join(artifacts, '18-secrets.png'), fullPage: true });
+  assert.deepEqual(page.problems, []);
+  await page.close();
+
+  const viewer = await signInAs(base, 'vic');
+  await viewer.goto(`${base}/secrets`);
+  await viewer.locator('#secrets tr[data-secret="alpha/db-password"]').waitFor();
+  await viewer.waitForSelector('body[data-hydrated="true"]');
+  assert.equal(await viewer.locator('#secrets button').count(), 0, 'a viewer is offered no change');
+  assert.equal(await viewer.locator('#secret-name').count(), 0, 'nor a new secret');
+  await viewer.close();
+  const other = await signInAs(base, 'bo');
+  await other.goto(`${base}/secrets`);
+  await other.getByText('No secrets').waitFor();
+  const forged = await other.evaluate(async () => (await fetch('/api/v1/secrets/alpha%2Fdb-password/value', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"secretString": "mine now"}' })).status);
+  assert.equal(forged, 403);
+  await other.close();
+  const { secret } = await callApi(base, 'GET', '/api/v1/secrets/alpha%2Fdb-password');
+  assert.equal(secret.version, 2, 'the other team\'s forged value did not land');
+  assert.ok(!JSON.stringify(secret).includes('second-portal-value'));
+});

@@ -74,12 +74,13 @@ pub fn SecretsPage() -> impl IntoView {
         <DataRegion>
             {move || Suspend::new(async move {
                 let list = settled(list).await?;
+                let maintained = settled(teams).await.unwrap_or_default();
                 Ok::<_, PortalError>(if list.is_empty() {
                     view! {
                         <EmptyState title="No secrets" body="A team's maintainers add secrets here; its task definitions name them in secrets[].valueFrom."/>
                     }.into_any()
                 } else {
-                    view! { <SecretTable list put delete/> }.into_any()
+                    view! { <SecretTable list maintained put delete/> }.into_any()
                 })
             })}
         </DataRegion>
@@ -136,15 +137,20 @@ fn NewSecret(teams: Vec<String>, create: ServerAction<CreateSecret>) -> impl Int
 }
 
 #[component]
-fn SecretTable(list: Vec<Secret>, put: ServerAction<PutSecretValue>, delete: ServerAction<DeleteSecret>) -> impl IntoView {
+fn SecretTable(list: Vec<Secret>, maintained: Vec<String>, put: ServerAction<PutSecretValue>, delete: ServerAction<DeleteSecret>) -> impl IntoView {
+    // Changes are offered to the secret's maintainers only; a secret of no team is listed to
+    // admins alone.
+    let mine = move |s: &Secret| s.team.as_ref().is_none_or(|t| maintained.contains(t));
+    let any = list.iter().any(mine.clone());
     view! {
         <section class="card">
             <table class="table" id="secrets">
-                <thead><tr><th>"Name"</th><th>"Team"</th><th>"Description"</th><th class="num">"Version"</th><th>"Last changed"</th><th>"New value"</th><th></th></tr></thead>
+                <thead><tr><th>"Name"</th><th>"Team"</th><th>"Description"</th><th class="num">"Version"</th><th>"Last changed"</th>{any.then(|| view! { <th>"New value"</th><th></th> })}</tr></thead>
                 <tbody>
                     {list.into_iter().map(|s| {
                         let value = RwSignal::new(String::new());
                         let (for_put, for_delete) = (s.name.clone(), s.name.clone());
+                        let mine = mine(&s);
                         view! {
                             <tr data-secret=s.name.clone()>
                                 <td><code>{s.name.clone()}</code></td>
@@ -152,21 +158,23 @@ fn SecretTable(list: Vec<Secret>, put: ServerAction<PutSecretValue>, delete: Ser
                                 <td>{s.description.clone()}</td>
                                 <td class="num">{s.version}</td>
                                 <td>{short_time(&s.last_changed_date)}</td>
-                                <td>
-                                    <form class="inline-form" on:submit=move |ev| {
-                                        ev.prevent_default();
-                                        put.dispatch(PutSecretValue { name: for_put.clone(), secret_string: value.get_untracked() });
-                                        value.set(String::new());
-                                    }>
-                                        <input class="new-value" type="password" aria-label=format!("New value of {}", s.name) bind:value=value autocomplete="new-password" required/>
-                                        <button type="submit" class="set-value">"Set"</button>
-                                    </form>
-                                </td>
-                                <td>
-                                    <button class="danger delete-secret" on:click=move |_| {
-                                        delete.dispatch(DeleteSecret { name: for_delete.clone() });
-                                    }>"Delete"</button>
-                                </td>
+                                {mine.then(|| view! {
+                                    <td>
+                                        <form class="inline-form" on:submit=move |ev| {
+                                            ev.prevent_default();
+                                            put.dispatch(PutSecretValue { name: for_put.clone(), secret_string: value.get_untracked() });
+                                            value.set(String::new());
+                                        }>
+                                            <input class="new-value" type="password" aria-label=format!("New value of {}", s.name) bind:value=value autocomplete="new-password" required/>
+                                            <button type="submit" class="set-value">"Set"</button>
+                                        </form>
+                                    </td>
+                                    <td>
+                                        <button class="danger delete-secret" on:click=move |_| {
+                                            delete.dispatch(DeleteSecret { name: for_delete.clone() });
+                                        }>"Delete"</button>
+                                    </td>
+                                })}
                             </tr>
                         }
                     }).collect_view()}
