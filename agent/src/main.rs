@@ -69,7 +69,10 @@ async fn run(args: AgentArgs) -> Result<(), String> {
         RuntimeKind::Process => Arc::new(runtime::process::Process::new(Some(state.root()))),
         RuntimeKind::Simulated => Arc::new(runtime::simulated::Simulated::default()),
     };
-    let facts = host::facts(&args, &runtime.capabilities())?;
+    // Every runtime sets secrets in the environment (ECS's capability name for it).
+    let mut capabilities = runtime.capabilities();
+    capabilities.push(wharf_core::secret::CAPABILITY.into());
+    let facts = host::facts(&args, &capabilities)?;
     tls::check_server(args.server.as_deref(), args.server_cert_sha256.as_deref())?;
     let tls = tls::client_config(args.server_cert_sha256.as_deref())?;
     let http = tls::http_client(&tls, Duration::from_secs(30))?;

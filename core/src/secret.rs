@@ -8,6 +8,14 @@ value is written once and never read back through the API.
 use crate::{FieldErrors, WharfError};
 use serde::{Deserialize, Serialize};
 
+/// The attribute of an agent that sets secrets in containers' environment (ECS's name); an
+/// agent without it is sent no value.
+pub const CAPABILITY: &str = "ecs.capability.secrets.asm.environment-variables";
+
+/// Secrets one task may name: a start message carries every value, and must stay well under
+/// an agent's frame limit.
+pub const MAX_PER_TASK: usize = 50;
+
 /// Secrets Manager's limit on a secret's size.
 pub const MAX_VALUE_BYTES: usize = 65_536;
 /// Secrets Manager's limit on a name's length.
@@ -129,8 +137,8 @@ fn check_secret_string(errors: &mut FieldErrors, value: Option<&str>) {
 }
 
 fn check_description(errors: &mut FieldErrors, description: Option<&str>) {
-    if description.is_some_and(|d| d.chars().count() > 2048) {
-        errors.push("description", "a description is at most 2048 characters");
+    if description.is_some_and(|d| d.chars().count() > 2048 || d.contains('\0')) {
+        errors.push("description", "a description is at most 2048 characters, without NUL");
     }
 }
 
@@ -169,6 +177,25 @@ mod tests {
         assert_eq!(name_of("prod/db"), "prod/db");
         let e = CreateSecretInput { name: Some("ok".into()), ..Default::default() }.validate().unwrap_err();
         assert_eq!(e.errors[0].field, "secretString");
+    }
+
+    #[test]
+    fn task_definitions_name_secrets_by_name_or_wharf_arn_and_a_bounded_number_of_them() {
+        let spec = |secrets: serde_json::Value| -> crate::task_definition::TaskDefinitionSpec {
+            serde_json::from_value(serde_json::json!({ "family": "f", "containerDefinitions": [{ "name": "a", "image": "i", "memory": 8,
+                "environment": [{ "name": "PLAIN", "value": "x" }], "secrets": secrets }] })).unwrap()
+        };
+        let problems = |secrets| crate::task_definition::validate(&spec(secrets)).into_vec();
+        assert!(problems(serde_json::json!([{ "name": "A", "valueFrom": "team/db" }, { "name": "B", "valueFrom": arn("team/db") }])).is_empty());
+        let bad = problems(serde_json::json!([{ "name": "PLAIN", "valueFrom": "x" }, { "valueFrom": "arn:aws:ssm:us-east-1:1:parameter/p" },
+            { "name": "C", "valueFrom": format!("{}:password::", arn("db")) }]));
+        let fields: Vec<&str> = bad.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["containerDefinitions[0].secrets[0].name", "containerDefinitions[0].secrets[1].name", "containerDefinitions[0].secrets[1].valueFrom", "containerDefinitions[0].secrets[2].valueFrom"], "{bad:?}");
+        assert!(bad[2].message.contains("not a Wharf secret") && bad[3].message.contains("JSON key"));
+        let many: Vec<_> = (0..=MAX_PER_TASK).map(|i| serde_json::json!({ "name": format!("V{i}"), "valueFrom": "s" })).collect();
+        assert_eq!(problems(serde_json::Value::Array(many))[0].field, "containerDefinitions");
+        let nul = CreateSecretInput { name: Some("n".into()), secret_string: Some("v".into()), description: Some("a\0b".into()), team: None };
+        assert_eq!(nul.validate().unwrap_err().errors[0].field, "description");
     }
 
     #[test]

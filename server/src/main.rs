@@ -53,6 +53,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let sealer = config.sealer()?;
     let mut state = wharf_server::state(store, wharf_server::leptos_options(&site, listen), public_url, agent);
     state.control.set_sealer(sealer);
+    state.control.check_secrets_key().await.map_err(|e| e.message)?;
     if let Some(identity) = &tls {
         state.control.set_certificate(identity.sha256.clone(), identity.public_key_sha256.clone());
     }

@@ -18,6 +18,7 @@ fn with_secret(family: &str, value_from: &str) -> Value {
 
 async fn scenario(db: Db) {
     let Some(h) = Harness::new(db).await else { return };
+    let mut feed = h.state.control.events().subscribe(None).live;
     let mut answers = Vec::new();
     for team in ["alpha", "beta"] {
         assert!(h.post("/api/v1/teams", json!({ "teamName": team })).await.0.is_success());
@@ -88,11 +89,30 @@ async fn scenario(db: Db) {
     let secret = &gone["task"]["containers"][0]["secrets"][0];
     assert!(secret.get("value").is_none() && secret["problem"].as_str().unwrap().contains("team 'alpha' has no secret named 'alpha/db'"), "{gone}");
 
-    for answer in &answers {
-        assert!(!answer.contains(VALUE), "an API answer holds the value: {answer}");
+    // Another team's secret of the same name is not delivered to alpha's task either.
+    h.post("/api/v1/secrets", json!({ "name": "alpha/db", "secretString": "beta-owned", "team": "beta" })).await;
+    start().await;
+    let squatted = agent.next().await;
+    let secret = &squatted["task"]["containers"][0]["secrets"][0];
+    assert!(secret.get("value").is_none() && secret["problem"].as_str().unwrap().contains("team 'alpha' has no secret named 'alpha/db'"), "{squatted}");
+    answers.push(h.get("/api/v1/audit?limit=500").await.1.to_string());
+    answers.push(h.get("/api/v1/secrets").await.1.to_string());
+    let audit = h.get("/api/v1/audit?limit=500").await.1.to_string();
+    for action in ["CreateSecret", "PutSecretValue", "DeleteSecret"] {
+        assert!(audit.contains(action), "{action} is in the audit log");
     }
-    let kept: Vec<String> = h.state.control.events().subscribe(Some("0-0")).missed.iter().map(|e| serde_json::to_string(&**e).unwrap()).collect();
-    assert!(kept.iter().all(|e| !e.contains(VALUE) && !e.contains("second-value")));
+    for answer in &answers {
+        for value in [VALUE, "second-value", "beta-owned"] {
+            assert!(!answer.contains(value), "an API answer holds a value: {answer}");
+        }
+    }
+    let mut events = 0;
+    while let Ok(e) = feed.try_recv() {
+        let text = serde_json::to_string(&*e).unwrap();
+        assert!(!text.contains(VALUE) && !text.contains("second-value"), "{text}");
+        events += 1;
+    }
+    assert!(events > 0, "the feed saw the scenario's changes");
 }
 
 #[tokio::test]
@@ -105,7 +125,8 @@ async fn secrets_on_postgres() {
     scenario(Db::Postgres).await;
 }
 
-/// An agent reached neither over TLS nor from the server's own host is sent no value.
+/// An agent reached neither over TLS nor from the server's own host, or one that does not say
+/// it sets secrets, is sent no value.
 #[tokio::test]
 async fn no_value_travels_in_clear_to_another_host() {
     let Some(h) = Harness::new(Db::Sqlite).await else { return };
@@ -116,11 +137,16 @@ async fn no_value_travels_in_clear_to_another_host() {
     let td: wharf_core::task_definition::TaskDefinition = serde_json::from_value(h.get("/api/v1/task-definitions/fam:1").await.1["taskDefinition"].clone()).unwrap();
     let spec = wharf_core::protocol::TaskSpec::from_definition(&td, "c", "i", "t", None);
     let mut plain = spec.clone();
-    h.state.control.deliver_secrets(&mut plain, false).await;
+    let attributes = |names: &[&str]| names.iter().map(|n| wharf_core::task_definition::Attribute { name: n.to_string(), value: None }).collect::<Vec<_>>();
+    let capable = attributes(&[wharf_core::secret::CAPABILITY]);
+    h.state.control.deliver_secrets(&mut plain, wharf_server::control::secrets::withheld(false, &capable)).await;
     assert!(plain.containers[0].secrets[0].value.is_none());
     assert!(plain.secrets_problem().unwrap().contains("over TLS only"));
+    let mut old_agent = spec.clone();
+    h.state.control.deliver_secrets(&mut old_agent, wharf_server::control::secrets::withheld(true, &attributes(&["ecs.capability.container-ordering"]))).await;
+    assert!(old_agent.secrets_problem().unwrap().contains("upgrade it"), "an agent that would drop the values is sent none");
     let mut secure = spec;
-    h.state.control.deliver_secrets(&mut secure, true).await;
+    h.state.control.deliver_secrets(&mut secure, wharf_server::control::secrets::withheld(true, &capable)).await;
     assert_eq!(secure.containers[0].secrets[0].value.as_ref().map(|v| v.expose()), Some(VALUE));
     assert!(!format!("{secure:?}").contains(VALUE), "a logged spec shows no value");
 }

@@ -539,7 +539,6 @@ impl Drop for DockerCleanup {
     }
 }
 
-/// A unique cluster name per test run, so leftovers of one run never meet another.
 /// The files under `dir` (recursively) whose bytes hold `needle`.
 pub fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -555,6 +554,7 @@ pub fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<PathBuf> {
     out
 }
 
+/// A unique cluster name per test run, so leftovers of one run never meet another.
 pub fn unique(prefix: &str) -> String {
     let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("{prefix}-{}", n % 1_000_000_000)

@@ -36,6 +36,10 @@ pub fn validate(spec: &TaskDefinitionSpec) -> FieldErrors {
     }
 
     let containers = spec.container_definitions.as_deref().unwrap_or_default();
+    let secrets: usize = containers.iter().map(|c| c.secrets.as_ref().map_or(0, Vec::len)).sum();
+    if secrets > crate::secret::MAX_PER_TASK {
+        errors.push("containerDefinitions", format!("the containers name {secrets} secrets; a task may name at most {}", crate::secret::MAX_PER_TASK));
+    }
     if containers.is_empty() {
         errors.push("containerDefinitions", "a task definition needs at least one container");
     } else if containers.len() > MAX_CONTAINERS {
@@ -182,6 +186,9 @@ fn check_secrets(errors: &mut FieldErrors, i: usize, c: &ContainerDefinition) {
         }
         match s.value_from.as_deref() {
             None | Some("") => errors.push(at("valueFrom"), "name the secret (its name or ARN) the value comes from"),
+            Some(v) if crate::secret::name_of(v) != v && crate::secret::name_of(v).contains(':') => {
+                errors.push(at("valueFrom"), "a JSON key or version after the secret's ARN is not supported; name the whole secret")
+            }
             Some(v) if v.starts_with("arn:") && crate::secret::name_of(v) == v => {
                 errors.push(at("valueFrom"), "this ARN is not a Wharf secret's; create the secret in Wharf and name it here (by name, or arn:wharf:secretsmanager:…:secret:<name>)")
             }

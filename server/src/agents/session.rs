@@ -33,6 +33,7 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, secu
         }
     };
     let refuse = |reason: String| ServerMessage::Refused { reason };
+    let withheld;
     let hello = match hello {
         Ok(AgentMessage::Hello { protocol_version, .. }) if protocol_version != PROTOCOL_VERSION => {
             let reason = format!(
@@ -43,6 +44,7 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, secu
             return;
         }
         Ok(AgentMessage::Hello { agent_version, docker_version, runtime, hostname, cpu, memory, attributes, tasks, .. }) => {
+            withheld = crate::control::secrets::withheld(secure, &attributes);
             Hello { hostname, cpu, memory, attributes, agent_version, docker_version, runtime, tasks }
         }
         Ok(_) => {
@@ -84,7 +86,7 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, secu
     tracing::info!(instance = %id, cluster = %who.cluster, "agent connected");
     let mut ok = sink.send(send(&welcome)).await.is_ok();
     for m in first {
-        ok = ok && sink.send(send(&outgoing(&control, m, secure).await)).await.is_ok();
+        ok = ok && sink.send(send(&outgoing(&control, m, withheld).await)).await.is_ok();
     }
 
     let window = heartbeat * 3;
@@ -114,7 +116,7 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, secu
                 }
             }
             queued = queue.recv() => match queued {
-                Some(m) => ok = sink.send(send(&outgoing(&control, m, secure).await)).await.is_ok(),
+                Some(m) => ok = sink.send(send(&outgoing(&control, m, withheld).await)).await.is_ok(),
                 // Replaced by a newer connection, or expired by the monitor.
                 None => break,
             },
@@ -126,10 +128,10 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, secu
 
 /// A message as it leaves for the agent: a task's secrets are opened here, at the last moment,
 /// so their values are never queued, stored or logged.
-async fn outgoing(control: &Control, message: ServerMessage, secure: bool) -> ServerMessage {
+async fn outgoing(control: &Control, message: ServerMessage, withheld: Option<&str>) -> ServerMessage {
     match message {
         ServerMessage::StartTask { mut task } => {
-            control.deliver_secrets(&mut task, secure).await;
+            control.deliver_secrets(&mut task, withheld).await;
             ServerMessage::StartTask { task }
         }
         other => other,

@@ -10,7 +10,7 @@ pub mod gate;
 mod join_tokens;
 mod registration;
 pub mod reports;
-mod secrets;
+pub mod secrets;
 pub(crate) mod services;
 pub mod tasks;
 mod teams;

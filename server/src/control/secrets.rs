@@ -8,6 +8,7 @@ use super::gate::Gate;
 use crate::auth::sealing::Sealer;
 use crate::store::{self, accounts, secrets};
 use sqlx::AnyConnection;
+use std::collections::HashMap;
 use wharf_app::backend::Result;
 use wharf_core::access::{Action, Role};
 use wharf_core::protocol::TaskSpec;
@@ -53,11 +54,13 @@ impl Control {
         secrets::get(&mut *self.read().await?, name).await?.ok_or_else(|| not_found(name))
     }
 
-    pub async fn put_secret_value(&self, name: &str, input: PutSecretValueInput) -> Result<Secret> {
+    /// Sets a new value of the secret `name` owned by `team` (the owner the caller was checked
+    /// against: one deleted and made again by another team in between is not touched).
+    pub async fn put_secret_value(&self, name: &str, team: Option<&str>, input: PutSecretValueInput) -> Result<Secret> {
         input.validate()?;
         let sealed = self.sealer()?.seal(name, input.secret_string.as_deref().unwrap_or_default());
         let mut w = self.store.write().await?;
-        if !secrets::put_value(w.conn(), name, &sealed, &store::now()).await? {
+        if !secrets::put_value(w.conn(), name, team, &sealed, &store::now()).await? {
             return Err(not_found(name));
         }
         let secret = secrets::get(w.conn(), name).await?.ok_or_else(WharfError::internal)?;
@@ -66,21 +69,25 @@ impl Control {
         Ok(secret)
     }
 
-    pub async fn delete_secret(&self, name: &str) -> Result<Secret> {
+    /// Deletes the secret `name` owned by `team` (as [`Control::put_secret_value`]).
+    pub async fn delete_secret(&self, name: &str, team: Option<&str>) -> Result<Secret> {
         let mut w = self.store.write().await?;
-        let secret = secrets::get(w.conn(), name).await?.ok_or_else(|| not_found(name))?;
-        secrets::delete(w.conn(), name).await?;
+        let secret = secrets::get(w.conn(), name).await?.filter(|s| s.team.as_deref() == team).ok_or_else(|| not_found(name))?;
+        secrets::delete(w.conn(), name, team).await?;
         w.commit().await?;
         tracing::info!(secret = %name, "secret deleted");
         Ok(secret)
     }
 
-    /// Fills in the values of a task's secrets as it goes to its agent. `secure`: the agent's
-    /// connection is TLS or stays on this host. A secret that cannot be delivered carries the
-    /// reason instead, and the agent stops the task with it.
-    pub async fn deliver_secrets(&self, spec: &mut TaskSpec, secure: bool) {
+    /// Fills in the values of a task's secrets as it goes to its agent; `withheld` says why
+    /// this agent may be sent none (see [`withheld`]). A secret that cannot be delivered
+    /// carries the reason instead, and the agent stops the task with it.
+    pub async fn deliver_secrets(&self, spec: &mut TaskSpec, withheld: Option<&str>) {
         if spec.containers.iter().all(|c| c.secrets.is_empty()) {
             return;
+        }
+        if let Some(reason) = withheld {
+            return fail_all(spec, reason);
         }
         let family = family_of(&spec.task_definition).to_string();
         let mut conn = match self.read().await {
@@ -92,12 +99,13 @@ impl Control {
             Err(e) => return fail_all(spec, &format!("the store is unavailable: {e}")),
         };
         let sealer = self.sealer.get();
+        // Each secret opened once, however many variables name it.
+        let mut opened: HashMap<String, std::result::Result<String, String>> = HashMap::new();
+        let mut total = 0usize;
         for s in spec.containers.iter_mut().flat_map(|c| &mut c.secrets) {
             let name = name_of(&s.value_from).to_string();
-            let opened = if !secure {
-                Err("secrets are sent to agents over TLS only (or to an agent on the server's own host); start the server with --tls-cert and --tls-key, or --tls-self-signed".to_string())
-            } else {
-                match (secrets::sealed(&mut conn, &name).await, sealer) {
+            if !opened.contains_key(&name) {
+                let value = match (secrets::sealed(&mut conn, &name).await, sealer) {
                     (Ok(Some((owner, sealed))), Some(sealer)) if owner == team => sealer.open(&name, &sealed).map_err(|e| {
                         tracing::error!(secret = %name, error = %e, "a secret does not open");
                         format!("the secret {name} cannot be opened with this server's secrets key")
@@ -105,13 +113,43 @@ impl Control {
                     (Ok(_), Some(_)) => Err(format!("{} has no secret named '{name}'", owner_words(team.as_deref()))),
                     (Ok(_), None) => Err("the server was started without a secrets key".to_string()),
                     (Err(e), _) => Err(format!("the store is unavailable: {e}")),
+                };
+                opened.insert(name.clone(), value);
+            }
+            match &opened[&name] {
+                Ok(value) if total + value.len() > MAX_DELIVERED_BYTES => {
+                    s.problem = Some(format!("the task's secrets come to more than {} KiB, more than one start message carries", MAX_DELIVERED_BYTES / 1024));
                 }
-            };
-            match opened {
-                Ok(value) => s.value = Some(SecretValue::new(value)),
-                Err(problem) => s.problem = Some(problem),
+                Ok(value) => {
+                    total += value.len();
+                    s.value = Some(SecretValue::new(value.clone()));
+                }
+                Err(problem) => s.problem = Some(problem.clone()),
             }
         }
+    }
+
+    /// At start: the key opens the secrets already stored (a key file lost with a data
+    /// directory, beside a database that kept its secrets, is found here, not at a task's start).
+    pub async fn check_secrets_key(&self) -> Result<()> {
+        let Some((name, sealed)) = secrets::any_sealed(&mut *self.read().await?).await? else { return Ok(()) };
+        self.sealer()?.open(&name, &sealed).map(|_| ()).map_err(|e| WharfError::conflict(format!("the secrets key does not open the stored secret '{name}' ({e}); start with the key they were sealed with (--secrets-key-file or WHARF_SECRETS_KEY)")))
+    }
+}
+
+/// What the values of one task's secrets may add up to: a start message stays far below an
+/// agent's frame limit (4 MiB).
+const MAX_DELIVERED_BYTES: usize = 1024 * 1024;
+
+/// Why an agent's connection may carry no secret: it is neither TLS nor from the server's own
+/// host (`secure`), or the agent does not say it sets secrets in the environment.
+pub fn withheld(secure: bool, attributes: &[wharf_core::task_definition::Attribute]) -> Option<&'static str> {
+    if !secure {
+        Some("secrets are sent to agents over TLS only (or to an agent on the server's own host); start the server with --tls-cert and --tls-key, or --tls-self-signed")
+    } else if !attributes.iter().any(|a| a.name == wharf_core::secret::CAPABILITY) {
+        Some("this agent does not set secrets in containers' environment (it lacks the ecs.capability.secrets.asm.environment-variables attribute); upgrade it to the agent this server serves")
+    } else {
+        None
     }
 }
 
@@ -175,13 +213,13 @@ impl Gate {
         input.validate()?;
         let secret = self.control().describe_secret(name).await?;
         self.on_secret(Action::Maintain, &secret, "PutSecretValue").await?;
-        self.change("PutSecretValue", name, secret.team, self.control().put_secret_value(name, input)).await
+        self.change("PutSecretValue", name, secret.team.clone(), self.control().put_secret_value(name, secret.team.as_deref(), input)).await
     }
 
     pub async fn delete_secret(&self, name: &str) -> Result<Secret> {
         let secret = self.control().describe_secret(name).await?;
         self.on_secret(Action::Maintain, &secret, "DeleteSecret").await?;
-        self.change("DeleteSecret", name, secret.team, self.control().delete_secret(name)).await
+        self.change("DeleteSecret", name, secret.team.clone(), self.control().delete_secret(name, secret.team.as_deref())).await
     }
 }
 

@@ -60,18 +60,21 @@ pub async fn list(conn: &mut AnyConnection, teams: Option<&[String]>) -> Result<
     })
 }
 
-pub async fn put_value(conn: &mut AnyConnection, name: &str, sealed_value: &str, now: &str) -> Result<bool> {
-    let done = sqlx::query("UPDATE secrets SET sealed_value = $2, version = version + 1, last_changed_at = $3 WHERE name = $1")
+/// Sets a new value, if the secret still has the owner the caller was checked against.
+pub async fn put_value(conn: &mut AnyConnection, name: &str, team: Option<&str>, sealed_value: &str, now: &str) -> Result<bool> {
+    let done = sqlx::query("UPDATE secrets SET sealed_value = $2, version = version + 1, last_changed_at = $3 WHERE name = $1 AND team IS NOT DISTINCT FROM $4")
         .bind(name)
         .bind(sealed_value)
         .bind(now)
+        .bind(team)
         .execute(conn)
         .await?;
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn delete(conn: &mut AnyConnection, name: &str) -> Result<bool> {
-    Ok(sqlx::query("DELETE FROM secrets WHERE name = $1").bind(name).execute(conn).await?.rows_affected() == 1)
+/// Deletes the secret, if it still has the owner the caller was checked against.
+pub async fn delete(conn: &mut AnyConnection, name: &str, team: Option<&str>) -> Result<bool> {
+    Ok(sqlx::query("DELETE FROM secrets WHERE name = $1 AND team IS NOT DISTINCT FROM $2").bind(name).bind(team).execute(conn).await?.rows_affected() == 1)
 }
 
 /// A secret's owner and sealed value, for delivery to an agent.
@@ -80,13 +83,8 @@ pub async fn sealed(conn: &mut AnyConnection, name: &str) -> Result<Option<(Opti
     row.map(|r| Ok((r.try_get("team")?, r.try_get("sealed_value")?))).transpose()
 }
 
-/// The owning team of each named secret that exists.
-pub async fn owners(conn: &mut AnyConnection, names: &[&str]) -> Result<Vec<(String, Option<String>)>> {
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        if let Some(row) = sqlx::query("SELECT team FROM secrets WHERE name = $1").bind(*name).fetch_optional(&mut *conn).await? {
-            out.push((name.to_string(), row.try_get("team")?));
-        }
-    }
-    Ok(out)
+/// Any one sealed value, to check the server's key against at start.
+pub async fn any_sealed(conn: &mut AnyConnection) -> Result<Option<(String, String)>> {
+    let row = sqlx::query("SELECT name, sealed_value FROM secrets ORDER BY name LIMIT 1").fetch_optional(conn).await?;
+    row.map(|r| Ok((r.try_get("name")?, r.try_get("sealed_value")?))).transpose()
 }

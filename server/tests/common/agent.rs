@@ -21,7 +21,8 @@ impl Agent {
         agent
             .send(json!({ "type": "hello", "protocolVersion": 1, "agentVersion": "0.1.0", "runtime": "simulated",
                 "hostname": "host-1", "cpu": 2048, "memory": 1024,
-                "attributes": [{ "name": "ecs.availability-zone", "value": "a" }, { "name": "ecs.capability.container-health-check" }],
+                "attributes": [{ "name": "ecs.availability-zone", "value": "a" }, { "name": "ecs.capability.container-health-check" },
+                    { "name": "ecs.capability.secrets.asm.environment-variables" }],
                 "tasks": tasks }))
             .await;
         let welcome = agent.next().await;
