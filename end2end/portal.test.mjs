@@ -192,9 +192,43 @@ test('a join token is shown once, listed without its secret and revocable', asyn
   assert.match(await row.textContent(), /ACTIVE/);
   assert.ok(!(await page.locator('#join-token-list').textContent()).includes(token.slice(21)), 'the list shows no secret');
   await page.screenshot({ path: join(artifacts, '7a-join-token.png'), fullPage: true });
-  await row.getByRole('button', { name: 'Revoke' }).click();
+  await row.getByRole('button', { name: 'Revoke', exact: true }).click();
   await page.locator('#join-token-list tbody tr', { hasText: 'REVOKED' }).waitFor();
   assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test('a join token for one host is used up by it, and revoking it can remove that host', async () => {
+  const cluster = await createCluster('one-host');
+  const page = await openPage(`/clusters/${cluster}`);
+  await page.fill('#jt-description', 'just one');
+  await page.fill('#jt-max-uses', '0');
+  await page.click('#jt-create');
+  await page.locator('.field-errors:has-text("maxUses")').waitFor();
+  await page.fill('#jt-max-uses', '1');
+  await page.click('#jt-create');
+  const token = (await page.locator('#new-token').textContent()).trim();
+  const row = page.locator('#join-token-list tbody tr', { hasText: 'just one' });
+  await row.locator('td:text-is("0 of 1")').waitFor();
+  // One host joins; a second is refused, saying why.
+  const host = (name) => fetch(`${base}/agent/v1/register`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token, cluster, hostname: name, cpu: 1024, memory: 1024 }) });
+  const first = await host('h1');
+  assert.equal(first.status, 201);
+  const joined = (await first.json()).containerInstance.id;
+  const second = await host('h2');
+  assert.equal(second.status, 401);
+  assert.match((await second.json()).message, /used up/);
+  await page.reload();
+  await row.locator('td:text-is("1 of 1")').waitFor();
+  assert.match(await row.textContent(), /USED_UP/);
+  await row.getByRole('button', { name: 'Revoke and remove its hosts' }).click();
+  await page.locator('#join-token-list tbody tr', { hasText: 'REVOKED' }).waitFor();
+  const { containerInstance } = await callApi(base, 'GET', `/api/v1/clusters/${cluster}/container-instances/${joined}`);
+  assert.equal(containerInstance.status, 'INACTIVE', 'the host that joined with it is deregistered');
+  await page.screenshot({ path: join(artifacts, '7b-join-token-used-up.png'), fullPage: true });
+  // The one refusal provoked above (maxUses 0) is the only failed load.
+  assert.deepEqual(page.problems, ['console: Failed to load resource: the server responded with a status of 400 (Bad Request)']);
   await page.close();
 });
 

@@ -69,7 +69,9 @@ pub trait Backend: Send + Sync + 'static {
     /// A new join token; the clear token is returned here and never again.
     async fn create_join_token(&self, cluster: &str, input: CreateJoinTokenInput) -> Result<(JoinToken, String)>;
     async fn list_join_tokens(&self, cluster: &str) -> Result<Vec<JoinToken>>;
-    async fn revoke_join_token(&self, cluster: &str, id: &str) -> Result<JoinToken>;
+    /// Revokes a join token; with `deregister_instances`, also deregisters the hosts that
+    /// joined with it (their ids are returned).
+    async fn revoke_join_token(&self, cluster: &str, id: &str, deregister_instances: bool) -> Result<(JoinToken, Vec<String>)>;
 
     async fn list_container_instances(&self, cluster: &str, page: Page) -> Result<Paged<ContainerInstance>>;
     async fn describe_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance>;

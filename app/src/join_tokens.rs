@@ -28,8 +28,8 @@ pub async fn create_join_token(cluster: String, input: CreateJoinTokenInput) -> 
 }
 
 #[server(input = Json)]
-pub async fn revoke_join_token(cluster: String, id: String) -> PortalResult<JoinToken> {
-    Ok(crate::ssr::backend()?.revoke_join_token(&cluster, &id).await?)
+pub async fn revoke_join_token(cluster: String, id: String, deregister_instances: bool) -> PortalResult<JoinToken> {
+    Ok(crate::ssr::backend()?.revoke_join_token(&cluster, &id, deregister_instances).await?.0)
 }
 
 /// Lifetimes offered by the form, in seconds (empty = no expiry).
@@ -45,12 +45,13 @@ pub fn JoinTokens(#[prop(into)] cluster: Signal<String>) -> impl IntoView {
     );
     let description = RwSignal::new(String::new());
     let lifetime = RwSignal::new("86400".to_string());
+    let max_uses = RwSignal::new(String::new());
     let errors = Signal::derive(move || errors_of(create.value().get()));
     view! {
         <section class="card" id="join-tokens">
             <h2>"Join tokens"</h2>
             <p class="lead">
-                "A host joins by running wharf-agent with a join token: create a token and the portal shows the one command to run on the host. The token is used once; after that the host uses its own credential."
+                "A host joins by running wharf-agent with a join token: create a token and the portal shows the one command to run on the host. Each host uses it once, then its own credential; limit how many hosts may join with it, and revoke it to stop more (or to remove the hosts that joined with it)."
             </p>
             <form
                 class="inline-form"
@@ -59,6 +60,8 @@ pub fn JoinTokens(#[prop(into)] cluster: Signal<String>) -> impl IntoView {
                     let input = CreateJoinTokenInput {
                         description: Some(description.get_untracked()).filter(|d| !d.trim().is_empty()),
                         expires_in_seconds: lifetime.get_untracked().parse().ok(),
+                        // A number the rules refuse (0, -1) is sent as typed and answered by name.
+                        max_uses: max_uses.get_untracked().trim().parse().ok(),
                     };
                     create.dispatch(CreateJoinToken { cluster: cluster.get_untracked(), input });
                 }
@@ -67,6 +70,7 @@ pub fn JoinTokens(#[prop(into)] cluster: Signal<String>) -> impl IntoView {
                 <select id="jt-lifetime" aria-label="Lifetime" bind:value=lifetime>
                     {LIFETIMES.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
                 </select>
+                <input id="jt-max-uses" type="number" inputmode="numeric" placeholder="Hosts (any number)" aria-label="How many hosts may join with it" bind:value=max_uses/>
                 <button type="submit" class="primary" id="jt-create" disabled=move || create.pending().get()>"Create token"</button>
             </form>
             <FieldErrorList errors/>
@@ -103,7 +107,7 @@ fn TokenTable(tokens: Vec<JoinToken>, revoke: ServerAction<RevokeJoinToken>, clu
             <thead>
                 <tr>
                     <th>"Token"</th><th>"Description"</th><th>"Status"</th><th>"Created"</th>
-                    <th>"Expires"</th><th>"Last used"</th><th></th>
+                    <th>"Expires"</th><th>"Hosts joined"</th><th>"Last used"</th><th></th>
                 </tr>
             </thead>
             <tbody>
@@ -117,12 +121,20 @@ fn TokenTable(tokens: Vec<JoinToken>, revoke: ServerAction<RevokeJoinToken>, clu
                             <td><StatusBadge status=t.status.clone()/></td>
                             <td>{short_time(&t.created_at)}</td>
                             <td>{t.expires_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
+                            <td class="num">{match t.max_uses { Some(m) => format!("{} of {m}", t.uses), None => t.uses.to_string() }}</td>
                             <td>{t.last_used_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
                             <td>
-                                {active.then(|| view! {
-                                    <button class="danger" on:click=move |_| {
-                                        revoke.dispatch(RevokeJoinToken { cluster: cluster.get_untracked(), id: id.clone() });
-                                    }>"Revoke"</button>
+                                {(active || t.status == "USED_UP").then(|| {
+                                    let again = id.clone();
+                                    view! {
+                                        <button class="danger revoke" disabled=!active on:click=move |_| {
+                                            revoke.dispatch(RevokeJoinToken { cluster: cluster.get_untracked(), id: id.clone(), deregister_instances: false });
+                                        }>"Revoke"</button>
+                                        " "
+                                        <button class="danger revoke-hosts" title="Revoke it and deregister the hosts that joined with it (their tasks stop)" on:click=move |_| {
+                                            revoke.dispatch(RevokeJoinToken { cluster: cluster.get_untracked(), id: again.clone(), deregister_instances: true });
+                                        }>"Revoke and remove its hosts"</button>
+                                    }
                                 })}
                             </td>
                         </tr>

@@ -19,7 +19,13 @@ pub struct CreateJoinTokenInput {
     /// Lifetime in seconds; a day when absent.
     #[serde(default)]
     pub expires_in_seconds: Option<i64>,
+    /// How many hosts may join with it; any number until it expires when absent.
+    #[serde(default)]
+    pub max_uses: Option<i64>,
 }
+
+/// The most hosts one token may be limited to (a larger fleet takes a token without a limit).
+pub const MAX_USES: i64 = 10_000;
 
 impl CreateJoinTokenInput {
     pub fn validate(&self) -> Result<(), WharfError> {
@@ -33,6 +39,9 @@ impl CreateJoinTokenInput {
                 format!("{s} is out of range ({MIN_EXPIRY_SECONDS} to {MAX_EXPIRY_SECONDS} seconds); leave it out for a token that does not expire"),
             );
         }
+        if let Some(n) = self.max_uses.filter(|n| !(1..=MAX_USES).contains(n)) {
+            errors.push("maxUses", format!("{n} is out of range (1 to {MAX_USES}); leave it out for no limit"));
+        }
         errors.finish(())
     }
 }
@@ -45,7 +54,7 @@ pub struct JoinToken {
     pub id: String,
     pub cluster_name: String,
     pub description: String,
-    /// ACTIVE, EXPIRED or REVOKED.
+    /// ACTIVE, EXPIRED, USED_UP (its `maxUses` hosts joined) or REVOKED.
     pub status: String,
     pub created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,6 +63,11 @@ pub struct JoinToken {
     pub revoked_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<i64>,
+    /// Hosts that joined with it.
+    #[serde(default)]
+    pub uses: i64,
 }
 
 /// The clear token is `wjt_<id>_<secret>`: the id finds the row, the secret proves it.

@@ -312,7 +312,7 @@ impl World {
             "first_topology" => (Rule::Member, json!({ "cluster": "ca", "level": null, "group_by": "" })),
             "list_join_tokens" => (Rule::Admin, json!({ "cluster": "ca" })),
             "create_join_token" => (Rule::Admin, json!({ "cluster": "ca", "input": {} })),
-            "revoke_join_token" => (Rule::Admin, json!({ "cluster": "ca", "id": last(&self.case("DELETE", "/api/v1/clusters/{cluster}/join-tokens/{id}").await?.1) })),
+            "revoke_join_token" => (Rule::Admin, json!({ "cluster": "ca", "id": last(&self.case("DELETE", "/api/v1/clusters/{cluster}/join-tokens/{id}").await?.1), "deregister_instances": false })),
             "list_instances" => (Rule::Member, json!({ "cluster": "ca", "after": null, "limit": 10 })),
             "instance_detail" => (Rule::Member, json!({ "cluster": "ca", "id": instance, "after": null })),
             "set_instance_status" => (Rule::Admin, json!({ "cluster": "ca", "id": instance, "status": "ACTIVE" })),

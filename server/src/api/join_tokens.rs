@@ -4,10 +4,10 @@ use wharf_app::backend::Backend as _;
 use super::Gated;
 use super::error::{ApiResult, Body};
 use axum::Json;
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use wharf_core::WharfError;
 use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
 
@@ -26,6 +26,17 @@ pub struct CreatedJoinToken {
 #[serde(rename_all = "camelCase")]
 pub struct JoinTokenResponse {
     join_token: JoinToken,
+    /// The hosts deregistered with it (`deregisterInstances=true`).
+    deregistered_instances: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokeQuery {
+    /// Also deregister the hosts that joined with the token (their tasks are stopped).
+    #[serde(default)]
+    deregister_instances: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -55,10 +66,12 @@ pub async fn list(gate: Gated, Path(cluster): Path<String>) -> ApiResult<Json<Jo
     Ok(Json(JoinTokenList { join_tokens: gate.list_join_tokens(&cluster).await? }))
 }
 
-/// Revokes a join token: hosts can no longer register with it.
+/// Revokes a join token: hosts can no longer register with it. With
+/// `deregisterInstances=true` the hosts that joined with it are deregistered too.
 #[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/join-tokens/{id}", tag = "clusters",
-    params(("cluster" = String, Path), ("id" = String, Path)),
+    params(("cluster" = String, Path), ("id" = String, Path), RevokeQuery),
     responses((status = 200, body = JoinTokenResponse), (status = 404, body = WharfError)))]
-pub async fn revoke(gate: Gated, Path((cluster, id)): Path<(String, String)>) -> ApiResult<Json<JoinTokenResponse>> {
-    Ok(Json(JoinTokenResponse { join_token: gate.revoke_join_token(&cluster, &id).await? }))
+pub async fn revoke(gate: Gated, Path((cluster, id)): Path<(String, String)>, Query(query): Query<RevokeQuery>) -> ApiResult<Json<JoinTokenResponse>> {
+    let (join_token, deregistered_instances) = gate.revoke_join_token(&cluster, &id, query.deregister_instances).await?;
+    Ok(Json(JoinTokenResponse { join_token, deregistered_instances }))
 }

@@ -327,9 +327,9 @@ impl Backend for Gate {
         self.control.list_join_tokens(cluster).await
     }
 
-    async fn revoke_join_token(&self, cluster: &str, id: &str) -> Result<JoinToken> {
+    async fn revoke_join_token(&self, cluster: &str, id: &str, deregister_instances: bool) -> Result<(JoinToken, Vec<String>)> {
         self.admin(Action::ManageHosts, "RevokeJoinToken", &format!("{cluster}/{id}")).await?;
-        self.change("RevokeJoinToken", &format!("{cluster}/{id}"), None, self.control.revoke_join_token(cluster, id)).await
+        self.change("RevokeJoinToken", &format!("{cluster}/{id}"), None, self.control.revoke_join_token(cluster, id, deregister_instances)).await
     }
 
     async fn list_container_instances(&self, cluster: &str, page: Page) -> Result<Paged<ContainerInstance>> {

@@ -33,6 +33,7 @@ pub async fn create(store: &Store, cluster: &str, input: CreateJoinTokenInput) -
         description: input.description.as_deref().unwrap_or_default(),
         secret_hash: &hash(&secret),
         expires_at: expires_at.as_deref(),
+        max_uses: input.max_uses,
     };
     sql::insert(w.conn(), &new, &now).await?;
     let token = sql::get(w.conn(), cluster, &id, &now).await?.ok_or_else(WharfError::internal)?;
@@ -71,9 +72,13 @@ pub async fn verify_in(conn: &mut sqlx::AnyConnection, token: &str, now: &str) -
     match found.status.as_str() {
         "REVOKED" => return Err(refused("revoked")),
         "EXPIRED" => return Err(refused("expired")),
+        "USED_UP" => return Err(refused("used up (as many hosts joined with it as it allows)")),
         _ => {}
     }
-    sql::mark_used(conn, id, now).await?;
+    // Counted under the write lock: two hosts racing for the last use cannot both have it.
+    if !sql::mark_used(conn, id, now).await? {
+        return Err(refused("used up (as many hosts joined with it as it allows)"));
+    }
     Ok(found)
 }
 

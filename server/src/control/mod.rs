@@ -369,8 +369,19 @@ impl Backend for Control {
         join_tokens::list(&mut *self.read().await?, cluster).await
     }
 
-    async fn revoke_join_token(&self, cluster: &str, id: &str) -> Result<JoinToken> {
-        join_tokens::revoke(&self.store, cluster, id).await
+    async fn revoke_join_token(&self, cluster: &str, id: &str, deregister_instances: bool) -> Result<(JoinToken, Vec<String>)> {
+        // Revoked first: no host joins with it while its hosts are being deregistered, and a
+        // revocation cut short by a crash is finished by asking again.
+        let token = join_tokens::revoke(&self.store, cluster, id).await?;
+        let mut gone = Vec::new();
+        if deregister_instances {
+            let joined = store::instances::joined_with(&mut *self.read().await?, cluster, id).await?;
+            for instance in joined {
+                self.deregister_container_instance(cluster, &instance).await?;
+                gone.push(instance);
+            }
+        }
+        Ok((token, gone))
     }
 
     async fn list_container_instances(&self, cluster: &str, page: Page) -> Result<Paged<ContainerInstance>> {

@@ -260,3 +260,13 @@ pub async fn set_status(conn: &mut AnyConnection, id: &str, status: &str, now: &
         .await?;
     Ok(())
 }
+
+/// The cluster's live instances that joined with a join token.
+pub async fn joined_with(conn: &mut AnyConnection, cluster: &str, join_token_id: &str) -> Result<Vec<String>> {
+    let rows = sqlx::query("SELECT id FROM container_instances WHERE cluster = $1 AND join_token_id = $2 AND status <> 'INACTIVE' ORDER BY id")
+        .bind(cluster)
+        .bind(join_token_id)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
+}

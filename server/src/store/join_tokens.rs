@@ -4,15 +4,18 @@ use super::Result;
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use wharf_core::join_token::JoinToken;
 
-const COLUMNS: &str = "id, cluster, description, created_at, expires_at, revoked_at, last_used_at";
+const COLUMNS: &str = "id, cluster, description, created_at, expires_at, revoked_at, last_used_at, max_uses, uses";
 
 /// The row as an API object; the status is derived from the timestamps at `now`.
 fn from_row(row: AnyRow, now: &str) -> Result<JoinToken> {
     let expires_at: Option<String> = row.try_get("expires_at")?;
     let revoked_at: Option<String> = row.try_get("revoked_at")?;
+    let max_uses: Option<i64> = row.try_get("max_uses")?;
+    let uses: i64 = row.try_get("uses")?;
     let status = match (&revoked_at, &expires_at) {
         (Some(_), _) => "REVOKED",
         (None, Some(e)) if e.as_str() <= now => "EXPIRED",
+        _ if max_uses.is_some_and(|m| uses >= m) => "USED_UP",
         _ => "ACTIVE",
     };
     Ok(JoinToken {
@@ -24,6 +27,8 @@ fn from_row(row: AnyRow, now: &str) -> Result<JoinToken> {
         expires_at,
         revoked_at,
         last_used_at: row.try_get("last_used_at")?,
+        max_uses,
+        uses,
     })
 }
 
@@ -33,11 +38,12 @@ pub struct NewToken<'a> {
     pub description: &'a str,
     pub secret_hash: &'a str,
     pub expires_at: Option<&'a str>,
+    pub max_uses: Option<i64>,
 }
 
 pub async fn insert(conn: &mut AnyConnection, t: &NewToken<'_>, now: &str) -> Result<()> {
     sqlx::query(
-        "INSERT INTO join_tokens (id, cluster, description, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO join_tokens (id, cluster, description, secret_hash, created_at, expires_at, max_uses) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(t.id)
     .bind(t.cluster)
@@ -45,6 +51,7 @@ pub async fn insert(conn: &mut AnyConnection, t: &NewToken<'_>, now: &str) -> Re
     .bind(t.secret_hash)
     .bind(now)
     .bind(t.expires_at)
+    .bind(t.max_uses)
     .execute(conn)
     .await?;
     Ok(())
@@ -93,7 +100,12 @@ pub async fn find(conn: &mut AnyConnection, id: &str, now: &str) -> Result<Optio
     }
 }
 
-pub async fn mark_used(conn: &mut AnyConnection, id: &str, now: &str) -> Result<()> {
-    sqlx::query("UPDATE join_tokens SET last_used_at = $2 WHERE id = $1").bind(id).bind(now).execute(conn).await?;
-    Ok(())
+/// Counts a use, unless the token's uses are spent; false then.
+pub async fn mark_used(conn: &mut AnyConnection, id: &str, now: &str) -> Result<bool> {
+    let done = sqlx::query("UPDATE join_tokens SET last_used_at = $2, uses = uses + 1 WHERE id = $1 AND (max_uses IS NULL OR uses < max_uses)")
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
