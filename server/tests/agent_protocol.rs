@@ -340,6 +340,37 @@ async fn an_expired_join_token_registers_no_host(h: Harness) {
     assert_eq!((status, too_short["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("expiresInSeconds")), "{too_short}");
 }
 
+/// A token for two hosts lets exactly two of five hosts racing for it in, and revoking it
+/// with its hosts deregisters just those two.
+async fn a_limited_join_token_admits_its_hosts_and_takes_them_away(h: Harness) {
+    h.post("/api/v1/clusters", json!({ "clusterName": "prod" })).await;
+    let (status, token) = h.post("/api/v1/clusters/prod/join-tokens", json!({ "maxUses": 2 })).await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let (_, other) = h.post("/api/v1/clusters/prod/join-tokens", json!({})).await;
+    let register = |t: &Value, host: String| json!({ "token": t["token"], "cluster": "prod", "hostname": host, "cpu": 1024, "memory": 1024 });
+    let tries = (0..5).map(|i| h.post("/agent/v1/register", register(&token, format!("racer-{i}"))));
+    let answers = futures_util::future::join_all(tries).await;
+    let admitted: Vec<String> = answers.iter().filter(|(s, _)| *s == StatusCode::CREATED).map(|(_, b)| b["containerInstance"]["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(admitted.len(), 2, "{answers:?}");
+    assert!(answers.iter().filter(|(s, _)| *s != StatusCode::CREATED).all(|(s, b)| *s == StatusCode::UNAUTHORIZED && b["message"].as_str().unwrap().contains("used up")), "{answers:?}");
+    let (_, bystander) = h.post("/agent/v1/register", register(&other, "bystander".into())).await;
+    let id = token["joinToken"]["id"].as_str().unwrap();
+    let (_, listed) = h.get("/api/v1/clusters/prod/join-tokens").await;
+    let mine = listed["joinTokens"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap().clone();
+    assert_eq!((&mine["status"], &mine["uses"], &mine["maxUses"]), (&json!("USED_UP"), &json!(2), &json!(2)));
+    let (status, revoked) = h.delete(&format!("/api/v1/clusters/prod/join-tokens/{id}?deregisterInstances=true")).await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    let mut gone: Vec<String> = serde_json::from_value(revoked["deregisteredInstances"].clone()).unwrap();
+    let mut expected = admitted.clone();
+    gone.sort();
+    expected.sort();
+    assert_eq!(gone, expected, "the hosts that joined with it, and only those");
+    let (_, still) = h.get(&format!("/api/v1/clusters/prod/container-instances/{}", bystander["containerInstance"]["id"].as_str().unwrap())).await;
+    assert_eq!(still["containerInstance"]["status"], "ACTIVE");
+    let (status, zero) = h.post("/api/v1/clusters/prod/join-tokens", json!({ "maxUses": 0 })).await;
+    assert_eq!((status, zero["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("maxUses")));
+}
+
 /// One agent flooding reports does not stall another's. Every session may have at most its
 /// own budget of reports waiting in the queue all agents share, so a report from a second
 /// agent is stored behind at most that many of the flood's, not behind all of it. The writer
@@ -448,6 +479,7 @@ on_both_backends!(
     the_agent_is_told_its_clusters_task_policy,
     a_flooding_agent_does_not_stall_the_others,
     an_expired_join_token_registers_no_host,
+    a_limited_join_token_admits_its_hosts_and_takes_them_away,
     task_lifecycle_follows_the_agents_reports,
     a_reconnecting_agent_is_reconciled_from_its_hello,
     task_requests_name_every_bad_field,
