@@ -27,5 +27,5 @@ target/schemathesis/bin/st run "http://127.0.0.1:$port/api/v1/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
   --max-examples "${WHARF_SCHEMATHESIS_EXAMPLES:-25}" --workers 2 --no-color \
   --exclude-path /api/v1/events --exclude-path-regex '/logs$' --exclude-path '/api/v1/tokens/{id}' --exclude-path /api/v1/session \
-  | tee "$data/st.out" | sed -n '/SUMMARY/,$p'
+  | tee "$data/st.out" | sed -n '/SUMMARY/,$p' || { cp "$data/st.out" target/schemathesis-last.out; sed -n '/FAILURES/,/SUMMARY/p' "$data/st.out"; exit 1; }
 if grep -q "panicked" "$log"; then cat "$log"; echo "schemathesis: the server panicked" >&2; exit 1; fi

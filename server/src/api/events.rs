@@ -3,7 +3,7 @@
 use super::Gated;
 use super::error::ApiResult;
 use crate::events::{Event, Subscription};
-use axum::extract::Query;
+use super::error::Query;
 use axum::http::HeaderMap;
 use axum::response::sse::{self, KeepAlive, Sse};
 use futures_util::stream::{self, Stream, StreamExt};

@@ -2,9 +2,9 @@
 
 use wharf_app::backend::Backend as _;
 use super::Gated;
-use super::error::{ApiResult, Body};
+use super::error::{ApiResult, Body, Query};
 use axum::Json;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
