@@ -164,6 +164,9 @@ test('run task checks its constraint as it is typed and says why nothing could b
   const family = await registerWeb();
   const cluster = await createCluster('run');
   const page = await openPage(`/clusters/${cluster}`);
+  // Run task is a page of its own, as in ECS's console, reached from the cluster's.
+  await page.click('#open-run-task');
+  await page.waitForURL(`${base}/clusters/${cluster}/run-task`);
   await page.locator('#run-task').waitFor();
   await page.selectOption('#r-td', `${family}:1`);
   await page.fill('#r-expr', 'attribute:zone in [a, b');

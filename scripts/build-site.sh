@@ -1,29 +1,44 @@
 #!/usr/bin/env bash
 # Builds the portal's browser bundle into target/site/pkg: the wasm (release, size-optimised),
-# its JS glue from wasm-bindgen, wasm-opt when available, and the stylesheet.
+# split at its lazy routes (tools/wasm-split), its JS glue from wasm-bindgen, wasm-opt on every
+# module, and the stylesheet. Everything served is also written gzipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SITE=target/site
 PKG=$SITE/pkg
 mkdir -p "$PKG"
 cargo build -p wharf-frontend --lib --target wasm32-unknown-unknown --profile wasm-release
+cargo build -p wharf-wasm-split --release --quiet
 RAW=target/wasm32-unknown-unknown/wasm-release/wharf_frontend.wasm
-if [ "$PKG/wharf_bg.wasm.gz" -nt "$RAW" ] && [ "$PKG/wharf.js.gz" -nt "$RAW" ]; then
+STAMP=$PKG/.built-from
+if [ -f "$STAMP" ] && [ "$STAMP" -nt "$RAW" ] && [ "$STAMP" -nt target/release/wharf-wasm-split ]; then
   cp style/wharf.css "$PKG/wharf.css"
   echo "site: $SITE is up to date"
   exit 0
 fi
-wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir "$PKG" --out-name wharf \
-  "$RAW"
-WASM_OPT=node_modules/.bin/wasm-opt
-if [ -x "$WASM_OPT" ]; then
-  "$WASM_OPT" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals "$PKG/wharf_bg.wasm" -o "$PKG/wharf_bg.opt.wasm"
-  mv "$PKG/wharf_bg.opt.wasm" "$PKG/wharf_bg.wasm"
+# Modules of an older build would linger under names the new one does not use.
+rm -rf "$PKG" && mkdir -p "$PKG"
+MAIN=target/wasm-split/wharf_main.wasm
+mkdir -p "$(dirname "$MAIN")"
+target/release/wharf-wasm-split "$RAW" "$PKG" "$MAIN"
+# The split modules call into the main one through the exports lld made, so they are kept.
+wasm-bindgen --target web --no-typescript --keep-lld-exports --remove-name-section --remove-producers-section \
+  --out-dir "$PKG" --out-name wharf "$MAIN"
+if [ -f node_modules/binaryen/index.js ]; then
+  # binaryen's -Oz on every module, largest first, dealt to two processes (two cores).
+  mapfile -t modules < <(ls -S "$PKG"/*.wasm)
+  odd=() even=()
+  for i in "${!modules[@]}"; do
+    if (( i % 2 )); then odd+=("${modules[$i]}"); else even+=("${modules[$i]}"); fi
+  done
+  node scripts/wasm-opt-all.mjs "${even[@]}" & first=$!
+  [ ${#odd[@]} -eq 0 ] || node scripts/wasm-opt-all.mjs "${odd[@]}"
+  wait "$first"
 else
-  echo "wasm-opt not found (run scripts/setup.sh); the bundle is larger but works" >&2
+  echo "binaryen not found (run scripts/setup.sh); the bundle is larger but works" >&2
 fi
 cp style/wharf.css "$PKG/wharf.css"
 # Served as is to browsers that accept gzip.
-for f in wharf_bg.wasm wharf.js; do gzip -9kf "$PKG/$f"; done
-echo "site: $SITE ($(wc -c < "$PKG/wharf_bg.wasm.gz") bytes of wasm, gzipped)"
+for f in "$PKG"/*.wasm "$PKG"/*.js; do gzip -9kf "$f"; done
+touch "$STAMP"
+echo "site: $SITE ($(wc -c < "$PKG/wharf_bg.wasm.gz") bytes of main wasm, $(cat "$PKG"/*.wasm.gz | wc -c) bytes for every page, gzipped)"

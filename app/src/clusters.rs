@@ -165,10 +165,8 @@ pub fn ClusterPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("cluster").unwrap_or_default();
     let delete = ServerAction::<DeleteCluster>::new();
-    // Bumped when a task is run from this page, so the task list shows it.
-    let ran = RwSignal::new(0u32);
     let live = crate::live::use_live(name);
-    let overview = Resource::new(move || (name(), delete.version().get(), ran.get(), live.version.get()), |(n, ..)| cluster_overview(n));
+    let overview = Resource::new(move || (name(), delete.version().get(), live.version.get()), |(n, ..)| cluster_overview(n));
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(_)) = delete.value().get() {
@@ -184,6 +182,11 @@ pub fn ClusterPage() -> impl IntoView {
             <A href=move || format!("/clusters/{}/diagram", name()) attr:class="button" attr:id="open-diagram">
                 "Diagram"
             </A>
+            <IfAllowed check=|a| a.deploy_anywhere>
+                <A href=move || format!("/clusters/{}/run-task", name()) attr:class="button" attr:id="open-run-task">
+                    "Run task"
+                </A>
+            </IfAllowed>
             <IfAllowed check=|a| a.maintain_anywhere>
                 <A href=move || format!("/clusters/{}/services/new", name()) attr:class="button primary">
                     "Create service"
@@ -267,7 +270,7 @@ pub fn ClusterPage() -> impl IntoView {
                     <section class="card">
                         <h2>"Newest tasks"</h2>
                         {if o.tasks.is_empty() {
-                            view! { <p class="muted">"No tasks yet. Start one from an instance's page, or create a service."</p> }.into_any()
+                            view! { <p class="muted">"No tasks yet. Run one, or create a service."</p> }.into_any()
                         } else {
                             view! { <TaskTable cluster=cluster_name.clone() tasks=o.tasks/> }.into_any()
                         }}
@@ -275,9 +278,6 @@ pub fn ClusterPage() -> impl IntoView {
                 })
             })}
         </DataRegion>
-        <IfAllowed check=|a| a.deploy_anywhere>
-            <crate::run_task::RunTaskForm cluster=Signal::derive(name) on_run=Callback::new(move |_| ran.update(|n| *n += 1))/>
-        </IfAllowed>
         <IfAllowed check=|a| a.admin>
             <JoinTokens cluster=Signal::derive(name)/>
         </IfAllowed>

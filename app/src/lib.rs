@@ -18,6 +18,7 @@ pub mod instances;
 pub mod join_tokens;
 pub mod live;
 pub mod logs;
+mod pages;
 pub mod run_task;
 pub mod secrets;
 pub mod services;
@@ -28,7 +29,7 @@ pub mod teams;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{Lazy, path};
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -81,25 +82,26 @@ pub fn App() -> impl IntoView {
                 </nav>
                 <main id="main" tabindex="-1">
                     <Routes fallback=NotFound>
-                        <Route path=path!("") view=home::HomePage/>
+                        <Route path=path!("") view={Lazy::<pages::Home>::new()}/>
                         <Route path=path!("/login") view=account::LoginPage/>
                         <Route path=path!("/setup") view=account::SetupPage/>
-                        <Route path=path!("/clusters") view=clusters::ClustersPage/>
-                        <Route path=path!("/clusters/:cluster") view=clusters::ClusterPage/>
-                        <Route path=path!("/clusters/:cluster/services/new") view=services::NewServicePage/>
-                        <Route path=path!("/clusters/:cluster/services/:service") view=services::ServicePage/>
-                        <Route path=path!("/clusters/:cluster/diagram") view=diagram::DiagramPage/>
-                        <Route path=path!("/clusters/:cluster/instances") view=instances::InstancesPage/>
-                        <Route path=path!("/clusters/:cluster/instances/:id") view=instances::InstancePage/>
-                        <Route path=path!("/clusters/:cluster/tasks/:id") view=tasks::TaskPage/>
-                        <Route path=path!("/task-definitions") view=task_definitions::FamiliesPage/>
-                        <Route path=path!("/task-definitions/new") view=editor::RegisterPage/>
-                        <Route path=path!("/task-definitions/:family") view=task_definitions::FamilyPage/>
-                        <Route path=path!("/task-definitions/:family/:revision") view=task_definitions::RevisionPage/>
-                        <Route path=path!("/teams") view=teams::TeamsPage/>
-                        <Route path=path!("/teams/:team") view=teams::TeamPage/>
-                        <Route path=path!("/audit") view=audit::AuditPage/>
-                        <Route path=path!("/secrets") view=secrets::SecretsPage/>
+                        <Route path=path!("/clusters") view={Lazy::<pages::Clusters>::new()}/>
+                        <Route path=path!("/clusters/:cluster") view={Lazy::<pages::Cluster>::new()}/>
+                        <Route path=path!("/clusters/:cluster/services/new") view={Lazy::<pages::NewService>::new()}/>
+                        <Route path=path!("/clusters/:cluster/run-task") view={Lazy::<pages::RunTask>::new()}/>
+                        <Route path=path!("/clusters/:cluster/services/:service") view={Lazy::<pages::Service>::new()}/>
+                        <Route path=path!("/clusters/:cluster/diagram") view={Lazy::<pages::Diagram>::new()}/>
+                        <Route path=path!("/clusters/:cluster/instances") view={Lazy::<pages::Instances>::new()}/>
+                        <Route path=path!("/clusters/:cluster/instances/:id") view={Lazy::<pages::Instance>::new()}/>
+                        <Route path=path!("/clusters/:cluster/tasks/:id") view={Lazy::<pages::Task>::new()}/>
+                        <Route path=path!("/task-definitions") view={Lazy::<pages::Families>::new()}/>
+                        <Route path=path!("/task-definitions/new") view={Lazy::<pages::Register>::new()}/>
+                        <Route path=path!("/task-definitions/:family") view={Lazy::<pages::Family>::new()}/>
+                        <Route path=path!("/task-definitions/:family/:revision") view={Lazy::<pages::Revision>::new()}/>
+                        <Route path=path!("/teams") view={Lazy::<pages::Teams>::new()}/>
+                        <Route path=path!("/teams/:team") view={Lazy::<pages::Team>::new()}/>
+                        <Route path=path!("/audit") view={Lazy::<pages::Audit>::new()}/>
+                        <Route path=path!("/secrets") view={Lazy::<pages::Secrets>::new()}/>
                     </Routes>
                 </main>
             </div>

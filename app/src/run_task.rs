@@ -1,14 +1,15 @@
 /*!
-"Run task" on a cluster: ECS RunTask from the portal. The scheduler places the tasks; what it
+"Run task" on a cluster, a page of its own as in ECS's console: ECS RunTask from the portal. The scheduler places the tasks; what it
 could not place comes back with the reason, per rule and with counts, shown as is.
 */
 
-use crate::components::Checkbox;
+use crate::components::{Checkbox, PageHeader};
 use crate::error::{PortalError, PortalResult};
 use crate::services::{PlacementInputs, RevisionSelect, active_revisions, chosen_strategies, constraints_of};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
 use wharf_core::task_input::{RunTaskInput, TasksStarted};
 
 #[server(input = Json)]
@@ -17,7 +18,20 @@ pub async fn run_task(cluster: String, input: RunTaskInput) -> PortalResult<Task
 }
 
 #[component]
-pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into)] on_run: Callback<()>) -> impl IntoView {
+pub fn RunTaskPage() -> impl IntoView {
+    let params = use_params_map();
+    let cluster = Signal::derive(move || params.read().get("cluster").unwrap_or_default());
+    view! {
+        <PageHeader
+            title="Run task"
+            crumbs=vec![("/clusters".into(), "Clusters".into()), (format!("/clusters/{}", cluster.get_untracked()), cluster.get_untracked())]
+        />
+        <RunTaskForm cluster/>
+    }
+}
+
+#[component]
+pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into, optional)] on_run: Option<Callback<()>>) -> impl IntoView {
     let revisions = Resource::new(|| (), |_| active_revisions());
     let task_definition = RwSignal::new(String::new());
     let count = RwSignal::new("1".to_string());
@@ -27,7 +41,7 @@ pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into)] on_run: 
     let distinct = RwSignal::new(false);
     let run = ServerAction::<RunTask>::new();
     Effect::new(move |_| {
-        if let Some(Ok(_)) = run.value().get() {
+        if let (Some(Ok(_)), Some(on_run)) = (run.value().get(), on_run) {
             on_run.run(());
         }
     });
@@ -46,7 +60,7 @@ pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into)] on_run: 
     };
     view! {
         <section class="card">
-            <h2>"Run task"</h2>
+            <h2>"What to run, and where"</h2>
             <form class="form-grid" on:submit=submit id="run-task">
                 <label for="r-td">"Task definition"<RevisionSelect id="r-td" value=task_definition revisions/></label>
                 <label for="r-count">"Tasks"<input id="r-count" type="number" min="1" max="10" bind:value=count/></label>

@@ -1,0 +1,23 @@
+// What a page of the portal downloads, gzipped: the main module and its JS glue, plus, for a
+// page of a lazy section, the split loader, the section's module and the chunks it shares with
+// other sections (from the split manifest). Prints a Markdown table, largest last.
+import { readFileSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const pkg = process.argv[2] ?? 'target/site/pkg';
+const size = (file) => statSync(join(pkg, `${file}.gz`)).size;
+const shell = size('wharf_bg.wasm') + size('wharf.js');
+const loader = '__wasm_split.______________________.js';
+const manifest = JSON.parse(readFileSync(join(pkg, '__wasm_split_manifest.json'), 'utf8'));
+const rows = [['shell only (sign-in, first-run setup)', 1, shell]];
+for (const [split, deps] of Object.entries(manifest)) {
+  const files = new Set(deps.map((d) => `${d}.wasm`));
+  files.add(`split_${split}.wasm`);
+  const own = [...files].filter((f) => existsSync(join(pkg, `${f}.gz`)));
+  const section = split.replace(/_\d+$/, '');
+  rows.push([`section \`${section}\``, 2 + own.length, shell + size(loader) + own.reduce((n, f) => n + size(f), 0)]);
+}
+rows.sort((a, b) => a[2] - b[2]);
+const kib = (n) => `${(n / 1024).toFixed(0)} KiB (${n.toLocaleString('en')} bytes)`;
+console.log('| page | files | wasm and JS, gzipped |\n|---|---|---|');
+for (const [page, files, bytes] of rows) console.log(`| ${page} | ${files} | ${kib(bytes)} |`);
