@@ -146,16 +146,21 @@ test('each team\'s maintainer creates its own service in the portal, and a deplo
   const page = await signInAs(base, 'dana');
   await page.goto(`${base}/clusters/shared/services/alpha-svc`);
   await page.waitForSelector('body[data-hydrated="true"]');
-  // The live badge turns on once the page's scripts run: the form then answers in place.
-  await page.locator('#live.live-on').waitFor();
+  // "Update service" is a page of its own, as in ECS's console; saving returns to the service.
+  await page.click('#open-update');
+  const service = `${base}/clusters/shared/services/alpha-svc`;
+  await page.waitForURL(`${service}/update`);
+  await page.waitForSelector('body[data-hydrated="true"]');
   // A submit that lands before the form's handler is attached is the browser's own (a reload);
   // the step is repeated until the change is on the server, then the page must show it.
   await until('dana\'s update to reach the server', 20000, async () => {
+    if (page.url() === service) return true;
     await page.fill('#u-desired', '1');
     await page.click('#update-service button[type=submit]');
     await page.waitForTimeout(500);
     return (await callApi(base, 'GET', '/api/v1/clusters/shared/services/alpha-svc')).service.desiredCount === 1;
   });
+  await page.waitForURL(service);
   await page.locator('#service-config dd:has-text("1 / 0 /")').waitFor();
   assert.deepEqual(page.problems, []);
   await page.close();
@@ -187,7 +192,7 @@ test('a viewer is offered no change, and a change forged from their page is refu
   await page.goto(`${base}/clusters/shared/services/alpha-svc`);
   await page.waitForSelector('#service-config');
   await page.waitForSelector('body[data-hydrated="true"]');
-  assert.equal(await page.locator('#update-service').count(), 0, 'no update form');
+  assert.equal(await page.locator('#open-update').count(), 0, 'no way to the update page');
   await page.goto(`${base}/task-definitions/alpha-web/1`);
   await page.waitForSelector('body[data-hydrated="true"]');
   assert.equal(await page.getByRole('button', { name: 'Deregister' }).count(), 0, 'no deregister button');

@@ -30,7 +30,7 @@ pub fn IfAllowed(#[prop(into, optional)] family: Signal<Option<String>>, check: 
     // A resource of this view's own: one shared through the app's cache is created at a
     // different point of the render on the server and in the browser, and hydration then
     // finds the value missing.
-    let abilities = Resource::new(move || family.get(), my_abilities);
+    let abilities = crate::components::resource(move || family.get(), my_abilities);
     let children = StoredValue::new(children);
     view! {
         <Suspense fallback=|| ()>
@@ -101,7 +101,7 @@ pub fn SetupPage() -> impl IntoView {
 /// Who is signed in, with their roles, and the sign-out button.
 #[component]
 pub fn UserMenu() -> impl IntoView {
-    let me = Resource::new(|| (), |_| whoami());
+    let me = crate::components::resource(|| (), |_| whoami());
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {

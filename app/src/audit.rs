@@ -40,8 +40,8 @@ pub fn AuditPage() -> impl IntoView {
     let team = move || q.read().get("team").unwrap_or_default();
     let result = move || q.read().get("result").unwrap_or_default();
     let before = move || q.read().get("before").and_then(|b| b.parse::<i64>().ok());
-    let entries = Resource::new(move || (team(), before()), |(t, b)| audit_log(Some(t).filter(|t| !t.is_empty()), b));
-    let teams = Resource::new(|| (), |_| crate::teams::list_teams());
+    let entries = crate::components::resource(move || (team(), before()), |(t, b)| audit_log(Some(t).filter(|t| !t.is_empty()), b));
+    let teams = crate::components::resource(|| (), |_| crate::teams::list_teams());
     let navigate = use_navigate();
     let go = move |team: String, result: String| navigate(&format!("/audit{}", query(&team, &result, None)), Default::default());
     let go_team = go.clone();

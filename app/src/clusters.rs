@@ -66,7 +66,7 @@ pub fn ClustersPage() -> impl IntoView {
     let create = ServerAction::<CreateCluster>::new();
     // Clusters change on cluster events, and their counts with instances and tasks.
     let live = crate::live::use_live(String::new);
-    let clusters = Resource::new(move || (create.version().get(), live.version.get()), |_| list_clusters());
+    let clusters = crate::components::resource(move || (create.version().get(), live.version.get()), |_| list_clusters());
     let name = RwSignal::new(String::new());
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -166,7 +166,7 @@ pub fn ClusterPage() -> impl IntoView {
     let name = move || params.read().get("cluster").unwrap_or_default();
     let delete = ServerAction::<DeleteCluster>::new();
     let live = crate::live::use_live(name);
-    let overview = Resource::new(move || (name(), delete.version().get(), live.version.get()), |(n, ..)| cluster_overview(n));
+    let overview = crate::components::resource(move || (name(), delete.version().get(), live.version.get()), |(n, ..)| cluster_overview(n));
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(_)) = delete.value().get() {

@@ -131,3 +131,40 @@ pub fn Checkbox(id: &'static str, checked: RwSignal<bool>, label: &'static str) 
 pub async fn settled<T: Clone + Send + Sync + 'static, S>(resource: Resource<T, S>) -> T {
     if resource.is_disposed() { std::future::pending().await } else { resource.await }
 }
+
+/// The codec of the portal's resources: JSON, read from bytes by the same `serde_json` reader
+/// that reads server functions' answers. Leptos's default reads hydration data from a `&str`, a
+/// second reader that compiles every type's deserializer into the wasm a second time.
+pub struct SliceJson;
+
+impl<T: serde::Serialize> leptos::server::codee::Encoder<T> for SliceJson {
+    type Error = serde_json::Error;
+    type Encoded = String;
+
+    fn encode(value: &T) -> Result<String, serde_json::Error> {
+        serde_json::to_string(value)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> leptos::server::codee::Decoder<T> for SliceJson {
+    type Error = serde_json::Error;
+    type Encoded = str;
+
+    fn decode(encoded: &str) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(encoded.as_bytes())
+    }
+}
+
+/// A resource of the portal: loaded on the server, sent with the page, refetched when `source` changes.
+pub type Data<T> = Resource<T, SliceJson>;
+
+/// [`Resource::new`] with the portal's codec.
+#[track_caller]
+pub fn resource<S, T, Fut>(source: impl Fn() -> S + Send + Sync + 'static, fetcher: impl Fn(S) -> Fut + Send + Sync + 'static) -> Data<T>
+where
+    S: Send + Sync + Clone + PartialEq + 'static,
+    T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    Resource::new_with_options(source, fetcher, false)
+}

@@ -87,7 +87,7 @@ pub fn RegisterPage() -> impl IntoView {
 
     // "Create new revision" prefills the editor with what a revision was registered with.
     let query = use_query_map();
-    let from = Resource::new(move || query.read().get("from"), |from| async move {
+    let from = crate::components::resource(move || query.read().get("from"), |from| async move {
         match from {
             Some(reference) if !reference.is_empty() => get_revision(reference).await.map(Some),
             _ => Ok(None),

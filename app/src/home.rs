@@ -76,7 +76,7 @@ pub async fn dashboard_data() -> PortalResult<Dashboard> {
 #[component]
 pub fn HomePage() -> impl IntoView {
     let live = crate::live::use_live(String::new);
-    let data = Resource::new(move || live.version.get(), |_| dashboard_data());
+    let data = crate::components::resource(move || live.version.get(), |_| dashboard_data());
     view! {
         <PageHeader title="Dashboard".to_string()>
             <crate::live::LiveBadge live/>

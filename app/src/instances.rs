@@ -187,7 +187,7 @@ pub fn InstancesPage() -> impl IntoView {
     let cluster = move || params.read().get("cluster").unwrap_or_default();
     let after = use_page_cursor();
     let live = crate::live::use_live(cluster);
-    let instances = Resource::new(move || (cluster(), after.get(), live.version.get()), |(c, a, _)| list_instances(c, a, PAGE_ROWS));
+    let instances = crate::components::resource(move || (cluster(), after.get(), live.version.get()), |(c, a, _)| list_instances(c, a, PAGE_ROWS));
     view! {
         <PageHeader
             title="Container instances".to_string()
@@ -229,10 +229,10 @@ pub fn InstancePage() -> impl IntoView {
     let start = ServerAction::<StartTaskHere>::new();
     let status = ServerAction::<SetInstanceStatus>::new();
     let deregister = ServerAction::<DeregisterInstance>::new();
-    let abilities = Resource::new(|| (), |_| crate::account::my_abilities(None));
+    let abilities = crate::components::resource(|| (), |_| crate::account::my_abilities(None));
     let live = crate::live::use_live(cluster);
     let after = use_page_cursor();
-    let detail = Resource::new(
+    let detail = crate::components::resource(
         move || (cluster(), id(), after.get(), start.version().get(), status.version().get(), deregister.version().get(), live.version.get()),
         |(c, i, a, ..)| instance_detail(c, i, a),
     );

@@ -39,7 +39,7 @@ const LIFETIMES: [(&str, &str); 4] = [("86400", "1 day"), ("3600", "1 hour"), ("
 pub fn JoinTokens(#[prop(into)] cluster: Signal<String>) -> impl IntoView {
     let create = ServerAction::<CreateJoinToken>::new();
     let revoke = ServerAction::<RevokeJoinToken>::new();
-    let tokens = Resource::new(
+    let tokens = crate::components::resource(
         move || (cluster.get(), create.version().get(), revoke.version().get()),
         |(c, _, _)| list_join_tokens(c),
     );

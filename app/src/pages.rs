@@ -61,11 +61,9 @@ sections! {
     cluster (__preload_cluster) {
         Cluster => crate::clusters::ClusterPage,
     }
-    instances (__preload_instances) {
+    fleet (__preload_fleet) {
         Instances => crate::instances::InstancesPage,
         Instance => crate::instances::InstancePage,
-    }
-    task (__preload_task) {
         Task => crate::tasks::TaskPage,
     }
     service (__preload_service) {
@@ -73,6 +71,7 @@ sections! {
     }
     launch (__preload_launch) {
         NewService => crate::services::NewServicePage,
+        UpdateService => crate::services::UpdateServicePage,
         RunTask => crate::run_task::RunTaskPage,
     }
     diagram (__preload_diagram) {
@@ -86,14 +85,10 @@ sections! {
     editor (__preload_editor) {
         Register => crate::editor::RegisterPage,
     }
-    teams (__preload_teams) {
+    administration (__preload_administration) {
         Teams => crate::teams::TeamsPage,
         Team => crate::teams::TeamPage,
-    }
-    audit (__preload_audit) {
         Audit => crate::audit::AuditPage,
-    }
-    secrets (__preload_secrets) {
         Secrets => crate::secrets::SecretsPage,
     }
 }

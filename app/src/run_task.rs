@@ -32,7 +32,7 @@ pub fn RunTaskPage() -> impl IntoView {
 
 #[component]
 pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into, optional)] on_run: Option<Callback<()>>) -> impl IntoView {
-    let revisions = Resource::new(|| (), |_| active_revisions());
+    let revisions = crate::components::resource(|| (), |_| active_revisions());
     let task_definition = RwSignal::new(String::new());
     let count = RwSignal::new("1".to_string());
     let strategy = RwSignal::new(String::new());

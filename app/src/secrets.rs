@@ -45,9 +45,9 @@ pub fn SecretsPage() -> impl IntoView {
     let create = ServerAction::<CreateSecret>::new();
     let put = ServerAction::<PutSecretValue>::new();
     let delete = ServerAction::<DeleteSecret>::new();
-    let list = Resource::new(move || (create.version().get(), put.version().get(), delete.version().get()), |_| list_secrets());
+    let list = crate::components::resource(move || (create.version().get(), put.version().get(), delete.version().get()), |_| list_secrets());
     // The teams a new secret may go to: those the caller maintains (every team for an admin).
-    let teams = Resource::new(|| (), |_| async move {
+    let teams = crate::components::resource(|| (), |_| async move {
         let me = crate::account::whoami().await?;
         let all = crate::teams::list_teams().await?;
         Ok::<_, PortalError>(all.into_iter().map(|t| t.team_name).filter(|t| me.as_ref().is_some_and(|s| s.admin || s.role_in(t) == Some(Role::Maintainer))).collect::<Vec<_>>())

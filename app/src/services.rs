@@ -203,7 +203,7 @@ pub(crate) fn PlacementInputs(
 /// A select of ACTIVE revisions. Starts on `value` when set (kept even if no longer ACTIVE),
 /// else on the newest revision of the first family.
 #[component]
-pub(crate) fn RevisionSelect(id: &'static str, value: RwSignal<String>, revisions: Resource<PortalResult<Vec<String>>>) -> impl IntoView {
+pub(crate) fn RevisionSelect(id: &'static str, value: RwSignal<String>, revisions: crate::components::Data<PortalResult<Vec<String>>>) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <select disabled=true><option>"Loading…"</option></select> }>
             {move || Suspend::new(async move {
@@ -234,7 +234,7 @@ pub(crate) fn RevisionSelect(id: &'static str, value: RwSignal<String>, revision
 pub fn NewServicePage() -> impl IntoView {
     let params = use_params_map();
     let cluster = move || params.read().get("cluster").unwrap_or_default();
-    let revisions = Resource::new(|| (), |_| active_revisions());
+    let revisions = crate::components::resource(|| (), |_| active_revisions());
     let name = RwSignal::new(String::new());
     let task_definition = RwSignal::new(String::new());
     let scheduling = RwSignal::new("REPLICA".to_string());
@@ -333,21 +333,15 @@ pub fn ServicePage() -> impl IntoView {
     let params = use_params_map();
     let cluster = move || params.read().get("cluster").unwrap_or_default();
     let name = move || params.read().get("service").unwrap_or_default();
-    let update = ServerAction::<UpdateService>::new();
-    let delete = ServerAction::<DeleteService>::new();
     // Live: the page re-reads the service when the cluster's feed says something changed.
     let live = crate::live::use_live(cluster);
-    // Owned by the page, not the form: the form is rebuilt on every live change.
-    let revisions = Resource::new(|| (), |_| active_revisions());
     let after = crate::components::use_page_cursor();
     // The service and its tasks as one value: a view awaiting two resources that a live change
     // refetches together can render the first one's older value beside the second one's newer.
-    let service = Resource::new(
-        move || (cluster(), name(), after.get(), update.version().get(), delete.version().get(), live.version.get()),
+    let service = crate::components::resource(
+        move || (cluster(), name(), after.get(), live.version.get()),
         |(c, n, a, ..)| async move { Ok::<_, PortalError>((get_service(c.clone(), n.clone()).await?, service_tasks(c, n, a).await?)) },
     );
-    let update_errors = Signal::derive(move || errors_of(update.value().get()));
-    let delete_errors = Signal::derive(move || errors_of(delete.value().get()));
     view! {
         <PageHeader
             title=Signal::derive(name)
@@ -403,6 +397,17 @@ pub fn ServicePage() -> impl IntoView {
                             <dt>"Placement constraints"</dt><dd>{if constraints.is_empty() { "none".to_string() } else { constraints }}</dd>
                             <dt>"Created"</dt><dd>{short_time(&s.created_at)}</dd>
                         </dl>
+                        {live.then(|| {
+                            let family = Signal::stored(Some(wharf_core::task_definition::family_of(&s.config.task_definition).to_string()));
+                            let href = format!("/clusters/{cluster_name}/services/{}/update", s.service_name);
+                            view! {
+                                <crate::account::IfAllowed family check=|a| a.deploy>
+                                    <div class="actions">
+                                        <A href=href.clone() attr:class="button primary" attr:id="open-update">"Update service"</A>
+                                    </div>
+                                </crate::account::IfAllowed>
+                            }
+                        })}
                     </section>
                     {pending.map(|reason| view! {
                         <section class="card notice notice-error" id="pending-reason" role="status">
@@ -450,15 +455,6 @@ pub fn ServicePage() -> impl IntoView {
                             .into_any()
                         }}
                     </section>
-                    {live.then(|| {
-                        let family = Signal::stored(Some(wharf_core::task_definition::family_of(&s.config.task_definition).to_string()));
-                        let service = s.clone();
-                        view! {
-                            <crate::account::IfAllowed family check=|a| a.deploy>
-                                <UpdateForm service=service.clone() revisions update delete/>
-                            </crate::account::IfAllowed>
-                        }
-                    })}
                     <section class="card">
                         <h2>"Events"</h2>
                         <ul class="events" id="events">
@@ -470,13 +466,53 @@ pub fn ServicePage() -> impl IntoView {
                 })
             })}
         </DataRegion>
+    }
+}
+
+/// "Update service" as a page of its own, as in ECS's console: desired count, revision, a new
+/// deployment, or deleting the service. Saving goes back to the service, where the deployment shows.
+#[component]
+pub fn UpdateServicePage() -> impl IntoView {
+    let params = use_params_map();
+    let cluster = move || params.read().get("cluster").unwrap_or_default();
+    let name = move || params.read().get("service").unwrap_or_default();
+    let update = ServerAction::<UpdateService>::new();
+    let delete = ServerAction::<DeleteService>::new();
+    let revisions = crate::components::resource(|| (), |_| active_revisions());
+    // Read once: what someone is typing is not replaced by a change made elsewhere meanwhile.
+    let service = crate::components::resource(move || (cluster(), name()), |(c, n)| get_service(c, n));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = update.value().get() {
+            navigate(&format!("/clusters/{}/services/{}", cluster(), name()), Default::default());
+        } else if let Some(Ok(_)) = delete.value().get() {
+            navigate(&format!("/clusters/{}", cluster()), Default::default());
+        }
+    });
+    let update_errors = Signal::derive(move || errors_of(update.value().get()));
+    let delete_errors = Signal::derive(move || errors_of(delete.value().get()));
+    view! {
+        <PageHeader
+            title=Signal::derive(move || format!("Update {}", name()))
+            crumbs=vec![
+                ("/clusters".into(), "Clusters".into()),
+                (format!("/clusters/{}", cluster()), cluster()),
+                (format!("/clusters/{}/services/{}", cluster(), name()), name()),
+            ]
+        />
+        <DataRegion>
+            {move || Suspend::new(async move {
+                let s = settled(service).await?;
+                Ok::<_, PortalError>(view! { <UpdateForm service=s revisions update delete/> })
+            })}
+        </DataRegion>
         <FieldErrorList errors=update_errors/>
         <FieldErrorList errors=delete_errors/>
     }
 }
 
 #[component]
-fn UpdateForm(service: Service, revisions: Resource<PortalResult<Vec<String>>>, update: ServerAction<UpdateService>, delete: ServerAction<DeleteService>) -> impl IntoView {
+fn UpdateForm(service: Service, revisions: crate::components::Data<PortalResult<Vec<String>>>, update: ServerAction<UpdateService>, delete: ServerAction<DeleteService>) -> impl IntoView {
     let cluster = service.cluster_arn.rsplit('/').next().unwrap_or_default().to_string();
     let name = service.service_name.clone();
     let replica = service.config.scheduling_strategy == SchedulingStrategy::Replica;
@@ -500,7 +536,6 @@ fn UpdateForm(service: Service, revisions: Resource<PortalResult<Vec<String>>>, 
     let (c2, n2) = (cluster, name);
     view! {
         <section class="card">
-            <h2>"Update"</h2>
             <form class="form-grid" on:submit=submit id="update-service">
                 {replica.then(|| view! {
                     <label for="u-desired">"Desired tasks"<input id="u-desired" type="number" min="0" bind:value=desired/></label>

@@ -40,7 +40,7 @@ pub async fn deregister(reference: String) -> PortalResult<TaskDefinition> {
 #[component]
 pub fn FamiliesPage() -> impl IntoView {
     let live = crate::live::use_live_where(String::new, |kind, _| kind == "taskDefinition");
-    let families = Resource::new(move || live.version.get(), |_| list_families());
+    let families = crate::components::resource(move || live.version.get(), |_| list_families());
     view! {
         <PageHeader title="Task definitions".to_string()>
             <crate::live::LiveBadge live/>
@@ -102,7 +102,7 @@ pub fn FamilyPage() -> impl IntoView {
     let params = use_params_map();
     let family = move || params.read().get("family").unwrap_or_default();
     let live = crate::live::use_live_where(String::new, |kind, _| kind == "taskDefinition");
-    let revisions = Resource::new(move || (family(), live.version.get()), |(f, _)| list_revisions(f));
+    let revisions = crate::components::resource(move || (family(), live.version.get()), |(f, _)| list_revisions(f));
     view! {
         <PageHeader title=Signal::derive(family) crumbs=vec![("/task-definitions".into(), "Task definitions".into())]>
             <crate::live::LiveBadge live/>
@@ -162,7 +162,7 @@ pub fn RevisionPage() -> impl IntoView {
         format!("{}:{}", p.get("family").unwrap_or_default(), p.get("revision").unwrap_or_default())
     };
     let deregister = ServerAction::<Deregister>::new();
-    let revision = Resource::new(move || (reference(), deregister.version().get()), |(r, _)| get_revision(r));
+    let revision = crate::components::resource(move || (reference(), deregister.version().get()), |(r, _)| get_revision(r));
     let family = move || params.read().get("family").unwrap_or_default();
     let query = use_query_map();
     view! {

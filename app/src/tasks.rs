@@ -80,10 +80,10 @@ pub fn TaskPage() -> impl IntoView {
     // Only this task's changes (or a burst that may include it) re-read the task.
     let this = move || params.read_untracked().get("id").unwrap_or_default();
     let live = crate::live::use_live_where(cluster, move |kind, data| kind == "tasks" || data["taskId"].as_str() == Some(this().as_str()));
-    let task = Resource::new(move || (cluster(), id(), stop.version().get(), refresh.get(), live.version.get()), |(c, i, ..)| task_detail(c, i));
+    let task = crate::components::resource(move || (cluster(), id(), stop.version().get(), refresh.get(), live.version.get()), |(c, i, ..)| task_detail(c, i));
     // The logs panel reads the task once: its containers never change, and a panel that is
     // following a log keeps it through the task's changes, its stop included.
-    let first = Resource::new(move || (cluster(), id()), |(c, i)| task_detail(c, i));
+    let first = crate::components::resource(move || (cluster(), id()), |(c, i)| task_detail(c, i));
     let reason = RwSignal::new(String::new());
     view! {
         <PageHeader

@@ -75,8 +75,8 @@ pub async fn set_user_disabled(username: String, disabled: bool) -> PortalResult
 }
 
 /// The signed-in subject, for the pages that decide per team what to offer.
-fn use_subject() -> Resource<PortalResult<Option<Subject>>> {
-    Resource::new(|| (), |_| crate::account::whoami())
+fn use_subject() -> crate::components::Data<PortalResult<Option<Subject>>> {
+    crate::components::resource(|| (), |_| crate::account::whoami())
 }
 
 fn may_maintain(subject: &Option<Subject>, team: &str) -> bool {
@@ -86,7 +86,7 @@ fn may_maintain(subject: &Option<Subject>, team: &str) -> bool {
 #[component]
 pub fn TeamsPage() -> impl IntoView {
     let create = ServerAction::<CreateTeam>::new();
-    let teams = Resource::new(move || create.version().get(), |_| list_teams());
+    let teams = crate::components::resource(move || create.version().get(), |_| list_teams());
     let name = RwSignal::new(String::new());
     let errors = Signal::derive(move || errors_of(create.value().get()));
     view! {
@@ -151,7 +151,7 @@ fn TeamTable(teams: Vec<Team>) -> impl IntoView {
 fn People() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let disable = ServerAction::<SetUserDisabled>::new();
-    let users = Resource::new(move || (create.version().get(), disable.version().get()), |_| list_users());
+    let users = crate::components::resource(move || (create.version().get(), disable.version().get()), |_| list_users());
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let admin = RwSignal::new(false);
@@ -219,11 +219,11 @@ pub fn TeamPage() -> impl IntoView {
     let remove = ServerAction::<RemoveMember>::new();
     let share = ServerAction::<ShareCluster>::new();
     let subject = use_subject();
-    let detail = Resource::new(
+    let detail = crate::components::resource(
         move || (team(), set.version().get(), remove.version().get(), share.version().get()),
         |(t, _, _, _)| describe_team(t),
     );
-    let clusters = Resource::new(|| (), |_| crate::clusters::list_clusters());
+    let clusters = crate::components::resource(|| (), |_| crate::clusters::list_clusters());
     let username = RwSignal::new(String::new());
     let role = RwSignal::new("deployer".to_string());
     let cluster = RwSignal::new(String::new());
