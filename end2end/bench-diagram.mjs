@@ -54,7 +54,8 @@ try {
     const m = await page.evaluate(() => ({
       ...window.__marks,
       fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
-      wasm: performance.getEntriesByType('resource').find((r) => r.name.endsWith('.wasm'))?.encodedBodySize,
+      // The main module and every split module the page loaded.
+      wasm: performance.getEntriesByType('resource').filter((r) => r.name.endsWith('.wasm')).reduce((n, r) => n + r.encodedBodySize, 0),
     }));
     drawn.push(m.drawn); interactive.push(m.interactive); fcp.push(m.fcp); wasm.push(m.wasm);
     if (n < runs - 1) await page.close();

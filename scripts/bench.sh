@@ -52,8 +52,6 @@ full_ms=$STARTED_MS
 revisions=$(curl -sf "$BASE/metrics" | awk '/^wharf_task_definitions / {print $2}')
 IFS='|' read -r get2_rps get2_p50 get2_p99 <<<"$(wrk_run "$BASE/api/v1/task-definitions/web")"
 stop
-wasm=target/site/pkg/wharf_bg.wasm
-wasm_gz=$( [ -f $wasm ] && gzip -9c $wasm | wc -c || echo 0)
 
 cat <<TABLE
 | measure | figure |
@@ -63,6 +61,8 @@ cat <<TABLE
 | describe \`web\` (latest ACTIVE) with ${revisions} revisions stored | ${get2_rps} req/s, p50 ${get2_p50}, p99 ${get2_p99} |
 | server start to ready, empty store | ${empty_ms} ms |
 | server start to ready, ${revisions} revisions | ${full_ms} ms |
-| portal wasm, gzipped | $((wasm_gz / 1024)) KiB |
 TABLE
+# What each page of the portal downloads (the site must be built: scripts/build-site.sh).
+echo
+node scripts/site-size.mjs
 rm -rf "$DATA" "$DATA_BENCH"
