@@ -47,8 +47,11 @@ pub fn IfAllowed(#[prop(into, optional)] family: Signal<Option<String>>, check: 
 fn AccountForm(title: &'static str, intro: &'static str, action: &'static str, submit: &'static str, new_password: bool) -> impl IntoView {
     let query = use_query_map();
     let error = move || query.read().get("error");
-    let next = move || query.read().get("next").unwrap_or_else(|| "/".into());
-    let username = move || query.read().get("username").unwrap_or_default();
+    // Plain attributes read once: the form works before the scripts load, and hydration must
+    // not overwrite what someone has typed by then (a `prop:value` is set again when it hydrates).
+    // Each answer from the server is a new page, so nothing here changes while it is shown.
+    let next = query.with_untracked(|q| q.get("next").unwrap_or_else(|| "/".into()));
+    let username = query.with_untracked(|q| q.get("username").unwrap_or_default());
     let autocomplete = if new_password { "new-password" } else { "current-password" };
     view! {
         <leptos_meta::Title text=title/>
@@ -57,9 +60,9 @@ fn AccountForm(title: &'static str, intro: &'static str, action: &'static str, s
             <p class="muted">{intro}</p>
             {move || error().map(|e| view! { <p class="field-errors" role="alert" id="account-error">{e}</p> })}
             <form method="post" action=action class="account-form">
-                <input type="hidden" name="next" prop:value=next/>
+                <input type="hidden" name="next" value=next/>
                 <label for="username">"Username"</label>
-                <input id="username" name="username" autocomplete="username" required prop:value=username autofocus/>
+                <input id="username" name="username" autocomplete="username" required value=username autofocus/>
                 <label for="password">"Password"</label>
                 <input id="password" name="password" type="password" autocomplete=autocomplete required minlength=if new_password { 10 } else { 1 }/>
                 {new_password.then(|| view! { <p class="hint">"At least 10 characters; a passphrase is best."</p> })}
