@@ -193,6 +193,20 @@ impl Docker {
     async fn inspect(&self, id: &str) -> Result<bollard::models::ContainerInspectResponse, RuntimeError> {
         self.client.inspect_container(id, None::<InspectContainerOptions>).await.map_err(map_error)
     }
+
+    /// Whether a container that exited on SIGKILL under a memory limit was killed for its
+    /// memory, though Docker did not say so yet: it learns of an OOM kill from an event of its
+    /// own that can land after the exit, so it is asked once more a moment later.
+    async fn killed_for_memory_late(&self, id: &str, found: &bollard::models::ContainerInspectResponse) -> bool {
+        let state = found.state.as_ref();
+        let sigkill = state.and_then(|s| s.exit_code) == Some(137);
+        let limited = found.host_config.as_ref().and_then(|h| h.memory).is_some_and(|m| m > 0);
+        if !sigkill || !limited {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.inspect(id).await.ok().and_then(|again| again.state).and_then(|s| s.oom_killed) == Some(true)
+    }
 }
 
 fn message(e: &DockerError) -> String {
@@ -321,7 +335,7 @@ impl Runtime for Docker {
         let running = matches!(status, Some(ContainerStateStatusEnum::RUNNING | ContainerStateStatusEnum::RESTARTING | ContainerStateStatusEnum::PAUSED));
         let pending = status == Some(ContainerStateStatusEnum::CREATED);
         let exited = !running && !pending;
-        let reason = if state.oom_killed == Some(true) {
+        let reason = if state.oom_killed == Some(true) || (exited && self.killed_for_memory_late(runtime_id, &found).await) {
             Some("OutOfMemoryError: Container killed due to memory usage".to_string())
         } else {
             state.error.filter(|e| !e.is_empty())
