@@ -189,7 +189,8 @@ export async function openPage(browser, base, path, { as = admin, hydrated = tru
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   // Docker adding a container's interfaces makes Chromium abort requests in flight with
-  // ERR_NETWORK_CHANGED: the machine's doing, not the page's; the page retries what it needs.
+  // ERR_NETWORK_CHANGED: the machine's doing, not the page's. The split modules' loader tries
+  // again; a lost server-function call shows as the page's own error and fails the test anyway.
   page.on('console', (m) => { if (m.type() === 'error' && !m.text().includes('net::ERR_NETWORK_CHANGED')) problems.push(`console: ${m.text()}`); });
   await page.goto(`${base}${path}`);
   if (hydrated) await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });

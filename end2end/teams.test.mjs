@@ -193,6 +193,13 @@ test('a viewer is offered no change, and a change forged from their page is refu
   await page.waitForSelector('#service-config');
   await page.waitForSelector('body[data-hydrated="true"]');
   assert.equal(await page.locator('#open-update').count(), 0, 'no way to the update page');
+  // Nor by typing the addresses: the update and run-task pages say why instead of the form.
+  for (const [path, form] of [['/clusters/shared/services/alpha-svc/update', '#update-service'], ['/clusters/shared/run-task', '#run-task']]) {
+    await page.goto(`${base}${path}`);
+    await page.waitForSelector('body[data-hydrated="true"]');
+    await page.locator('#not-allowed').waitFor();
+    assert.equal(await page.locator(form).count(), 0, `no form at ${path}`);
+  }
   await page.goto(`${base}/task-definitions/alpha-web/1`);
   await page.waitForSelector('body[data-hydrated="true"]');
   assert.equal(await page.getByRole('button', { name: 'Deregister' }).count(), 0, 'no deregister button');

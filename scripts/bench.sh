@@ -64,5 +64,5 @@ cat <<TABLE
 TABLE
 # What each page of the portal downloads (the site must be built: scripts/build-site.sh).
 echo
-node scripts/site-size.mjs
+node scripts/site-size.mjs || echo "(the portal is not built: run scripts/build-site.sh for its figures)"
 rm -rf "$DATA" "$DATA_BENCH"

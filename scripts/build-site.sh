@@ -11,7 +11,10 @@ cargo build -p wharf-frontend --lib --target wasm32-unknown-unknown --profile wa
 cargo build -p wharf-wasm-split --release --quiet
 RAW=target/wasm32-unknown-unknown/wasm-release/wharf_frontend.wasm
 STAMP=$PKG/.built-from
-if [ -f "$STAMP" ] && [ "$STAMP" -nt "$RAW" ] && [ "$STAMP" -nt target/release/wharf-wasm-split ]; then
+# Up to date when built after the wasm, the split tool and these scripts, with binaryen as now.
+optimiser=$( [ -f node_modules/binaryen/index.js ] && echo binaryen || echo none )
+if [ -f "$STAMP" ] && [ "$STAMP" -nt "$RAW" ] && [ "$STAMP" -nt target/release/wharf-wasm-split ] \
+  && [ "$STAMP" -nt scripts/build-site.sh ] && [ "$STAMP" -nt scripts/wasm-opt-all.mjs ] && [ "$(cat "$STAMP")" = "$optimiser" ]; then
   cp style/wharf.css "$PKG/wharf.css"
   echo "site: $SITE is up to date"
   exit 0
@@ -32,13 +35,16 @@ if [ -f node_modules/binaryen/index.js ]; then
     if (( i % 2 )); then odd+=("${modules[$i]}"); else even+=("${modules[$i]}"); fi
   done
   node scripts/wasm-opt-all.mjs "${even[@]}" & first=$!
+  # A failure of the other half must not leave this one writing into the next build.
+  trap 'kill "$first" 2>/dev/null || true' EXIT
   [ ${#odd[@]} -eq 0 ] || node scripts/wasm-opt-all.mjs "${odd[@]}"
   wait "$first"
+  trap - EXIT
 else
   echo "binaryen not found (run scripts/setup.sh); the bundle is larger but works" >&2
 fi
 cp style/wharf.css "$PKG/wharf.css"
 # Served as is to browsers that accept gzip.
 for f in "$PKG"/*.wasm "$PKG"/*.js; do gzip -9kf "$f"; done
-touch "$STAMP"
+echo "$optimiser" > "$STAMP"
 echo "site: $SITE ($(wc -c < "$PKG/wharf_bg.wasm.gz") bytes of main wasm, $(cat "$PKG"/*.wasm.gz | wc -c) bytes for every page, gzipped)"

@@ -26,17 +26,29 @@ pub async fn my_abilities(family: Option<String>) -> PortalResult<Abilities> {
 /// Shows its children only when the policy allows what they offer: `check` reads the
 /// abilities for `family` (the family of the object on the page, if any).
 #[component]
-pub fn IfAllowed(#[prop(into, optional)] family: Signal<Option<String>>, check: fn(&Abilities) -> bool, children: ChildrenFn) -> impl IntoView {
+pub fn IfAllowed(
+    #[prop(into, optional)] family: Signal<Option<String>>,
+    check: fn(&Abilities) -> bool,
+    /// Shown instead, when not allowed (by default nothing).
+    #[prop(into, optional)]
+    fallback: Option<ViewFn>,
+    children: ChildrenFn,
+) -> impl IntoView {
     // A resource of this view's own: one shared through the app's cache is created at a
     // different point of the render on the server and in the browser, and hydration then
     // finds the value missing.
     let abilities = crate::components::resource(move || family.get(), my_abilities);
     let children = StoredValue::new(children);
+    let fallback = StoredValue::new(fallback);
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let allowed = settled(abilities).await.map(|a| check(&a)).unwrap_or(false);
-                allowed.then(|| children.with_value(|c| c()))
+                if allowed {
+                    children.with_value(|c| c()).into_any()
+                } else {
+                    fallback.with_value(|f| f.as_ref().map(ViewFn::run)).into_any()
+                }
             })}
         </Suspense>
     }

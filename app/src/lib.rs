@@ -54,12 +54,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run in the browser only: the attribute tells tests and scripts the page is live.
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <Stylesheet id="wharf" href="/pkg/wharf.css"/>
         <Title formatter=|page: String| if page.is_empty() { "Wharf".to_string() } else { format!("{page} · Wharf") }/>

@@ -44,7 +44,8 @@ macro_rules! sections {
                     }
 
                     async fn preload() {
-                        #[cfg(target_arch = "wasm32")]
+                        // The preload function exists in the browser build only.
+                        #[cfg(feature = "hydrate")]
                         $preload().await;
                     }
                 }

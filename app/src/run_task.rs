@@ -26,12 +26,17 @@ pub fn RunTaskPage() -> impl IntoView {
             title="Run task"
             crumbs=vec![("/clusters".into(), "Clusters".into()), (format!("/clusters/{}", cluster.get_untracked()), cluster.get_untracked())]
         />
-        <RunTaskForm cluster/>
+        <crate::account::IfAllowed
+            check=|a| a.deploy_anywhere
+            fallback=|| view! { <p class="notice" id="not-allowed">"Running tasks needs the deployer or maintainer role in a team."</p> }
+        >
+            <RunTaskForm cluster/>
+        </crate::account::IfAllowed>
     }
 }
 
 #[component]
-pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into, optional)] on_run: Option<Callback<()>>) -> impl IntoView {
+fn RunTaskForm(cluster: Signal<String>) -> impl IntoView {
     let revisions = crate::components::resource(|| (), |_| active_revisions());
     let task_definition = RwSignal::new(String::new());
     let count = RwSignal::new("1".to_string());
@@ -40,11 +45,6 @@ pub fn RunTaskForm(#[prop(into)] cluster: Signal<String>, #[prop(into, optional)
     let expression = RwSignal::new(String::new());
     let distinct = RwSignal::new(false);
     let run = ServerAction::<RunTask>::new();
-    Effect::new(move |_| {
-        if let (Some(Ok(_)), Some(on_run)) = (run.value().get(), on_run) {
-            on_run.run(());
-        }
-    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let input = RunTaskInput {

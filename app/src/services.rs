@@ -482,11 +482,13 @@ pub fn UpdateServicePage() -> impl IntoView {
     // Read once: what someone is typing is not replaced by a change made elsewhere meanwhile.
     let service = crate::components::resource(move || (cluster(), name()), |(c, n)| get_service(c, n));
     let navigate = use_navigate();
+    // Replacing the form in the history: going back does not offer the saved form again.
     Effect::new(move |_| {
-        if let Some(Ok(_)) = update.value().get() {
-            navigate(&format!("/clusters/{}/services/{}", cluster(), name()), Default::default());
-        } else if let Some(Ok(_)) = delete.value().get() {
-            navigate(&format!("/clusters/{}", cluster()), Default::default());
+        let replace = leptos_router::NavigateOptions { replace: true, ..Default::default() };
+        if let Some(Ok(_)) = delete.value().get() {
+            navigate(&format!("/clusters/{}", cluster()), replace);
+        } else if let Some(Ok(_)) = update.value().get() {
+            navigate(&format!("/clusters/{}/services/{}", cluster(), name()), replace);
         }
     });
     let update_errors = Signal::derive(move || errors_of(update.value().get()));
@@ -503,7 +505,20 @@ pub fn UpdateServicePage() -> impl IntoView {
         <DataRegion>
             {move || Suspend::new(async move {
                 let s = settled(service).await?;
-                Ok::<_, PortalError>(view! { <UpdateForm service=s revisions update delete/> })
+                if s.status != "ACTIVE" {
+                    let status = s.status.clone();
+                    return Ok(view! { <p class="notice" id="not-active">{format!("This service is {status}: it can no longer be updated.")}</p> }.into_any());
+                }
+                let family = Signal::stored(Some(wharf_core::task_definition::family_of(&s.config.task_definition).to_string()));
+                Ok::<_, PortalError>(view! {
+                    <crate::account::IfAllowed
+                        family
+                        check=|a| a.deploy
+                        fallback=|| view! { <p class="notice" id="not-allowed">"Updating this service needs the deployer or maintainer role in its team."</p> }
+                    >
+                        <UpdateForm service=s.clone() revisions update delete/>
+                    </crate::account::IfAllowed>
+                }.into_any())
             })}
         </DataRegion>
         <FieldErrorList errors=update_errors/>

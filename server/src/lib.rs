@@ -59,8 +59,8 @@ pub fn app(state: AppState) -> Router {
         let gate: SharedBackend = Arc::new(control::gate::Gate::new((*control).clone(), caller));
         leptos::prelude::provide_context(gate);
     };
-    // The bundle goes out gzipped where the build left a .gz beside it (2 MiB of wasm is
-    // about 750 KiB that way); anything else falls through to the portal's file handler.
+    // The bundle goes out gzipped where the build left a .gz beside it (wasm shrinks to about
+    // a third that way); anything else falls through to the portal's file handler.
     let pkg = std::path::Path::new(&*state.leptos.site_root).join(&*state.leptos.site_pkg_dir);
     let portal = Router::<AppState>::new()
         .nest_service("/pkg", tower_http::services::ServeDir::new(pkg).precompressed_gzip())

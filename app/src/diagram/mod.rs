@@ -168,7 +168,7 @@ pub fn DiagramPage() -> impl IntoView {
     let live = crate::live::use_live(cluster);
     // The first read only: later ones (live changes, zooming in) update the picture in place so
     // the user keeps their place.
-    let first = Resource::new(cluster, move |c| {
+    let first = crate::components::resource(cluster, move |c| {
         let s = state.get_untracked();
         first_topology(c, s.level.map(|l| l.name().to_string()), s.view.group_by)
     });

@@ -22,7 +22,9 @@ const RETRYING_FETCH: &str = "fetchModule(new URL(";
 const FETCH_MODULE: &str = "\
 const fetchModule = async (url, attempt = 0) => {
     try {
-        return await fetch(url);
+        const response = await fetch(url);
+        // Read whole here, so a failure while the body streams is tried again too.
+        return new Response(await response.arrayBuffer(), { status: response.status, headers: response.headers });
     } catch (e) {
         if (attempt >= 5) throw e;
         await new Promise((done) => setTimeout(done, 100 * 2 ** attempt));
