@@ -192,8 +192,19 @@ export async function openPage(browser, base, path, { as = admin, hydrated = tru
   // ERR_NETWORK_CHANGED: the machine's doing, not the page's. The split modules' loader tries
   // again; a lost server-function call shows as the page's own error and fails the test anyway.
   page.on('console', (m) => { if (m.type() === 'error' && !m.text().includes('net::ERR_NETWORK_CHANGED')) problems.push(`console: ${m.text()}`); });
+  // What the network lost, to say why when a page never hydrates, and how often the page
+  // loaded itself again for a module it lost.
+  const lost = [];
+  page.on('requestfailed', (r) => lost.push(`${r.url()}: ${r.failure()?.errorText}`));
+  page.reloads = 0;
+  page.on('console', (m) => { if (m.type() === 'warning' && m.text().startsWith('loading the page again')) page.reloads++; });
   await page.goto(`${base}${path}`);
-  if (hydrated) await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 });
+  if (hydrated) {
+    await page.waitForSelector('body[data-hydrated="true"]', { timeout: 20000 }).catch((e) => {
+      throw new Error(`${path} did not hydrate; failed requests (the last 20 of ${lost.length}): ${JSON.stringify(lost.slice(-20))}; problems: ${JSON.stringify(problems)}`, { cause: e });
+    });
+  }
   page.problems = problems;
+  page.lost = lost;
   return page;
 }

@@ -4,6 +4,7 @@
 // (`--test-name-pattern`) and none depends on what an earlier one left behind.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { artifacts, callApi, crossSiteAttempt, fixtures, launchBrowser, openPage as open, signIn, startServer } from './harness.mjs';
@@ -298,4 +299,47 @@ test('a page of another site cannot change anything', async () => {
   await page.close();
   const { clusters } = await callApi(base, 'GET', '/api/v1/clusters?maxResults=100');
   assert.deepEqual(clusters.filter((c) => c.clusterName.startsWith(name)), [], 'nothing was created');
+});
+
+// Docker adding a container's interfaces on the portal's host makes Chromium abort every
+// request in flight with ERR_NETWORK_CHANGED, and a browser remembers a module it failed to
+// fetch for the page's life. Real interface changes (veth pairs, as Docker makes) while pages
+// of every kind load: each must still come alive, without an error of its own.
+test('pages loading while the host\'s network changes still come alive', async () => {
+  const cluster = await createCluster('netflap');
+  const ip = (...args) => { try { execFileSync('ip', args, { stdio: 'ignore' }); } catch { /* already gone */ } };
+  const [a, b] = [`wfa${process.pid % 100000}`, `wfb${process.pid % 100000}`];
+  const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+  let changing = true;
+  const changes = (async () => {
+    // As a container's start and stop do: a veth pair comes up, gets an address, and goes.
+    for (let n = 0; changing; n++) {
+      ip('link', 'add', a, 'type', 'veth', 'peer', 'name', b);
+      ip('link', 'set', a, 'up');
+      ip('link', 'set', b, 'up');
+      await sleep(150);
+      ip('addr', 'add', `10.231.${n % 250}.1/24`, 'dev', a);
+      await sleep(300);
+      ip('link', 'del', a);
+      await sleep(1500);
+    }
+  })();
+  const pages = ['/', `/clusters/${cluster}`, `/clusters/${cluster}/diagram`, `/clusters/${cluster}/instances`, '/task-definitions', '/task-definitions/new', '/teams', `/clusters/${cluster}/services/new`];
+  let lost = 0, reloads = 0;
+  try {
+    for (let round = 0; round < 3; round++) {
+      for (const path of pages) {
+        const page = await openPage(path);
+        assert.deepEqual(page.problems, [], path);
+        lost += page.lost.filter((l) => l.endsWith('ERR_NETWORK_CHANGED')).length;
+        reloads += page.reloads;
+        await page.close();
+      }
+    }
+  } finally {
+    changing = false;
+    await changes;
+  }
+  console.log(`${pages.length * 3} pages hydrated; ${lost} requests lost to network changes, ${reloads} pages loaded again`);
+  assert.ok(lost > 0, 'the interface changes aborted no request, so this proved nothing');
 });

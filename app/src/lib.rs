@@ -31,6 +31,21 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{Lazy, path};
 
+/// A browser remembers a module it failed to fetch for the page's life, so one request lost on
+/// the way (a change of the host's network aborts those in flight) would leave the page
+/// unhydrated for good: load it again instead, a little later each time so that a burst of
+/// changes can pass, at most 4 times a minute. Other errors are left to show.
+const RELOAD_ON_LOST_MODULE: &str = r#"addEventListener('unhandledrejection', (e) => {
+  if (document.body?.dataset.hydrated || !(e.reason instanceof TypeError) || !/fetch/i.test(e.reason.message)) return;
+  const now = Date.now();
+  const recent = JSON.parse(sessionStorage.getItem('wharf-reloads') ?? '[]').filter((t) => now - t < 60000);
+  if (recent.length >= 4) return;
+  sessionStorage.setItem('wharf-reloads', JSON.stringify([...recent, now]));
+  e.preventDefault();
+  console.warn(`loading the page again: ${e.reason.message}`);
+  setTimeout(() => location.reload(), 250 * 2 ** recent.length);
+});"#;
+
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -41,6 +56,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%231f6feb'/%3E%3Cpath d='M3 5h10M3 8h10M3 11h10' stroke='white' stroke-width='1.5'/%3E%3C/svg%3E"/>
+                <script nonce=leptos::nonce::use_nonce()>{RELOAD_ON_LOST_MODULE}</script>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>

@@ -26,8 +26,9 @@ const fetchModule = async (url, attempt = 0) => {
         // Read whole here, so a failure while the body streams is tried again too.
         return new Response(await response.arrayBuffer(), { status: response.status, headers: response.headers });
     } catch (e) {
-        if (attempt >= 5) throw e;
-        await new Promise((done) => setTimeout(done, 100 * 2 ** attempt));
+        // About 9 s in all: long enough for a burst of changes to pass.
+        if (attempt >= 8) throw e;
+        await new Promise((done) => setTimeout(done, Math.min(100 * 2 ** attempt, 2000)));
         return fetchModule(url, attempt + 1);
     }
 };
