@@ -287,6 +287,35 @@ test('at phone width the menu is one row, and a wrong address says where to go',
   await page.close();
 });
 
+test('a page allows only its own scripts: an injected inline script does not run', async () => {
+  const page = await openPage('/clusters');
+  const response = await page.goto(`${base}/clusters`);
+  await page.waitForSelector('body[data-hydrated="true"]');
+  const policy = response.headers()['content-security-policy'];
+  const nonce = /script-src 'self' 'nonce-([^']+)' 'wasm-unsafe-eval'/.exec(policy)?.[1];
+  assert.ok(nonce, policy);
+  // Leptos's own inline module script carries this response's nonce, so the page came alive.
+  assert.equal(await page.$eval('script[type=module]', (s) => s.nonce), nonce);
+  // What an injection would add: an inline script without the nonce, and an inline handler.
+  const ran = await page.evaluate(async () => {
+    window.injected = false;
+    const script = document.createElement('script');
+    script.textContent = 'window.injected = true';
+    document.body.append(script);
+    const img = document.createElement('img');
+    img.setAttribute('onerror', 'window.injected = true');
+    img.src = 'data:,';
+    document.body.append(img);
+    await new Promise((done) => setTimeout(done, 200));
+    return window.injected;
+  });
+  assert.equal(ran, false);
+  // The browser reported both refusals; nothing else went wrong.
+  assert.ok(page.problems.some((p) => /Content Security Policy/.test(p)), page.problems.join('\n'));
+  assert.deepEqual(page.problems.filter((p) => !/Content Security Policy/.test(p)), []);
+  await page.close();
+});
+
 test('a page of another site cannot change anything', async () => {
   // evil.example's page, served from another origin (another port), posts a form whose
   // text/plain body reads as JSON, and fires a fetch that needs no permission to be sent.

@@ -48,6 +48,8 @@ const RELOAD_ON_LOST_MODULE: &str = r#"addEventListener('unhandledrejection', (e
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -148,6 +150,21 @@ pub(crate) mod ssr {
         let code = http::StatusCode::from_u16(kind.http_status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(code);
+        }
+    }
+
+    /// A page's Content-Security-Policy: scripts only from this origin or inline with this
+    /// response's nonce (Leptos puts it on the scripts it writes), wasm compiled only from
+    /// there, nothing framed, posted or fetched elsewhere. Inline style attributes stay allowed:
+    /// bars and swatches are drawn with them.
+    pub fn content_security_policy() {
+        let nonce = leptos::nonce::use_nonce().map(|n| n.to_string()).unwrap_or_default();
+        let policy = format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+             img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+        );
+        if let (Some(response), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&policy)) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
         }
     }
 
