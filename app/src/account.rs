@@ -128,6 +128,7 @@ pub fn UserMenu() -> impl IntoView {
                             <span class="user-name">{s.username.clone()}</span>
                             <span class="muted user-roles">{roles}</span>
                             <form method="post" action="/auth/logout">
+                                <input type="hidden" name="csrf" value=crate::csrf_token()/>
                                 <button type="submit" id="sign-out">"Sign out"</button>
                             </form>
                         </div>

@@ -120,6 +120,11 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
+    /// The CSRF token of the session asking, which the page hands its scripts and forms.
+    fn csrf_token(&self) -> Option<String> {
+        None
+    }
+
     /// People, teams and the audit log, when the backend has accounts.
     fn accounts(&self) -> Option<&dyn Accounts> {
         None

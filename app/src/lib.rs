@@ -46,6 +46,31 @@ const RELOAD_ON_LOST_MODULE: &str = r#"addEventListener('unhandledrejection', (e
   setTimeout(() => location.reload(), 250 * 2 ** recent.length);
 });"#;
 
+/// Every change a page sends to this site carries the session's CSRF token, which a page of
+/// another site cannot read: server functions go through `fetch`, so it is added there.
+const SEND_CSRF_TOKEN: &str = r#"{
+  const token = document.querySelector('meta[name="csrf-token"]')?.content;
+  const send = window.fetch.bind(window);
+  if (token) window.fetch = (input, init) => {
+    const request = new Request(input, init);
+    const change = !['GET', 'HEAD', 'OPTIONS'].includes(request.method);
+    if (change && new URL(request.url).origin === location.origin) request.headers.set('X-CSRF-Token', token);
+    return send(request);
+  };
+}"#;
+
+/// The session's CSRF token, from the request on the server and from the page in the browser.
+pub fn csrf_token() -> Option<String> {
+    #[cfg(feature = "ssr")]
+    {
+        ssr::backend().ok().and_then(|b| b.csrf_token())
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        document().query_selector(r#"meta[name="csrf-token"]"#).ok().flatten().and_then(|m| m.get_attribute("content"))
+    }
+}
+
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -58,7 +83,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='3' fill='%231f6feb'/%3E%3Cpath d='M3 5h10M3 8h10M3 11h10' stroke='white' stroke-width='1.5'/%3E%3C/svg%3E"/>
+                <meta name="csrf-token" content=csrf_token()/>
                 <script nonce=leptos::nonce::use_nonce()>{RELOAD_ON_LOST_MODULE}</script>
+                <script nonce=leptos::nonce::use_nonce()>{SEND_CSRF_TOKEN}</script>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>

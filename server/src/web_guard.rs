@@ -121,7 +121,7 @@ async fn record_refusal(state: &crate::api::AppState, source: String, session: O
         Some(secret) => state.control.session(&secret).await.ok().flatten().map(|(subject, _)| subject),
         None => None,
     };
-    let gate = crate::control::gate::Gate::new((*state.control).clone(), crate::control::gate::Caller { subject, source });
+    let gate = crate::control::gate::Gate::new((*state.control).clone(), crate::control::gate::Caller { subject, source, csrf_token: None });
     gate.audit("RefusedRequest", target, None, "denied", &refusal.message).await;
 }
 

@@ -500,17 +500,38 @@ async fn sign_in_is_throttled_and_sessions_end_on_sign_out() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the sixth try in 15 minutes waits, even with the right password: {answer}");
     // Another account signs in; its cookie works until it signs out, then not at all.
     let body = json!({ "username": "deployer", "password": "matrix password" }).to_string();
-    let (status, headers, _) = w.h.send(Method::POST, "/api/v1/session", &[("authorization", ""), ("content-type", "application/json")], Some(body)).await;
+    let (status, headers, session) = w.h.send(Method::POST, "/api/v1/session", &[("authorization", ""), ("content-type", "application/json")], Some(body)).await;
     assert_eq!(status, StatusCode::OK);
+    let csrf = session["csrfToken"].as_str().expect("a session's answer says its CSRF token").to_string();
     let cookie = headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
     assert!(headers["set-cookie"].to_str().unwrap().contains("HttpOnly; SameSite=Strict"), "{headers:?}");
     let with_cookie = [("authorization", ""), ("cookie", cookie.as_str())];
     let (status, _, me) = w.h.send(Method::GET, "/api/v1/session", &with_cookie, None).await;
-    assert_eq!((status, me["subject"]["username"].as_str()), (StatusCode::OK, Some("deployer")));
-    // A change with the cookie but without an Origin (not from a page of this site) is refused.
-    let (status, _, _) = w.h.send(Method::POST, "/api/v1/clusters/ca/tasks", &[("authorization", ""), ("cookie", cookie.as_str()), ("content-type", "application/json")], Some(json!({ "taskDefinition": "fa" }).to_string())).await;
+    assert_eq!((status, me["subject"]["username"].as_str(), me["csrfToken"].as_str()), (StatusCode::OK, Some("deployer"), Some(csrf.as_str())));
+    // A change with the cookie is refused without an Origin (not from a page of this site), and
+    // from this site's origin without the session's CSRF token, or with another one; with both,
+    // it goes through to the policy.
+    let here = [("authorization", ""), ("cookie", cookie.as_str()), ("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000"), ("content-type", "application/json")];
+    let run = Some(json!({ "taskDefinition": "fa" }).to_string());
+    let (status, _, refused) = w.h.send(Method::POST, "/api/v1/clusters/ca/tasks", &[here[0], here[1], here[2], here[4], ("x-csrf-token", csrf.as_str())], run.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = w.h.send(Method::DELETE, "/api/v1/session", &[("authorization", ""), ("cookie", cookie.as_str()), ("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")], None).await;
+    assert!(refused["message"].as_str().unwrap().contains("Origin"), "{refused}");
+    let wrong = "0".repeat(csrf.len());
+    for token in [None, Some(""), Some(wrong.as_str()), Some(&csrf[1..])] {
+        let headers: Vec<_> = here.iter().copied().chain(token.map(|t| ("x-csrf-token", t))).collect();
+        let (status, _, refused) = w.h.send(Method::POST, "/api/v1/clusters/ca/tasks", &headers, run.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{token:?}: {refused}");
+        assert!(refused["message"].as_str().unwrap().contains("CSRF"), "{refused}");
+    }
+    let with_token: Vec<_> = here.iter().copied().chain([("x-csrf-token", csrf.as_str())]).collect();
+    let (status, _, ran) = w.h.send(Method::POST, "/api/v1/clusters/ca/tasks", &with_token, run.clone()).await;
+    assert!(!ran["message"].as_str().unwrap_or_default().contains("CSRF"), "the token lets the change reach the policy: {status} {ran}");
+    // Signing out is a change too: the portal's form carries the token.
+    let (status, _, _) = w.h.send(Method::POST, "/auth/logout", &[here[0], here[1], here[2], here[3], ("content-type", "application/x-www-form-urlencoded")], Some("csrf=wrong".into())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = w.h.send(Method::DELETE, "/api/v1/session", &here[..4], None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = w.h.send(Method::DELETE, "/api/v1/session", &with_token, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _, _) = w.h.send(Method::GET, "/api/v1/session", &with_cookie, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ended on the server");

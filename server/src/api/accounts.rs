@@ -26,6 +26,9 @@ pub struct SetupStatus {
 #[serde(rename_all = "camelCase")]
 pub struct SessionResponse {
     subject: Subject,
+    /// For a session (not an API token): what its changes carry in `X-CSRF-Token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
 }
 
 /// Whether Wharf still waits for its first admin.
@@ -35,7 +38,7 @@ pub async fn setup_status(State(state): State<AppState>) -> Json<SetupStatus> {
 }
 
 fn signed_in(state: &AppState, status: StatusCode, session: crate::control::accounts::NewSession) -> Response {
-    let mut res = (status, Json(SessionResponse { subject: session.subject })).into_response();
+    let mut res = (status, Json(SessionResponse { subject: session.subject, csrf_token: Some(session.csrf_token) })).into_response();
     res.headers_mut().insert(header::SET_COOKIE, session_cookie(&session.secret, state.secure_cookies()));
     res
 }
@@ -66,7 +69,7 @@ pub async fn sign_in(State(state): State<AppState>, gate: Gated, Body(input): Bo
 /// Who the caller is, with their teams and roles.
 #[utoipa::path(get, path = "/api/v1/session", tag = "accounts", responses((status = 200, body = SessionResponse), (status = 401, body = WharfError)))]
 pub async fn whoami(gate: Gated) -> ApiResult<Json<SessionResponse>> {
-    Ok(Json(SessionResponse { subject: gate.who()?.clone() }))
+    Ok(Json(SessionResponse { subject: gate.who()?.clone(), csrf_token: gate.caller().csrf_token.clone() }))
 }
 
 /// Signs out: the session ends on the server, not only in the browser.

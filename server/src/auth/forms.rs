@@ -5,12 +5,15 @@ before (or without) the page's scripts, answered with a redirect and the session
 
 use super::{SESSION_COOKIE, clear_session_cookie, cookie, session_cookie};
 use crate::api::{AppState, Gated};
+use crate::api::error::ApiError;
 use axum::Form;
 use axum::extract::State;
+use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use wharf_core::account::Credentials;
+use wharf_core::{ErrorKind, WharfError};
 
 #[derive(Debug, Deserialize)]
 pub struct SignInForm {
@@ -79,7 +82,22 @@ pub async fn setup(State(state): State<AppState>, gate: Gated, Form(form): Form<
     }
 }
 
-pub async fn sign_out(State(state): State<AppState>, gate: Gated, headers: HeaderMap) -> Response {
+#[derive(Debug, Deserialize)]
+pub struct SignOutForm {
+    /// The session's CSRF token, which the portal's sign-out form holds.
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn sign_out(State(state): State<AppState>, gate: Gated, headers: HeaderMap, form: Result<Form<SignOutForm>, FormRejection>) -> Response {
+    // A live session ends only at its own page's asking; without one there is nothing to end.
+    if let Some(expected) = &gate.caller().csrf_token {
+        let sent = form.as_ref().ok().map(|f| f.csrf.as_str());
+        if !super::csrf_matches(sent, expected) {
+            let refusal = WharfError::new(ErrorKind::AccessDenied, "sign-out must carry the session's CSRF token (the portal's sign-out button sends it)");
+            return ApiError(refusal).into_response();
+        }
+    }
     if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
         let _ = state.control.sign_out(secret).await;
         if let Ok(who) = gate.who() {

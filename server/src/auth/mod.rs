@@ -21,6 +21,14 @@ use std::net::SocketAddr;
 use wharf_core::WharfError;
 
 pub const SESSION_COOKIE: &str = "wharf_session";
+/// The header a change made with a session carries its CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Whether `sent` is the session's CSRF token, compared in constant time.
+pub fn csrf_matches(sent: Option<&str>, expected: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    sent.is_some_and(|sent| bool::from(sent.as_bytes().ct_eq(expected.as_bytes())))
+}
 
 /// Paths anyone may reach without credentials.
 fn is_public(path: &str) -> bool {
@@ -65,7 +73,7 @@ fn unauthorized(message: &str) -> Response {
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let source = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "local".into());
     let path = req.uri().path().to_string();
-    let mut caller = Caller { subject: None, source };
+    let mut caller = Caller { subject: None, source, csrf_token: None };
     // Agents present their own credentials (a join token, then the instance's), which the
     // agent routes check themselves.
     if path.starts_with("/agent/") {
@@ -83,17 +91,24 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         }
     } else if let Some(secret) = cookie(req.headers(), SESSION_COOKIE) {
         match state.control.session(secret).await {
-            Ok(Some((subject, _csrf))) => {
+            Ok(Some((subject, csrf))) => {
                 // A cookie rides along with any request the browser makes; a change made with
                 // one must come from a page of this site, which browsers say in Origin (a
-                // foreign Origin was refused before this).
+                // foreign Origin was refused before this), and carry the session's CSRF token,
+                // which only this site's pages can read. Sign-out is a plain form: its
+                // handler reads the token from the form.
                 let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
                 let from_our_page = req.headers().contains_key(header::ORIGIN)
                     || req.headers().get("sec-fetch-site").is_some_and(|v| v == "same-origin");
                 if unsafe_method && !from_our_page {
                     return ApiError(WharfError::new(wharf_core::ErrorKind::AccessDenied, "a change made with a session must come from Wharf's own pages (no Origin header)")).into_response();
                 }
+                let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+                if unsafe_method && path != "/auth/logout" && !csrf_matches(sent, &csrf) {
+                    return ApiError(WharfError::new(wharf_core::ErrorKind::AccessDenied, "a change made with a session must carry its CSRF token in X-CSRF-Token (Wharf's pages send it; GET /api/v1/session tells it)")).into_response();
+                }
                 caller.subject = Some(subject);
+                caller.csrf_token = Some(csrf);
             }
             Ok(None) => {}
             Err(e) => return ApiError(e).into_response(),

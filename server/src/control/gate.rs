@@ -35,6 +35,9 @@ pub struct Caller {
     pub subject: Option<Subject>,
     /// The peer's address, for the audit log.
     pub source: String,
+    /// The CSRF token of the session the caller came with (none for API tokens), which the
+    /// portal's pages put on the changes they send.
+    pub csrf_token: Option<String>,
 }
 
 pub struct Gate {
@@ -455,6 +458,10 @@ impl Backend for Gate {
 
     fn subject(&self) -> Option<Subject> {
         self.caller.subject.clone()
+    }
+
+    fn csrf_token(&self) -> Option<String> {
+        self.caller.csrf_token.clone()
     }
 
     fn accounts(&self) -> Option<&dyn wharf_app::backend::Accounts> {
