@@ -211,6 +211,16 @@ test('a viewer is offered no change, and a change forged from their page is refu
   });
   assert.equal(forged.status, 403, JSON.stringify(forged));
   assert.match(forged.body.message, /vic is a viewer of team 'alpha'; this needs a deployer/);
+  // A script of the page that sends it without the session's CSRF token is refused before any rule.
+  const bare = await page.evaluate(() => new Promise((done) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('PATCH', '/api/v1/clusters/shared/services/alpha-svc');
+    xhr.setRequestHeader('content-type', 'application/json');
+    xhr.onload = () => done({ status: xhr.status, body: JSON.parse(xhr.responseText) });
+    xhr.send('{"desiredCount": 5}');
+  }));
+  assert.equal(bare.status, 403, JSON.stringify(bare));
+  assert.match(bare.body.message, /CSRF token/);
   const { service } = await callApi(base, 'GET', '/api/v1/clusters/shared/services/alpha-svc');
   assert.equal(service.desiredCount, 1, 'nothing changed');
   const { entries } = await callApi(base, 'GET', '/api/v1/audit?team=alpha');

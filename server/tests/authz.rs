@@ -533,6 +533,11 @@ async fn sign_in_is_throttled_and_sessions_end_on_sign_out() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _, _) = w.h.send(Method::DELETE, "/api/v1/session", &with_token, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    // Each refusal is in the audit log, in the session's name.
+    let (_, audit) = w.as_(Who::Admin, Method::GET, "/api/v1/audit?result=denied", None).await;
+    let refused: Vec<&str> = audit["entries"].as_array().unwrap().iter().filter(|e| e["actor"] == "deployer" && e["action"] == "RefusedRequest").map(|e| e["target"].as_str().unwrap()).collect();
+    assert_eq!(refused.iter().filter(|t| **t == "POST /api/v1/clusters/ca/tasks").count(), 5, "{audit}");
+    assert!(refused.contains(&"POST /auth/logout") && refused.contains(&"DELETE /api/v1/session"), "{audit}");
     let (status, _, _) = w.h.send(Method::GET, "/api/v1/session", &with_cookie, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ended on the server");
 }

@@ -95,6 +95,7 @@ pub async fn sign_out(State(state): State<AppState>, gate: Gated, headers: Heade
         let sent = form.as_ref().ok().map(|f| f.csrf.as_str());
         if !super::csrf_matches(sent, expected) {
             let refusal = WharfError::new(ErrorKind::AccessDenied, "sign-out must carry the session's CSRF token (the portal's sign-out button sends it)");
+            gate.audit("RefusedRequest", "POST /auth/logout", None, "denied", &refusal.message).await;
             return ApiError(refusal).into_response();
         }
     }

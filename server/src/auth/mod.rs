@@ -70,6 +70,15 @@ fn unauthorized(message: &str) -> Response {
     ApiError(WharfError::unauthorized("Authorization", message)).into_response()
 }
 
+/// Refuses a request made with a session, and puts the attempt in the audit log in the
+/// session's name.
+async fn refuse(state: &AppState, caller: Caller, target: &str, message: &str) -> Response {
+    let refusal = WharfError::new(wharf_core::ErrorKind::AccessDenied, message);
+    let gate = crate::control::gate::Gate::new((*state.control).clone(), caller);
+    gate.audit("RefusedRequest", target, None, "denied", &refusal.message).await;
+    ApiError(refusal).into_response()
+}
+
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let source = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "local".into());
     let path = req.uri().path().to_string();
@@ -100,12 +109,17 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
                 let from_our_page = req.headers().contains_key(header::ORIGIN)
                     || req.headers().get("sec-fetch-site").is_some_and(|v| v == "same-origin");
-                if unsafe_method && !from_our_page {
-                    return ApiError(WharfError::new(wharf_core::ErrorKind::AccessDenied, "a change made with a session must come from Wharf's own pages (no Origin header)")).into_response();
-                }
                 let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-                if unsafe_method && path != "/auth/logout" && !csrf_matches(sent, &csrf) {
-                    return ApiError(WharfError::new(wharf_core::ErrorKind::AccessDenied, "a change made with a session must carry its CSRF token in X-CSRF-Token (Wharf's pages send it; GET /api/v1/session tells it)")).into_response();
+                let refusal = if unsafe_method && !from_our_page {
+                    Some("a change made with a session must come from Wharf's own pages (no Origin header)")
+                } else if unsafe_method && path != "/auth/logout" && !csrf_matches(sent, &csrf) {
+                    Some("a change made with a session must carry its CSRF token in X-CSRF-Token (Wharf's pages send it; GET /api/v1/session tells it)")
+                } else {
+                    None
+                };
+                if let Some(message) = refusal {
+                    let target = format!("{} {path}", req.method());
+                    return refuse(&state, Caller { subject: Some(subject), ..caller }, &target, message).await;
                 }
                 caller.subject = Some(subject);
                 caller.csrf_token = Some(csrf);
