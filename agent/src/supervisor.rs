@@ -120,6 +120,7 @@ impl Supervisor {
     }
 
     pub fn set_task_policy(&self, policy: TaskPolicy) {
+        self.inner.runtime.set_task_policy(&policy);
         *self.inner.policy.lock().unwrap_or_else(|e| e.into_inner()) = policy;
     }
 

@@ -197,6 +197,53 @@ async fn the_process_runtime_runs_the_same_lifecycle_without_docker() {
     assert_eq!((stopped["containers"][0]["exitCode"].as_i64(), stopped["stoppedReason"].as_str()), (Some(7), Some("Essential container in task exited")));
 }
 
+/// The process runtime shares the host: under the default (restricted) task policy a task runs
+/// as nobody, never as root, and inside a control group that holds it to its memory limit.
+#[tokio::test]
+async fn the_process_runtime_runs_tasks_unprivileged_and_within_their_limits() {
+    let server = Server::start(1).await;
+    let cluster = unique("confined");
+    let token = server.cluster_with_token(&cluster).await;
+    let _agent = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "--runtime", "process"]);
+    let instance = server.connected(&cluster, 1).await[0]["id"].as_str().unwrap().to_string();
+    let run = |family: &str, container: serde_json::Value| {
+        let (server, cluster, instance, family) = (&server, &cluster, &instance, family.to_string());
+        async move {
+            let td = server.register(json!({ "family": family, "containerDefinitions": [container] })).await;
+            let id = server.start_task(cluster, &td, instance).await;
+            let stopped = server.task_reaches(cluster, &id, "STOPPED", Duration::from_secs(30)).await;
+            let logs = server.http.get(format!("{}/api/v1/clusters/{cluster}/tasks/{id}/logs?container=x", server.url)).send().await.unwrap().text().await.unwrap();
+            (stopped, logs)
+        }
+    };
+    // No user named: nobody, in a group of its own with the container's limit.
+    let (stopped, logs) = run("conf-who", json!({ "name": "x", "image": "unused", "memory": 24, "command": ["sh", "-c", "id -u; id -g; cat /proc/self/cgroup"] })).await;
+    assert_eq!(stopped["containers"][0]["exitCode"], 0, "{stopped}");
+    let mut lines = logs.lines();
+    assert_eq!((lines.next(), lines.next()), (Some("65534"), Some("65534")), "{logs}");
+    assert!(logs.contains("/wharf/"), "the process is in Wharf's control group: {logs}");
+    // A named unprivileged user is who it runs as.
+    let (_, logs) = run("conf-user", json!({ "name": "x", "image": "unused", "memory": 16, "user": "4242:4343", "command": ["sh", "-c", "id -u; id -g"] })).await;
+    assert_eq!(logs, "4242\n4343\n");
+    // Root is refused before anything runs, with the field and the rule.
+    let (stopped, logs) = run("conf-root", json!({ "name": "x", "image": "unused", "memory": 16, "user": "root", "command": ["sh", "-c", "echo ran as root"] })).await;
+    assert!(!logs.contains("ran as root"), "{logs}");
+    let reason = stopped["containers"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("containerDefinitions.user: root is root") && reason.contains("privileged task policy"), "{stopped}");
+    // Over its memory limit, the process is killed, not the host, and the task says why.
+    let (stopped, _) = run("conf-hog", json!({ "name": "x", "image": "unused", "memory": 24, "command": ["sh", "-c", "tail /dev/zero"] })).await;
+    assert_eq!(stopped["containers"][0]["exitCode"], 137, "{stopped}");
+    assert!(stopped["containers"][0]["reason"].as_str().unwrap_or_default().starts_with("OutOfMemoryError"), "{stopped}");
+
+    // Under a privileged policy (an admin's choice), root is allowed again.
+    server.ok("PATCH", &format!("/api/v1/clusters/{cluster}"), Some(json!({ "taskPolicy": { "level": "privileged" } }))).await;
+    eventually("the policy to reach the agent", Duration::from_secs(10), || async {
+        let (_, logs) = run("conf-root-ok", json!({ "name": "x", "image": "unused", "memory": 16, "user": "0", "command": ["id", "-u"] })).await;
+        (logs == "0\n").then_some(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn the_install_script_fetches_the_servers_own_agent_into_a_scratch_root() {
     let server = Server::start(1).await;

@@ -8,6 +8,7 @@ supervisor and is the same for every driver.
 - `simulated`: runs nothing and reports plausible transitions, for scale tests.
 */
 
+mod confine;
 pub mod docker;
 mod logfile;
 pub mod process;
@@ -75,6 +76,10 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// ECS-style capability attributes (`ecs.capability.…`).
     fn capabilities(&self) -> Vec<String>;
+
+    /// The cluster's task policy, for runtimes whose tasks share the host (what they may run
+    /// as); given before the first start and whenever it changes.
+    fn set_task_policy(&self, _policy: &wharf_core::task_policy::TaskPolicy) {}
 
     /// How often a running task's containers are looked at (besides when [`Runtime::changes`]
     /// names one of them).

@@ -4,15 +4,18 @@ hosts without a container engine. The image is not used; ports are the host's ow
 networking: a mapping's host port is its container port). Each process gets its own session
 (so it outlives an agent restart and is signalled as a group), its output goes to a log file
 in the state directory, and a record file lets a restarted agent find it again.
-Health checks run the `healthCheck` command on the host on the container's schedule.
+Health checks run the `healthCheck` command on the host on the container's schedule. What a
+process may do (its user, its control group and limits) is [`super::confine`]'s.
 */
 
+use super::confine::{self, Cgroups, Ids};
 use super::{Found, LogLines, Observed, Runtime, RuntimeError, Started, logfile};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wharf_core::protocol::{ContainerSpec, HealthCheckSpec, TaskSpec};
@@ -42,6 +45,10 @@ pub struct Process {
     /// Our own children: None until the reaper has their exit code. Until then a child counts
     /// as running even when it already exited (a zombie), so its exit code is never missed.
     children: Arc<Mutex<HashMap<String, Option<i64>>>>,
+    /// None where the agent may not make control groups: processes then run without limits.
+    cgroups: Option<Cgroups>,
+    /// Whether the cluster's task policy lets a task run as root (only `privileged`).
+    root_allowed: AtomicBool,
 }
 
 impl Process {
@@ -51,7 +58,16 @@ impl Process {
         if let Err(e) = std::fs::create_dir_all(dir.join("logs")) {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot create the process runtime's folder");
         }
-        Self { dir, live: Arc::default(), children: Arc::default() }
+        let cgroups = Cgroups::detect(Path::new("/sys/fs/cgroup"));
+        if cgroups.is_none() {
+            tracing::warn!("no control groups the agent may make: tasks of the process runtime run without CPU and memory limits");
+        }
+        Self { dir, live: Arc::default(), children: Arc::default(), cgroups, root_allowed: AtomicBool::new(false) }
+    }
+
+    /// Who the container's process (and its health check) runs as.
+    fn ids(&self, c: &ContainerSpec) -> Result<Option<Ids>, RuntimeError> {
+        confine::ids_for(c, self.root_allowed.load(Ordering::Relaxed)).map_err(RuntimeError::Start)
     }
 
     fn record_path(&self, id: &str) -> PathBuf {
@@ -77,6 +93,8 @@ impl Process {
     /// Runs the container's health check on its schedule while the process lives.
     fn watch_health(&self, c: &ContainerSpec, id: &str, record: &Record) {
         let Some(check) = c.health_check.clone() else { return };
+        // The task's own user: a health check is the task's command, not the agent's.
+        let Ok(ids) = self.ids(c) else { return };
         let live = self.live.clone();
         let env: HashMap<String, String> = c.full_environment().into_iter().collect();
         let id = id.to_string();
@@ -86,7 +104,7 @@ impl Process {
             tokio::time::sleep(Duration::from_secs(check.start_period)).await;
             let mut failures = 0;
             while alive(&record) {
-                if probe(&check, &env).await {
+                if probe(&check, &env, ids).await {
                     failures = 0;
                     Self::set_health(&live, &id, "HEALTHY");
                 } else {
@@ -98,6 +116,12 @@ impl Process {
                 tokio::time::sleep(Duration::from_secs(check.interval)).await;
             }
         });
+    }
+
+    /// Docker's words for a process the kernel killed for its group's memory.
+    fn oom_reason(&self, id: &str, code: Option<i64>) -> Option<String> {
+        let killed = code == Some(128 + i64::from(libc::SIGKILL)) && self.cgroups.as_ref().is_some_and(|g| g.oom_killed(id));
+        killed.then(|| "OutOfMemoryError: Container killed due to memory usage".to_string())
     }
 
     fn health_of(&self, id: &str) -> Option<String> {
@@ -133,7 +157,7 @@ fn signal_group(pid: i32, signal: i32) {
 }
 
 /// Runs an ECS health check command once; true when it exits 0 within the timeout.
-async fn probe(check: &HealthCheckSpec, env: &HashMap<String, String>) -> bool {
+async fn probe(check: &HealthCheckSpec, env: &HashMap<String, String>, ids: Option<Ids>) -> bool {
     let mut command = match check.command.split_first() {
         Some((kind, rest)) if kind == "CMD-SHELL" => {
             let mut c = tokio::process::Command::new("/bin/sh");
@@ -148,6 +172,9 @@ async fn probe(check: &HealthCheckSpec, env: &HashMap<String, String>) -> bool {
         _ => return false,
     };
     command.envs(env).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).kill_on_drop(true);
+    if let Some(Ids { uid, gid }) = ids {
+        command.uid(uid).gid(gid);
+    }
     let Ok(mut child) = command.spawn() else { return false };
     matches!(tokio::time::timeout(Duration::from_secs(check.timeout), child.wait()).await, Ok(Ok(s)) if s.success())
 }
@@ -159,7 +186,15 @@ impl Runtime for Process {
     }
 
     fn capabilities(&self) -> Vec<String> {
-        vec!["ecs.capability.container-health-check".into(), "ecs.capability.container-ordering".into()]
+        let mut out = vec!["ecs.capability.container-health-check".to_string(), "ecs.capability.container-ordering".to_string()];
+        if self.cgroups.is_some() {
+            out.push("ecs.capability.task-cpu-mem-limit".into());
+        }
+        out
+    }
+
+    fn set_task_policy(&self, policy: &wharf_core::task_policy::TaskPolicy) {
+        self.root_allowed.store(policy.level == wharf_core::task_policy::PolicyLevel::Privileged, Ordering::Relaxed);
     }
 
     async fn start(&self, task: &TaskSpec, c: &ContainerSpec) -> Result<Started, RuntimeError> {
@@ -170,6 +205,11 @@ impl Runtime for Process {
         let argv: Vec<String> = c.entry_point.iter().flatten().chain(c.command.iter().flatten()).cloned().collect();
         let Some((program, args)) = argv.split_first() else {
             return Err(RuntimeError::Start("the process runtime runs a container's entryPoint and command; this container has neither".into()));
+        };
+        let ids = self.ids(c)?;
+        let procs = match &self.cgroups {
+            Some(cgroups) => cgroups.create(&id, c).map_err(|e| RuntimeError::Start(format!("cannot make the container's control group: {e}")))?,
+            None => Vec::new(),
         };
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -184,7 +224,7 @@ impl Runtime for Process {
         }
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
                 libc::setsid();
                 // Undo the agent's own OOM protection: a task is what the kernel should kill.
                 let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
@@ -192,7 +232,7 @@ impl Runtime for Process {
                     libc::write(fd, b"500".as_ptr().cast(), 3);
                     libc::close(fd);
                 }
-                Ok(())
+                confine::enter(&procs, ids)
             });
         }
         let mut child = tokio::process::Command::from(command)
@@ -250,7 +290,7 @@ impl Runtime for Process {
         let child = self.children.lock().unwrap_or_else(|e| e.into_inner()).get(runtime_id).copied();
         match child {
             Some(None) => return Ok(Observed { running: true, health, bindings: record.bindings, ..Default::default() }),
-            Some(Some(code)) => return Ok(Observed { exit_code: Some(code), health, ..Default::default() }),
+            Some(Some(code)) => return Ok(Observed { exit_code: Some(code), health, reason: self.oom_reason(runtime_id, Some(code)), ..Default::default() }),
             None => {}
         }
         if record.exit_code.is_none() && alive(&record) {
@@ -258,7 +298,10 @@ impl Runtime for Process {
         }
         // An exit code is known for our own children; a process adopted after a restart
         // leaves none behind.
-        let reason = record.exit_code.is_none().then(|| "the process ended while the agent was away; its exit code is unknown".to_string());
+        let reason = match record.exit_code {
+            None => Some("the process ended while the agent was away; its exit code is unknown".to_string()),
+            code => self.oom_reason(runtime_id, code),
+        };
         Ok(Observed { exit_code: record.exit_code, health, reason, ..Default::default() })
     }
 
@@ -313,6 +356,9 @@ impl Runtime for Process {
     }
 
     async fn remove(&self, runtime_id: &str) {
+        if let Some(cgroups) = &self.cgroups {
+            cgroups.remove(runtime_id);
+        }
         let _ = std::fs::remove_file(self.record_path(runtime_id));
         logfile::remove(&self.log_path(runtime_id));
         self.live.lock().unwrap_or_else(|e| e.into_inner()).remove(runtime_id);
