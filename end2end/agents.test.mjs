@@ -40,19 +40,23 @@ test('a host joins with the portal\'s command, runs a task started from its page
   c.stopTimeout = 2;
   await api('POST', '/api/v1/task-definitions', httpd);
 
-  // The cluster page: no instances yet; a join token comes with the command to add a host.
+  // The cluster page: no instances yet; a join token comes with the command to add a host,
+  // and says the zone of the hosts that join with it (placement trusts only that).
   let page = await openPage(`/clusters/${cluster}`);
   await page.getByText('No container instances yet').waitFor();
+  await page.fill('#jt-zone', 'a');
   await page.click('#jt-create');
   const command = (await page.locator('#install-command').textContent()).trim();
   const token = (await page.locator('#new-token').textContent()).trim();
   assert.equal(command, `curl -fsSL ${base}/agent/install.sh | sudo sh -s -- --cluster ${cluster} --token ${token}`);
+  await page.locator('#join-token-list .trusted-attribute').getByText('ecs.availability-zone = a').waitFor();
   await page.screenshot({ path: join(artifacts, 'agents-1-join-command.png'), fullPage: true });
 
-  // The host runs the agent with that token (what the install script's unit does).
+  // The host runs the agent with that token (what the install script's unit does); the zone it
+  // claims for itself is not what placement goes by.
   const state = mkdtempSync(join(tmpdir(), 'wharf-e2e-agent-'));
   agent = spawn(bin('wharf-agent'), ['--server', base, '--cluster', cluster, '--token', token, '--runtime', 'docker',
-    '--state-dir', state, '--zone', 'a', '--attribute', 'team=web'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    '--state-dir', state, '--zone', 'elsewhere', '--attribute', 'team=web'], { stdio: ['ignore', 'inherit', 'inherit'] });
   const instance = await until('the instance', 30000, async () => {
     const list = await api('GET', `/api/v1/clusters/${cluster}/container-instances`);
     return list.containerInstances.find((i) => i.agentConnected);

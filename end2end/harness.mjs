@@ -155,9 +155,10 @@ export async function signIn(base, { username, password } = admin) {
  * Creates `cluster` and joins `count` simulated hosts to it (`wharf-agent simulate`, one real
  * WebSocket session each); resolves to the simulator's process once every one is connected.
  * `agentArgs` go before `simulate`, `simArgs` after it; `quiet` keeps its output to warnings.
+ * The simulated hosts all join with one token, so the cluster takes their word for their zone.
  */
 export async function simulatedCluster(base, cluster, count, { agentArgs = [], simArgs = [], quiet = false } = {}) {
-  await callApi(base, 'POST', '/api/v1/clusters', { clusterName: cluster });
+  await callApi(base, 'POST', '/api/v1/clusters', { clusterName: cluster, trustedAttributes: [] });
   const { token } = await callApi(base, 'POST', `/api/v1/clusters/${cluster}/join-tokens`, {});
   const agents = spawn(bin('wharf-agent'), ['--state-dir', mkdtempSync(join(tmpdir(), 'wharf-e2e-sim-')), '--server', base, '--cluster', cluster,
     '--token', token, ...agentArgs, 'simulate', '--count', String(count), ...simArgs],

@@ -72,6 +72,9 @@ pub fn attributes(args: &AgentArgs, capabilities: &[String]) -> Result<Vec<Attri
         if out.iter().any(|a| a.name == name) {
             return Err(format!("--attribute {name}: this attribute is set by the agent itself"));
         }
+        if name.starts_with("ecs.") {
+            return Err(format!("--attribute {name}: ecs.* names are Wharf's own (the zone is --zone, or better its join token's)"));
+        }
         out.push(attr(name, value));
     }
     Ok(out)
@@ -117,6 +120,8 @@ mod tests {
         assert_eq!(attrs[6].value.as_deref(), Some("yes"));
         let clash = args(&["--attribute", "ecs.os-type=windows"]);
         assert!(attributes(&clash, &[]).unwrap_err().contains("set by the agent itself"));
+        let reserved = args(&["--attribute", "ecs.availability-zone=a"]);
+        assert!(attributes(&reserved, &[]).unwrap_err().contains("ecs.* names are Wharf's own"));
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub async fn list_clusters() -> PortalResult<Vec<Cluster>> {
 
 #[server(input = Json)]
 pub async fn create_cluster(cluster_name: String) -> PortalResult<Cluster> {
-    let input = wharf_core::cluster::CreateClusterInput { cluster_name: Some(cluster_name), tags: None, task_policy: None };
+    let input = wharf_core::cluster::CreateClusterInput { cluster_name: Some(cluster_name), ..Default::default() };
     Ok(crate::ssr::backend()?.create_cluster(input).await?.0)
 }
 

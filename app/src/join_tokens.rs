@@ -5,6 +5,7 @@ use crate::error::{ErrorTemplate, FieldErrorList, PortalError, PortalResult, err
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
+use wharf_core::task_definition::Attribute;
 
 #[server(input = Json)]
 pub async fn list_join_tokens(cluster: String) -> PortalResult<Vec<JoinToken>> {
@@ -32,6 +33,8 @@ pub async fn revoke_join_token(cluster: String, id: String, deregister_instances
     Ok(crate::ssr::backend()?.revoke_join_token(&cluster, &id, deregister_instances).await?.0)
 }
 
+const ZONE: &str = "ecs.availability-zone";
+
 /// Lifetimes offered by the form, in seconds (empty = no expiry).
 const LIFETIMES: [(&str, &str); 4] = [("86400", "1 day"), ("3600", "1 hour"), ("604800", "7 days"), ("2592000", "30 days")];
 
@@ -46,6 +49,7 @@ pub fn JoinTokens(#[prop(into)] cluster: Signal<String>) -> impl IntoView {
     let description = RwSignal::new(String::new());
     let lifetime = RwSignal::new("86400".to_string());
     let max_uses = RwSignal::new(String::new());
+    let zone = RwSignal::new(String::new());
     let errors = Signal::derive(move || errors_of(create.value().get()));
     view! {
         <section class="card" id="join-tokens">
@@ -62,6 +66,8 @@ pub fn JoinTokens(#[prop(into)] cluster: Signal<String>) -> impl IntoView {
                         expires_in_seconds: lifetime.get_untracked().parse().ok(),
                         // A number the rules refuse (0, -1) is sent as typed and answered by name.
                         max_uses: max_uses.get_untracked().trim().parse().ok(),
+                        // The zone placement trusts: given here, not by the host.
+                        attributes: Some(zone.get_untracked().trim().to_string()).filter(|z| !z.is_empty()).map(|z| vec![Attribute { name: ZONE.into(), value: Some(z) }]),
                     };
                     create.dispatch(CreateJoinToken { cluster: cluster.get_untracked(), input });
                 }
@@ -71,6 +77,7 @@ pub fn JoinTokens(#[prop(into)] cluster: Signal<String>) -> impl IntoView {
                     {LIFETIMES.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
                 </select>
                 <input id="jt-max-uses" type="number" inputmode="numeric" placeholder="Hosts (any number)" aria-label="How many hosts may join with it" bind:value=max_uses/>
+                <input id="jt-zone" placeholder="Zone (optional)" aria-label="Availability zone of its hosts" title="ecs.availability-zone of the hosts that join with it, which placement trusts" bind:value=zone autocomplete="off"/>
                 <button type="submit" class="primary" id="jt-create" disabled=move || create.pending().get()>"Create token"</button>
             </form>
             <FieldErrorList errors/>
@@ -117,7 +124,10 @@ fn TokenTable(tokens: Vec<JoinToken>, revoke: ServerAction<RevokeJoinToken>, clu
                     view! {
                         <tr>
                             <td><code>{format!("wjt_{}_…", t.id)}</code></td>
-                            <td>{t.description.clone()}</td>
+                            <td>
+                                {t.description.clone()}
+                                {t.attributes.iter().map(|a| view! { " " <span class="tag trusted-attribute">{format!("{} = {}", a.name, a.value.clone().unwrap_or_default())}</span> }).collect_view()}
+                            </td>
                             <td><StatusBadge status=t.status.clone()/></td>
                             <td>{short_time(&t.created_at)}</td>
                             <td>{t.expires_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>

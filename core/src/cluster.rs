@@ -17,6 +17,9 @@ pub struct CreateClusterInput {
     /// What its tasks may do; `restricted` when not given.
     #[serde(default)]
     pub task_policy: Option<TaskPolicy>,
+    /// Attribute names taken only from join tokens; `ecs.availability-zone` when not given.
+    #[serde(default)]
+    pub trusted_attributes: Option<Vec<String>>,
 }
 
 /// The body of `UpdateCluster`.
@@ -26,14 +29,22 @@ pub struct CreateClusterInput {
 pub struct UpdateClusterInput {
     #[serde(default)]
     pub task_policy: Option<TaskPolicy>,
+    /// Attribute names placement takes only from a host's join token, never from the host.
+    #[serde(default)]
+    pub trusted_attributes: Option<Vec<String>>,
 }
 
 impl UpdateClusterInput {
     pub fn validate(&self) -> Result<(), WharfError> {
         let mut errors = FieldErrors::new();
-        match &self.task_policy {
-            Some(policy) => policy.validate("taskPolicy", &mut errors),
-            None => errors.push("taskPolicy", "nothing to update: give a taskPolicy"),
+        if let Some(policy) = &self.task_policy {
+            policy.validate("taskPolicy", &mut errors);
+        }
+        if let Some(names) = &self.trusted_attributes {
+            check_trusted_names(&mut errors, names);
+        }
+        if self.task_policy.is_none() && self.trusted_attributes.is_none() {
+            errors.push("taskPolicy", "nothing to update: give a taskPolicy or trustedAttributes");
         }
         errors.finish(())
     }
@@ -53,6 +64,9 @@ impl CreateClusterInput {
         }
         if let Some(policy) = &self.task_policy {
             policy.validate("taskPolicy", &mut errors);
+        }
+        if let Some(names) = &self.trusted_attributes {
+            check_trusted_names(&mut errors, names);
         }
         errors.finish(self.cluster_name.clone().unwrap_or_default())
     }
@@ -76,4 +90,19 @@ pub struct Cluster {
     /// What the cluster's tasks may do.
     #[serde(default)]
     pub task_policy: TaskPolicy,
+    /// Attribute names placement takes only from a host's join token, never from what the host
+    /// says; `ecs.availability-zone` for a new cluster.
+    #[serde(default)]
+    pub trusted_attributes: Vec<String>,
+}
+
+/// The most names a cluster trusts only from join tokens.
+const MAX_TRUSTED: usize = 20;
+
+fn check_trusted_names(errors: &mut FieldErrors, names: &[String]) {
+    if names.len() > MAX_TRUSTED {
+        errors.push("trustedAttributes", format!("at most {MAX_TRUSTED} names; there are {}", names.len()));
+    }
+    let as_attributes: Vec<crate::task_definition::Attribute> = names.iter().map(|n| crate::task_definition::Attribute { name: n.clone(), value: None }).collect();
+    crate::instance::check_given_attributes(errors, "trustedAttributes", &as_attributes);
 }

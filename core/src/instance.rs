@@ -106,6 +106,37 @@ pub struct InstanceRegistration {
 
 const MAX_ATTRIBUTES: usize = 100;
 
+/// The `ecs.*` names an agent finds out about its host itself; the rest of `ecs.*` is Wharf's.
+const HOST_ECS_NAMES: [&str; 4] = ["ecs.os-type", "ecs.cpu-architecture", "ecs.instance-type", "ecs.availability-zone"];
+
+/// Names the `ecs.` prefix keeps for Wharf: neither a host nor an admin may set them.
+pub fn reserved_attribute(name: &str) -> bool {
+    name.starts_with("ecs.") && !HOST_ECS_NAMES.contains(&name) && !name.starts_with("ecs.capability.")
+}
+
+/// The names a new cluster trusts only from a join token or an admin, never from the host.
+pub fn default_trusted_attributes() -> Vec<String> {
+    vec!["ecs.availability-zone".into()]
+}
+
+/// What placement sees of a host: its own claims, less the names its cluster trusts only from
+/// elsewhere and those its join token sets, then the join token's. Returns the claims left out.
+pub fn trusted_view(claimed: Vec<Attribute>, trusted_names: &[String], from_token: &[Attribute]) -> (Vec<Attribute>, Vec<Attribute>) {
+    let (ignored, mut kept): (Vec<Attribute>, Vec<Attribute>) =
+        claimed.into_iter().partition(|a| trusted_names.contains(&a.name) || from_token.iter().any(|t| t.name == a.name));
+    kept.extend(from_token.iter().cloned());
+    (kept, ignored)
+}
+
+/// Checks attributes given under `field` (a join token's, an admin's).
+pub fn check_given_attributes(errors: &mut FieldErrors, field: &str, attributes: &[Attribute]) {
+    let mut inner = FieldErrors::new();
+    check_attributes(&mut inner, attributes);
+    for e in inner.into_vec() {
+        errors.push(format!("{field}{}", e.field.trim_start_matches("attributes")), e.message);
+    }
+}
+
 /// What a host says about itself, checked: registration and every agent hello carry it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostFacts {
@@ -163,6 +194,11 @@ fn check_attributes(errors: &mut FieldErrors, attributes: &[Attribute]) {
             && a.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_./\\".contains(c));
         if !name_ok {
             errors.push(format!("attributes[{i}].name"), "an attribute name is 1 to 128 letters, digits, - _ . / or \\");
+        } else if reserved_attribute(&a.name) {
+            errors.push(
+                format!("attributes[{i}].name"),
+                format!("'{}' is reserved: of ecs.* names only ecs.os-type, ecs.cpu-architecture, ecs.instance-type, ecs.availability-zone and ecs.capability.* may be given", a.name),
+            );
         } else if !seen.insert(a.name.as_str()) {
             errors.push(format!("attributes[{i}].name"), format!("the attribute '{}' is given twice", a.name));
         }
@@ -200,6 +236,42 @@ impl RegisterInstanceInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn attr(name: &str, value: &str) -> Attribute {
+        Attribute { name: name.into(), value: Some(value.into()) }
+    }
+
+    #[test]
+    fn placement_takes_trusted_names_only_from_the_join_token() {
+        let claimed = vec![attr("ecs.os-type", "linux"), attr("ecs.availability-zone", "b"), attr("rack", "7"), attr("team", "web")];
+        let trusted = default_trusted_attributes();
+        // The host says zone b; its join token says zone a and rack 3: the token wins.
+        let (seen, ignored) = trusted_view(claimed.clone(), &trusted, &[attr("ecs.availability-zone", "a"), attr("rack", "3")]);
+        assert_eq!(seen, [attr("ecs.os-type", "linux"), attr("team", "web"), attr("ecs.availability-zone", "a"), attr("rack", "3")]);
+        assert_eq!(ignored, [attr("ecs.availability-zone", "b"), attr("rack", "7")]);
+        // A token without a zone: the host's claim is still left out, so it has none.
+        let (seen, _) = trusted_view(claimed.clone(), &trusted, &[]);
+        assert!(!seen.iter().any(|a| a.name == "ecs.availability-zone"), "{seen:?}");
+        // A cluster that trusts its hosts' word (made before trust existed) keeps the claim.
+        let (seen, ignored) = trusted_view(claimed.clone(), &[], &[]);
+        assert_eq!((seen, ignored), (claimed, vec![]));
+    }
+
+    #[test]
+    fn ecs_names_beyond_the_agents_own_are_reserved() {
+        for name in ["ecs.os-type", "ecs.cpu-architecture", "ecs.instance-type", "ecs.availability-zone", "ecs.capability.docker-remote-api.1.19", "team", "ecsy"] {
+            assert!(!reserved_attribute(name), "{name}");
+        }
+        for name in ["ecs.trusted", "ecs.", "ecs.ami-id"] {
+            assert!(reserved_attribute(name), "{name}");
+        }
+        let mut errors = FieldErrors::new();
+        check_given_attributes(&mut errors, "attributes", &[attr("zone", "a"), attr("ecs.admin", "yes")]);
+        let errors = errors.into_vec();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "attributes[1].name");
+        assert!(errors[0].message.contains("'ecs.admin' is reserved"), "{errors:?}");
+    }
 
     #[test]
     fn registration_names_each_bad_field() {

@@ -1,5 +1,6 @@
 /*! Join tokens: what a host presents once to register into a cluster. */
 
+use crate::task_definition::Attribute;
 use crate::{FieldErrors, WharfError};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,10 @@ pub struct CreateJoinTokenInput {
     /// How many hosts may join with it; any number until it expires when absent.
     #[serde(default)]
     pub max_uses: Option<i64>,
+    /// Attributes the hosts that join with it get whatever they say of themselves, e.g.
+    /// `ecs.availability-zone`: what placement may trust.
+    #[serde(default)]
+    pub attributes: Option<Vec<Attribute>>,
 }
 
 /// The most hosts one token may be limited to (a larger fleet takes a token without a limit).
@@ -42,6 +47,11 @@ impl CreateJoinTokenInput {
         if let Some(n) = self.max_uses.filter(|n| !(1..=MAX_USES).contains(n)) {
             errors.push("maxUses", format!("{n} is out of range (1 to {MAX_USES}); leave it out for no limit"));
         }
+        let attributes = self.attributes.as_deref().unwrap_or_default();
+        if attributes.len() > MAX_TOKEN_ATTRIBUTES {
+            errors.push("attributes", format!("at most {MAX_TOKEN_ATTRIBUTES} attributes; there are {}", attributes.len()));
+        }
+        crate::instance::check_given_attributes(&mut errors, "attributes", attributes);
         errors.finish(())
     }
 }
@@ -68,7 +78,13 @@ pub struct JoinToken {
     /// Hosts that joined with it.
     #[serde(default)]
     pub uses: i64,
+    /// What its hosts get whatever they say of themselves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<Attribute>,
 }
+
+/// The most attributes a join token sets.
+pub const MAX_TOKEN_ATTRIBUTES: usize = 20;
 
 /// The clear token is `wjt_<id>_<secret>`: the id finds the row, the secret proves it.
 pub fn split_token(token: &str) -> Option<(&str, &str)> {

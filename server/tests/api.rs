@@ -459,7 +459,9 @@ mod registration {
 
     async fn a_host_registers_once_with_a_join_token(h: Harness) {
         h.post("/api/v1/clusters", json!({ "clusterName": "edge" })).await;
-        let (_, body) = h.post("/api/v1/clusters/edge/join-tokens", json!({})).await;
+        // The token says the zone of its hosts: placement trusts that, not what a host claims.
+        let (_, body) = h.post("/api/v1/clusters/edge/join-tokens", json!({ "attributes": [{"name": "ecs.availability-zone", "value": "b"}] })).await;
+        assert_eq!(body["joinToken"]["attributes"], json!([{"name": "ecs.availability-zone", "value": "b"}]), "{body}");
         let token = body["token"].as_str().unwrap().to_string();
         let host = json!({
             "token": token, "hostname": "rack3-node7", "cpu": 4096, "memory": 15800,
@@ -477,7 +479,9 @@ mod registration {
         let id = instance["id"].as_str().unwrap();
         let (status, described) = h.get(&format!("/api/v1/clusters/edge/container-instances/{id}")).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(described["containerInstance"]["attributes"][0]["value"], "a");
+        assert_eq!(described["containerInstance"]["attributes"], json!([{"name": "ecs.os-type", "value": "linux"}, {"name": "ecs.availability-zone", "value": "b"}]));
+        let (_, cluster) = h.get("/api/v1/clusters/edge").await;
+        assert_eq!(cluster["cluster"]["trustedAttributes"], json!(["ecs.availability-zone"]), "what a new cluster trusts only from tokens");
         let (_, cluster) = h.get("/api/v1/clusters/edge").await;
         assert_eq!(cluster["cluster"]["registeredContainerInstancesCount"], 1);
         // The token shows its use; a cluster with a host cannot be deleted.
@@ -494,6 +498,13 @@ mod registration {
         let (status, body) = h.post("/agent/v1/register", &forged).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
         assert_eq!(body["errors"][0]["field"], "token");
+        // ecs.* names beyond the agent's own are Wharf's: a host claiming one is refused by name.
+        let mut claims = host.clone();
+        claims["attributes"] = json!([{"name": "ecs.os-type", "value": "linux"}, {"name": "ecs.trusted-host", "value": "yes"}]);
+        let (status, body) = h.post("/agent/v1/register", &claims).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["errors"][0]["field"], "attributes[1].name");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("reserved"), "{body}");
         // Bad input names every field; a revoked token is refused.
         let (status, body) = h.post("/agent/v1/register", json!({"token": token, "cpu": -1})).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -374,7 +374,19 @@ impl Server {
     /// A fresh cluster with a join token; returns the clear token.
     pub async fn cluster_with_token(&self, cluster: &str) -> String {
         self.ok("POST", "/api/v1/clusters", Some(json!({ "clusterName": cluster }))).await;
-        let token = self.ok("POST", &format!("/api/v1/clusters/{cluster}/join-tokens"), Some(json!({}))).await;
+        self.join_token(cluster, json!({})).await
+    }
+
+    /// A cluster that takes its hosts' word for their zone (`trustedAttributes: []`), as the
+    /// simulator's hosts, all joining with one token, need; and that token.
+    pub async fn cluster_trusting_hosts(&self, cluster: &str) -> String {
+        self.ok("POST", "/api/v1/clusters", Some(json!({ "clusterName": cluster, "trustedAttributes": [] }))).await;
+        self.join_token(cluster, json!({})).await
+    }
+
+    /// A new join token of `cluster` (the body of CreateJoinToken), in clear.
+    pub async fn join_token(&self, cluster: &str, input: Value) -> String {
+        let token = self.ok("POST", &format!("/api/v1/clusters/{cluster}/join-tokens"), Some(input)).await;
         token["token"].as_str().expect("token").to_string()
     }
 

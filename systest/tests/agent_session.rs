@@ -25,9 +25,11 @@ async fn an_agent_joins_with_a_token_and_a_revoked_or_wrong_token_is_refused() {
     assert!(wrong_cluster.log().contains(&format!("belongs to cluster '{cluster}', not 'elsewhere'")), "{}", wrong_cluster.log());
     assert!(server.instances(&cluster).await.is_empty(), "refused joins leave no instance behind");
 
+    // The host says it is in eu-1z; its join token says eu-1a, and placement trusts the token.
+    let zoned = server.join_token(&cluster, json!({ "attributes": [{ "name": "ecs.availability-zone", "value": "eu-1a" }] })).await;
     let agent = Agent::start(&[
-        "--server", &server.url, "--cluster", &cluster, "--token", &token, "--runtime", "simulated",
-        "--zone", "eu-1a", "--instance-type", "m.large", "--attribute", "team=web", "--attribute", "gpu",
+        "--server", &server.url, "--cluster", &cluster, "--token", &zoned, "--runtime", "simulated",
+        "--zone", "eu-1z", "--instance-type", "m.large", "--attribute", "team=web", "--attribute", "gpu",
         "--cpu", "4096", "--memory", "8192", "--reserved-memory", "512",
     ]);
     let instance = server.connected(&cluster, 1).await.remove(0);
@@ -284,7 +286,7 @@ async fn the_install_script_fetches_the_servers_own_agent_into_a_scratch_root() 
 async fn simulate_runs_many_instances_each_with_its_own_identity_and_zone() {
     let server = Server::start(2).await;
     let cluster = unique("sim");
-    let token = server.cluster_with_token(&cluster).await;
+    let token = server.cluster_trusting_hosts(&cluster).await;
     let _sim = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "simulate", "--count", "30", "--zones", "a,b,c", "--sim-cpu", "2048", "--sim-memory", "4096"]);
     let instances = server.connected(&cluster, 30).await;
     let mut zones = std::collections::BTreeMap::new();

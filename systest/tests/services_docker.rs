@@ -9,8 +9,8 @@ use wharf_systest::*;
 
 const WAIT: Duration = Duration::from_secs(120);
 
-fn agent(server: &Server, cluster: &str, token: &str, zone: &str) -> Agent {
-    Agent::start(&["--server", &server.url, "--cluster", cluster, "--token", token, "--runtime", "docker", "--zone", zone])
+fn agent(server: &Server, cluster: &str, token: &str) -> Agent {
+    Agent::start(&["--server", &server.url, "--cluster", cluster, "--token", token, "--runtime", "docker"])
 }
 
 async fn service(server: &Server, cluster: &str, name: &str) -> Value {
@@ -84,9 +84,12 @@ async fn services_roll_break_and_recover_drain_and_survive_a_lost_host_on_docker
     let server = Server::start_with(1, &["--instance-lost-after-seconds", "6", "--scheduler-interval-seconds", "1"]).await;
     let cluster = unique("svcdocker");
     let _cleanup = DockerCleanup(cluster.clone());
-    let token = server.cluster_with_token(&cluster).await;
-    let _a = agent(&server, &cluster, &token, "a");
-    let mut b = agent(&server, &cluster, &token, "b");
+    server.cluster_with_token(&cluster).await;
+    // Each host's zone comes from its join token, as placement trusts only that.
+    let zoned = |zone: &'static str| server.join_token(&cluster, json!({ "attributes": [{ "name": "ecs.availability-zone", "value": zone }] }));
+    let (token_a, token_b) = (zoned("a").await, zoned("b").await);
+    let _a = agent(&server, &cluster, &token_a);
+    let mut b = agent(&server, &cluster, &token_b);
     let instances = server.connected(&cluster, 2).await;
     // ids[0] is agent a's instance, ids[1] agent b's (told apart by their zones).
     let zone_of = |i: &Value| i["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "ecs.availability-zone").unwrap()["value"].clone();
@@ -186,7 +189,7 @@ async fn services_roll_break_and_recover_drain_and_survive_a_lost_host_on_docker
         (t.len() == 2 && per_instance(&t).len() == 2 && t.iter().all(|(_, h, _)| *h)).then_some(())
     })
     .await;
-    let _c = agent(&server, &cluster, &token, "c");
+    let _c = agent(&server, &cluster, &zoned("c").await);
     eventually("the daemon on the third instance", WAIT, || async {
         let t = tasks_of(&server, &cluster, "logs").await;
         (t.len() == 3 && per_instance(&t).len() == 3 && t.iter().all(|(_, h, _)| *h)).then_some(())

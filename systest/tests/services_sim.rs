@@ -15,7 +15,7 @@ fn definition(family: &str, image: &str) -> Value {
 /// `count` simulated instances whose containers take 300 ms to start, so a rollout has
 /// moments worth sampling.
 async fn fleet(server: &Server, cluster: &str, count: usize) -> Agent {
-    let token = server.cluster_with_token(cluster).await;
+    let token = server.cluster_trusting_hosts(cluster).await;
     let agent = Agent::start(&[
         "--server", &server.url, "--cluster", cluster, "--token", &token, "simulate", "--count", &count.to_string(), "--sim-start-ms", "300",
     ]);
@@ -199,7 +199,7 @@ async fn a_failed_deployment_without_a_rollback_says_why_and_stays(db: Option<St
 async fn a_daemon_runs_on_every_instance_including_ones_that_join_later(db: Option<String>) {
     let server = Server::start_on(db.as_deref(), 2, &[]).await;
     let cluster = unique("daemon");
-    let token = server.cluster_with_token(&cluster).await;
+    let token = server.cluster_trusting_hosts(&cluster).await;
     let _first = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "simulate", "--count", "3", "--name-prefix", "first"]);
     server.connected(&cluster, 3).await;
     let td = server.register(definition("logs", "local/logs:1")).await;
@@ -229,7 +229,7 @@ async fn cluster_running(server: &Server, cluster: &str) -> i64 {
 async fn five_thousand_tasks_on_two_hundred_instances_stay_exact_through_scaling(db: Option<String>) {
     let server = Server::start_on(db.as_deref(), 5, &[]).await;
     let cluster = unique("scale");
-    let token = server.cluster_with_token(&cluster).await;
+    let token = server.cluster_trusting_hosts(&cluster).await;
     let _agents = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "simulate", "--count", "200"]);
     eventually("200 connected instances", WAIT, || async {
         let mut connected = 0;

@@ -12,7 +12,7 @@ const WAIT: Duration = Duration::from_secs(60);
 async fn the_topology_places_every_task_in_its_instance_with_capacity_and_service_counts() {
     let server = Server::start(2).await;
     let cluster = unique("topo");
-    let token = server.cluster_with_token(&cluster).await;
+    let token = server.cluster_trusting_hosts(&cluster).await;
     let _agents = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "simulate", "--count", "3"]);
     server.connected(&cluster, 3).await;
     let web = server.register(json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "local/web:1", "cpu": 128, "memory": 256}]})).await;

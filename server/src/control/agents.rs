@@ -12,7 +12,7 @@ use wharf_app::backend::Result;
 use wharf_core::instance::{HostFacts, VersionInfo};
 use wharf_core::protocol::{ServerMessage, TaskReport, TaskSpec};
 use wharf_core::task::Task;
-use wharf_core::task_definition::{TaskDefinition, TaskDefinitionRef};
+use wharf_core::task_definition::{Attribute, TaskDefinition, TaskDefinitionRef};
 use wharf_core::{FieldErrors, WharfError};
 
 /// Whom a WebSocket belongs to, once its credential checked out.
@@ -71,10 +71,12 @@ pub async fn hello(store: &Store, who: &AgentIdentity, hello: Hello) -> Result<V
     let version = VersionInfo { agent_version: Some(hello.agent_version), docker_version: hello.docker_version };
     let now = store::now();
     let mut w = store.write().await?;
+    let (trusted_names, from_token) = store::clusters::trust_of(w.conn(), &who.instance_id).await?;
+    let attributes = weigh_claims(&host.hostname, host.attributes, &trusted_names, &from_token);
     let report = instances::HostReport {
         name: &host.hostname,
         resources: &json(&host.registered_resources),
-        attributes: &json(&host.attributes),
+        attributes: &json(&attributes),
         version_info: &json(&version),
         runtime: &hello.runtime,
     };
@@ -108,6 +110,16 @@ pub async fn reconcile(store: &Store, who: &AgentIdentity, tasks: &[TaskReport])
     }
     w.commit().await?;
     Ok(out)
+}
+
+/// The host's attributes as placement sees them: what it may not say of itself is left out
+/// (and logged), its join token's attributes put in.
+pub fn weigh_claims(hostname: &str, claimed: Vec<Attribute>, trusted_names: &[String], from_token: &[Attribute]) -> Vec<Attribute> {
+    let (attributes, ignored) = wharf_core::instance::trusted_view(claimed, trusted_names, from_token);
+    for a in ignored {
+        tracing::warn!(host = %hostname, attribute = %a.name, claimed = ?a.value, "a host's claim left out: its cluster takes this attribute only from join tokens");
+    }
+    attributes
 }
 
 fn check_reports(errors: &mut FieldErrors, reports: &[TaskReport]) {

@@ -34,6 +34,7 @@ pub async fn create(store: &Store, cluster: &str, input: CreateJoinTokenInput) -
         secret_hash: &hash(&secret),
         expires_at: expires_at.as_deref(),
         max_uses: input.max_uses,
+        attributes: &serde_json::to_string(&input.attributes.unwrap_or_default()).map_err(|_| WharfError::internal())?,
     };
     sql::insert(w.conn(), &new, &now).await?;
     let token = sql::get(w.conn(), cluster, &id, &now).await?.ok_or_else(WharfError::internal)?;

@@ -196,12 +196,14 @@ impl Backend for Control {
         let name = input.validate()?;
         let tags = serde_json::to_string(&input.tags.unwrap_or_default()).unwrap_or_else(|_| "[]".into());
         let policy = serde_json::to_string(&input.task_policy.unwrap_or_default()).map_err(|_| WharfError::internal())?;
+        let trusted = input.trusted_attributes.unwrap_or_else(wharf_core::instance::default_trusted_attributes);
+        let trusted = serde_json::to_string(&trusted).map_err(|_| WharfError::internal())?;
         let mut w = self.store.write().await?;
         // ECS's CreateCluster is idempotent: an existing cluster is returned as it is.
         if let Some(existing) = clusters::get(w.conn(), &name).await? {
             return Ok((existing, false));
         }
-        clusters::insert(w.conn(), &name, &tags, &policy, &store::now()).await?;
+        clusters::insert(w.conn(), &name, &tags, &policy, &trusted, &store::now()).await?;
         let cluster = clusters::get(w.conn(), &name).await?.ok_or_else(WharfError::internal)?;
         w.commit().await?;
         self.events.publish("cluster", Some(&name), json!({"status": "ACTIVE"}));
@@ -219,15 +221,20 @@ impl Backend for Control {
 
     async fn update_cluster(&self, name: &str, input: UpdateClusterInput) -> Result<Cluster> {
         input.validate()?;
-        let policy = serde_json::to_string(&input.task_policy.unwrap_or_default()).map_err(|_| WharfError::internal())?;
         let mut w = self.store.write().await?;
         clusters::get(w.conn(), name).await?.ok_or_else(|| cluster_not_found(name))?;
-        clusters::set_task_policy(w.conn(), name, &policy).await?;
+        if let Some(policy) = &input.task_policy {
+            clusters::set_task_policy(w.conn(), name, &serde_json::to_string(policy).map_err(|_| WharfError::internal())?).await?;
+        }
+        // Applies to each host at its next hello (a reconnect): its claims are weighed then.
+        if let Some(trusted) = &input.trusted_attributes {
+            clusters::set_trusted_attributes(w.conn(), name, &serde_json::to_string(trusted).map_err(|_| WharfError::internal())?).await?;
+        }
         let cluster = clusters::get(w.conn(), name).await?.ok_or_else(WharfError::internal)?;
         let hosts = instances::all(w.conn(), name).await?;
         w.commit().await?;
         // Agents check the starts they are handed against it too.
-        for host in hosts.iter().filter(|h| h.agent_connected) {
+        for host in hosts.iter().filter(|h| h.agent_connected && input.task_policy.is_some()) {
             self.agents.send(&host.id, wharf_core::protocol::ServerMessage::TaskPolicyChanged { task_policy: cluster.task_policy.clone() });
         }
         self.events.publish("cluster", Some(name), json!({"status": "ACTIVE"}));

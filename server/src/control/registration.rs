@@ -23,12 +23,14 @@ pub async fn register(store: &Store, input: RegisterInstanceInput) -> Result<(Co
             format!("the join token belongs to cluster '{}', not '{wanted}'", token.cluster_name),
         ));
     }
+    let cluster = store::clusters::get(w.conn(), &token.cluster_name).await?.ok_or_else(WharfError::internal)?;
+    let attributes = super::agents::weigh_claims(&reg.hostname, reg.attributes, &cluster.trusted_attributes, &token.attributes);
     let new = instances::NewInstance {
         id: &id,
         cluster: &token.cluster_name,
         name: &reg.hostname,
         resources: &to_json(&reg.registered_resources),
-        attributes: &to_json(&reg.attributes),
+        attributes: &to_json(&attributes),
         version_info: &to_json(&reg.version_info),
         credential_hash: &hash_secret(&secret),
         join_token_id: &token.id,

@@ -6,7 +6,7 @@ use wharf_core::arn;
 use wharf_core::cluster::Cluster;
 use wharf_core::page::Page;
 
-const SELECT: &str = "SELECT c.name, c.tags, c.created_at, c.task_policy,
+const SELECT: &str = "SELECT c.name, c.tags, c.created_at, c.task_policy, c.trusted_attributes,
     (SELECT COUNT(*) FROM container_instances i WHERE i.cluster = c.name AND i.status <> 'INACTIVE') AS instances,
     (SELECT CAST(COALESCE(SUM(k.n), 0) AS BIGINT) FROM task_counts_by_cluster k WHERE k.cluster = c.name AND k.last_status = 'RUNNING') AS running,
     (SELECT CAST(COALESCE(SUM(k.n), 0) AS BIGINT) FROM task_counts_by_cluster k WHERE k.cluster = c.name
@@ -27,15 +27,17 @@ fn from_row(row: AnyRow) -> Result<Cluster> {
         created_at: row.try_get("created_at")?,
         tags: serde_json::from_str(&tags).map_err(corrupt("cluster tags"))?,
         task_policy: serde_json::from_str(&row.try_get::<String, _>("task_policy")?).map_err(corrupt("cluster task policy"))?,
+        trusted_attributes: serde_json::from_str(&row.try_get::<String, _>("trusted_attributes")?).map_err(corrupt("cluster trusted attributes"))?,
         cluster_name: name,
     })
 }
 
-pub async fn insert(conn: &mut AnyConnection, name: &str, tags: &str, task_policy: &str, now: &str) -> Result<()> {
-    sqlx::query("INSERT INTO clusters (name, tags, task_policy, created_at) VALUES ($1, $2, $3, $4)")
+pub async fn insert(conn: &mut AnyConnection, name: &str, tags: &str, task_policy: &str, trusted: &str, now: &str) -> Result<()> {
+    sqlx::query("INSERT INTO clusters (name, tags, task_policy, trusted_attributes, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(name)
         .bind(tags)
         .bind(task_policy)
+        .bind(trusted)
         .bind(now)
         .execute(conn)
         .await
@@ -61,6 +63,27 @@ pub async fn list(conn: &mut AnyConnection, page: &Page) -> Result<Vec<Cluster>>
 pub async fn set_task_policy(conn: &mut AnyConnection, name: &str, task_policy: &str) -> Result<()> {
     sqlx::query("UPDATE clusters SET task_policy = $2 WHERE name = $1").bind(name).bind(task_policy).execute(conn).await?;
     Ok(())
+}
+
+pub async fn set_trusted_attributes(conn: &mut AnyConnection, name: &str, trusted: &str) -> Result<()> {
+    sqlx::query("UPDATE clusters SET trusted_attributes = $2 WHERE name = $1").bind(name).bind(trusted).execute(conn).await?;
+    Ok(())
+}
+
+/// The names a cluster trusts only from join tokens, and the attributes of the join token an
+/// instance registered with: what a hello's claims are weighed against.
+pub async fn trust_of(conn: &mut AnyConnection, instance_id: &str) -> Result<(Vec<String>, Vec<wharf_core::task_definition::Attribute>)> {
+    let row = sqlx::query(
+        "SELECT c.trusted_attributes, COALESCE(t.attributes, '[]') AS token_attributes FROM container_instances i
+           JOIN clusters c ON c.name = i.cluster LEFT JOIN join_tokens t ON t.id = i.join_token_id WHERE i.id = $1",
+    )
+    .bind(instance_id)
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok(Default::default()) };
+    let names = serde_json::from_str(&row.try_get::<String, _>("trusted_attributes")?).map_err(corrupt("cluster trusted attributes"))?;
+    let attributes = serde_json::from_str(&row.try_get::<String, _>("token_attributes")?).map_err(corrupt("join token attributes"))?;
+    Ok((names, attributes))
 }
 
 /// Deletes the cluster with its inactive services and stopped tasks (cascade).

@@ -4,7 +4,7 @@ use super::Result;
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use wharf_core::join_token::JoinToken;
 
-const COLUMNS: &str = "id, cluster, description, created_at, expires_at, revoked_at, last_used_at, max_uses, uses";
+const COLUMNS: &str = "id, cluster, description, created_at, expires_at, revoked_at, last_used_at, max_uses, uses, attributes";
 
 /// The row as an API object; the status is derived from the timestamps at `now`.
 fn from_row(row: AnyRow, now: &str) -> Result<JoinToken> {
@@ -29,6 +29,7 @@ fn from_row(row: AnyRow, now: &str) -> Result<JoinToken> {
         last_used_at: row.try_get("last_used_at")?,
         max_uses,
         uses,
+        attributes: serde_json::from_str(&row.try_get::<String, _>("attributes")?).map_err(super::corrupt("join token attributes"))?,
     })
 }
 
@@ -39,11 +40,13 @@ pub struct NewToken<'a> {
     pub secret_hash: &'a str,
     pub expires_at: Option<&'a str>,
     pub max_uses: Option<i64>,
+    /// JSON: what the token's hosts get whatever they say.
+    pub attributes: &'a str,
 }
 
 pub async fn insert(conn: &mut AnyConnection, t: &NewToken<'_>, now: &str) -> Result<()> {
     sqlx::query(
-        "INSERT INTO join_tokens (id, cluster, description, secret_hash, created_at, expires_at, max_uses) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO join_tokens (id, cluster, description, secret_hash, created_at, expires_at, max_uses, attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(t.id)
     .bind(t.cluster)
@@ -52,6 +55,7 @@ pub async fn insert(conn: &mut AnyConnection, t: &NewToken<'_>, now: &str) -> Re
     .bind(now)
     .bind(t.expires_at)
     .bind(t.max_uses)
+    .bind(t.attributes)
     .execute(conn)
     .await?;
     Ok(())
