@@ -86,7 +86,7 @@ async fn reads(store: &Store, runs: usize) -> Vec<(&'static str, Vec<Duration>)>
 
 async fn seed_live(store: &Store, live: usize) {
     let mut w = store.write().await.expect("write");
-    store::clusters::insert(w.conn(), "bench", "[]", r#"{"level":"restricted"}"#, &store::now()).await.expect("cluster");
+    store::clusters::insert(w.conn(), "bench", "[]", r#"{"level":"restricted"}"#, "[]", &store::now()).await.expect("cluster");
     let rows: Vec<tasks::NewTask> = (0..live)
         .map(|n| tasks::NewTask {
             id: uuid::Uuid::now_v7().simple().to_string(),
