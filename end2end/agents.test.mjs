@@ -44,6 +44,7 @@ test('a host joins with the portal\'s command, runs a task started from its page
   // and says the zone of the hosts that join with it (placement trusts only that).
   let page = await openPage(`/clusters/${cluster}`);
   await page.getByText('No container instances yet').waitFor();
+  assert.match(await page.locator('#trusted-attributes').textContent(), /only from join tokens, not from what hosts say: ecs\.availability-zone/);
   await page.fill('#jt-zone', 'a');
   await page.click('#jt-create');
   const command = (await page.locator('#install-command').textContent()).trim();

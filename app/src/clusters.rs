@@ -227,6 +227,14 @@ pub fn ClusterPage() -> impl IntoView {
                         <strong>{policy_level(&o.cluster.task_policy)}</strong>
                         " — "
                         {policy_meaning(&o.cluster.task_policy)}
+                        <br/>
+                        <span id="trusted-attributes">
+                            {if o.cluster.trusted_attributes.is_empty() {
+                                "Hosts say their own zone and attributes.".to_string()
+                            } else {
+                                format!("Taken only from join tokens, not from what hosts say: {}.", o.cluster.trusted_attributes.join(", "))
+                            }}
+                        </span>
                     </p>
                     <section class="card">
                         <h2>"Services"</h2>
