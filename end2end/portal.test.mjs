@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifacts, callApi, crossSiteAttempt, fixtures, launchBrowser, openPage as open, signIn, startServer } from './harness.mjs';
+import { artifacts, callApi, crossSiteAttempt, fixtures, launchBrowser, openPage as open, root, signIn, startServer } from './harness.mjs';
 
 let server, browser, base;
 
@@ -371,4 +371,24 @@ test('pages loading while the host\'s network changes still come alive', async (
   }
   console.log(`${pages.length * 3} pages hydrated; ${lost} requests lost to network changes, ${reloads} pages loaded again`);
   assert.ok(lost > 0, 'the interface changes aborted no request, so this proved nothing');
+});
+
+// Each build of the bundle has a folder of its own: a page names its build's files, which a
+// browser may then keep for good without ever mixing two builds after an upgrade.
+test('a page names the files of its own build, and those are kept by browsers for good', async () => {
+  const build = readFileSync(join(root, 'target', 'site', 'pkg', 'BUILD'), 'utf8').trim();
+  assert.match(build, /^[0-9a-f]{16}$/);
+  const page = await openPage('/');
+  const files = await page.$$eval('script[src], link[href]', (es) => es.map((e) => e.getAttribute('src') ?? e.getAttribute('href')).filter((u) => u.startsWith('/pkg/')));
+  assert.ok(files.some((f) => f.endsWith('/wharf.css')) && files.some((f) => f.endsWith('/wharf.js')), JSON.stringify(files));
+  for (const file of files) assert.ok(file.startsWith(`/pkg/${build}/`), `${file} is of build ${build}`);
+  // The stylesheet applied (it is no longer where the old layout had it).
+  assert.equal(await page.$eval('.layout', (l) => getComputedStyle(l).display), 'grid');
+  for (const file of [`/pkg/${build}/wharf_bg.wasm`, `/pkg/${build}/wharf.css`]) {
+    const res = await fetch(`${base}${file}`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(res.status, 200, file);
+    assert.equal(res.headers.get('cache-control'), 'public, max-age=31536000, immutable', file);
+  }
+  assert.deepEqual(page.problems, []);
+  await page.close();
 });

@@ -4,7 +4,8 @@
 import { readFileSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-const pkg = process.argv[2] ?? 'target/site/pkg';
+// The current build's folder (scripts/build-site.sh names it in target/site/pkg/BUILD).
+const pkg = process.argv[2] ?? join('target/site/pkg', readFileSync('target/site/pkg/BUILD', 'utf8').trim());
 const size = (file) => statSync(join(pkg, `${file}.gz`)).size;
 // The main module's glue imports the split loader, so every page has these three.
 const loader = '__wasm_split.______________________.js';

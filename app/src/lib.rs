@@ -27,7 +27,7 @@ pub mod tasks;
 pub mod teams;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{Lazy, path};
 
@@ -86,6 +86,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="csrf-token" content=csrf_token()/>
                 <script nonce=leptos::nonce::use_nonce()>{RELOAD_ON_LOST_MODULE}</script>
                 <script nonce=leptos::nonce::use_nonce()>{SEND_CSRF_TOKEN}</script>
+                <link rel="stylesheet" id="wharf" href=format!("/{}/wharf.css", options.site_pkg_dir)/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -100,7 +101,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="wharf" href="/pkg/wharf.css"/>
         <Title formatter=|page: String| if page.is_empty() { "Wharf".to_string() } else { format!("{page} · Wharf") }/>
         <Router>
             <a class="skip" href="#main">"Skip to content"</a>

@@ -61,9 +61,15 @@ pub fn app(state: AppState) -> Router {
     };
     // The bundle goes out gzipped where the build left a .gz beside it (wasm shrinks to about
     // a third that way); anything else falls through to the portal's file handler.
-    let pkg = std::path::Path::new(&*state.leptos.site_root).join(&*state.leptos.site_pkg_dir);
+    // A build's folder never changes once written, so browsers may keep its files for good.
+    let pkg = std::path::Path::new(&*state.leptos.site_root).join("pkg");
+    let built = state.leptos.site_pkg_dir.as_ref() != "pkg";
+    let cache = tower_http::set_header::SetResponseHeaderLayer::overriding(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static(if built { "public, max-age=31536000, immutable" } else { "no-cache" }),
+    );
     let portal = Router::<AppState>::new()
-        .nest_service("/pkg", tower_http::services::ServeDir::new(pkg).precompressed_gzip())
+        .nest_service("/pkg", tower::ServiceBuilder::new().layer(cache).service(tower_http::services::ServeDir::new(pkg).precompressed_gzip()))
         .leptos_routes_with_context(&state, routes, per_request, move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
     api::router()
@@ -99,7 +105,12 @@ async fn count_responses(State(state): State<AppState>, req: Request, next: Next
     response
 }
 
-/// Leptos options for a site folder (the wasm, JS and CSS the build writes).
+/// Leptos options for a site folder (the wasm, JS and CSS the build writes). Each build of the
+/// bundle has a folder of its own, `pkg/<build id>`, named in `pkg/BUILD`: a page names the
+/// files of the build it was rendered with, so a cached file is never one of another build.
 pub fn leptos_options(site_root: &std::path::Path, listen: std::net::SocketAddr) -> LeptosOptions {
-    LeptosOptions::builder().output_name("wharf").site_root(site_root.display().to_string()).site_pkg_dir("pkg").site_addr(listen).build()
+    let build = std::fs::read_to_string(site_root.join("pkg").join("BUILD")).ok();
+    let build = build.as_deref().map(str::trim).filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()));
+    let pkg_dir = build.map(|id| format!("pkg/{id}")).unwrap_or_else(|| "pkg".into());
+    LeptosOptions::builder().output_name("wharf").site_root(site_root.display().to_string()).site_pkg_dir(pkg_dir).site_addr(listen).build()
 }
