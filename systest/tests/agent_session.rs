@@ -200,9 +200,15 @@ async fn the_process_runtime_runs_the_same_lifecycle_without_docker() {
 }
 
 /// The process runtime shares the host: under the default (restricted) task policy a task runs
-/// as nobody, never as root, and inside a control group that holds it to its memory limit.
+/// as a user of its own, never as root, and inside a control group that holds it to its limits.
+/// Switching users and making control groups need a root agent, as this test runs it.
 #[tokio::test]
 async fn the_process_runtime_runs_tasks_unprivileged_and_within_their_limits() {
+    let uid = std::process::Command::new("id").arg("-u").output().unwrap().stdout;
+    if String::from_utf8_lossy(&uid).trim() != "0" {
+        eprintln!("skipped: confinement needs a root agent");
+        return;
+    }
     let server = Server::start(1).await;
     let cluster = unique("confined");
     let token = server.cluster_with_token(&cluster).await;
@@ -218,12 +224,29 @@ async fn the_process_runtime_runs_tasks_unprivileged_and_within_their_limits() {
             (stopped, logs)
         }
     };
-    // No user named: nobody, in a group of its own with the container's limit.
-    let (stopped, logs) = run("conf-who", json!({ "name": "x", "image": "unused", "memory": 24, "command": ["sh", "-c", "id -u; id -g; cat /proc/self/cgroup"] })).await;
+    // No user named: a user of the task's own, no other task's, in a control group of its own.
+    let who = json!({ "name": "x", "image": "unused", "memory": 24, "command": ["sh", "-c", "id -u; id -g; cat /proc/self/cgroup"] });
+    let (stopped, logs) = run("conf-who", who.clone()).await;
     assert_eq!(stopped["containers"][0]["exitCode"], 0, "{stopped}");
-    let mut lines = logs.lines();
-    assert_eq!((lines.next(), lines.next()), (Some("65534"), Some("65534")), "{logs}");
+    let ids: Vec<u32> = logs.lines().take(2).map(|l| l.parse().unwrap()).collect();
+    assert!(ids[0] >= 200_000 && ids[0] == ids[1], "{logs}");
     assert!(logs.contains("/wharf/"), "the process is in Wharf's control group: {logs}");
+    let (_, other) = run("conf-who-2", who).await;
+    assert_ne!(other.lines().next().unwrap(), ids[0].to_string(), "another task, another user");
+    // What the container says its limits are, its group holds it to.
+    let td = server.register(json!({ "family": "conf-limits", "containerDefinitions": [{ "name": "x", "image": "unused", "memory": 48, "cpu": 512, "command": ["sleep", "60"] }] })).await;
+    let limited = server.start_task(&cluster, &td, &instance).await;
+    server.task_reaches(&cluster, &limited, "RUNNING", Duration::from_secs(30)).await;
+    let read = |path: String| std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")).trim().to_string();
+    let group = format!("{limited}-x");
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        assert_eq!(read(format!("/sys/fs/cgroup/wharf/{group}/memory.max")), (48 << 20).to_string());
+        assert_eq!(read(format!("/sys/fs/cgroup/wharf/{group}/cpu.weight")), "20", "runc's weight for 512 shares");
+    } else {
+        assert_eq!(read(format!("/sys/fs/cgroup/memory/wharf/{group}/memory.limit_in_bytes")), (48 << 20).to_string());
+        assert_eq!(read(format!("/sys/fs/cgroup/cpu/wharf/{group}/cpu.shares")), "512");
+    }
+    server.ok("POST", &format!("/api/v1/clusters/{cluster}/tasks/{limited}/stop"), Some(json!({}))).await;
     // A named unprivileged user is who it runs as.
     let (_, logs) = run("conf-user", json!({ "name": "x", "image": "unused", "memory": 16, "user": "4242:4343", "command": ["sh", "-c", "id -u; id -g"] })).await;
     assert_eq!(logs, "4242\n4343\n");
@@ -232,6 +255,9 @@ async fn the_process_runtime_runs_tasks_unprivileged_and_within_their_limits() {
     assert!(!logs.contains("ran as root"), "{logs}");
     let reason = stopped["containers"][0]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("containerDefinitions.user: root is root") && reason.contains("privileged task policy"), "{stopped}");
+    // Nor does a setuid program of the host make a task root again: it runs with no_new_privs.
+    let (_, logs) = run("conf-suid", json!({ "name": "x", "image": "unused", "memory": 16, "command": ["sh", "-c", "grep NoNewPrivs /proc/self/status"] })).await;
+    assert_eq!(logs.split_whitespace().collect::<Vec<_>>(), ["NoNewPrivs:", "1"], "{logs}");
     // Over its memory limit, the process is killed, not the host, and the task says why.
     let (stopped, _) = run("conf-hog", json!({ "name": "x", "image": "unused", "memory": 24, "command": ["sh", "-c", "tail /dev/zero"] })).await;
     assert_eq!(stopped["containers"][0]["exitCode"], 137, "{stopped}");

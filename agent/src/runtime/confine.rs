@@ -5,8 +5,11 @@ reservation as a soft one, CPU shares).
 
 A process runs as the container's `user` (ECS's forms: `user`, `user:group`, `uid`,
 `uid:gid`). Unless the cluster's task policy is `privileged`, root is refused and a container
-without a `user` runs as `nobody`: the process runtime has no namespaces, so root in a task
-would be root on the host.
+without a `user` runs as a user of its task's own (from [`TASK_UIDS`]): the process runtime
+has no namespaces, so root in a task would be root on the host, and tasks sharing a user could
+read each other's environment (their secrets) and signal each other. Confined processes also
+get `no_new_privs`, so the host's setuid programs do not make them root again. Only a root
+agent can switch users: a non-root agent runs tasks only under a privileged policy.
 
 Control groups: v2 (`/sys/fs/cgroup/wharf/ID`) or v1 (`…/memory/wharf/ID` and
 `…/cpu/wharf/ID`), whichever the host mounts. The child joins its groups itself, before it
@@ -18,8 +21,9 @@ use std::path::{Path, PathBuf};
 use wharf_core::protocol::ContainerSpec;
 
 const MIB: i64 = 1024 * 1024;
-/// Linux's overflow ids.
-const NOBODY: (u32, u32) = (65534, 65534);
+/// The uids (and gids) given to tasks that name no user: one per task, none of them a user of
+/// the host's.
+pub const TASK_UIDS: std::ops::Range<u32> = 200_000..265_536;
 
 /// A user and group to run as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,17 +32,30 @@ pub struct Ids {
     pub gid: u32,
 }
 
-/// Who a container's process runs as: None for the agent's own user (only under a policy that
-/// allows root, for a container that names no user). An error names the field and the rule.
-pub fn ids_for(c: &ContainerSpec, root_allowed: bool) -> Result<Option<Ids>, String> {
-    let Some(user) = c.user.as_deref().map(str::trim).filter(|u| !u.is_empty()) else {
-        // SAFETY: geteuid has no preconditions.
-        let agent_is_root = unsafe { libc::geteuid() } == 0;
-        if root_allowed || !agent_is_root {
-            return Ok(None);
-        }
-        let (uid, gid) = lookup_user("nobody").unwrap_or(NOBODY);
-        return Ok(Some(Ids { uid, gid }));
+/// The task's own user for a task that names none: from its id, past those other tasks hold.
+pub fn task_ids(task_id: &str, taken: &std::collections::HashSet<u32>) -> Ids {
+    let span = TASK_UIDS.end - TASK_UIDS.start;
+    // FNV-1a: stable across agent versions, unlike std's hasher.
+    let hash = task_id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let uid = (0..span).map(|i| TASK_UIDS.start + (hash.wrapping_add(i)) % span).find(|u| !taken.contains(u)).unwrap_or(TASK_UIDS.start);
+    Ids { uid, gid: uid }
+}
+
+/// Who a container's process runs as: `own` (its task's user) when it names none, None for
+/// the agent's own user (only under a privileged policy). An error names the field and the rule.
+pub fn ids_for(c: &ContainerSpec, root_allowed: bool, own: Ids) -> Result<Option<Ids>, String> {
+    // SAFETY: geteuid has no preconditions.
+    let agent_is_root = unsafe { libc::geteuid() } == 0;
+    let user = c.user.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    if !agent_is_root {
+        return match (root_allowed, user) {
+            (true, None) => Ok(None),
+            (true, Some(user)) => Err(format!("containerDefinitions.user: wharf-agent does not run as root here, so it cannot run a task as {user}")),
+            (false, _) => Err("containerDefinitions.user: the process runtime confines a task to a user of its own only when wharf-agent runs as root; run it as root, or make the cluster's task policy privileged".into()),
+        };
+    }
+    let Some(user) = user else {
+        return Ok((!root_allowed).then_some(own));
     };
     let (name, group) = match user.split_once(':') {
         Some((n, g)) => (n, Some(g)),
@@ -56,8 +73,9 @@ pub fn ids_for(c: &ContainerSpec, root_allowed: bool) -> Result<Option<Ids>, Str
         },
     };
     if (uid == 0 || gid == 0) && !root_allowed {
+        let who = if uid == 0 { format!("{user} is root") } else { format!("{user} has group 0 (root's)") };
         return Err(format!(
-            "containerDefinitions.user: {user} is root, which the process runtime runs only under a privileged task policy (it shares the host: root in the task is root on the host)"
+            "containerDefinitions.user: {who}, which the process runtime allows only under a privileged task policy (it shares the host: root in the task is root on the host)"
         ));
     }
     Ok(Some(Ids { uid, gid }))
@@ -132,8 +150,12 @@ impl Cgroups {
         }
     }
 
-    /// Makes the container's groups with its limits; returns the `cgroup.procs` files its
-    /// process writes itself into.
+    /// The `cgroup.procs` files a process of the container writes itself into.
+    pub fn procs(&self, id: &str) -> Vec<CString> {
+        self.dirs(id).iter().filter_map(|d| CString::new(d.join("cgroup.procs").into_os_string().into_encoded_bytes()).ok()).collect()
+    }
+
+    /// Makes the container's groups with its limits; returns [`Cgroups::procs`].
     pub fn create(&self, id: &str, c: &ContainerSpec) -> std::io::Result<Vec<CString>> {
         let hard = c.memory.map(|m| m.saturating_mul(MIB));
         let soft = c.memory_reservation.map(|m| m.saturating_mul(MIB));
@@ -168,7 +190,24 @@ impl Cgroups {
                 std::fs::write(cpu.join(id).join("cpu.shares"), shares.to_string())?;
             }
         }
-        Ok(self.dirs(id).iter().filter_map(|d| CString::new(d.join("cgroup.procs").into_os_string().into_encoded_bytes()).ok()).collect())
+        Ok(self.procs(id))
+    }
+
+    /// SIGKILL to every process in the container's group, those that left its session too.
+    pub fn kill(&self, id: &str) {
+        let dir = &self.dirs(id)[0];
+        if let Self::V2 { .. } = self
+            && std::fs::write(dir.join("cgroup.kill"), "1").is_ok()
+        {
+            return;
+        }
+        let pids = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        for pid in pids.lines().filter_map(|l| l.trim().parse::<i32>().ok()).filter(|p| *p > 0) {
+            // SAFETY: kill(2) on a pid read from the group.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
     }
 
     /// Whether the kernel killed a process of the container's group for its memory.
@@ -185,17 +224,21 @@ impl Cgroups {
     /// Removes the container's groups (once its processes are gone).
     pub fn remove(&self, id: &str) {
         for dir in self.dirs(id) {
-            let _ = std::fs::remove_dir(dir);
+            if let Err(e) = std::fs::remove_dir(&dir)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(group = %dir.display(), error = %e, "cannot remove a task's control group");
+            }
         }
     }
 }
 
-/// In the child, between fork and exec: joins the groups, then drops to the user. Only
-/// async-signal-safe calls.
+/// In the child, between fork and exec: joins the groups, drops to the user (for good:
+/// `no_new_privs`), then enters `dir` as that user. Only async-signal-safe calls.
 ///
 /// # Safety
 /// Call only in a `pre_exec` hook.
-pub unsafe fn enter(procs: &[CString], ids: Option<Ids>) -> std::io::Result<()> {
+pub unsafe fn enter(procs: &[CString], ids: Option<Ids>, dir: Option<&CString>) -> std::io::Result<()> {
     for file in procs {
         // SAFETY: open/write/close on a NUL-terminated path; "0" means the writing process.
         unsafe {
@@ -209,10 +252,20 @@ pub unsafe fn enter(procs: &[CString], ids: Option<Ids>) -> std::io::Result<()> 
     if let Some(Ids { uid, gid }) = ids {
         // SAFETY: plain syscalls; the supplementary groups go first, while still allowed.
         unsafe {
-            if libc::setgroups(1, &gid) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::setgroups(1, &gid) != 0
+                || libc::setgid(gid) != 0
+                || libc::setuid(uid) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
         }
+    }
+    // SAFETY: chdir on a NUL-terminated path.
+    if let Some(dir) = dir
+        && unsafe { libc::chdir(dir.as_ptr()) } != 0
+    {
+        return Err(std::io::Error::last_os_error());
     }
     Ok(())
 }
@@ -230,32 +283,60 @@ mod tests {
         c
     }
 
+    const OWN: Ids = Ids { uid: 200_123, gid: 200_123 };
+
+    fn root_agent() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() == 0 }
+    }
+
     #[test]
     fn root_runs_only_under_a_privileged_policy() {
-        for user in ["root", "0", "0:0", "nobody:0", "root:nogroup"] {
-            let refused = ids_for(&container(Some(user)), false).unwrap_err();
-            assert!(refused.starts_with("containerDefinitions.user:") && refused.contains("privileged"), "{user}: {refused}");
-            assert!(ids_for(&container(Some(user)), true).is_ok(), "{user}");
+        if !root_agent() {
+            return;
+        }
+        for (user, says) in [("root", "root is root"), ("0", "0 is root"), ("0:0", "0:0 is root"), ("nobody:0", "nobody:0 has group 0"), ("root:nogroup", "is root")] {
+            let refused = ids_for(&container(Some(user)), false, OWN).unwrap_err();
+            assert!(refused.starts_with("containerDefinitions.user:") && refused.contains(says) && refused.contains("privileged"), "{user}: {refused}");
+            assert!(ids_for(&container(Some(user)), true, OWN).is_ok(), "{user}");
         }
     }
 
     #[test]
     fn users_are_read_in_ecs_forms() {
-        assert_eq!(ids_for(&container(Some("1000:1001")), false), Ok(Some(Ids { uid: 1000, gid: 1001 })));
-        assert_eq!(ids_for(&container(Some("nobody")), false), Ok(Some(Ids { uid: 65534, gid: 65534 })));
-        assert_eq!(ids_for(&container(Some(" 4242 ")), false).unwrap().unwrap().uid, 4242);
-        let unknown = ids_for(&container(Some("no-such-user-here")), false).unwrap_err();
+        if !root_agent() {
+            return;
+        }
+        assert_eq!(ids_for(&container(Some("1000:1001")), false, OWN), Ok(Some(Ids { uid: 1000, gid: 1001 })));
+        assert_eq!(ids_for(&container(Some("nobody")), false, OWN), Ok(Some(Ids { uid: 65534, gid: 65534 })));
+        assert_eq!(ids_for(&container(Some(" 4242 ")), false, OWN).unwrap().unwrap().uid, 4242);
+        let unknown = ids_for(&container(Some("no-such-user-here")), false, OWN).unwrap_err();
         assert!(unknown.contains("no user no-such-user-here"), "{unknown}");
-        let unknown = ids_for(&container(Some("1000:no-such-group")), false).unwrap_err();
+        let unknown = ids_for(&container(Some("1000:no-such-group")), false, OWN).unwrap_err();
         assert!(unknown.contains("no group no-such-group"), "{unknown}");
     }
 
     #[test]
-    fn no_user_is_nobody_for_a_root_agent_unless_root_is_allowed() {
-        // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
-        let ids = ids_for(&container(None), false).unwrap();
-        assert_eq!(ids, root.then_some(Ids { uid: 65534, gid: 65534 }));
-        assert_eq!(ids_for(&container(None), true), Ok(None));
+    fn no_user_is_the_tasks_own_unless_root_is_allowed() {
+        if root_agent() {
+            assert_eq!(ids_for(&container(None), false, OWN), Ok(Some(OWN)));
+            assert_eq!(ids_for(&container(None), true, OWN), Ok(None));
+        } else {
+            assert!(ids_for(&container(None), false, OWN).unwrap_err().contains("only when wharf-agent runs as root"));
+            assert_eq!(ids_for(&container(None), true, OWN), Ok(None));
+        }
+    }
+
+    #[test]
+    fn each_task_gets_a_user_of_its_own() {
+        let mut taken = std::collections::HashSet::new();
+        let a = task_ids("task-a", &taken);
+        assert_eq!(task_ids("task-a", &taken), a, "the same task, the same user");
+        assert!(TASK_UIDS.contains(&a.uid) && a.gid == a.uid);
+        taken.insert(a.uid);
+        let again = task_ids("task-a", &taken);
+        assert_ne!(again.uid, a.uid, "a user another task holds is passed over");
+        let many: std::collections::HashSet<u32> = (0..500).map(|i| task_ids(&format!("t{i}"), &taken).uid).collect();
+        assert!(many.len() > 490, "ids spread over the range: {}", many.len());
     }
 }

@@ -32,6 +32,17 @@ struct Record {
     bindings: Vec<NetworkBinding>,
     #[serde(default)]
     exit_code: Option<i64>,
+    /// Whom it runs as (None: the agent's own user); its health checks run so too.
+    #[serde(default)]
+    uid: Option<u32>,
+    #[serde(default)]
+    gid: Option<u32>,
+}
+
+impl Record {
+    fn ids(&self) -> Option<Ids> {
+        Some(Ids { uid: self.uid?, gid: self.gid? })
+    }
 }
 
 #[derive(Default)]
@@ -65,9 +76,18 @@ impl Process {
         Self { dir, live: Arc::default(), children: Arc::default(), cgroups, root_allowed: AtomicBool::new(false) }
     }
 
-    /// Who the container's process (and its health check) runs as.
-    fn ids(&self, c: &ContainerSpec) -> Result<Option<Ids>, RuntimeError> {
-        confine::ids_for(c, self.root_allowed.load(Ordering::Relaxed)).map_err(RuntimeError::Start)
+    /// Who the container's process (and its health check) runs as: a container naming no user
+    /// runs as its task's own, the one its other containers have, else one no other task has.
+    fn ids(&self, task_id: &str, c: &ContainerSpec) -> Result<Option<Ids>, RuntimeError> {
+        let records: Vec<Record> = std::fs::read_dir(&self.dir)
+            .map(|entries| entries.flatten().filter_map(|e| self.read(&e.path().file_stem()?.to_string_lossy())).collect())
+            .unwrap_or_default();
+        let own = records.iter().find(|r| r.task_id == task_id && r.uid.is_some_and(|u| confine::TASK_UIDS.contains(&u))).and_then(Record::ids);
+        let own = own.unwrap_or_else(|| {
+            let taken = records.iter().filter(|r| r.exit_code.is_none() && alive(r)).filter_map(|r| r.uid).collect();
+            confine::task_ids(task_id, &taken)
+        });
+        confine::ids_for(c, self.root_allowed.load(Ordering::Relaxed), own).map_err(RuntimeError::Start)
     }
 
     fn record_path(&self, id: &str) -> PathBuf {
@@ -90,11 +110,78 @@ impl Process {
         }
     }
 
+    /// Runs the container's process, confined, and keeps its record.
+    fn spawn(&self, task: &TaskSpec, c: &ContainerSpec, id: &str, ids: Option<Ids>, procs: Vec<std::ffi::CString>) -> Result<Started, RuntimeError> {
+        let argv: Vec<String> = c.entry_point.iter().flatten().chain(c.command.iter().flatten()).cloned().collect();
+        let Some((program, args)) = argv.split_first() else {
+            return Err(RuntimeError::Start("the process runtime runs a container's entryPoint and command; this container has neither".into()));
+        };
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(id))
+            .map_err(|e| RuntimeError::Start(format!("cannot open the log file: {e}")))?;
+        let err = log.try_clone().map_err(|e| RuntimeError::Start(e.to_string()))?;
+        let mut command = std::process::Command::new(program);
+        command.args(args).envs(c.full_environment()).stdin(std::process::Stdio::null()).stdout(log).stderr(err);
+        // Entered as the task's user, after the switch: not a folder only root may enter.
+        let dir = c.working_directory.as_deref().map(|d| std::ffi::CString::new(d).map_err(|_| RuntimeError::Start("workingDirectory: a folder path has no NUL".into()))).transpose()?;
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                libc::setsid();
+                // Undo the agent's own OOM protection: a task is what the kernel should kill.
+                let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
+                if fd >= 0 {
+                    libc::write(fd, b"500".as_ptr().cast(), 3);
+                    libc::close(fd);
+                }
+                confine::enter(&procs, ids, dir.as_ref())
+            });
+        }
+        let mut child = tokio::process::Command::from(command)
+            .kill_on_drop(false)
+            .spawn()
+            .map_err(|e| RuntimeError::Start(format!("cannot run {program}: {e}")))?;
+        let pid = child.id().map(|p| p as i32).ok_or_else(|| RuntimeError::Start("the process exited at once".into()))?;
+        let bindings = c
+            .port_mappings
+            .iter()
+            .map(|p| {
+                let host_port = if p.host_port == 0 { p.container_port } else { p.host_port };
+                NetworkBinding { container_port: p.container_port.into(), host_port: host_port.into(), protocol: p.protocol.clone(), bind_ip: Some("0.0.0.0".into()) }
+            })
+            .collect();
+        let (uid, gid) = (ids.map(|i| i.uid), ids.map(|i| i.gid));
+        let record = Record { task_id: task.task_id.clone(), container: c.name.clone(), pid, start_ticks: start_ticks(pid).unwrap_or(0), bindings, exit_code: None, uid, gid };
+        self.write(id, &record);
+        // Reap the child and keep its exit code in the record.
+        let path = self.record_path(id);
+        let children = self.children.clone();
+        children.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), None);
+        let child_id = id.to_string();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            let code = status.ok().map(|s| {
+                use std::os::unix::process::ExitStatusExt;
+                s.code().map(i64::from).unwrap_or_else(|| 128 + i64::from(s.signal().unwrap_or(0)))
+            });
+            if let Some(mut r) = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<Record>(&b).ok()) {
+                r.exit_code = code;
+                let _ = serde_json::to_vec(&r).map(|b| std::fs::write(&path, b));
+            }
+            children.lock().unwrap_or_else(|e| e.into_inner()).insert(child_id, Some(code.unwrap_or(-1)));
+        });
+        self.watch_health(c, id, &record);
+        Ok(Started { runtime_id: id.to_string(), bindings: record.bindings })
+    }
+
     /// Runs the container's health check on its schedule while the process lives.
     fn watch_health(&self, c: &ContainerSpec, id: &str, record: &Record) {
         let Some(check) = c.health_check.clone() else { return };
-        // The task's own user: a health check is the task's command, not the agent's.
-        let Ok(ids) = self.ids(c) else { return };
+        // As the task's own process: a health check is the task's command, not the agent's.
+        let ids = record.ids();
+        let procs = self.cgroups.as_ref().map(|g| g.procs(id)).unwrap_or_default();
         let live = self.live.clone();
         let env: HashMap<String, String> = c.full_environment().into_iter().collect();
         let id = id.to_string();
@@ -104,7 +191,7 @@ impl Process {
             tokio::time::sleep(Duration::from_secs(check.start_period)).await;
             let mut failures = 0;
             while alive(&record) {
-                if probe(&check, &env, ids).await {
+                if probe(&check, &env, ids, &procs).await {
                     failures = 0;
                     Self::set_health(&live, &id, "HEALTHY");
                 } else {
@@ -157,7 +244,7 @@ fn signal_group(pid: i32, signal: i32) {
 }
 
 /// Runs an ECS health check command once; true when it exits 0 within the timeout.
-async fn probe(check: &HealthCheckSpec, env: &HashMap<String, String>, ids: Option<Ids>) -> bool {
+async fn probe(check: &HealthCheckSpec, env: &HashMap<String, String>, ids: Option<Ids>, procs: &[std::ffi::CString]) -> bool {
     let mut command = match check.command.split_first() {
         Some((kind, rest)) if kind == "CMD-SHELL" => {
             let mut c = tokio::process::Command::new("/bin/sh");
@@ -172,11 +259,22 @@ async fn probe(check: &HealthCheckSpec, env: &HashMap<String, String>, ids: Opti
         _ => return false,
     };
     command.envs(env).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).kill_on_drop(true);
-    if let Some(Ids { uid, gid }) = ids {
-        command.uid(uid).gid(gid);
+    let procs = procs.to_vec();
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            libc::setsid();
+            confine::enter(&procs, ids, None)
+        });
     }
     let Ok(mut child) = command.spawn() else { return false };
-    matches!(tokio::time::timeout(Duration::from_secs(check.timeout), child.wait()).await, Ok(Ok(s)) if s.success())
+    let pid = child.id().map(|p| p as i32);
+    let passed = matches!(tokio::time::timeout(Duration::from_secs(check.timeout), child.wait()).await, Ok(Ok(s)) if s.success());
+    // Whatever the check left running goes with it (it leads a session of its own).
+    if let Some(pid) = pid {
+        signal_group(pid, libc::SIGKILL);
+    }
+    passed
 }
 
 #[async_trait]
@@ -186,11 +284,9 @@ impl Runtime for Process {
     }
 
     fn capabilities(&self) -> Vec<String> {
-        let mut out = vec!["ecs.capability.container-health-check".to_string(), "ecs.capability.container-ordering".to_string()];
-        if self.cgroups.is_some() {
-            out.push("ecs.capability.task-cpu-mem-limit".into());
-        }
-        out
+        // Limits are the containers' own: task-level cpu and memory are not enforced, so
+        // ecs.capability.task-cpu-mem-limit is not claimed.
+        vec!["ecs.capability.container-health-check".into(), "ecs.capability.container-ordering".into()]
     }
 
     fn set_task_policy(&self, policy: &wharf_core::task_policy::TaskPolicy) {
@@ -202,73 +298,18 @@ impl Runtime for Process {
         if let Some(record) = self.read(&id) {
             return Ok(Started { runtime_id: id, bindings: if alive(&record) { record.bindings } else { Vec::new() } });
         }
-        let argv: Vec<String> = c.entry_point.iter().flatten().chain(c.command.iter().flatten()).cloned().collect();
-        let Some((program, args)) = argv.split_first() else {
-            return Err(RuntimeError::Start("the process runtime runs a container's entryPoint and command; this container has neither".into()));
-        };
-        let ids = self.ids(c)?;
+        let ids = self.ids(&task.task_id, c)?;
         let procs = match &self.cgroups {
             Some(cgroups) => cgroups.create(&id, c).map_err(|e| RuntimeError::Start(format!("cannot make the container's control group: {e}")))?,
             None => Vec::new(),
         };
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path(&id))
-            .map_err(|e| RuntimeError::Start(format!("cannot open the log file: {e}")))?;
-        let err = log.try_clone().map_err(|e| RuntimeError::Start(e.to_string()))?;
-        let mut command = std::process::Command::new(program);
-        command.args(args).envs(c.full_environment()).stdin(std::process::Stdio::null()).stdout(log).stderr(err);
-        if let Some(dir) = &c.working_directory {
-            command.current_dir(dir);
+        let started = self.spawn(task, c, &id, ids, procs);
+        if started.is_err()
+            && let Some(cgroups) = &self.cgroups
+        {
+            cgroups.remove(&id);
         }
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            command.pre_exec(move || {
-                libc::setsid();
-                // Undo the agent's own OOM protection: a task is what the kernel should kill.
-                let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
-                if fd >= 0 {
-                    libc::write(fd, b"500".as_ptr().cast(), 3);
-                    libc::close(fd);
-                }
-                confine::enter(&procs, ids)
-            });
-        }
-        let mut child = tokio::process::Command::from(command)
-            .kill_on_drop(false)
-            .spawn()
-            .map_err(|e| RuntimeError::Start(format!("cannot run {program}: {e}")))?;
-        let pid = child.id().map(|p| p as i32).ok_or_else(|| RuntimeError::Start("the process exited at once".into()))?;
-        let bindings = c
-            .port_mappings
-            .iter()
-            .map(|p| {
-                let host_port = if p.host_port == 0 { p.container_port } else { p.host_port };
-                NetworkBinding { container_port: p.container_port.into(), host_port: host_port.into(), protocol: p.protocol.clone(), bind_ip: Some("0.0.0.0".into()) }
-            })
-            .collect();
-        let record = Record { task_id: task.task_id.clone(), container: c.name.clone(), pid, start_ticks: start_ticks(pid).unwrap_or(0), bindings, exit_code: None };
-        self.write(&id, &record);
-        // Reap the child and keep its exit code in the record.
-        let path = self.record_path(&id);
-        let children = self.children.clone();
-        children.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), None);
-        let child_id = id.clone();
-        tokio::spawn(async move {
-            let status = child.wait().await;
-            let code = status.ok().map(|s| {
-                use std::os::unix::process::ExitStatusExt;
-                s.code().map(i64::from).unwrap_or_else(|| 128 + i64::from(s.signal().unwrap_or(0)))
-            });
-            if let Some(mut r) = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<Record>(&b).ok()) {
-                r.exit_code = code;
-                let _ = serde_json::to_vec(&r).map(|b| std::fs::write(&path, b));
-            }
-            children.lock().unwrap_or_else(|e| e.into_inner()).insert(child_id, Some(code.unwrap_or(-1)));
-        });
-        self.watch_health(c, &id, &record);
-        Ok(Started { runtime_id: id, bindings: record.bindings })
+        started
     }
 
     /// A process found after a restart gets its health checks again.
@@ -318,6 +359,10 @@ impl Runtime for Process {
         if alive(&record) {
             signal_group(record.pid, libc::SIGKILL);
         }
+        // And whatever left its session: nothing of a stopped container runs on.
+        if let Some(cgroups) = &self.cgroups {
+            cgroups.kill(runtime_id);
+        }
         // Our own child: wait for the reaper to have its exit code.
         for _ in 0..40 {
             let reaped = !matches!(self.children.lock().unwrap_or_else(|e| e.into_inner()).get(runtime_id), Some(None));
@@ -357,6 +402,9 @@ impl Runtime for Process {
 
     async fn remove(&self, runtime_id: &str) {
         if let Some(cgroups) = &self.cgroups {
+            // A group empties before it can go: what a stopped process left behind goes too.
+            cgroups.kill(runtime_id);
+            tokio::time::sleep(Duration::from_millis(50)).await;
             cgroups.remove(runtime_id);
         }
         let _ = std::fs::remove_file(self.record_path(runtime_id));
