@@ -371,6 +371,7 @@ test('pages loading while the host\'s network changes still come alive', async (
   }
   console.log(`${pages.length * 3} pages hydrated; ${lost} requests lost to network changes, ${reloads} pages loaded again`);
   assert.ok(lost > 0, 'the interface changes aborted no request, so this proved nothing');
+  assert.ok(reloads > 0, 'no page lost a module it needed, so the reload was not tried');
 });
 
 // Each build of the bundle has a folder of its own: a page names its build's files, which a

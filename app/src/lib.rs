@@ -36,7 +36,10 @@ use leptos_router::{Lazy, path};
 /// unhydrated for good: load it again instead, a little later each time so that a burst of
 /// changes can pass, at most 4 times a minute. Other errors are left to show.
 const RELOAD_ON_LOST_MODULE: &str = r#"addEventListener('unhandledrejection', (e) => {
-  if (document.body?.dataset.hydrated || !(e.reason instanceof TypeError) || !/fetch/i.test(e.reason.message)) return;
+  // Chromium: "Failed to fetch…"; Firefox: "error loading dynamically imported module";
+  // Safari: "Importing a module script failed.", "Load failed".
+  const lost = /fetch|dynamically imported module|module script failed|load failed/i;
+  if (document.body?.dataset.hydrated || !(e.reason instanceof TypeError) || !lost.test(e.reason.message)) return;
   const now = Date.now();
   const recent = JSON.parse(sessionStorage.getItem('wharf-reloads') ?? '[]').filter((t) => now - t < 60000);
   if (recent.length >= 4) return;
@@ -47,15 +50,25 @@ const RELOAD_ON_LOST_MODULE: &str = r#"addEventListener('unhandledrejection', (e
 });"#;
 
 /// Every change a page sends to this site carries the session's CSRF token, which a page of
-/// another site cannot read: server functions go through `fetch`, so it is added there.
+/// another site cannot read: server functions go through `fetch`, so it is added there. When
+/// the session changed since the page loaded (signed in again in another tab), the page takes
+/// the new session's token and tries once more.
 const SEND_CSRF_TOKEN: &str = r#"{
-  const token = document.querySelector('meta[name="csrf-token"]')?.content;
+  const meta = document.querySelector('meta[name="csrf-token"]');
   const send = window.fetch.bind(window);
-  if (token) window.fetch = (input, init) => {
+  if (meta) window.fetch = async (input, init) => {
     const request = new Request(input, init);
     const change = !['GET', 'HEAD', 'OPTIONS'].includes(request.method);
-    if (change && new URL(request.url).origin === location.origin) request.headers.set('X-CSRF-Token', token);
-    return send(request);
+    if (!change || new URL(request.url).origin !== location.origin) return send(request);
+    const again = request.clone();
+    request.headers.set('X-CSRF-Token', meta.content);
+    const response = await send(request);
+    if (response.status !== 403 || !(await response.clone().text()).includes('CSRF')) return response;
+    const session = await send('/api/v1/session', { credentials: 'same-origin' }).then((r) => r.ok ? r.json() : null, () => null);
+    if (!session?.csrfToken || session.csrfToken === meta.content) return response;
+    meta.content = session.csrfToken;
+    again.headers.set('X-CSRF-Token', meta.content);
+    return send(again);
   };
 }"#;
 

@@ -44,7 +44,7 @@ impl UpdateClusterInput {
             check_trusted_names(&mut errors, names);
         }
         if self.task_policy.is_none() && self.trusted_attributes.is_none() {
-            errors.push("taskPolicy", "nothing to update: give a taskPolicy or trustedAttributes");
+            errors.push("body", "nothing to update: give a taskPolicy or trustedAttributes");
         }
         errors.finish(())
     }
@@ -103,6 +103,5 @@ fn check_trusted_names(errors: &mut FieldErrors, names: &[String]) {
     if names.len() > MAX_TRUSTED {
         errors.push("trustedAttributes", format!("at most {MAX_TRUSTED} names; there are {}", names.len()));
     }
-    let as_attributes: Vec<crate::task_definition::Attribute> = names.iter().map(|n| crate::task_definition::Attribute { name: n.clone(), value: None }).collect();
-    crate::instance::check_given_attributes(errors, "trustedAttributes", &as_attributes);
+    crate::instance::check_attribute_names(errors, "trustedAttributes", names);
 }

@@ -122,18 +122,37 @@ pub fn default_trusted_attributes() -> Vec<String> {
 /// What placement sees of a host: its own claims, less the names its cluster trusts only from
 /// elsewhere and those its join token sets, then the join token's. Returns the claims left out.
 pub fn trusted_view(claimed: Vec<Attribute>, trusted_names: &[String], from_token: &[Attribute]) -> (Vec<Attribute>, Vec<Attribute>) {
-    let (ignored, mut kept): (Vec<Attribute>, Vec<Attribute>) =
-        claimed.into_iter().partition(|a| trusted_names.contains(&a.name) || from_token.iter().any(|t| t.name == a.name));
+    // Reserved names are left out too: an older agent may still send one.
+    let (ignored, mut kept): (Vec<Attribute>, Vec<Attribute>) = claimed
+        .into_iter()
+        .partition(|a| reserved_attribute(&a.name) || trusted_names.contains(&a.name) || from_token.iter().any(|t| t.name == a.name));
     kept.extend(from_token.iter().cloned());
     (kept, ignored)
 }
 
-/// Checks attributes given under `field` (a join token's, an admin's).
+/// Checks attributes given under `field` (a join token's): as a host's, and no reserved name.
 pub fn check_given_attributes(errors: &mut FieldErrors, field: &str, attributes: &[Attribute]) {
     let mut inner = FieldErrors::new();
     check_attributes(&mut inner, attributes);
     for e in inner.into_vec() {
         errors.push(format!("{field}{}", e.field.trim_start_matches("attributes")), e.message);
+    }
+    for (i, a) in attributes.iter().enumerate().filter(|(_, a)| reserved_attribute(&a.name)) {
+        errors.push(format!("{field}[{i}].name"), reserved_message(&a.name));
+    }
+}
+
+fn reserved_message(name: &str) -> String {
+    format!("'{name}' is reserved: of ecs.* names only ecs.os-type, ecs.cpu-architecture, ecs.instance-type, ecs.availability-zone and ecs.capability.* may be given")
+}
+
+/// Checks attribute names (a cluster's trusted ones) under `field`.
+pub fn check_attribute_names(errors: &mut FieldErrors, field: &str, names: &[String]) {
+    let as_attributes: Vec<Attribute> = names.iter().map(|n| Attribute { name: n.clone(), value: None }).collect();
+    let mut inner = FieldErrors::new();
+    check_given_attributes(&mut inner, field, &as_attributes);
+    for e in inner.into_vec() {
+        errors.push(e.field.trim_end_matches(".name"), e.message);
     }
 }
 
@@ -194,11 +213,6 @@ fn check_attributes(errors: &mut FieldErrors, attributes: &[Attribute]) {
             && a.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_./\\".contains(c));
         if !name_ok {
             errors.push(format!("attributes[{i}].name"), "an attribute name is 1 to 128 letters, digits, - _ . / or \\");
-        } else if reserved_attribute(&a.name) {
-            errors.push(
-                format!("attributes[{i}].name"),
-                format!("'{}' is reserved: of ecs.* names only ecs.os-type, ecs.cpu-architecture, ecs.instance-type, ecs.availability-zone and ecs.capability.* may be given", a.name),
-            );
         } else if !seen.insert(a.name.as_str()) {
             errors.push(format!("attributes[{i}].name"), format!("the attribute '{}' is given twice", a.name));
         }
@@ -265,12 +279,17 @@ mod tests {
         for name in ["ecs.trusted", "ecs.", "ecs.ami-id"] {
             assert!(reserved_attribute(name), "{name}");
         }
+        // A token or a cluster naming one is refused, by field.
         let mut errors = FieldErrors::new();
         check_given_attributes(&mut errors, "attributes", &[attr("zone", "a"), attr("ecs.admin", "yes")]);
+        check_attribute_names(&mut errors, "trustedAttributes", &["rack".into(), "ecs.root".into()]);
         let errors = errors.into_vec();
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!(errors[0].field, "attributes[1].name");
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["attributes[1].name", "trustedAttributes[1]"], "{errors:?}");
         assert!(errors[0].message.contains("'ecs.admin' is reserved"), "{errors:?}");
+        // A host claiming one (an older agent) is left out, not refused.
+        let (seen, ignored) = trusted_view(vec![attr("ecs.os-type", "linux"), attr("ecs.vpc-id", "v1")], &[], &[]);
+        assert_eq!((seen, ignored), (vec![attr("ecs.os-type", "linux")], vec![attr("ecs.vpc-id", "v1")]));
     }
 
     #[test]

@@ -70,8 +70,9 @@ pub fn app(state: AppState) -> Router {
     );
     let portal = Router::<AppState>::new()
         .nest_service("/pkg", tower::ServiceBuilder::new().layer(cache).service(tower_http::services::ServeDir::new(pkg).precompressed_gzip()))
-        .leptos_routes_with_context(&state, routes, per_request, move || shell(leptos.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+        .leptos_routes_with_context(&state, routes, per_request.clone(), move || shell(leptos.clone()))
+        // A page not found is a page too: it gets its caller's gate (and CSRF token).
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(per_request, shell));
     api::router()
         .merge(portal)
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))

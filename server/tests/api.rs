@@ -498,13 +498,24 @@ mod registration {
         let (status, body) = h.post("/agent/v1/register", &forged).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
         assert_eq!(body["errors"][0]["field"], "token");
-        // ecs.* names beyond the agent's own are Wharf's: a host claiming one is refused by name.
+        // ecs.* names beyond the agent's own are Wharf's: a host's claim of one is left out, and
+        // a token giving one is refused by name.
         let mut claims = host.clone();
         claims["attributes"] = json!([{"name": "ecs.os-type", "value": "linux"}, {"name": "ecs.trusted-host", "value": "yes"}]);
         let (status, body) = h.post("/agent/v1/register", &claims).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["containerInstance"]["attributes"], json!([{"name": "ecs.os-type", "value": "linux"}, {"name": "ecs.availability-zone", "value": "b"}]));
+        let (status, body) = h.post("/api/v1/clusters/edge/join-tokens", json!({ "attributes": [{"name": "ecs.trusted-host", "value": "yes"}] })).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-        assert_eq!(body["errors"][0]["field"], "attributes[1].name");
+        assert_eq!(body["errors"][0]["field"], "attributes[0].name");
         assert!(body["errors"][0]["message"].as_str().unwrap().contains("reserved"), "{body}");
+        // Trusting one more name weighs the hosts' stored attributes again, at once.
+        let (status, body) = h.patch("/api/v1/clusters/edge", json!({ "trustedAttributes": ["ecs.availability-zone", "ecs.os-type"] })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, described) = h.get(&format!("/api/v1/clusters/edge/container-instances/{id}")).await;
+        assert_eq!(described["containerInstance"]["attributes"], json!([{"name": "ecs.availability-zone", "value": "b"}]));
+        let (status, body) = h.patch("/api/v1/clusters/edge", json!({ "trustedAttributes": ["ecs.cluster-root"] })).await;
+        assert_eq!((status, body["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("trustedAttributes[0]")), "{body}");
         // Bad input names every field; a revoked token is refused.
         let (status, body) = h.post("/agent/v1/register", json!({"token": token, "cpu": -1})).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -516,6 +527,6 @@ mod registration {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(body["message"].as_str().unwrap().contains("revoked"));
         let (_, list) = h.get("/api/v1/clusters/edge/container-instances").await;
-        assert_eq!(list["containerInstances"].as_array().unwrap().len(), 1);
+        assert_eq!(list["containerInstances"].as_array().unwrap().len(), 2, "the two that registered before the token was revoked");
     }
 }

@@ -5,7 +5,6 @@ before (or without) the page's scripts, answered with a redirect and the session
 
 use super::{SESSION_COOKIE, clear_session_cookie, cookie, session_cookie};
 use crate::api::{AppState, Gated};
-use crate::api::error::ApiError;
 use axum::Form;
 use axum::extract::State;
 use axum::extract::rejection::FormRejection;
@@ -13,7 +12,6 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use wharf_core::account::Credentials;
-use wharf_core::{ErrorKind, WharfError};
 
 #[derive(Debug, Deserialize)]
 pub struct SignInForm {
@@ -94,9 +92,10 @@ pub async fn sign_out(State(state): State<AppState>, gate: Gated, headers: Heade
     if let Some(expected) = &gate.caller().csrf_token {
         let sent = form.as_ref().ok().map(|f| f.csrf.as_str());
         if !super::csrf_matches(sent, expected) {
-            let refusal = WharfError::new(ErrorKind::AccessDenied, "sign-out must carry the session's CSRF token (the portal's sign-out button sends it)");
-            gate.audit("RefusedRequest", "POST /auth/logout", None, "denied", &refusal.message).await;
-            return ApiError(refusal).into_response();
+            // A page of an older session (signed in again in another tab) holds an old token:
+            // back to a page that holds the current one, signed in as before.
+            gate.audit("RefusedRequest", "POST /auth/logout", None, "denied", "sign-out must carry the session's CSRF token").await;
+            return Redirect::to("/").into_response();
         }
     }
     if let Some(secret) = cookie(&headers, SESSION_COOKIE) {

@@ -40,6 +40,12 @@ fn is_public(path: &str) -> bool {
         || (path.starts_with("/api/") && !path.starts_with("/api/v1/"))
 }
 
+/// Sign-in and setup take credentials, not a session: a cookie someone still holds (another
+/// tab's, an expired one) plays no part in them. The Origin check still applies.
+fn takes_credentials(method: &Method, path: &str) -> bool {
+    method == Method::POST && matches!(path, "/auth/login" | "/auth/setup" | "/api/v1/session" | "/api/v1/setup")
+}
+
 /// Paths that work before the first admin exists.
 fn is_open_before_setup(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics" | "/api/v1/openapi.json" | "/api/v1/setup" | "/setup" | "/auth/setup" | "/favicon.ico")
@@ -98,7 +104,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             Ok(None) => return unauthorized("the token is unknown, expired or revoked"),
             Err(e) => return ApiError(e).into_response(),
         }
-    } else if let Some(secret) = cookie(req.headers(), SESSION_COOKIE) {
+    } else if let Some(secret) = cookie(req.headers(), SESSION_COOKIE).filter(|_| !takes_credentials(req.method(), &path)) {
         match state.control.session(secret).await {
             Ok(Some((subject, csrf))) => {
                 // A cookie rides along with any request the browser makes; a change made with

@@ -226,9 +226,16 @@ impl Backend for Control {
         if let Some(policy) = &input.task_policy {
             clusters::set_task_policy(w.conn(), name, &serde_json::to_string(policy).map_err(|_| WharfError::internal())?).await?;
         }
-        // Applies to each host at its next hello (a reconnect): its claims are weighed then.
+        // Hosts' stored attributes are weighed again now: a newly trusted name's claims go at
+        // once. A name no longer trusted comes back from a host at its next hello.
         if let Some(trusted) = &input.trusted_attributes {
             clusters::set_trusted_attributes(w.conn(), name, &serde_json::to_string(trusted).map_err(|_| WharfError::internal())?).await?;
+            for host in instances::all(w.conn(), name).await? {
+                let (_, from_token) = clusters::trust_of(w.conn(), &host.id).await?;
+                let attributes = agents::weigh_claims(&host.name, host.attributes, trusted, &from_token);
+                instances::set_attributes(w.conn(), &host.id, &serde_json::to_string(&attributes).map_err(|_| WharfError::internal())?).await?;
+            }
+            w.touch_live_tasks(name);
         }
         let cluster = clusters::get(w.conn(), name).await?.ok_or_else(WharfError::internal)?;
         let hosts = instances::all(w.conn(), name).await?;

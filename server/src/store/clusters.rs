@@ -80,7 +80,8 @@ pub async fn trust_of(conn: &mut AnyConnection, instance_id: &str) -> Result<(Ve
     .bind(instance_id)
     .fetch_optional(conn)
     .await?;
-    let Some(row) = row else { return Ok(Default::default()) };
+    // Fail closed: an instance not found trusts nothing it says (its hello is refused).
+    let Some(row) = row else { return Err(super::StoreError::Corrupt { what: "container instance", detail: format!("{instance_id} has no row") }) };
     let names = serde_json::from_str(&row.try_get::<String, _>("trusted_attributes")?).map_err(corrupt("cluster trusted attributes"))?;
     let attributes = serde_json::from_str(&row.try_get::<String, _>("token_attributes")?).map_err(corrupt("join token attributes"))?;
     Ok((names, attributes))

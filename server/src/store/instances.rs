@@ -225,6 +225,12 @@ pub async fn connected(conn: &mut AnyConnection, id: &str, host: &HostReport<'_>
     Ok(())
 }
 
+/// The attributes placement sees, as weighed again (the cluster's trust changed).
+pub async fn set_attributes(conn: &mut AnyConnection, id: &str, attributes: &str) -> Result<()> {
+    sqlx::query("UPDATE container_instances SET attributes = $2 WHERE id = $1").bind(id).bind(attributes).execute(conn).await?;
+    Ok(())
+}
+
 pub async fn set_connected(conn: &mut AnyConnection, id: &str, connected: bool) -> Result<()> {
     sqlx::query("UPDATE container_instances SET agent_connected = $2 WHERE id = $1").bind(id).bind(connected as i64).execute(conn).await?;
     Ok(())
