@@ -18,7 +18,8 @@ fn report(task: &str, status: &str, exit: Option<i64>, port: Option<i64>) -> Val
 
 async fn setup(h: &Harness) -> (std::net::SocketAddr, String, String) {
     h.post("/api/v1/clusters", json!({ "clusterName": "prod" })).await;
-    let (_, token) = h.post("/api/v1/clusters/prod/join-tokens", json!({})).await;
+    // The host's zone is its token's: the agent's hello says zone a, which is left out.
+    let (_, token) = h.post("/api/v1/clusters/prod/join-tokens", json!({ "attributes": [{ "name": "ecs.availability-zone", "value": "t" }] })).await;
     let (status, reg) = h
         .post("/agent/v1/register", json!({ "token": token["token"], "cluster": "prod", "hostname": "host-1", "cpu": 2048, "memory": 1024 }))
         .await;
@@ -39,7 +40,10 @@ async fn task_lifecycle_follows_the_agents_reports(h: Harness) {
     assert_eq!((welcome["type"].as_str(), welcome["containerInstanceId"].as_str()), (Some("welcome"), Some(instance.as_str())));
     let (_, described) = h.get(&format!("/api/v1/clusters/prod/container-instances/{instance}")).await;
     assert_eq!(described["containerInstance"]["agentConnected"], true);
-    assert_eq!(described["containerInstance"]["attributes"][0]["value"], "a", "the hello's attributes are stored");
+    let attributes = &described["containerInstance"]["attributes"];
+    let zone: Vec<&Value> = attributes.as_array().unwrap().iter().filter(|a| a["name"] == "ecs.availability-zone").collect();
+    assert_eq!(zone, [&json!({ "name": "ecs.availability-zone", "value": "t" })], "the zone is the join token's: {attributes}");
+    assert!(attributes.as_array().unwrap().iter().any(|a| a["name"] == "ecs.capability.container-health-check"), "the hello's own attributes are stored: {attributes}");
 
     let (status, started) = h.post("/api/v1/clusters/prod/tasks/start", json!({ "taskDefinition": "hello-httpd:1", "containerInstances": [instance, "nope"] })).await;
     assert_eq!(status, 200, "{started}");
