@@ -6,7 +6,7 @@ exponential back-off and full jitter; tasks keep running meanwhile.
 */
 
 use crate::supervisor::Supervisor;
-use crate::state::Identity;
+use crate::state::{Identity, StateDir};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -41,7 +41,10 @@ pub enum Ended {
 }
 
 pub struct Connection {
-    pub identity: Identity,
+    /// Replaced when the server rotates the credential.
+    pub identity: std::sync::Mutex<Identity>,
+    /// Where the identity is saved, so a rotated credential outlives a restart.
+    pub state: StateDir,
     /// Whom to trust on a `wss://` server (its pinned certificate, or the web PKI).
     pub tls: std::sync::Arc<rustls::ClientConfig>,
     pub facts: HelloFacts,
@@ -83,15 +86,20 @@ impl Connection {
         }
     }
 
+    fn identity(&self) -> Identity {
+        self.identity.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     fn url(&self) -> String {
-        let server = self.identity.server.trim_end_matches('/');
+        let server = self.identity().server;
+        let server = server.trim_end_matches('/');
         let ws = server.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
         format!("{ws}/agent/v1/connect")
     }
 
     async fn session(&self, reports: &mut mpsc::UnboundedReceiver<TaskReport>, welcomed: &mut bool) -> Result<Ended, String> {
         let mut request = self.url().into_client_request().map_err(|e| e.to_string())?;
-        let bearer = format!("Bearer {}", self.identity.credential);
+        let bearer = format!("Bearer {}", self.identity().credential);
         request.headers_mut().insert("authorization", bearer.parse().map_err(|_| "the credential is not a valid header")?);
         let config = WebSocketConfig::default()
             .read_buffer_size(SOCKET_BUFFER_BYTES)
@@ -208,6 +216,19 @@ impl Connection {
             ServerMessage::StartTask { task } => self.supervisor.start(task),
             ServerMessage::StopTask { task_id, reason } => self.supervisor.stop(&task_id, &reason),
             ServerMessage::Drain { draining } => tracing::info!(draining, "the instance's state changed"),
+            ServerMessage::RotateCredential { credential } => {
+                // Saved before it is confirmed: until the server hears back, both work.
+                let mut identity = self.identity();
+                identity.credential = credential.expose().to_string();
+                match self.state.save_identity(&identity) {
+                    Ok(()) => {
+                        *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = identity;
+                        tracing::info!("the instance credential was rotated");
+                        let _ = out.send(AgentMessage::CredentialSaved {}).await;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot save the new instance credential; keeping the old one"),
+                }
+            }
             ServerMessage::Deregistered {} => {
                 tracing::warn!("this container instance was deregistered; stopping its tasks");
                 self.supervisor.stop_all("Container instance deregistered");

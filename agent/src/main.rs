@@ -90,7 +90,8 @@ async fn run(args: AgentArgs) -> Result<(), String> {
             }
         }
         let connection = Connection {
-            identity,
+            identity: identity.into(),
+            state: state.clone(),
             tls: tls.clone(),
             facts: HelloFacts {
                 hostname: facts.hostname.clone(),

@@ -54,7 +54,8 @@ pub async fn run(args: AgentArgs, sim: SimulateArgs) -> Result<(), String> {
             let runtime = Simulated::with_start_delay(Duration::from_millis(start_ms));
             let (supervisor, mut reports) = Supervisor::new(Arc::new(runtime), None, cleanup);
             let connection = Connection {
-                identity,
+                identity: identity.into(),
+                state: state.clone(),
                 tls: tls.clone(),
                 facts: HelloFacts { hostname: facts.hostname, cpu: facts.cpu, memory: facts.memory, attributes: facts.attributes, docker_version: None },
                 supervisor,

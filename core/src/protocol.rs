@@ -5,7 +5,7 @@ The agent protocol: JSON messages over one WebSocket per container instance
 The agent opens with [`AgentMessage::Hello`] carrying its protocol version and its whole state;
 the server answers [`ServerMessage::Welcome`] or [`ServerMessage::Refused`] (then closes).
 After that the agent sends heartbeats, task state changes and usage samples; the server sends
-tasks to start and to stop, drain notices and log requests. Every message that changes
+tasks to start and to stop, drain notices, log requests and, now and then, a new credential. Every message that changes
 something names a task id and is idempotent: a start for a task the agent already runs, or a
 stop for a task already stopped, changes nothing. Each message is one text frame holding one
 JSON object with a `type` field.
@@ -54,6 +54,8 @@ pub enum AgentMessage {
     TaskStateChange { task: TaskReport },
     /// Resource use of the host and of each task, sampled by the agent.
     Usage { host: HostUsage, tasks: Vec<TaskUsage> },
+    /// The credential of [`ServerMessage::RotateCredential`] is saved; the old one may go.
+    CredentialSaved {},
     /// A chunk of a container's log, answering [`ServerMessage::FetchLogs`].
     Logs {
         request_id: String,
@@ -88,6 +90,9 @@ pub enum ServerMessage {
     StopTask { task_id: String, reason: String },
     /// The instance was set to DRAINING (or back to ACTIVE).
     Drain { draining: bool },
+    /// A new credential for this instance. The agent saves it, then answers
+    /// [`AgentMessage::CredentialSaved`]; the old one works until then.
+    RotateCredential { credential: crate::secret::SecretValue },
     /// The instance was deregistered: stop everything and forget the identity.
     Deregistered {},
     FetchLogs {

@@ -40,7 +40,7 @@ async fn main() {
     };
     let store = Store::open(None, &dir).await.expect("store");
     let options = wharf_server::leptos_options(&dir.join("site"), "127.0.0.1:0".parse().unwrap());
-    let settings = wharf_server::api::AgentSettings { heartbeat: Duration::from_secs(10), binary: None };
+    let settings = wharf_server::api::AgentSettings { heartbeat: Duration::from_secs(10), credential_rotation: Duration::from_secs(86_400), binary: None };
     let state = wharf_server::state(store.clone(), options, "http://127.0.0.1:3000".into(), settings);
     // Pages are read as an admin, who sees everything (the most the gate lets through).
     let admin = wharf_core::account::Credentials { username: "admin".into(), password: "bench-admin-password".into() };

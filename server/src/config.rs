@@ -62,6 +62,11 @@ pub struct Config {
     #[arg(long, env = "WHARF_AGENT_HEARTBEAT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub agent_heartbeat_seconds: u64,
 
+    /// Seconds an instance credential serves before its connected agent is handed a new one
+    /// (the old stops working once the agent has saved it).
+    #[arg(long, env = "WHARF_INSTANCE_CREDENTIAL_ROTATION_SECONDS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    pub instance_credential_rotation_seconds: u64,
+
     /// Seconds between scheduling passes when nothing wakes the scheduler earlier (service
     /// changes, task state changes and instances joining or leaving do).
     #[arg(long, env = "WHARF_SCHEDULER_INTERVAL_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]

@@ -36,8 +36,11 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     // the public URL and the log name the one it picked.
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let listen = listener.local_addr()?;
-    let agent =
-        wharf_server::api::AgentSettings { heartbeat: std::time::Duration::from_secs(config.agent_heartbeat_seconds), binary: config.agent_binary() };
+    let agent = wharf_server::api::AgentSettings {
+        heartbeat: std::time::Duration::from_secs(config.agent_heartbeat_seconds),
+        credential_rotation: std::time::Duration::from_secs(config.instance_credential_rotation_seconds),
+        binary: config.agent_binary(),
+    };
     let public_url = config.public_url(listen);
     let tls = match (&config.tls_cert, &config.tls_key, config.tls_self_signed) {
         (Some(cert), Some(key), _) => Some(wharf_server::tls::load(cert, key)?),

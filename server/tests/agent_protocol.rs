@@ -479,7 +479,77 @@ async fn the_agent_is_told_its_clusters_task_policy(h: Harness) {
     assert_eq!((changed["type"].as_str(), &changed["taskPolicy"]), (Some("taskPolicyChanged"), &baseline), "{changed}");
 }
 
+/// Makes the instance's credential look a day and more old, so its next session rotates it.
+async fn age_credential(h: &Harness, instance: &str) {
+    sqlx::query("UPDATE container_instances SET credential_issued_at = '2000-01-01T00:00:00.000Z' WHERE id = $1")
+        .bind(instance)
+        .execute(h.store.pool())
+        .await
+        .unwrap();
+}
+
+fn offered(message: &Value, instance: &str) -> String {
+    assert_eq!(message["type"], "rotateCredential", "{message}");
+    let credential = message["credential"].as_str().unwrap().to_string();
+    assert!(credential.starts_with(&format!("wic_{instance}_")), "{credential}");
+    credential
+}
+
+/// A credential past its time is replaced over the agent's session. Until the agent says it
+/// saved the new one (or signs in with it) the old one works, so a crash between the two steps
+/// on either side never locks the host out; afterwards only the new one works.
+async fn an_instance_credential_rotates_and_the_old_one_stops_working(h: Harness) {
+    let (addr, instance, first) = setup(&h).await;
+    let (mut agent, _) = Agent::connect(addr, &first, json!([])).await;
+    agent.quiet().await;
+    age_credential(&h, &instance).await;
+
+    // The agent goes before it saves what it was offered: the old credential still works,
+    // and the next offer replaces the lost one.
+    let (mut agent, _) = Agent::connect(addr, &first, json!([])).await;
+    let lost = offered(&agent.next().await, &instance);
+    drop(agent);
+    let (mut agent, _) = Agent::connect(addr, &first, json!([])).await;
+    let second = offered(&agent.next().await, &instance);
+    assert_ne!(second, lost);
+    assert!(Agent::refused(addr, &lost).await.contains("not valid"));
+
+    // Saved and confirmed: the old one is refused, the new one works and is not replaced again.
+    agent.send(json!({ "type": "credentialSaved" })).await;
+    agent.quiet().await;
+    assert!(Agent::refused(addr, &first).await.contains("not valid"));
+    let (mut agent, welcome) = Agent::connect(addr, &second, json!([])).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    agent.quiet().await;
+    // A confirmation with nothing on offer is refused by name; the session goes on.
+    agent.send(json!({ "type": "credentialSaved" })).await;
+    let rejected = agent.next().await;
+    assert_eq!(rejected["type"], "rejected");
+    assert!(rejected["reason"].as_str().unwrap().contains("no credential was offered"), "{rejected}");
+
+    // The agent saves the next one and its confirmation is lost: signing in with it confirms it.
+    age_credential(&h, &instance).await;
+    let (mut agent, _) = Agent::connect(addr, &second, json!([])).await;
+    let third = offered(&agent.next().await, &instance);
+    drop(agent);
+    let (mut agent, welcome) = Agent::connect(addr, &third, json!([])).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    agent.quiet().await;
+    assert!(Agent::refused(addr, &second).await.contains("not valid"));
+
+    // A deregistered instance's credentials all stop, the one on offer too.
+    age_credential(&h, &instance).await;
+    let (mut agent, _) = Agent::connect(addr, &third, json!([])).await;
+    let fourth = offered(&agent.next().await, &instance);
+    let (status, body) = h.delete(&format!("/api/v1/clusters/prod/container-instances/{instance}?force=true")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for credential in [&third, &fourth] {
+        assert!(Agent::refused(addr, credential).await.contains("deregistered"));
+    }
+}
+
 on_both_backends!(
+    an_instance_credential_rotates_and_the_old_one_stops_working,
     the_agent_is_told_its_clusters_task_policy,
     a_flooding_agent_does_not_stall_the_others,
     an_expired_join_token_registers_no_host,

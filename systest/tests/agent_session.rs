@@ -51,6 +51,58 @@ async fn an_agent_joins_with_a_token_and_a_revoked_or_wrong_token_is_refused() {
     assert_eq!(mode, 0o600);
 }
 
+/// The credential the agent has saved.
+fn saved_credential(agent: &Agent) -> String {
+    let identity = std::fs::read_to_string(agent.state.path().join("state/identity.json")).unwrap_or_default();
+    serde_json::from_str::<serde_json::Value>(&identity).ok().and_then(|v| v["credential"].as_str().map(str::to_string)).unwrap_or_default()
+}
+
+async fn credential_refused(server: &Server, credential: &str) -> bool {
+    let mut req = format!("ws://127.0.0.1:{}/agent/v1/connect", server.port).into_client_request().unwrap();
+    req.headers_mut().insert("authorization", format!("Bearer {credential}").parse().unwrap());
+    matches!(tokio_tungstenite::connect_async(req).await, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 401)
+}
+
+/// The real agent takes the new credentials its server hands it, keeps its session and its
+/// instance, and comes back with the newest after being killed; the old ones stop working and
+/// no log line carries one.
+#[tokio::test]
+async fn instance_credentials_rotate_under_a_connected_agent() {
+    let server = Server::start_with(1, &["--instance-credential-rotation-seconds", "2"]).await;
+    let cluster = unique("rotate");
+    let token = server.cluster_with_token(&cluster).await;
+    let mut agent = Agent::start(&["--server", &server.url, "--cluster", &cluster, "--token", &token, "--runtime", "simulated"]);
+    let instance = server.connected(&cluster, 1).await[0]["id"].as_str().unwrap().to_string();
+    let mut seen = vec![saved_credential(&agent)];
+    for _ in 0..2 {
+        let next = eventually("a new credential saved", Duration::from_secs(20), || async {
+            let now = saved_credential(&agent);
+            (!now.is_empty() && !seen.contains(&now)).then_some(now)
+        })
+        .await;
+        seen.push(next);
+    }
+    // The previous ones stop once the agent confirms the newest (the newest may already be
+    // on its way out: each lives two seconds).
+    for old in &seen[..seen.len() - 1] {
+        eventually("the old credential refused", Duration::from_secs(10), || async { credential_refused(&server, old).await.then_some(()) }).await;
+    }
+    agent.kill9().await;
+    agent.start_again();
+    eventually("the agent back with its saved credential", Duration::from_secs(20), || async {
+        let instances = server.instances(&cluster).await;
+        (instances.len() == 1 && instances[0]["id"] == instance.as_str() && instances[0]["agentConnected"] == true).then_some(())
+    })
+    .await;
+    assert!(!agent.log().contains("registering again"), "{}", agent.log());
+    let logs = format!("{}{}", server.log(), agent.log());
+    for credential in &seen {
+        let secret = credential.rsplit('_').next().unwrap();
+        assert!(!logs.contains(secret), "a credential was logged");
+    }
+    assert!(agent.log().contains("the instance credential was rotated"), "{}", agent.log());
+}
+
 fn env_version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }

@@ -21,7 +21,7 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `secure`: the connection is TLS, or comes from the server's own host; only then are
 /// secrets sent over it.
-pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, secure: bool, socket: WebSocket) {
+pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, rotation: Duration, secure: bool, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let send = |m: &ServerMessage| Message::Text(Utf8Bytes::from(serde_json::to_string(m).unwrap_or_default()));
 
@@ -91,8 +91,14 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, secu
 
     let window = heartbeat * 3;
     let budget = Arc::new(Semaphore::new(REPORTS_IN_FLIGHT));
+    let mut credential = Rotation::new(&who.credential_issued_at, rotation);
     while ok {
         tokio::select! {
+            () = tokio::time::sleep_until(credential.due) => {
+                if let Some(offer) = credential.offer(&control, &id).await {
+                    ok = sink.send(send(&offer)).await.is_ok();
+                }
+            }
             incoming = tokio::time::timeout(window, stream.next()) => {
                 let text = match incoming {
                     Ok(Some(Ok(Message::Text(text)))) => text,
@@ -111,7 +117,7 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, secu
                     _ => break,
                 };
                 control.agents().touch(&id, conn_id);
-                if let Some(reply) = handle(&control, &who, &budget, &text).await {
+                if let Some(reply) = handle(&control, &who, &budget, &mut credential, &text).await {
                     ok = sink.send(send(&reply)).await.is_ok();
                 }
             }
@@ -138,18 +144,68 @@ async fn outgoing(control: &Control, message: ServerMessage, withheld: Option<&s
     }
 }
 
+/// When this session hands its agent a new credential, and the one on offer.
+struct Rotation {
+    due: tokio::time::Instant,
+    every: Duration,
+    offered: Option<String>,
+}
+
+impl Rotation {
+    /// Due `every` after the credential in use was issued (at once if that is past).
+    fn new(issued_at: &str, every: Duration) -> Self {
+        let age = chrono::DateTime::parse_from_rfc3339(issued_at)
+            .ok()
+            .and_then(|at| (chrono::Utc::now() - at.with_timezone(&chrono::Utc)).to_std().ok())
+            .unwrap_or_default();
+        Self { due: tokio::time::Instant::now() + every.saturating_sub(age), every, offered: None }
+    }
+
+    /// The message offering a new credential. Offered again after `every` if the agent never
+    /// confirms (an agent that does not know the message keeps its credential).
+    async fn offer(&mut self, control: &Control, id: &str) -> Option<ServerMessage> {
+        self.due = tokio::time::Instant::now() + self.every;
+        match crate::control::registration::offer_credential(control.store(), id).await {
+            Ok(Some(offer)) => {
+                self.offered = Some(offer.hash);
+                Some(ServerMessage::RotateCredential { credential: wharf_core::secret::SecretValue::new(offer.credential) })
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(instance = %id, error = %e.message, "could not offer a new instance credential");
+                None
+            }
+        }
+    }
+
+    async fn saved(&mut self, control: &Control, id: &str) -> Result<(), String> {
+        let hash = self.offered.take().ok_or("no credential was offered on this connection")?;
+        match crate::control::registration::confirm_credential(control.store(), id, &hash).await {
+            Ok(Some(_)) => {
+                tracing::info!(instance = %id, "the instance credential was rotated");
+                self.due = tokio::time::Instant::now() + self.every;
+                Ok(())
+            }
+            // A newer connection of the same instance offered another; that one stands.
+            Ok(None) => Err("the credential offered on this connection was replaced".into()),
+            Err(e) => Err(describe(&e)),
+        }
+    }
+}
+
 /// Reports one agent may have queued and not yet stored: an agent flooding reports waits on
 /// its own budget while the others' reports go through.
 const REPORTS_IN_FLIGHT: usize = 512;
 
 /// Applies one agent message; returns what to answer, if anything.
-async fn handle(control: &Control, who: &AgentIdentity, budget: &Arc<Semaphore>, text: &str) -> Option<ServerMessage> {
+async fn handle(control: &Control, who: &AgentIdentity, budget: &Arc<Semaphore>, credential: &mut Rotation, text: &str) -> Option<ServerMessage> {
     let message = match wharf_core::protocol::parse_agent_message(text) {
         Ok(m) => m,
         Err(e) => return Some(error_reply(e)),
     };
     match message {
         AgentMessage::Heartbeat {} => None,
+        AgentMessage::CredentialSaved {} => credential.saved(control, &who.instance_id).await.err().map(error_reply),
         // The digest is compared once this session's earlier reports are stored (all of its
         // budget back), so it never runs ahead of them.
         AgentMessage::Reconcile { tasks } => match async {

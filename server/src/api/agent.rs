@@ -42,13 +42,13 @@ pub async fn connect(State(state): State<AppState>, extensions: axum::http::Exte
         .ok_or_else(|| WharfError::unauthorized("authorization", "send the instance credential as Authorization: Bearer wic_…"))?;
     let who = crate::control::agents::authenticate(state.control.store(), credential.trim()).await?;
     let control = (*state.control).clone();
-    let heartbeat = state.agent.heartbeat;
+    let (heartbeat, rotation) = (state.agent.heartbeat, state.agent.credential_rotation);
     let secure = control.certificate_pins().is_some() || extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().is_some_and(|p| p.0.ip().is_loopback());
     Ok(ws
         .max_message_size(MAX_FRAME_BYTES)
         .read_buffer_size(SOCKET_BUFFER_BYTES)
         .write_buffer_size(SOCKET_BUFFER_BYTES)
-        .on_upgrade(move |socket| crate::agents::session::run(control, who, heartbeat, secure, socket)))
+        .on_upgrade(move |socket| crate::agents::session::run(control, who, heartbeat, rotation, secure, socket)))
 }
 
 /// The agent binary this server hands out, with its SHA-256 (computed once).

@@ -93,6 +93,8 @@ impl axum::extract::FromRequestParts<AppState> for Gated {
 pub struct AgentSettings {
     /// How often agents send a heartbeat; three missed make the instance disconnected.
     pub heartbeat: std::time::Duration,
+    /// How long an instance credential serves before its agent is handed a new one.
+    pub credential_rotation: std::time::Duration,
     /// The `wharf-agent` binary served to hosts at `/agent/wharf-agent`.
     pub binary: Option<std::path::PathBuf>,
 }

@@ -4,7 +4,6 @@ connect, the hello that reconciles the instance's whole state, task state change
 disconnects. Each is one transaction; the messages they return are sent after it commits.
 */
 
-use super::join_tokens::hash_secret;
 use crate::agents::TaskDelta;
 use crate::store::{self, Store, instances, scheduling, task_definitions, tasks};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -15,33 +14,12 @@ use wharf_core::task::Task;
 use wharf_core::task_definition::{Attribute, TaskDefinition, TaskDefinitionRef};
 use wharf_core::{FieldErrors, WharfError};
 
-/// Whom a WebSocket belongs to, once its credential checked out.
-#[derive(Debug, Clone)]
-pub struct AgentIdentity {
-    pub instance_id: String,
-    pub cluster: String,
-}
+pub use super::registration::{AgentIdentity, authenticate};
 
 /// Reason given when an agent reports a task the control plane has no record of.
 pub const UNKNOWN_TASK: &str = "Task is not known to the control plane";
 /// Reason given when a RUNNING task is missing from its agent's report.
 pub use wharf_core::task::TASK_LOST;
-
-/// Checks `wic_<instance>_<secret>`.
-pub async fn authenticate(store: &Store, credential: &str) -> Result<AgentIdentity> {
-    let refuse = || WharfError::unauthorized("credential", "the instance credential is not valid; register the host again with a join token");
-    let rest = credential.strip_prefix("wic_").ok_or_else(refuse)?;
-    let (id, secret) = rest.split_once('_').ok_or_else(refuse)?;
-    let mut conn = store.pool().acquire().await.map_err(store::StoreError::from)?;
-    let found = instances::credential(&mut conn, id).await?.ok_or_else(refuse)?;
-    if found.hash.as_deref() != Some(hash_secret(secret).as_str()) {
-        return Err(refuse());
-    }
-    if found.status == "INACTIVE" {
-        return Err(WharfError::unauthorized("credential", "this container instance was deregistered; register the host again with a join token"));
-    }
-    Ok(AgentIdentity { instance_id: id.to_string(), cluster: found.cluster })
-}
 
 /// The facts of an agent's hello, as the session hands them over.
 pub struct Hello {

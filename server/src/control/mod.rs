@@ -8,7 +8,7 @@ pub mod accounts;
 pub mod agents;
 pub mod gate;
 mod join_tokens;
-mod registration;
+pub(crate) mod registration;
 pub mod reports;
 pub mod secrets;
 pub(crate) mod services;

@@ -184,17 +184,61 @@ pub async fn insert(conn: &mut AnyConnection, i: &NewInstance<'_>, now: &str) ->
     Ok(())
 }
 
-/// What an agent's credential check needs: the instance's cluster, status and credential hash.
+/// What an agent's credential check needs: the instance's cluster, status, credential hash,
+/// the hash of a credential handed out and not yet confirmed, and when the current one was
+/// issued.
 pub struct Credential {
     pub cluster: String,
     pub status: String,
     pub hash: Option<String>,
+    pub next_hash: Option<String>,
+    pub issued_at: String,
 }
 
 pub async fn credential(conn: &mut AnyConnection, id: &str) -> Result<Option<Credential>> {
-    let row = sqlx::query("SELECT cluster, status, credential_hash FROM container_instances WHERE id = $1").bind(id).fetch_optional(conn).await?;
-    row.map(|row| Ok(Credential { cluster: row.try_get("cluster")?, status: row.try_get("status")?, hash: row.try_get("credential_hash")? }))
-        .transpose()
+    let row = sqlx::query(
+        "SELECT cluster, status, credential_hash, next_credential_hash, COALESCE(credential_issued_at, registered_at) AS issued_at
+         FROM container_instances WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
+        Ok(Credential {
+            cluster: row.try_get("cluster")?,
+            status: row.try_get("status")?,
+            hash: row.try_get("credential_hash")?,
+            next_hash: row.try_get("next_credential_hash")?,
+            issued_at: row.try_get("issued_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// Hands out a new credential: kept beside the current one until confirmed. A credential
+/// handed out before and never confirmed is replaced. False when the instance is gone.
+pub async fn offer_credential(conn: &mut AnyConnection, id: &str, next_hash: &str) -> Result<bool> {
+    let done = sqlx::query("UPDATE container_instances SET next_credential_hash = $2 WHERE id = $1 AND status <> 'INACTIVE'")
+        .bind(id)
+        .bind(next_hash)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The agent holds the new credential (it said so, or signed in with it): it replaces the old
+/// one, which stops working. False when that credential is no longer the one on offer.
+pub async fn confirm_credential(conn: &mut AnyConnection, id: &str, next_hash: &str, now: &str) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE container_instances SET credential_hash = next_credential_hash, next_credential_hash = NULL, credential_issued_at = $3
+         WHERE id = $1 AND next_credential_hash = $2",
+    )
+    .bind(id)
+    .bind(next_hash)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// What an agent's hello says about its host.

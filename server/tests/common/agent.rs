@@ -29,6 +29,20 @@ impl Agent {
         (agent, welcome)
     }
 
+    /// The reason a connection with this credential is refused (401 before the upgrade).
+    pub async fn refused(addr: std::net::SocketAddr, credential: &str) -> String {
+        let mut req = format!("ws://{addr}/agent/v1/connect").into_client_request().unwrap();
+        req.headers_mut().insert("authorization", format!("Bearer {credential}").parse().unwrap());
+        match tokio_tungstenite::connect_async(req).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 401);
+                String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned()
+            }
+            Err(e) => panic!("expected 401, got {e}"),
+            Ok(_) => panic!("the credential was accepted"),
+        }
+    }
+
     pub async fn send(&mut self, message: Value) {
         self.ws.send(Message::text(message.to_string())).await.unwrap();
     }

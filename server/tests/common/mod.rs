@@ -40,7 +40,7 @@ impl Harness {
         };
         let store = Store::open(url.as_deref(), dir.path()).await.expect("store opens");
         let options = wharf_server::leptos_options(&dir.path().join("site"), "127.0.0.1:0".parse().unwrap());
-        let state = wharf_server::state(store.clone(), options, "http://127.0.0.1:3000".into(), wharf_server::api::AgentSettings { heartbeat: std::time::Duration::from_secs(10), binary: None });
+        let state = wharf_server::state(store.clone(), options, "http://127.0.0.1:3000".into(), wharf_server::api::AgentSettings { heartbeat: std::time::Duration::from_secs(10), credential_rotation: std::time::Duration::from_secs(86_400), binary: None });
         // A key of the test's own, made in its directory as the server makes one at first start.
         state.control.set_sealer(wharf_server::auth::sealing::Sealer::from_file_or_new(&dir.path().join("secrets.key")).expect("a secrets key"));
         let admin = wharf_core::account::Credentials { username: "admin".into(), password: ADMIN_PASSWORD.into() };
