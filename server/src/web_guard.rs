@@ -118,10 +118,11 @@ pub async fn guard(State(state): State<crate::api::AppState>, req: Request, next
 /// the browser sent along (the person another site tried to act as), if any.
 async fn record_refusal(state: &crate::api::AppState, source: String, session: Option<String>, target: &str, refusal: &WharfError) {
     let subject = match session {
-        Some(secret) => state.control.session(&secret).await.ok().flatten().map(|(subject, _)| subject),
+        // Looked up without counting as use: another site's request keeps no session alive.
+        Some(secret) => state.control.presented_subject(&crate::control::gate::Presented::Session(secret)).await.ok().flatten(),
         None => None,
     };
-    let gate = crate::control::gate::Gate::new((*state.control).clone(), crate::control::gate::Caller { subject, source, csrf_token: None });
+    let gate = crate::control::gate::Gate::new((*state.control).clone(), crate::control::gate::Caller { subject, source, ..Default::default() });
     gate.audit("RefusedRequest", target, None, "denied", &refusal.message).await;
 }
 

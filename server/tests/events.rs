@@ -28,9 +28,18 @@ struct Feed {
 
 impl Feed {
     async fn open(h: &Harness, uri: &str, last_event_id: Option<&str>) -> Self {
-        let mut req = Request::builder().uri(uri).header("authorization", format!("Bearer {}", h.token));
+        let bearer = format!("Bearer {}", h.token);
+        let mut headers = vec![("authorization", bearer.as_str())];
         if let Some(id) = last_event_id {
-            req = req.header("last-event-id", id);
+            headers.push(("last-event-id", id));
+        }
+        Self::open_with(h, uri, &headers).await
+    }
+
+    async fn open_with(h: &Harness, uri: &str, headers: &[(&str, &str)]) -> Self {
+        let mut req = Request::builder().uri(uri);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let res = h.router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(res.status(), 200);
@@ -63,6 +72,72 @@ impl Feed {
             }
         }
     }
+}
+
+impl Feed {
+    /// Whether the response ends within `wait` (events and keep-alives are read past).
+    async fn ends_within(&mut self, wait: Duration) -> bool {
+        tokio::time::timeout(wait, async {
+            while let Some(frame) = self.body.frame().await {
+                if frame.is_err() {
+                    break;
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }
+}
+
+/// A feed stays open only while its caller may have it: signing out, revoking the token and
+/// unsharing the cluster each end one within a few seconds, while a feed whose caller is
+/// unchanged stays open.
+#[tokio::test]
+async fn a_feed_ends_when_its_caller_may_no_longer_have_it() {
+    let h = Harness::new(Db::Sqlite).await.unwrap();
+    let control = h.state.control.clone();
+    for user in ["dev", "ops", "ci"] {
+        let creds = wharf_core::account::Credentials { username: user.into(), password: "feed password here".into() };
+        control.create_account(&creds, false, false).await.unwrap();
+    }
+    assert_eq!(h.post("/api/v1/teams", json!({ "teamName": "web" })).await.0, 201);
+    assert_eq!(h.post("/api/v1/clusters", json!({ "clusterName": "shared" })).await.0, 201);
+    for user in ["dev", "ops", "ci"] {
+        assert_eq!(h.call(axum::http::Method::PUT, &format!("/api/v1/teams/web/members/{user}"), Some(json!({ "role": "viewer" }).to_string())).await.0, 200);
+    }
+    assert_eq!(h.call(axum::http::Method::PUT, "/api/v1/clusters/shared/teams/web", None).await.0, 200);
+
+    let body = json!({ "username": "dev", "password": "feed password here" }).to_string();
+    let (status, headers, session) = h.send(axum::http::Method::POST, "/api/v1/session", &[("authorization", ""), ("content-type", "application/json")], Some(body)).await;
+    assert_eq!(status, 200, "{session}");
+    let cookie = headers["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let csrf = session["csrfToken"].as_str().unwrap().to_string();
+    let (ops, ops_token) = control.issue_user_token("ops", None, None, "test").await.unwrap();
+    let (_, ci_token) = control.issue_user_token("ci", None, None, "test").await.unwrap();
+    let (ops_bearer, ci_bearer) = (format!("Bearer {ops_token}"), format!("Bearer {ci_token}"));
+
+    let mut signed_in = Feed::open_with(&h, "/api/v1/events", &[("cookie", &cookie)]).await;
+    let mut revoked = Feed::open_with(&h, "/api/v1/events", &[("authorization", &ops_bearer)]).await;
+    let mut unchanged = Feed::open_with(&h, "/api/v1/events", &[("authorization", &ci_bearer)]).await;
+    let mut admin = Feed::open(&h, "/api/v1/events", None).await;
+    assert!(!signed_in.ends_within(Duration::from_millis(200)).await);
+
+    // The session signs out (from its own page), the token is revoked: both feeds end.
+    let out = [("authorization", ""), ("cookie", cookie.as_str()), ("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000"), ("x-csrf-token", csrf.as_str())];
+    assert_eq!(h.send(axum::http::Method::DELETE, "/api/v1/session", &out, None).await.0, 204);
+    assert_eq!(h.delete(&format!("/api/v1/tokens/{}", ops.id)).await.0, 200);
+    let wait = wharf_server::api::live::RECHECK + Duration::from_secs(3);
+    let (a, b, c) = tokio::join!(signed_in.ends_within(wait), revoked.ends_within(wait), unchanged.ends_within(wait));
+    assert!(a, "the signed-out session's feed ended");
+    assert!(b, "the revoked token's feed ended");
+    assert!(!c, "a feed whose caller is unchanged stays open");
+
+    // The cluster is no longer shared with the team: its members' feeds end (and a new one
+    // carries none of its events); the admin's stays.
+    assert_eq!(h.delete("/api/v1/clusters/shared/teams/web").await.0, 200);
+    let (c, d) = tokio::join!(unchanged.ends_within(wait), admin.ends_within(wait));
+    assert!(c, "the unshared cluster's viewer's feed ended");
+    assert!(!d, "the admin's feed stays open");
 }
 
 #[tokio::test]

@@ -32,21 +32,15 @@ pub struct EventsQuery {
     responses((status = 200, description = "text/event-stream of changes", content_type = "text/event-stream")))]
 pub async fn stream(gate: Gated, Query(query): Query<EventsQuery>, headers: HeaderMap) -> ApiResult<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>> {
     let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_string).or(query.last_event_id);
-    // Everything for those who see everything; else the clusters shared with the caller's
-    // teams, as ids and states only: the names of another team's services and families are
-    // theirs (the portal reloads what an event touches through the gate anyway).
-    let visible: Option<Vec<String>> = if gate.who()?.sees_everything() {
-        None
-    } else {
-        let clusters = wharf_app::backend::Backend::list_clusters(&*gate, wharf_core::page::Page { after: None, limit: 1000 }).await?;
-        Some(clusters.items.into_iter().map(|c| c.cluster_name).collect())
-    };
+    let gate = Arc::new(gate.0);
+    let visible = visible_clusters(&gate).await?;
     let events = gate.control().events().clone();
     let Subscription { missed, live } = events.subscribe(last.as_deref());
     let cluster = query.cluster;
     let restricted = visible.is_some();
+    let shown_to = visible.clone();
     let wanted = move |e: &Event| {
-        let shown = match (&visible, &e.cluster) {
+        let shown = match (&shown_to, &e.cluster) {
             (Some(v), Some(c)) => v.contains(c),
             _ => true,
         };
@@ -62,7 +56,24 @@ pub async fn stream(gate: Gated, Query(query): Query<EventsQuery>, headers: Head
         Some((next, (live, events)))
     });
     let all = stream::iter(missed).chain(live).filter(move |e| std::future::ready(wanted(e))).map(move |e| Ok(to_sse(&if restricted { redact(&e) } else { e })));
-    Ok(Sse::new(all).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    // The feed ends when the caller changes or a cluster is shared or unshared with them;
+    // the browser reconnects with Last-Event-ID and is answered as things now stand.
+    let allowed = move || {
+        let (gate, visible) = (gate.clone(), visible.clone());
+        async move { gate.still_the_same_caller().await && visible_clusters(&gate).await.ok() == Some(visible) }
+    };
+    Ok(Sse::new(super::live::while_allowed(all, allowed)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// None for those who see everything; else the clusters shared with the caller's teams, whose
+/// events they get as ids and states only: the names of another team's services and families
+/// are theirs (the portal reloads what an event touches through the gate anyway).
+async fn visible_clusters(gate: &crate::control::gate::Gate) -> ApiResult<Option<Vec<String>>> {
+    if gate.who()?.sees_everything() {
+        return Ok(None);
+    }
+    let clusters = wharf_app::backend::Backend::list_clusters(gate, wharf_core::page::Page { after: None, limit: 1000 }).await?;
+    Ok(Some(clusters.items.into_iter().map(|c| c.cluster_name).collect()))
 }
 
 /// An event without the names in it (services, groups, families, messages).

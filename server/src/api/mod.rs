@@ -10,6 +10,7 @@ mod clusters;
 pub mod error;
 mod events;
 mod instances;
+pub mod live;
 mod join_tokens;
 mod secrets;
 mod services;

@@ -150,6 +150,7 @@ pub async fn logs(gate: Gated, Path((cluster, id)): Path<(String, String)>, Quer
     let query = LogQuery { container: q.container, tail: q.tail, follow: q.follow.unwrap_or(false) };
     gate.may_read_task(&cluster, &id).await?;
     let stream = gate.control().task_logs(&cluster, &id, query).await?;
+    let gate = std::sync::Arc::new(gate.0);
     let body = futures_util::stream::unfold(stream, |mut s| async move {
         let chunk = match s.rx.recv().await? {
             LogChunk::Lines(lines) => lines.into_iter().map(|l| l + "\n").collect::<String>(),
@@ -157,6 +158,11 @@ pub async fn logs(gate: Gated, Path((cluster, id)): Path<(String, String)>, Quer
             LogChunk::Gap(n) => format!("[wharf: {n} lines dropped here; the reader fell behind the container]\n"),
         };
         Some((Ok::<_, std::convert::Infallible>(chunk), s))
+    });
+    let (task_cluster, task) = (cluster.clone(), id.clone());
+    let body = super::live::while_allowed(body, move || {
+        let (gate, cluster, id) = (gate.clone(), task_cluster.clone(), task.clone());
+        async move { gate.still_the_same_caller().await && gate.may_read_task(&cluster, &id).await.is_ok() }
     });
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],

@@ -12,7 +12,7 @@ pub mod secrets;
 
 use crate::api::AppState;
 use crate::api::error::ApiError;
-use crate::control::gate::Caller;
+use crate::control::gate::{Caller, Presented};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
@@ -88,7 +88,7 @@ async fn refuse(state: &AppState, caller: Caller, target: &str, message: &str) -
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let source = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "local".into());
     let path = req.uri().path().to_string();
-    let mut caller = Caller { subject: None, source, csrf_token: None };
+    let mut caller = Caller { source, ..Default::default() };
     // Agents present their own credentials (a join token, then the instance's), which the
     // agent routes check themselves.
     if path.starts_with("/agent/") {
@@ -100,7 +100,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             return unauthorized("send an API token as Authorization: Bearer <token>");
         };
         match state.control.token_subject(token).await {
-            Ok(Some(subject)) => caller.subject = Some(subject),
+            Ok(Some(subject)) => {
+                caller.subject = Some(subject);
+                caller.presented = Some(Presented::Token(token.to_string()));
+            }
             Ok(None) => return unauthorized("the token is unknown, expired or revoked"),
             Err(e) => return ApiError(e).into_response(),
         }
@@ -129,6 +132,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 }
                 caller.subject = Some(subject);
                 caller.csrf_token = Some(csrf);
+                caller.presented = Some(Presented::Session(secret.to_string()));
             }
             Ok(None) => {}
             Err(e) => return ApiError(e).into_response(),

@@ -5,7 +5,7 @@ in [`super::teams`].
 */
 
 use super::Control;
-use super::gate::Caller;
+use super::gate::{Caller, Presented};
 use crate::auth::secrets;
 use crate::store::{self, StoreError, accounts, credentials};
 use wharf_app::backend::Result;
@@ -167,6 +167,24 @@ impl Control {
 
     /// The subject of a live session and its CSRF token; sessions idle too long end here.
     pub async fn session(&self, secret: &str) -> Result<Option<(Subject, String)>> {
+        self.find_session(secret, true).await
+    }
+
+    /// The subject an API token acts as: its user capped at its role, or its team.
+    pub async fn token_subject(&self, token: &str) -> Result<Option<Subject>> {
+        self.find_token(token, true).await
+    }
+
+    /// Who the credentials a request came with stand for now, if anyone: for responses that
+    /// stay open. Looking does not count as use (an open page does not keep a session alive).
+    pub async fn presented_subject(&self, presented: &Presented) -> Result<Option<Subject>> {
+        match presented {
+            Presented::Token(token) => self.find_token(token, false).await,
+            Presented::Session(secret) => Ok(self.find_session(secret, false).await?.map(|(subject, _)| subject)),
+        }
+    }
+
+    async fn find_session(&self, secret: &str, touch: bool) -> Result<Option<(Subject, String)>> {
         let id_hash = secrets::hash(secret);
         let now = chrono::Utc::now();
         let mut conn = self.read().await?;
@@ -178,7 +196,7 @@ impl Control {
         let Some(subject) = self.subject_of(&mut conn, &row.username).await? else { return Ok(None) };
         drop(conn);
         // Seen at most once a minute: a busy page does not write on every request.
-        if row.last_seen_at < at(now - chrono::Duration::minutes(1)) {
+        if touch && row.last_seen_at < at(now - chrono::Duration::minutes(1)) {
             let mut w = self.store.write().await?;
             credentials::touch_session(w.conn(), &id_hash, &at(now)).await?;
             w.commit().await?;
@@ -186,8 +204,7 @@ impl Control {
         Ok(Some((subject, row.csrf_token)))
     }
 
-    /// The subject an API token acts as: its user capped at its role, or its team.
-    pub async fn token_subject(&self, token: &str) -> Result<Option<Subject>> {
+    async fn find_token(&self, token: &str, touch: bool) -> Result<Option<Subject>> {
         let now = chrono::Utc::now();
         let mut conn = self.read().await?;
         let Some(row) = credentials::live_token(&mut conn, &secrets::hash(token), &at(now)).await? else { return Ok(None) };
@@ -198,7 +215,7 @@ impl Control {
             _ => None,
         };
         drop(conn);
-        if subject.is_some() && row.last_used_at.as_deref().is_none_or(|t| t < at(now - chrono::Duration::minutes(1)).as_str()) {
+        if touch && subject.is_some() && row.last_used_at.as_deref().is_none_or(|t| t < at(now - chrono::Duration::minutes(1)).as_str()) {
             let mut w = self.store.write().await?;
             credentials::touch_token(w.conn(), &row.id, &at(now), &at(now - chrono::Duration::minutes(1))).await?;
             w.commit().await?;

@@ -38,6 +38,25 @@ pub struct Caller {
     /// The CSRF token of the session the caller came with (none for API tokens), which the
     /// portal's pages put on the changes they send.
     pub csrf_token: Option<String>,
+    /// The credentials themselves, so a response that stays open can ask again whether they
+    /// still stand for the same subject.
+    pub presented: Option<Presented>,
+}
+
+/// The secret a request was authenticated with. Its `Debug` never shows the secret.
+#[derive(Clone)]
+pub enum Presented {
+    Token(String),
+    Session(String),
+}
+
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Presented::Token(_) => "Token(<redacted>)",
+            Presented::Session(_) => "Session(<redacted>)",
+        })
+    }
 }
 
 pub struct Gate {
@@ -171,6 +190,16 @@ impl Gate {
 
     pub fn caller(&self) -> &Caller {
         &self.caller
+    }
+
+    /// Whether the request's credentials still stand for the subject they stood for when it
+    /// came (not signed out, expired, revoked or disabled; no role or team changed). A caller
+    /// without credentials has nothing to lose; an unanswerable check counts as no.
+    pub async fn still_the_same_caller(&self) -> bool {
+        match &self.caller.presented {
+            None => self.caller.subject.is_none(),
+            Some(presented) => matches!(self.control.presented_subject(presented).await, Ok(Some(now)) if Some(&now) == self.caller.subject.as_ref()),
+        }
     }
 
     /// Checks that the caller may read a task's logs (the API streams them from the control
