@@ -203,6 +203,7 @@ test('a viewer is offered no change, and a change forged from their page is refu
   await page.goto(`${base}/task-definitions/alpha-web/1`);
   await page.waitForSelector('body[data-hydrated="true"]');
   assert.equal(await page.getByRole('button', { name: 'Deregister' }).count(), 0, 'no deregister button');
+  assert.equal(await page.locator('nav a:has-text("Audit log")').count(), 0, 'no way to an audit log they may not read');
   await page.screenshot({ path: join(artifacts, '15-viewer-read-only.png'), fullPage: true });
   // The same request the update form would send, forged from the viewer's own page.
   const forged = await page.evaluate(async () => {

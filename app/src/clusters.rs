@@ -193,6 +193,9 @@ pub fn ClusterPage() -> impl IntoView {
                 </A>
             </IfAllowed>
             <IfAllowed check=|a| a.admin>
+                <A href=move || format!("/clusters/{}/settings", name()) attr:class="button" attr:id="open-settings">
+                    "Settings"
+                </A>
                 <button
                     class="danger"
                     on:click=move |_| {

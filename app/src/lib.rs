@@ -8,6 +8,7 @@ pub mod account;
 pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod cluster_settings;
 pub mod clusters;
 pub mod components;
 pub mod diagram;
@@ -128,7 +129,10 @@ pub fn App() -> impl IntoView {
                     <A href="/task-definitions">"Task definitions"</A>
                     <A href="/teams">"Teams"</A>
                     <A href="/secrets">"Secrets"</A>
-                    <A href="/audit">"Audit log"</A>
+                    // Admins read all of it, maintainers their teams' part; no one else any.
+                    <account::IfAllowed check=|a| a.maintain_anywhere>
+                        <A href="/audit">"Audit log"</A>
+                    </account::IfAllowed>
                     <a href="/api/v1/openapi.json" class="muted">"API (OpenAPI)"</a>
                     <account::UserMenu/>
                 </nav>
@@ -143,6 +147,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/clusters/:cluster/run-task") view={Lazy::<pages::RunTask>::new()}/>
                         <Route path=path!("/clusters/:cluster/services/:service") view={Lazy::<pages::Service>::new()}/>
                         <Route path=path!("/clusters/:cluster/services/:service/update") view={Lazy::<pages::UpdateService>::new()}/>
+                        <Route path=path!("/clusters/:cluster/settings") view={Lazy::<pages::ClusterSettings>::new()}/>
                         <Route path=path!("/clusters/:cluster/diagram") view={Lazy::<pages::Diagram>::new()}/>
                         <Route path=path!("/clusters/:cluster/instances") view={Lazy::<pages::Instances>::new()}/>
                         <Route path=path!("/clusters/:cluster/instances/:id") view={Lazy::<pages::Instance>::new()}/>

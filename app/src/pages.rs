@@ -91,5 +91,6 @@ sections! {
         Team => crate::teams::TeamPage,
         Audit => crate::audit::AuditPage,
         Secrets => crate::secrets::SecretsPage,
+        ClusterSettings => crate::cluster_settings::ClusterSettingsPage,
     }
 }
