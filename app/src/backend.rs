@@ -94,6 +94,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn update_container_instance_state(&self, cluster: &str, id: &str, input: UpdateInstanceInput) -> Result<ContainerInstance>;
     /// Stops the instance's tasks and takes it out of the cluster (INACTIVE).
     async fn deregister_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance>;
+    /// ECS PutAttributes: the attributes an admin gives an instance, replacing those given before.
+    async fn put_attributes(&self, cluster: &str, id: &str, input: wharf_core::instance::PutAttributesInput) -> Result<ContainerInstance>;
     /// The cluster as the relationship diagram draws it.
     /// A cluster's totals (instances, tasks, capacity) without its instances one by one.
     async fn cluster_summary(&self, cluster: &str) -> Result<wharf_core::topology::Summary>;

@@ -74,6 +74,7 @@ sections! {
         NewService => crate::services::NewServicePage,
         UpdateService => crate::services::UpdateServicePage,
         RunTask => crate::run_task::RunTaskPage,
+        ClusterSettings => crate::cluster_settings::ClusterSettingsPage,
     }
     diagram (__preload_diagram) {
         Diagram => crate::diagram::DiagramPage,
@@ -91,6 +92,5 @@ sections! {
         Team => crate::teams::TeamPage,
         Audit => crate::audit::AuditPage,
         Secrets => crate::secrets::SecretsPage,
-        ClusterSettings => crate::cluster_settings::ClusterSettingsPage,
     }
 }

@@ -117,7 +117,7 @@ fn NewSecret(teams: Vec<String>, create: ServerAction<CreateSecret>) -> impl Int
             }>
                 <div class="inline-form filters">
                     <label for="secret-name">"Name"</label>
-                    <input id="secret-name" placeholder="e.g. payments/db-password" bind:value=name autocomplete="off" required/>
+                    <input id="secret-name" placeholder=move || format!("{}/db-password", team.get()) title="A team's secrets are named under its own name: team/…" bind:value=name autocomplete="off" required/>
                     <label for="secret-team">"Team"</label>
                     <select id="secret-team" on:change=move |ev| team.set(event_target_value(&ev)) prop:value=move || team.get()>
                         {teams.into_iter().map(|t| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()}

@@ -46,6 +46,10 @@ pub struct ContainerInstance {
     pub registered_resources: Vec<Resource>,
     pub remaining_resources: Vec<Resource>,
     pub attributes: Vec<Attribute>,
+    /// Attributes an admin gave this instance (`PUT …/attributes`, ECS PutAttributes); they
+    /// override what the host and its join token say, and are part of `attributes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admin_attributes: Vec<Attribute>,
     pub running_tasks_count: i64,
     pub pending_tasks_count: i64,
     pub version_info: VersionInfo,
@@ -128,6 +132,29 @@ pub fn trusted_view(claimed: Vec<Attribute>, trusted_names: &[String], from_toke
         .partition(|a| reserved_attribute(&a.name) || trusted_names.contains(&a.name) || from_token.iter().any(|t| t.name == a.name));
     kept.extend(from_token.iter().cloned());
     (kept, ignored)
+}
+
+/// ECS PutAttributes for one container instance: the attributes an admin gives it, replacing
+/// those given before (`[]` takes them all away). Any name but a reserved one, trusted names
+/// included: placement trusts an admin's word as it does a join token's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PutAttributesInput {
+    #[serde(default)]
+    pub attributes: Option<Vec<Attribute>>,
+}
+
+impl PutAttributesInput {
+    pub fn validate(&self) -> Result<Vec<Attribute>, WharfError> {
+        let mut errors = FieldErrors::new();
+        let attributes = self.attributes.clone().unwrap_or_default();
+        match &self.attributes {
+            None => errors.push("attributes", "the attributes to give the instance ([] to take them all away)"),
+            Some(given) => check_given_attributes(&mut errors, "attributes", given),
+        }
+        errors.finish(attributes)
+    }
 }
 
 /// Checks attributes given under `field` (a join token's): as a host's, and no reserved name.

@@ -39,6 +39,13 @@ pub struct Config {
     #[arg(long = "allowed-host", env = "WHARF_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
 
+    /// Reverse proxies in front of the server (addresses or blocks such as 10.0.0.0/8): their
+    /// X-Forwarded-For names the client for the audit log and sign-in throttling, and their
+    /// X-Forwarded-Proto says whether an agent's connection was encrypted. Repeat the flag or
+    /// separate them with commas. Nobody else's forwarding headers are believed.
+    #[arg(long = "trusted-proxy", env = "WHARF_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+
     /// HTTPS with this PEM certificate chain (with --tls-key): portal, API and agents.
     #[arg(long, env = "WHARF_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

@@ -15,6 +15,7 @@ pub mod scheduling;
 pub mod store;
 pub mod tls;
 pub mod web_guard;
+pub mod client_address;
 
 use api::AppState;
 use axum::Router;
@@ -34,7 +35,7 @@ pub fn state(store: store::Store, leptos: LeptosOptions, public_url: String, age
     // Loopback names and the public URL's host; a server binary adds its own (`--allowed-host`).
     let guard = Arc::new(web_guard::Guard::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), &public_url, &[]));
     let control = Arc::new(control::Control::new(store.clone(), agents::Agents::default(), public_url));
-    AppState { control, store, leptos, metrics: Arc::default(), agent: Arc::new(agent), guard, accounts_exist: Arc::default() }
+    AppState { control, store, leptos, metrics: Arc::default(), agent: Arc::new(agent), guard, proxies: Arc::default(), accounts_exist: Arc::default() }
 }
 
 /// Background work of a running server: agent heartbeats and silence detection, and the
@@ -79,6 +80,7 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(refuse_nul))
         .layer(middleware::from_fn_with_state(state.clone(), web_guard::guard))
         .layer(middleware::from_fn_with_state(state.clone(), count_responses))
+        .layer(middleware::from_fn_with_state(state.clone(), client_address::identify))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");

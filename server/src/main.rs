@@ -61,6 +61,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         state.control.set_certificate(identity.sha256.clone(), identity.public_key_sha256.clone());
     }
     state.guard = std::sync::Arc::new(wharf_server::web_guard::Guard::new(listen, &config.public_url(listen), &config.allowed_hosts));
+    state.proxies = std::sync::Arc::new(wharf_server::client_address::TrustedProxies::parse(&config.trusted_proxies).map_err(|e| format!("--trusted-proxy: {e}"))?);
     let scheduler = wharf_server::scheduling::Settings {
         interval: std::time::Duration::from_secs(config.scheduler_interval_seconds),
         lost_after: std::time::Duration::from_secs(config.instance_lost_after_seconds),

@@ -95,7 +95,7 @@ pub async fn guard(State(state): State<crate::api::AppState>, req: Request, next
     let mut response = match state.guard.check(req.method(), req.uri().path(), req.uri().authority().map(|a| a.as_str()), req.headers()) {
         Ok(()) => next.run(req).await,
         Err(e) => {
-            let source = req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "local".into());
+            let source = crate::client_address::source(req.extensions());
             let session = crate::auth::cookie(req.headers(), crate::auth::SESSION_COOKIE).map(str::to_string);
             let target = format!("{} {}", req.method(), req.uri().path());
             record_refusal(&state, source, session, &target, &e).await;

@@ -125,7 +125,7 @@ async fn task_lifecycle_follows_the_agents_reports(h: Harness) {
     assert_eq!((stop["type"].as_str(), stop["taskId"].as_str()), (Some("stopTask"), Some("0123456789abcdef")));
 }
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 
 async fn eventually(h: &Harness, task: &str, status: &str) -> Value {
     for _ in 0..100 {
@@ -479,6 +479,55 @@ async fn the_agent_is_told_its_clusters_task_policy(h: Harness) {
     assert_eq!((changed["type"].as_str(), &changed["taskPolicy"]), (Some("taskPolicyChanged"), &baseline), "{changed}");
 }
 
+/// An admin's attributes override the host's and its token's, outlive the host's hellos, and
+/// go (leaving the token's) when taken away; what is not allowed is refused by field.
+async fn an_admin_gives_an_instance_attributes_placement_trusts(h: Harness) {
+    let (addr, instance, credential) = setup(&h).await;
+    let attrs = |v: &Value| -> Vec<(String, Option<String>)> {
+        let mut out: Vec<_> = v["containerInstance"]["attributes"].as_array().unwrap().iter()
+            .filter(|a| !a["name"].as_str().unwrap().starts_with("ecs.capability"))
+            .map(|a| (a["name"].as_str().unwrap().to_string(), a["value"].as_str().map(str::to_string))).collect();
+        out.sort();
+        out
+    };
+    let pair = |n: &str, v: &str| (n.to_string(), Some(v.to_string()));
+    let path = format!("/api/v1/clusters/prod/container-instances/{instance}/attributes");
+    let (mut agent, _) = Agent::connect(addr, &credential, json!([])).await;
+    agent.quiet().await;
+    let (status, given) = h.call(Method::PUT, &path, Some(json!({ "attributes": [
+        { "name": "ecs.availability-zone", "value": "z9" }, { "name": "rack", "value": "r4" } ] }).to_string())).await;
+    assert_eq!(status, StatusCode::OK, "{given}");
+    assert_eq!(attrs(&given), [pair("ecs.availability-zone", "z9"), pair("rack", "r4")], "the admin's zone wins over the token's");
+    assert_eq!(given["containerInstance"]["adminAttributes"].as_array().unwrap().len(), 2);
+    // The host says hello again (it claims zone a): the admin's word stands.
+    drop(agent);
+    let (mut agent, _) = Agent::connect(addr, &credential, json!([])).await;
+    agent.quiet().await;
+    let (_, described) = h.get(&format!("/api/v1/clusters/prod/container-instances/{instance}")).await;
+    assert_eq!(attrs(&described), [pair("ecs.availability-zone", "z9"), pair("rack", "r4")]);
+    // Placement reads them: a constraint on the admin's attribute places there.
+    let (status, started) = h.post("/api/v1/clusters/prod/tasks", json!({ "taskDefinition": "hello-httpd", "placementConstraints": [
+        { "type": "memberOf", "expression": "attribute:rack == r4" } ] })).await;
+    assert_eq!((status, started["tasks"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{started}");
+    // Taken away: the token's zone is back, the rack gone.
+    let (status, cleared) = h.call(Method::PUT, &path, Some(json!({ "attributes": [] }).to_string())).await;
+    assert_eq!(status, StatusCode::OK, "{cleared}");
+    assert_eq!(attrs(&cleared), [pair("ecs.availability-zone", "t")]);
+    assert!(cleared["containerInstance"].get("adminAttributes").is_none());
+    // Refused by field: a reserved name, a bad value, no list at all; nothing changes.
+    let (status, bad) = h.call(Method::PUT, &path, Some(json!({ "attributes": [
+        { "name": "ecs.os-family", "value": "x" }, { "name": "ok", "value": " padded" } ] }).to_string())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let fields: Vec<&str> = bad["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["attributes[1].value", "attributes[0].name"], "{bad}");
+    let (status, bad) = h.call(Method::PUT, &path, Some("{}".into())).await;
+    assert_eq!((status, bad["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("attributes")));
+    let (_, described) = h.get(&format!("/api/v1/clusters/prod/container-instances/{instance}")).await;
+    assert_eq!(attrs(&described), [pair("ecs.availability-zone", "t")]);
+    let (status, _) = h.call(Method::PUT, "/api/v1/clusters/prod/container-instances/nope/attributes", Some(json!({ "attributes": [] }).to_string())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 /// Makes the instance's credential look a day and more old, so its next session rotates it.
 async fn age_credential(h: &Harness, instance: &str) {
     sqlx::query("UPDATE container_instances SET credential_issued_at = '2000-01-01T00:00:00.000Z' WHERE id = $1")
@@ -549,6 +598,7 @@ async fn an_instance_credential_rotates_and_the_old_one_stops_working(h: Harness
 }
 
 on_both_backends!(
+    an_admin_gives_an_instance_attributes_placement_trusts,
     an_instance_credential_rotates_and_the_old_one_stops_working,
     the_agent_is_told_its_clusters_task_policy,
     a_flooding_agent_does_not_stall_the_others,

@@ -104,6 +104,9 @@ impl World {
             ("GET", "/api/v1/clusters/{cluster}/container-instances") => (Rule::Member, format!("{c}/container-instances"), None),
             ("GET", "/api/v1/clusters/{cluster}/container-instances/{id}") => (Rule::Member, format!("{c}/container-instances/{instance}"), None),
             ("PATCH", "/api/v1/clusters/{cluster}/container-instances/{id}") => (Rule::Admin, format!("{c}/container-instances/{instance}"), Some(json!({ "status": "ACTIVE" }))),
+            ("PUT", "/api/v1/clusters/{cluster}/container-instances/{id}/attributes") => {
+                (Rule::Admin, format!("{c}/container-instances/{instance}/attributes"), Some(json!({ "attributes": [] })))
+            }
             ("DELETE", "/api/v1/clusters/{cluster}/container-instances/{id}") => {
                 let host = self.unique("host");
                 let reg = self.admin(Method::POST, "/agent/v1/register", json!({ "token": self.join_token, "cluster": "ca", "hostname": host, "cpu": 1024, "memory": 512 })).await;
@@ -175,13 +178,13 @@ impl World {
                 (Rule::Maintainer, format!("/api/v1/tokens/{}", t["apiToken"]["id"].as_str().unwrap()), None)
             }
             ("GET", "/api/v1/secrets") => (Rule::SignedIn, template.into(), None),
-            ("POST", "/api/v1/secrets") => (Rule::Maintainer, template.into(), Some(json!({ "name": self.unique("made"), "secretString": "s3cret", "team": "a" }))),
-            ("GET", "/api/v1/secrets/{name}") => (Rule::Member, "/api/v1/secrets/team-a%2Fdb".into(), None),
-            ("PUT", "/api/v1/secrets/{name}/value") => (Rule::Maintainer, "/api/v1/secrets/team-a%2Fdb/value".into(), Some(json!({ "secretString": "rotated" }))),
+            ("POST", "/api/v1/secrets") => (Rule::Maintainer, template.into(), Some(json!({ "name": format!("a/{}", self.unique("made")), "secretString": "s3cret", "team": "a" }))),
+            ("GET", "/api/v1/secrets/{name}") => (Rule::Member, "/api/v1/secrets/a%2Fdb".into(), None),
+            ("PUT", "/api/v1/secrets/{name}/value") => (Rule::Maintainer, "/api/v1/secrets/a%2Fdb/value".into(), Some(json!({ "secretString": "rotated" }))),
             ("DELETE", "/api/v1/secrets/{name}") => {
                 let name = self.unique("doomed-secret");
-                self.admin(Method::POST, "/api/v1/secrets", json!({ "name": name, "secretString": "x", "team": "a" })).await;
-                (Rule::Maintainer, format!("/api/v1/secrets/{name}"), None)
+                self.admin(Method::POST, "/api/v1/secrets", json!({ "name": format!("a/{name}"), "secretString": "x", "team": "a" })).await;
+                (Rule::Maintainer, format!("/api/v1/secrets/a%2F{name}"), None)
             }
             ("GET", "/api/v1/users") => (Rule::Admin, template.into(), None),
             ("POST", "/api/v1/users") => (Rule::Admin, template.into(), Some(json!({ "username": self.unique("user"), "password": "a long enough password" }))),
@@ -229,7 +232,7 @@ async fn world() -> World {
     let fb = common::fixture("busybox-httpd.json").replace("\"hello-httpd\"", "\"fb\"");
     w.admin(Method::POST, "/api/v1/task-definitions?team=b", serde_json::from_str(&fb).unwrap()).await;
     w.admin(Method::POST, "/api/v1/clusters/ca/services", json!({ "serviceName": "sa", "taskDefinition": "fa", "desiredCount": 0 })).await;
-    w.admin(Method::POST, "/api/v1/secrets", json!({ "name": "team-a/db", "secretString": "s3cret", "team": "a" })).await;
+    w.admin(Method::POST, "/api/v1/secrets", json!({ "name": "a/db", "secretString": "s3cret", "team": "a" })).await;
     w.join_token = w.admin(Method::POST, "/api/v1/clusters/ca/join-tokens", json!({})).await["token"].as_str().unwrap().to_string();
     let reg = w.admin(Method::POST, "/agent/v1/register", json!({ "token": w.join_token, "cluster": "ca", "hostname": "host-1", "cpu": 4096, "memory": 4096 })).await;
     w.instance = reg["containerInstance"]["id"].as_str().unwrap().to_string();
@@ -337,9 +340,9 @@ impl World {
             "get_revision" => (Rule::Member, json!({ "reference": "fa:1" })),
             "deregister" => (Rule::Maintainer, json!({ "reference": last(&self.case("DELETE", "/api/v1/task-definitions/{taskDefinition}").await?.1) })),
             "list_secrets" => (Rule::SignedIn, json!({})),
-            "create_secret" => (Rule::Maintainer, json!({ "input": { "name": self.unique("portal-secret"), "secretString": "v", "team": "a" } })),
-            "put_secret_value" => (Rule::Maintainer, json!({ "name": "team-a/db", "secret_string": "portal" })),
-            "delete_secret" => (Rule::Maintainer, json!({ "name": last(&self.case("DELETE", "/api/v1/secrets/{name}").await?.1) })),
+            "create_secret" => (Rule::Maintainer, json!({ "input": { "name": format!("a/{}", self.unique("portal-secret")), "secretString": "v", "team": "a" } })),
+            "put_secret_value" => (Rule::Maintainer, json!({ "name": "a/db", "secret_string": "portal" })),
+            "delete_secret" => (Rule::Maintainer, json!({ "name": last(&self.case("DELETE", "/api/v1/secrets/{name}").await?.1).replace("%2F", "/") })),
             "list_teams" => (Rule::SignedIn, json!({})),
             "describe_team" => (Rule::Member, json!({ "team": "a" })),
             "create_team" => (Rule::Admin, json!({ "team_name": self.unique("pteam") })),

@@ -89,8 +89,12 @@ async fn scenario(db: Db) {
     let secret = &gone["task"]["containers"][0]["secrets"][0];
     assert!(secret.get("value").is_none() && secret["problem"].as_str().unwrap().contains("team 'alpha' has no secret named 'alpha/db'"), "{gone}");
 
-    // Another team's secret of the same name is not delivered to alpha's task either.
-    h.post("/api/v1/secrets", json!({ "name": "alpha/db", "secretString": "beta-owned", "team": "beta" })).await;
+    // Another team cannot take the name: a team's secrets are named under its own. And none
+    // is delivered to alpha's task.
+    let (status, squat) = h.post("/api/v1/secrets", json!({ "name": "alpha/db", "secretString": "beta-owned", "team": "beta" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{squat}");
+    assert_eq!(squat["errors"][0]["field"], "name");
+    assert!(squat["errors"][0]["message"].as_str().unwrap().contains("team 'beta' is named 'beta/…'"), "{squat}");
     start().await;
     let squatted = agent.next().await;
     let secret = &squatted["task"]["containers"][0]["secrets"][0];
@@ -131,8 +135,8 @@ async fn secrets_on_postgres() {
 async fn no_value_travels_in_clear_to_another_host() {
     let Some(h) = Harness::new(Db::Sqlite).await else { return };
     h.post("/api/v1/teams", json!({ "teamName": "alpha" })).await;
-    h.post("/api/v1/secrets", json!({ "name": "k", "secretString": VALUE, "team": "alpha" })).await;
-    let (status, _) = h.call(Method::POST, "/api/v1/task-definitions?team=alpha", Some(with_secret("fam", "k").to_string())).await;
+    h.post("/api/v1/secrets", json!({ "name": "alpha/k", "secretString": VALUE, "team": "alpha" })).await;
+    let (status, _) = h.call(Method::POST, "/api/v1/task-definitions?team=alpha", Some(with_secret("fam", "alpha/k").to_string())).await;
     assert_eq!(status, StatusCode::CREATED);
     let td: wharf_core::task_definition::TaskDefinition = serde_json::from_value(h.get("/api/v1/task-definitions/fam:1").await.1["taskDefinition"].clone()).unwrap();
     let spec = wharf_core::protocol::TaskSpec::from_definition(&td, "c", "i", "t", None);

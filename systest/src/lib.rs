@@ -159,6 +159,11 @@ pub struct Server {
 /// The first admin's name and password on every test server.
 pub const ADMIN: (&str, &str) = ("admin", "systest-admin-password");
 
+/// A client with no credentials of its own.
+pub fn anonymous_client() -> reqwest::Client {
+    client(None)
+}
+
 fn client(token: Option<&str>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(token) = token {

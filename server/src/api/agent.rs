@@ -43,7 +43,9 @@ pub async fn connect(State(state): State<AppState>, extensions: axum::http::Exte
     let who = crate::control::agents::authenticate(state.control.store(), credential.trim()).await?;
     let control = (*state.control).clone();
     let (heartbeat, rotation) = (state.agent.heartbeat, state.agent.credential_rotation);
-    let secure = control.certificate_pins().is_some() || extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().is_some_and(|p| p.0.ip().is_loopback());
+    // Encrypted to this server, or to a trusted proxy in front of it, or never on a network.
+    let secure = control.certificate_pins().is_some()
+        || extensions.get::<crate::client_address::ClientAddress>().is_some_and(|c| c.local || (c.proxied && c.https_at_proxy));
     Ok(ws
         .max_message_size(MAX_FRAME_BYTES)
         .read_buffer_size(SOCKET_BUFFER_BYTES)

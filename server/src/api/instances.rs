@@ -1,4 +1,4 @@
-/*! Routes of container instances: list, describe, drain, deregister. */
+/*! Routes of container instances: list, describe, drain, attributes, deregister. */
 
 use wharf_app::backend::Backend as _;
 use super::error::{ApiResult, Body, Query};
@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 use wharf_core::WharfError;
-use wharf_core::instance::ContainerInstance;
+use wharf_core::instance::{ContainerInstance, PutAttributesInput};
 use wharf_core::task_input::UpdateInstanceInput;
 
 #[derive(Serialize, ToSchema)]
@@ -51,6 +51,20 @@ pub async fn update(
     Body(input): Body<UpdateInstanceInput>,
 ) -> ApiResult<Json<InstanceResponse>> {
     Ok(Json(InstanceResponse { container_instance: gate.update_container_instance_state(&cluster, &id, input).await? }))
+}
+
+/// ECS PutAttributes for one instance: the attributes an admin gives it, replacing those given
+/// before (`[]` takes them away). They override what the host and its join token say, trusted
+/// names included; `ecs.*` names are reserved as for join tokens.
+#[utoipa::path(put, path = "/api/v1/clusters/{cluster}/container-instances/{id}/attributes", tag = "container instances",
+    params(("cluster" = String, Path), ("id" = String, Path)), request_body = PutAttributesInput,
+    responses((status = 200, body = InstanceResponse), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
+pub async fn put_attributes(
+    gate: Gated,
+    Path((cluster, id)): Path<(String, String)>,
+    Body(input): Body<PutAttributesInput>,
+) -> ApiResult<Json<InstanceResponse>> {
+    Ok(Json(InstanceResponse { container_instance: gate.put_attributes(&cluster, &id, input).await? }))
 }
 
 /// ECS DeregisterContainerInstance: its tasks stop and it leaves the cluster (INACTIVE).

@@ -46,6 +46,8 @@ pub struct AppState {
     pub agent: Arc<AgentSettings>,
     /// The names the server answers to, and the rules for requests from other sites.
     pub guard: Arc<crate::web_guard::Guard>,
+    /// Proxies whose X-Forwarded-For names the client.
+    pub proxies: Arc<crate::client_address::TrustedProxies>,
     /// Set once any account exists (accounts are never deleted, only disabled).
     pub accounts_exist: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -145,7 +147,7 @@ impl ListQuery {
         clusters::create, clusters::list, clusters::describe, clusters::update, clusters::delete,
         join_tokens::create, join_tokens::list, join_tokens::revoke, agent::register,
         services::create, services::list, services::describe, services::update, services::delete,
-        instances::list, instances::describe, instances::update, instances::deregister,
+        instances::list, instances::describe, instances::update, instances::deregister, instances::put_attributes,
         tasks::list_tasks, tasks::describe_task, tasks::run, tasks::start, tasks::stop, tasks::logs,
         tasks::topology, events::stream,
         accounts::setup_status, accounts::setup, accounts::sign_in, accounts::whoami, accounts::sign_out, accounts::change_password,
@@ -227,6 +229,7 @@ pub fn router() -> Router<AppState> {
             "/clusters/{cluster}/container-instances/{id}",
             g(instances::describe).patch(instances::update).delete(instances::deregister),
         )
+        .route("/clusters/{cluster}/container-instances/{id}/attributes", axum::routing::put(instances::put_attributes))
         .route("/clusters/{cluster}/tasks", g(tasks::list_tasks).post(tasks::run))
         .route("/clusters/{cluster}/tasks/start", post(tasks::start))
         .route("/clusters/{cluster}/tasks/{id}", g(tasks::describe_task))

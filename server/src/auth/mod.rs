@@ -13,11 +13,10 @@ pub mod secrets;
 use crate::api::AppState;
 use crate::api::error::ApiError;
 use crate::control::gate::{Caller, Presented};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use std::net::SocketAddr;
 use wharf_core::WharfError;
 
 pub const SESSION_COOKIE: &str = "wharf_session";
@@ -86,7 +85,7 @@ async fn refuse(state: &AppState, caller: Caller, target: &str, message: &str) -
 }
 
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let source = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "local".into());
+    let source = crate::client_address::source(req.extensions());
     let path = req.uri().path().to_string();
     let mut caller = Caller { source, ..Default::default() };
     // Agents present their own credentials (a join token, then the instance's), which the

@@ -100,6 +100,26 @@ pub fn weigh_claims(hostname: &str, claimed: Vec<Attribute>, trusted_names: &[St
     attributes
 }
 
+/// ECS PutAttributes for one instance: replaces the attributes an admin gave it and weighs its
+/// stored ones again, in one transaction. The names given before go first, so one no longer
+/// given does not stay as if the host had said it (the host's own claim of it comes back at
+/// its next hello).
+pub async fn put_attributes(store: &Store, cluster: &str, id: &str, given: Vec<Attribute>) -> Result<wharf_core::instance::ContainerInstance> {
+    let not_found = || WharfError::not_found(format!("no container instance '{id}' in cluster '{cluster}'"));
+    let mut w = store.write().await?;
+    let instance = instances::get(w.conn(), cluster, id).await?.filter(|i| i.status != "INACTIVE").ok_or_else(not_found)?;
+    let before: BTreeSet<&str> = instance.admin_attributes.iter().map(|a| a.name.as_str()).collect();
+    let stored: Vec<Attribute> = instance.attributes.iter().filter(|a| !before.contains(a.name.as_str())).cloned().collect();
+    instances::set_admin_attributes(w.conn(), id, &serde_json::to_string(&given).map_err(|_| WharfError::internal())?).await?;
+    let (trusted, all_given) = store::clusters::trust_of(w.conn(), id).await?;
+    let attributes = weigh_claims(&instance.name, stored, &trusted, &all_given);
+    instances::set_attributes(w.conn(), id, &serde_json::to_string(&attributes).map_err(|_| WharfError::internal())?).await?;
+    w.touch_live_tasks(cluster);
+    let instance = instances::get(w.conn(), cluster, id).await?.ok_or_else(WharfError::internal)?;
+    w.commit().await?;
+    Ok(instance)
+}
+
 fn check_reports(errors: &mut FieldErrors, reports: &[TaskReport]) {
     if reports.len() > 10_000 {
         errors.push("tasks", "at most 10000 tasks");

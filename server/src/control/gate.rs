@@ -455,6 +455,12 @@ impl Backend for Gate {
         self.change("DeregisterContainerInstance", &target, None, self.control.deregister_container_instance(cluster, id)).await
     }
 
+    async fn put_attributes(&self, cluster: &str, id: &str, input: wharf_core::instance::PutAttributesInput) -> Result<ContainerInstance> {
+        let target = format!("{cluster}/{id}");
+        self.admin(Action::ManageHosts, "PutAttributes", &target).await?;
+        self.change("PutAttributes", &target, None, self.control.put_attributes(cluster, id, input)).await
+    }
+
     async fn cluster_summary(&self, cluster: &str) -> Result<wharf_core::topology::Summary> {
         self.use_cluster(cluster).await?;
         self.control.cluster_summary(cluster).await

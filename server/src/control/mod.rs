@@ -490,6 +490,14 @@ impl Backend for Control {
         out
     }
 
+    async fn put_attributes(&self, cluster: &str, id: &str, input: wharf_core::instance::PutAttributesInput) -> Result<ContainerInstance> {
+        let given = input.validate()?;
+        let instance = agents::put_attributes(&self.store, cluster, id, given).await?;
+        self.agents.wake_scheduler();
+        self.publish_instance(&instance);
+        Ok(instance)
+    }
+
     async fn cluster_summary(&self, cluster: &str) -> Result<wharf_core::topology::Summary> {
         topology::summary(&self.store, &self.agents, cluster).await
     }

@@ -33,6 +33,13 @@ impl Control {
     pub async fn create_secret(&self, input: CreateSecretInput, team: Option<String>, by: &str) -> Result<Secret> {
         input.validate()?;
         let name = input.name.unwrap_or_default();
+        // A team names its secrets under its own name, so no team's name can meet another's
+        // (and a refused name would tell what another team keeps).
+        if let Some(t) = &team
+            && !name.strip_prefix(t.as_str()).is_some_and(|rest| rest.len() > 1 && rest.starts_with('/'))
+        {
+            return Err(WharfError::invalid_field("name", format!("a secret of team '{t}' is named '{t}/…' (for example '{t}/db-password')")));
+        }
         let sealed = self.sealer()?.seal(&name, input.secret_string.as_deref().unwrap_or_default());
         let mut w = self.store.write().await?;
         if let Some(t) = &team

@@ -70,11 +70,11 @@ pub async fn set_trusted_attributes(conn: &mut AnyConnection, name: &str, truste
     Ok(())
 }
 
-/// The names a cluster trusts only from join tokens, and the attributes of the join token an
-/// instance registered with: what a hello's claims are weighed against.
+/// The names a cluster trusts only from join tokens, and the attributes given to an instance:
+/// its join token's, overridden by an admin's. What a hello's claims are weighed against.
 pub async fn trust_of(conn: &mut AnyConnection, instance_id: &str) -> Result<(Vec<String>, Vec<wharf_core::task_definition::Attribute>)> {
     let row = sqlx::query(
-        "SELECT c.trusted_attributes, COALESCE(t.attributes, '[]') AS token_attributes FROM container_instances i
+        "SELECT c.trusted_attributes, COALESCE(t.attributes, '[]') AS token_attributes, i.admin_attributes FROM container_instances i
            JOIN clusters c ON c.name = i.cluster LEFT JOIN join_tokens t ON t.id = i.join_token_id WHERE i.id = $1",
     )
     .bind(instance_id)
@@ -83,8 +83,13 @@ pub async fn trust_of(conn: &mut AnyConnection, instance_id: &str) -> Result<(Ve
     // Fail closed: an instance not found trusts nothing it says (its hello is refused).
     let Some(row) = row else { return Err(super::StoreError::Corrupt { what: "container instance", detail: format!("{instance_id} has no row") }) };
     let names = serde_json::from_str(&row.try_get::<String, _>("trusted_attributes")?).map_err(corrupt("cluster trusted attributes"))?;
-    let attributes = serde_json::from_str(&row.try_get::<String, _>("token_attributes")?).map_err(corrupt("join token attributes"))?;
-    Ok((names, attributes))
+    let mut given: Vec<wharf_core::task_definition::Attribute> =
+        serde_json::from_str(&row.try_get::<String, _>("token_attributes")?).map_err(corrupt("join token attributes"))?;
+    let admin: Vec<wharf_core::task_definition::Attribute> =
+        serde_json::from_str(&row.try_get::<String, _>("admin_attributes")?).map_err(corrupt("admin attributes"))?;
+    given.retain(|t| !admin.iter().any(|a| a.name == t.name));
+    given.extend(admin);
+    Ok((names, given))
 }
 
 /// Deletes the cluster with its inactive services and stopped tasks (cascade).

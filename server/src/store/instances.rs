@@ -12,7 +12,7 @@ use wharf_core::instance::{ContainerInstance, Resource};
 use wharf_core::page::Page;
 
 const SELECT: &str = "SELECT i.id, i.cluster, i.name, i.status, i.agent_connected, i.registered_resources,
-    i.attributes, i.version_info, i.registered_at, i.last_heartbeat_at,
+    i.attributes, i.admin_attributes, i.version_info, i.registered_at, i.last_heartbeat_at,
     (SELECT CAST(COALESCE(SUM(k.n), 0) AS BIGINT) FROM task_counts_by_instance k WHERE k.cluster = i.cluster AND k.container_instance_id = i.id
         AND k.last_status = 'RUNNING') AS running,
     (SELECT CAST(COALESCE(SUM(k.n), 0) AS BIGINT) FROM task_counts_by_instance k WHERE k.cluster = i.cluster AND k.container_instance_id = i.id
@@ -21,7 +21,7 @@ const SELECT: &str = "SELECT i.id, i.cluster, i.name, i.status, i.agent_connecte
 
 /// [`SELECT`] without the task counts, which cost a look at every task of the cluster.
 const SELECT_UNCOUNTED: &str = "SELECT i.id, i.cluster, i.name, i.status, i.agent_connected, i.registered_resources,
-    i.attributes, i.version_info, i.registered_at, i.last_heartbeat_at, 0 AS running, 0 AS pending
+    i.attributes, i.admin_attributes, i.version_info, i.registered_at, i.last_heartbeat_at, 0 AS running, 0 AS pending
   FROM container_instances i";
 
 fn from_row(row: AnyRow) -> Result<ContainerInstance> {
@@ -38,6 +38,7 @@ fn from_row(row: AnyRow) -> Result<ContainerInstance> {
         remaining_resources: registered.clone(),
         registered_resources: registered,
         attributes: serde_json::from_str(&json("attributes")?).map_err(corrupt("attributes"))?,
+        admin_attributes: serde_json::from_str(&json("admin_attributes")?).map_err(corrupt("admin attributes"))?,
         version_info: serde_json::from_str(&json("version_info")?).map_err(corrupt("version info"))?,
         running_tasks_count: row.try_get("running")?,
         pending_tasks_count: row.try_get("pending")?,
@@ -272,6 +273,11 @@ pub async fn connected(conn: &mut AnyConnection, id: &str, host: &HostReport<'_>
 /// The attributes placement sees, as weighed again (the cluster's trust changed).
 pub async fn set_attributes(conn: &mut AnyConnection, id: &str, attributes: &str) -> Result<()> {
     sqlx::query("UPDATE container_instances SET attributes = $2 WHERE id = $1").bind(id).bind(attributes).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn set_admin_attributes(conn: &mut AnyConnection, id: &str, attributes: &str) -> Result<()> {
+    sqlx::query("UPDATE container_instances SET admin_attributes = $2 WHERE id = $1").bind(id).bind(attributes).execute(conn).await?;
     Ok(())
 }
 
