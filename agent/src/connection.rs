@@ -90,6 +90,19 @@ impl Connection {
         self.identity.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Makes the credential before the last rotation the current one again, once; false when
+    /// there is none.
+    fn fall_back_to_previous_credential(&self) -> bool {
+        let mut identity = self.identity();
+        let Some(previous) = identity.previous_credential.take() else { return false };
+        identity.credential = previous;
+        if let Err(e) = self.state.save_identity(&identity) {
+            tracing::warn!(error = %e, "cannot save the identity");
+        }
+        *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = identity;
+        true
+    }
+
     fn url(&self) -> String {
         let server = self.identity().server;
         let server = server.trim_end_matches('/');
@@ -115,6 +128,9 @@ impl Connection {
                     .ok()
                     .and_then(|v| v["message"].as_str().map(str::to_string))
                     .unwrap_or_else(|| body.to_string());
+                if self.fall_back_to_previous_credential() {
+                    return Err(format!("the server refused the newest credential ({message}); trying the one before it"));
+                }
                 return Ok(Ended::CredentialRefused(message));
             }
             Err(e) => return Err(format!("cannot connect to {}: {e}", self.url())),
@@ -216,15 +232,20 @@ impl Connection {
             ServerMessage::StartTask { task } => self.supervisor.start(task),
             ServerMessage::StopTask { task_id, reason } => self.supervisor.stop(&task_id, &reason),
             ServerMessage::Drain { draining } => tracing::info!(draining, "the instance's state changed"),
-            ServerMessage::RotateCredential { credential } => {
-                // Saved before it is confirmed: until the server hears back, both work.
+            ServerMessage::RotateCredential { credential, offer } => {
+                // Saved before it is confirmed: until the server hears back, both work. The old
+                // one is kept too, in case the server replaces this offer before confirming it.
                 let mut identity = self.identity();
-                identity.credential = credential.expose().to_string();
+                identity.previous_credential = Some(std::mem::replace(&mut identity.credential, credential.expose().to_string()));
                 match self.state.save_identity(&identity) {
                     Ok(()) => {
                         *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = identity;
                         tracing::info!("the instance credential was rotated");
-                        let _ = out.send(AgentMessage::CredentialSaved {}).await;
+                        // Never waits: this loop is the queue's only reader. A lost answer is
+                        // made good by signing in with the new credential next time.
+                        if out.try_send(AgentMessage::CredentialSaved { offer }).is_err() {
+                            tracing::warn!("could not confirm the new credential now; the next connection will");
+                        }
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot save the new instance credential; keeping the old one"),
                 }

@@ -73,6 +73,7 @@ pub async fn register(
         cluster: registered.container_instance.cluster_name,
         server: server.trim_end_matches('/').to_string(),
         credential: registered.credential,
+        previous_credential: None,
     })
 }
 

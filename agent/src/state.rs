@@ -17,6 +17,10 @@ pub struct Identity {
     pub cluster: String,
     pub server: String,
     pub credential: String,
+    /// The credential before the last rotation, tried once if the server refuses the current
+    /// one (it may have replaced an offer the agent had already saved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_credential: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -165,12 +165,20 @@ pub fn ClusterPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("cluster").unwrap_or_default();
     let delete = ServerAction::<DeleteCluster>::new();
+    let save = ServerAction::<crate::cluster_settings::UpdateCluster>::new();
+    let editing = RwSignal::new(false);
     let live = crate::live::use_live(name);
-    let overview = crate::components::resource(move || (name(), delete.version().get(), live.version.get()), |(n, ..)| cluster_overview(n));
+    let overview = crate::components::resource(
+        move || (name(), delete.version().get(), save.version().get(), live.version.get()),
+        |(n, ..)| cluster_overview(n),
+    );
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(_)) = delete.value().get() {
             navigate("/clusters", Default::default());
+        }
+        if let Some(Ok(_)) = save.value().get() {
+            editing.set(false);
         }
     });
     view! {
@@ -193,9 +201,9 @@ pub fn ClusterPage() -> impl IntoView {
                 </A>
             </IfAllowed>
             <IfAllowed check=|a| a.admin>
-                <A href=move || format!("/clusters/{}/settings", name()) attr:class="button" attr:id="open-settings">
+                <button id="open-settings" aria-expanded=move || editing.get().to_string() on:click=move |_| editing.update(|e| *e = !*e)>
                     "Settings"
-                </A>
+                </button>
                 <button
                     class="danger"
                     on:click=move |_| {
@@ -218,6 +226,7 @@ pub fn ClusterPage() -> impl IntoView {
                 let o = settled(overview).await?;
                 let cluster_name = o.cluster.cluster_name.clone();
                 let new_service = format!("/clusters/{cluster_name}/services/new");
+                let settings = o.cluster.clone();
                 Ok::<_, crate::error::PortalError>(view! {
                     <div class="stats">
                         <Stat label="Container instances" value=o.cluster.registered_container_instances_count/>
@@ -225,6 +234,7 @@ pub fn ClusterPage() -> impl IntoView {
                         <Stat label="Running tasks" value=o.cluster.running_tasks_count/>
                         <Stat label="Pending tasks" value=o.cluster.pending_tasks_count/>
                     </div>
+                    {move || editing.get().then(|| view! { <crate::cluster_settings::SettingsForm cluster=settings.clone() save open=editing/> })}
                     <p class="muted" id="task-policy">
                         "Task policy: "
                         <strong>{policy_level(&o.cluster.task_policy)}</strong>
@@ -295,7 +305,7 @@ pub fn ClusterPage() -> impl IntoView {
     }
 }
 
-fn policy_level(policy: &wharf_core::task_policy::TaskPolicy) -> &'static str {
+pub(crate) fn policy_level(policy: &wharf_core::task_policy::TaskPolicy) -> &'static str {
     use wharf_core::task_policy::PolicyLevel;
     match policy.level {
         PolicyLevel::Restricted => "restricted",

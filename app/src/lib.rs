@@ -147,7 +147,6 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/clusters/:cluster/run-task") view={Lazy::<pages::RunTask>::new()}/>
                         <Route path=path!("/clusters/:cluster/services/:service") view={Lazy::<pages::Service>::new()}/>
                         <Route path=path!("/clusters/:cluster/services/:service/update") view={Lazy::<pages::UpdateService>::new()}/>
-                        <Route path=path!("/clusters/:cluster/settings") view={Lazy::<pages::ClusterSettings>::new()}/>
                         <Route path=path!("/clusters/:cluster/diagram") view={Lazy::<pages::Diagram>::new()}/>
                         <Route path=path!("/clusters/:cluster/instances") view={Lazy::<pages::Instances>::new()}/>
                         <Route path=path!("/clusters/:cluster/instances/:id") view={Lazy::<pages::Instance>::new()}/>

@@ -74,7 +74,6 @@ sections! {
         NewService => crate::services::NewServicePage,
         UpdateService => crate::services::UpdateServicePage,
         RunTask => crate::run_task::RunTaskPage,
-        ClusterSettings => crate::cluster_settings::ClusterSettingsPage,
     }
     diagram (__preload_diagram) {
         Diagram => crate::diagram::DiagramPage,

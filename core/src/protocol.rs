@@ -54,8 +54,9 @@ pub enum AgentMessage {
     TaskStateChange { task: TaskReport },
     /// Resource use of the host and of each task, sampled by the agent.
     Usage { host: HostUsage, tasks: Vec<TaskUsage> },
-    /// The credential of [`ServerMessage::RotateCredential`] is saved; the old one may go.
-    CredentialSaved {},
+    /// The credential of the [`ServerMessage::RotateCredential`] with this `offer` is saved;
+    /// the old one may go.
+    CredentialSaved { offer: String },
     /// A chunk of a container's log, answering [`ServerMessage::FetchLogs`].
     Logs {
         request_id: String,
@@ -91,8 +92,8 @@ pub enum ServerMessage {
     /// The instance was set to DRAINING (or back to ACTIVE).
     Drain { draining: bool },
     /// A new credential for this instance. The agent saves it, then answers
-    /// [`AgentMessage::CredentialSaved`]; the old one works until then.
-    RotateCredential { credential: crate::secret::SecretValue },
+    /// [`AgentMessage::CredentialSaved`] with the same `offer`; the old one works until then.
+    RotateCredential { credential: crate::secret::SecretValue, offer: String },
     /// The instance was deregistered: stop everything and forget the identity.
     Deregistered {},
     FetchLogs {

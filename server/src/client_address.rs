@@ -63,7 +63,7 @@ pub struct TrustedProxies(Vec<Cidr>);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress {
     pub ip: IpAddr,
-    /// It came through a trusted proxy.
+    /// A trusted proxy forwarded it.
     pub proxied: bool,
     /// The client reached the proxy over HTTPS (its `X-Forwarded-Proto`).
     pub https_at_proxy: bool,
@@ -81,25 +81,30 @@ impl TrustedProxies {
     }
 
     pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> ClientAddress {
+        let peer = peer.to_canonical();
         let forwarded = headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
         let local = peer.is_loopback() && !forwarded;
         if !self.trusts(peer) {
             return ClientAddress { ip: peer, proxied: false, https_at_proxy: false, local };
         }
         // Each proxy appends the address it got the request from; read from the right while
-        // the hops are trusted. An entry that does not parse ends the walk at the hop before.
-        let hops = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim).collect::<Vec<_>>();
+        // the hops are trusted. Entries are read one by one from the raw bytes, so a byte a
+        // client put in its own part hides nothing after it; one that does not parse ends the
+        // walk at the hop before.
+        let hops: Vec<&[u8]> = headers.get_all("x-forwarded-for").iter().flat_map(|v| v.as_bytes().split(|b| *b == b',')).collect();
         let mut ip = peer;
         for hop in hops.iter().rev() {
-            let Ok(addr) = hop.parse::<IpAddr>() else { break };
-            ip = addr;
-            if !self.trusts(addr) {
+            let Some(addr) = std::str::from_utf8(hop).ok().and_then(|h| h.trim().parse::<IpAddr>().ok()) else { break };
+            ip = addr.to_canonical();
+            if !self.trusts(ip) {
                 break;
             }
         }
-        // The proto the first proxy saw: the left-most value.
-        let proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).map(str::trim);
-        ClientAddress { ip, proxied: true, https_at_proxy: proto.is_some_and(|p| p.eq_ignore_ascii_case("https")), local: false }
+        // The proto the nearest proxy says: the right-most value (a proxy that appends leaves
+        // the client's own before it).
+        let proto = headers.get_all("x-forwarded-proto").iter().flat_map(|v| v.as_bytes().split(|b| *b == b',')).next_back();
+        let https_at_proxy = proto.is_some_and(|p| p.trim_ascii().eq_ignore_ascii_case(b"https"));
+        ClientAddress { ip, proxied: forwarded, https_at_proxy, local }
     }
 }
 
@@ -166,9 +171,18 @@ mod tests {
         // Several headers read as one list.
         let split = headers(&[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "198.51.100.7")]);
         assert_eq!(proxies.client(ip("10.9.9.9"), &split).ip, ip("198.51.100.7"));
-        // Garbage ends the walk at the last good hop.
+        // Garbage ends the walk at the last good hop; garbage a client put before its real
+        // address hides nothing.
         let garbage = headers(&[("x-forwarded-for", "198.51.100.7, not-an-ip")]);
         assert_eq!(proxies.client(ip("127.0.0.1"), &garbage).ip, ip("127.0.0.1"));
+        let mut raw = HeaderMap::new();
+        raw.append("x-forwarded-for", axum::http::HeaderValue::from_bytes(b"\xff\xfe, 198.51.100.9").unwrap());
+        assert_eq!(proxies.client(ip("127.0.0.1"), &raw).ip, ip("198.51.100.9"));
+        // The nearest proxy's word on the scheme, not what the client sent before it.
+        let appended = headers(&[("x-forwarded-for", "198.51.100.7"), ("x-forwarded-proto", "https, http")]);
+        assert!(!proxies.client(ip("127.0.0.1"), &appended).https_at_proxy);
+        // IPv4-mapped peers are their IPv4 selves.
+        assert_eq!(proxies.client(ip("::ffff:127.0.0.1"), &spoofed).ip, ip("1.2.3.4"));
         // Only trusted hops all the way: the left-most of them.
         let inside = headers(&[("x-forwarded-for", "10.0.0.1, 10.0.0.2")]);
         assert_eq!(proxies.client(ip("127.0.0.1"), &inside).ip, ip("10.0.0.1"));
@@ -178,6 +192,9 @@ mod tests {
     fn a_request_is_local_only_from_this_host_and_forwarded_by_no_one() {
         let none = TrustedProxies::default();
         assert!(none.client(ip("127.0.0.1"), &HeaderMap::new()).local);
+        assert!(none.client(ip("::ffff:127.0.0.1"), &HeaderMap::new()).local);
+        let trusting = TrustedProxies::parse(&["127.0.0.1".into()]).unwrap();
+        assert!(trusting.client(ip("127.0.0.1"), &HeaderMap::new()).local, "a trusted local peer that forwards nothing is local");
         assert!(!none.client(ip("127.0.0.1"), &headers(&[("x-forwarded-for", "1.2.3.4")])).local, "a local proxy forwards from elsewhere");
         assert!(!none.client(ip("192.0.2.1"), &HeaderMap::new()).local);
     }

@@ -537,11 +537,12 @@ async fn age_credential(h: &Harness, instance: &str) {
         .unwrap();
 }
 
-fn offered(message: &Value, instance: &str) -> String {
+/// The credential offered and the offer's name.
+fn offered(message: &Value, instance: &str) -> (String, String) {
     assert_eq!(message["type"], "rotateCredential", "{message}");
     let credential = message["credential"].as_str().unwrap().to_string();
     assert!(credential.starts_with(&format!("wic_{instance}_")), "{credential}");
-    credential
+    (credential, message["offer"].as_str().unwrap().to_string())
 }
 
 /// A credential past its time is replaced over the agent's session. Until the agent says it
@@ -556,30 +557,34 @@ async fn an_instance_credential_rotates_and_the_old_one_stops_working(h: Harness
     // The agent goes before it saves what it was offered: the old credential still works,
     // and the next offer replaces the lost one.
     let (mut agent, _) = Agent::connect(addr, &first, json!([])).await;
-    let lost = offered(&agent.next().await, &instance);
+    let (lost, lost_offer) = offered(&agent.next().await, &instance);
     drop(agent);
     let (mut agent, _) = Agent::connect(addr, &first, json!([])).await;
-    let second = offered(&agent.next().await, &instance);
+    let (second, offer) = offered(&agent.next().await, &instance);
     assert_ne!(second, lost);
     assert!(Agent::refused(addr, &lost).await.contains("not valid"));
+    // A confirmation names its offer: the lost one's confirms nothing.
+    agent.send(json!({ "type": "credentialSaved", "offer": lost_offer })).await;
+    let rejected = agent.next().await;
+    assert!(rejected["reason"].as_str().unwrap().contains("no such credential was offered"), "{rejected}");
 
     // Saved and confirmed: the old one is refused, the new one works and is not replaced again.
-    agent.send(json!({ "type": "credentialSaved" })).await;
+    agent.send(json!({ "type": "credentialSaved", "offer": offer })).await;
     agent.quiet().await;
     assert!(Agent::refused(addr, &first).await.contains("not valid"));
     let (mut agent, welcome) = Agent::connect(addr, &second, json!([])).await;
     assert_eq!(welcome["type"], "welcome", "{welcome}");
     agent.quiet().await;
     // A confirmation with nothing on offer is refused by name; the session goes on.
-    agent.send(json!({ "type": "credentialSaved" })).await;
+    agent.send(json!({ "type": "credentialSaved", "offer": offer })).await;
     let rejected = agent.next().await;
     assert_eq!(rejected["type"], "rejected");
-    assert!(rejected["reason"].as_str().unwrap().contains("no credential was offered"), "{rejected}");
+    assert!(rejected["reason"].as_str().unwrap().contains("no such credential was offered"), "{rejected}");
 
     // The agent saves the next one and its confirmation is lost: signing in with it confirms it.
     age_credential(&h, &instance).await;
     let (mut agent, _) = Agent::connect(addr, &second, json!([])).await;
-    let third = offered(&agent.next().await, &instance);
+    let (third, _) = offered(&agent.next().await, &instance);
     drop(agent);
     let (mut agent, welcome) = Agent::connect(addr, &third, json!([])).await;
     assert_eq!(welcome["type"], "welcome", "{welcome}");
@@ -589,7 +594,7 @@ async fn an_instance_credential_rotates_and_the_old_one_stops_working(h: Harness
     // A deregistered instance's credentials all stop, the one on offer too.
     age_credential(&h, &instance).await;
     let (mut agent, _) = Agent::connect(addr, &third, json!([])).await;
-    let fourth = offered(&agent.next().await, &instance);
+    let (fourth, _) = offered(&agent.next().await, &instance);
     let (status, body) = h.delete(&format!("/api/v1/clusters/prod/container-instances/{instance}?force=true")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     for credential in [&third, &fourth] {

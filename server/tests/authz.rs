@@ -310,7 +310,7 @@ impl World {
             "list_revisions" => (Rule::SignedIn, json!({ "family": "fa" })),
             "create_cluster" => (Rule::Admin, json!({ "cluster_name": self.unique("portal") })),
             "delete_cluster" => (Rule::Admin, json!({ "name": last(&self.case("DELETE", "/api/v1/clusters/{cluster}").await?.1) })),
-            "cluster_overview" | "describe_cluster" => (Rule::Member, json!({ "name": "ca" })),
+            "cluster_overview" => (Rule::Member, json!({ "name": "ca" })),
             "update_cluster" => (Rule::Admin, json!({ "name": "ca", "input": { "taskPolicy": { "level": "baseline" } } })),
             "cluster_topology" => (Rule::Member, json!({ "cluster": "ca", "detail": null })),
             "first_topology" => (Rule::Member, json!({ "cluster": "ca", "level": null, "group_by": "" })),

@@ -96,13 +96,13 @@ impl Feed {
 async fn a_feed_ends_when_its_caller_may_no_longer_have_it() {
     let h = Harness::new(Db::Sqlite).await.unwrap();
     let control = h.state.control.clone();
-    for user in ["dev", "ops", "ci"] {
+    for user in ["dev", "ops", "ci", "ex"] {
         let creds = wharf_core::account::Credentials { username: user.into(), password: "feed password here".into() };
         control.create_account(&creds, false, false).await.unwrap();
     }
     assert_eq!(h.post("/api/v1/teams", json!({ "teamName": "web" })).await.0, 201);
     assert_eq!(h.post("/api/v1/clusters", json!({ "clusterName": "shared" })).await.0, 201);
-    for user in ["dev", "ops", "ci"] {
+    for user in ["dev", "ops", "ci", "ex"] {
         assert_eq!(h.call(axum::http::Method::PUT, &format!("/api/v1/teams/web/members/{user}"), Some(json!({ "role": "viewer" }).to_string())).await.0, 200);
     }
     assert_eq!(h.call(axum::http::Method::PUT, "/api/v1/clusters/shared/teams/web", None).await.0, 200);
@@ -114,11 +114,13 @@ async fn a_feed_ends_when_its_caller_may_no_longer_have_it() {
     let csrf = session["csrfToken"].as_str().unwrap().to_string();
     let (ops, ops_token) = control.issue_user_token("ops", None, None, "test").await.unwrap();
     let (_, ci_token) = control.issue_user_token("ci", None, None, "test").await.unwrap();
-    let (ops_bearer, ci_bearer) = (format!("Bearer {ops_token}"), format!("Bearer {ci_token}"));
+    let (_, ex_token) = control.issue_user_token("ex", None, None, "test").await.unwrap();
+    let (ops_bearer, ci_bearer, ex_bearer) = (format!("Bearer {ops_token}"), format!("Bearer {ci_token}"), format!("Bearer {ex_token}"));
 
     let mut signed_in = Feed::open_with(&h, "/api/v1/events", &[("cookie", &cookie)]).await;
     let mut revoked = Feed::open_with(&h, "/api/v1/events", &[("authorization", &ops_bearer)]).await;
     let mut unchanged = Feed::open_with(&h, "/api/v1/events", &[("authorization", &ci_bearer)]).await;
+    let mut disabled = Feed::open_with(&h, "/api/v1/events", &[("authorization", &ex_bearer)]).await;
     let mut admin = Feed::open(&h, "/api/v1/events", None).await;
     assert!(!signed_in.ends_within(Duration::from_millis(200)).await);
 
@@ -126,11 +128,13 @@ async fn a_feed_ends_when_its_caller_may_no_longer_have_it() {
     let out = [("authorization", ""), ("cookie", cookie.as_str()), ("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000"), ("x-csrf-token", csrf.as_str())];
     assert_eq!(h.send(axum::http::Method::DELETE, "/api/v1/session", &out, None).await.0, 204);
     assert_eq!(h.delete(&format!("/api/v1/tokens/{}", ops.id)).await.0, 200);
+    assert_eq!(h.patch("/api/v1/users/ex", json!({ "disabled": true })).await.0, 200);
     let wait = wharf_server::api::live::RECHECK + Duration::from_secs(3);
-    let (a, b, c) = tokio::join!(signed_in.ends_within(wait), revoked.ends_within(wait), unchanged.ends_within(wait));
+    let (a, b, c, d) = tokio::join!(signed_in.ends_within(wait), revoked.ends_within(wait), unchanged.ends_within(wait), disabled.ends_within(wait));
     assert!(a, "the signed-out session's feed ended");
     assert!(b, "the revoked token's feed ended");
     assert!(!c, "a feed whose caller is unchanged stays open");
+    assert!(d, "a disabled account's feed ended");
 
     // The cluster is no longer shared with the team: its members' feeds end (and a new one
     // carries none of its events); the admin's stays.

@@ -101,6 +101,32 @@ async fn instance_credentials_rotate_under_a_connected_agent() {
         assert!(!logs.contains(secret), "a credential was logged");
     }
     assert!(agent.log().contains("the instance credential was rotated"), "{}", agent.log());
+
+    // The server refuses the newest credential the agent holds (an offer it replaced after the
+    // agent saved it): the agent falls back to the one before, once, and keeps its instance.
+    agent.kill9().await;
+    let path = agent.state.path().join("state/identity.json");
+    let mut identity: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let good = identity["credential"].as_str().unwrap().to_string();
+    identity["previousCredential"] = json!(good);
+    identity["credential"] = json!(format!("wic_{instance}_{}", "0".repeat(64)));
+    std::fs::write(&path, identity.to_string()).unwrap();
+    let before = agent.log().len();
+    agent.start_again();
+    eventually("the agent back on the credential before", Duration::from_secs(20), || async {
+        let log = agent.log();
+        log[before..].contains("trying the one before it").then_some(())
+    })
+    .await;
+    eventually("the same instance welcomed again", Duration::from_secs(20), || async {
+        let log = agent.log();
+        let after = &log[before..];
+        let fell_back = after.find("trying the one before it")?;
+        let instances = server.instances(&cluster).await;
+        (after[fell_back..].contains(" connected") && instances.len() == 1 && instances[0]["id"] == instance.as_str()).then_some(())
+    })
+    .await;
+    assert!(!agent.log()[before..].contains("registering again"), "{}", agent.log());
 }
 
 fn env_version() -> &'static str {

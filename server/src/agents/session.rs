@@ -95,6 +95,11 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, rota
     while ok {
         tokio::select! {
             () = tokio::time::sleep_until(credential.due) => {
+                // Only the instance's current session offers: a stale one must not replace
+                // what the live one handed out.
+                if !control.agents().is_current(&id, conn_id) {
+                    break;
+                }
                 if let Some(offer) = credential.offer(&control, &id).await {
                     ok = sink.send(send(&offer)).await.is_ok();
                 }
@@ -144,12 +149,17 @@ async fn outgoing(control: &Control, message: ServerMessage, withheld: Option<&s
     }
 }
 
-/// When this session hands its agent a new credential, and the one on offer.
+/// When this session hands its agent a new credential, and the one on offer. A session offers
+/// one at a time and never replaces its own offer: the agent may have saved it already. An
+/// offer never confirmed is replaced by the next session's.
 struct Rotation {
     due: tokio::time::Instant,
     every: Duration,
     offered: Option<String>,
 }
+
+/// Far enough ahead to mean "not while this offer stands".
+const NOT_AGAIN: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 impl Rotation {
     /// Due `every` after the credential in use was issued (at once if that is past).
@@ -161,36 +171,42 @@ impl Rotation {
         Self { due: tokio::time::Instant::now() + every.saturating_sub(age), every, offered: None }
     }
 
-    /// The message offering a new credential. Offered again after `every` if the agent never
-    /// confirms (an agent that does not know the message keeps its credential).
+    /// The message offering a new credential, named by the first characters of its hash.
     async fn offer(&mut self, control: &Control, id: &str) -> Option<ServerMessage> {
-        self.due = tokio::time::Instant::now() + self.every;
+        self.due = tokio::time::Instant::now() + NOT_AGAIN;
         match crate::control::registration::offer_credential(control.store(), id).await {
             Ok(Some(offer)) => {
+                let name = offer_name(&offer.hash);
                 self.offered = Some(offer.hash);
-                Some(ServerMessage::RotateCredential { credential: wharf_core::secret::SecretValue::new(offer.credential) })
+                Some(ServerMessage::RotateCredential { credential: wharf_core::secret::SecretValue::new(offer.credential), offer: name })
             }
             Ok(None) => None,
             Err(e) => {
                 tracing::error!(instance = %id, error = %e.message, "could not offer a new instance credential");
+                self.due = tokio::time::Instant::now() + self.every;
                 None
             }
         }
     }
 
-    async fn saved(&mut self, control: &Control, id: &str) -> Result<(), String> {
-        let hash = self.offered.take().ok_or("no credential was offered on this connection")?;
-        match crate::control::registration::confirm_credential(control.store(), id, &hash).await {
+    async fn saved(&mut self, control: &Control, id: &str, offer: &str) -> Result<(), String> {
+        let hash = self.offered.as_deref().filter(|h| offer_name(h) == offer).ok_or("no such credential was offered on this connection")?;
+        match crate::control::registration::confirm_credential(control.store(), id, hash).await {
             Ok(Some(_)) => {
                 tracing::info!(instance = %id, "the instance credential was rotated");
+                self.offered = None;
                 self.due = tokio::time::Instant::now() + self.every;
                 Ok(())
             }
-            // A newer connection of the same instance offered another; that one stands.
+            // A newer session of the same instance offered another; that one stands.
             Ok(None) => Err("the credential offered on this connection was replaced".into()),
             Err(e) => Err(describe(&e)),
         }
     }
+}
+
+fn offer_name(hash: &str) -> String {
+    hash.chars().take(16).collect()
 }
 
 /// Reports one agent may have queued and not yet stored: an agent flooding reports waits on
@@ -205,7 +221,7 @@ async fn handle(control: &Control, who: &AgentIdentity, budget: &Arc<Semaphore>,
     };
     match message {
         AgentMessage::Heartbeat {} => None,
-        AgentMessage::CredentialSaved {} => credential.saved(control, &who.instance_id).await.err().map(error_reply),
+        AgentMessage::CredentialSaved { offer } => credential.saved(control, &who.instance_id, &offer).await.err().map(error_reply),
         // The digest is compared once this session's earlier reports are stored (all of its
         // budget back), so it never runs ahead of them.
         AgentMessage::Reconcile { tasks } => match async {
