@@ -37,10 +37,10 @@ fn input_of(level: &str, paths: &str, trusted: &str) -> UpdateClusterInput {
     UpdateClusterInput { task_policy: Some(TaskPolicy { level, allowed_host_paths }), trusted_attributes: Some(entries(trusted)) }
 }
 
-/// The form, on the cluster's page (which reloads its data, and closes the form, once `save`
-/// succeeds); `open` is set false to cancel.
+/// The form, on the cluster's page, which reloads its data and closes the form once `save`
+/// succeeds (its Settings button closes it too).
 #[component]
-pub fn SettingsForm(cluster: Cluster, save: ServerAction<UpdateCluster>, open: RwSignal<bool>) -> impl IntoView {
+pub fn SettingsForm(cluster: Cluster, save: ServerAction<UpdateCluster>) -> impl IntoView {
     let name = cluster.cluster_name.clone();
     let level = RwSignal::new(crate::clusters::policy_level(&cluster.task_policy).to_string());
     let paths = RwSignal::new(cluster.task_policy.allowed_host_paths.join(", "));
@@ -58,9 +58,7 @@ pub fn SettingsForm(cluster: Cluster, save: ServerAction<UpdateCluster>, open: R
     view! {
         <section class="card" id="settings">
             <h2>"Settings"</h2>
-            <p class="lead">
-                "What this cluster's tasks may do on its hosts. It is checked when a task definition is run or a service created, again when tasks are placed, and by each host's agent before it starts one. Tasks already running are not stopped."
-            </p>
+            <p class="lead">"What this cluster's tasks may do on its hosts: checked when tasks are run or placed, and by each host's agent. Running tasks are not stopped."</p>
             <form class="form-grid" id="cluster-settings" on:submit=submit>
                 <label for="policy-level" class="wide">
                     "Level"
@@ -82,8 +80,6 @@ pub fn SettingsForm(cluster: Cluster, save: ServerAction<UpdateCluster>, open: R
                     <button type="submit" class="primary" id="save-settings" disabled=move || save.pending().get()>
                         {move || if save.pending().get() { "Saving…" } else { "Save" }}
                     </button>
-                    " "
-                    <button type="button" on:click=move |_| open.set(false)>"Cancel"</button>
                 </div>
             </form>
             <FieldErrorList errors/>

@@ -234,7 +234,7 @@ pub fn ClusterPage() -> impl IntoView {
                         <Stat label="Running tasks" value=o.cluster.running_tasks_count/>
                         <Stat label="Pending tasks" value=o.cluster.pending_tasks_count/>
                     </div>
-                    {move || editing.get().then(|| view! { <crate::cluster_settings::SettingsForm cluster=settings.clone() save open=editing/> })}
+                    {move || editing.get().then(|| view! { <crate::cluster_settings::SettingsForm cluster=settings.clone() save/> })}
                     <p class="muted" id="task-policy">
                         "Task policy: "
                         <strong>{policy_level(&o.cluster.task_policy)}</strong>

@@ -600,3 +600,33 @@ async fn a_burst_of_parallel_guesses_is_counted_whole() {
     let throttled = answers.iter().filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS).count();
     assert_eq!((refused, throttled), (5, 7), "five guesses checked, the rest made to wait");
 }
+
+/// A team's own work is on its first page however much of another team's sorts before it:
+/// pages are filled with what the caller may see, never more than asked, none twice.
+#[tokio::test]
+async fn a_page_holds_the_callers_own_work_however_much_else_sorts_before_it() {
+    let w = world().await;
+    for n in 0..7 {
+        let other = common::fixture("busybox-httpd.json").replace("\"hello-httpd\"", &format!("\"aa-{n}\""));
+        w.admin(Method::POST, "/api/v1/task-definitions?team=b", serde_json::from_str(&other).unwrap()).await;
+    }
+    for n in 0..3 {
+        let own = common::fixture("busybox-httpd.json").replace("\"hello-httpd\"", &format!("\"fz-{n}\""));
+        w.admin(Method::POST, "/api/v1/task-definitions?team=a", serde_json::from_str(&own).unwrap()).await;
+    }
+    let viewer = w.token(Who::Viewer).to_string();
+    let (mut seen, mut token) = (Vec::new(), String::new());
+    loop {
+        let uri = format!("/api/v1/task-definition-families?maxResults=2{}", if token.is_empty() { String::new() } else { format!("&nextToken={token}") });
+        let (status, page) = w.h.call_as(&viewer, Method::GET, &uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let names: Vec<String> = page["families"].as_array().unwrap().iter().map(|f| f["family"].as_str().unwrap().to_string()).collect();
+        assert!(!names.is_empty() && names.len() <= 2, "a page is full or the last one: {names:?}");
+        seen.extend(names);
+        match page["nextToken"].as_str() {
+            Some(t) => token = t.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["fa", "fz-0", "fz-1", "fz-2"], "all of team a's, in order, none of b's");
+}

@@ -21,7 +21,7 @@ use wharf_core::access::{Action, Denied, Resource, Role, Subject, decide};
 use wharf_core::cluster::{Cluster, CreateClusterInput, UpdateClusterInput};
 use wharf_core::instance::ContainerInstance;
 use wharf_core::join_token::{CreateJoinTokenInput, JoinToken};
-use wharf_core::page::{Page, Paged};
+use wharf_core::page::{Page, Paged, fill};
 use wharf_core::service::{CreateServiceInput, Service, UpdateServiceInput};
 use wharf_core::task::Task;
 use wharf_core::task_definition::{TaskDefinition, TaskDefinitionFamily, TaskDefinitionStatus, family_of};
@@ -227,13 +227,13 @@ impl Backend for Gate {
 
     async fn list_clusters(&self, page: Page) -> Result<Paged<Cluster>> {
         let who = self.who()?.clone();
-        let mut paged = self.control.list_clusters(page).await?;
-        if !who.sees_everything() {
-            let shares = accounts::all_cluster_teams(&mut *self.read().await?).await?;
-            let none = Vec::new();
-            paged.items.retain(|c| decide(&who, Action::UseCluster, Resource::Cluster { shared_with: shares.get(&c.cluster_name).unwrap_or(&none) }).is_ok());
+        if who.sees_everything() {
+            return self.control.list_clusters(page).await;
         }
-        Ok(paged)
+        let shares = accounts::all_cluster_teams(&mut *self.read().await?).await?;
+        let none = Vec::new();
+        let shared = |c: &Cluster| decide(&who, Action::UseCluster, Resource::Cluster { shared_with: shares.get(&c.cluster_name).unwrap_or(&none) }).is_ok();
+        fill(page, |p| self.control.list_clusters(p), shared).await
     }
 
     async fn describe_cluster(&self, name: &str) -> Result<Cluster> {
@@ -278,16 +278,12 @@ impl Backend for Gate {
 
     async fn list_task_definition_families(&self, family_prefix: Option<String>, status: Option<TaskDefinitionStatus>, page: Page) -> Result<Paged<TaskDefinitionFamily>> {
         let readable = self.readable().await?;
-        let mut paged = self.control.list_task_definition_families(family_prefix, status, page).await?;
-        paged.items.retain(|f| may_read(&readable, &f.family));
-        Ok(paged)
+        fill(page, |p| self.control.list_task_definition_families(family_prefix.clone(), status, p), |f| may_read(&readable, &f.family)).await
     }
 
     async fn list_task_definitions(&self, filter: RevisionFilter, page: Page) -> Result<Paged<TaskDefinition>> {
         let readable = self.readable().await?;
-        let mut paged = self.control.list_task_definitions(filter, page).await?;
-        paged.items.retain(|d| may_read(&readable, d.family()));
-        Ok(paged)
+        fill(page, |p| self.control.list_task_definitions(filter.clone(), p), |d| may_read(&readable, d.family())).await
     }
 
     async fn describe_task_definition(&self, reference: &str) -> Result<TaskDefinition> {
@@ -311,11 +307,9 @@ impl Backend for Gate {
     }
 
     async fn list_services(&self, cluster: &str, page: Page) -> Result<Paged<Service>> {
-        let mut paged = self.control.list_services(cluster, page).await?;
         self.use_cluster(cluster).await?;
         let readable = self.readable().await?;
-        paged.items.retain(|s| may_read(&readable, family_of(&s.config.task_definition)));
-        Ok(paged)
+        fill(page, |p| self.control.list_services(cluster, p), |s| may_read(&readable, family_of(&s.config.task_definition))).await
     }
 
     async fn describe_service(&self, cluster: &str, name: &str) -> Result<Service> {
@@ -376,11 +370,9 @@ impl Backend for Gate {
     }
 
     async fn list_tasks(&self, cluster: &str, filter: TaskFilter, page: Page) -> Result<Paged<Task>> {
-        let mut paged = self.control.list_tasks(cluster, filter, page).await?;
         self.use_cluster(cluster).await?;
         let readable = self.readable().await?;
-        paged.items.retain(|t| may_read(&readable, family_of(&t.task_definition_arn)));
-        Ok(paged)
+        fill(page, |p| self.control.list_tasks(cluster, filter.clone(), p), |t| may_read(&readable, family_of(&t.task_definition_arn))).await
     }
 
     async fn describe_task(&self, cluster: &str, id: &str) -> Result<Task> {
