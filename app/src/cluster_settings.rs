@@ -37,52 +37,62 @@ fn input_of(level: &str, paths: &str, trusted: &str) -> UpdateClusterInput {
     UpdateClusterInput { task_policy: Some(TaskPolicy { level, allowed_host_paths }), trusted_attributes: Some(entries(trusted)) }
 }
 
+/// What is being typed, held by the page: the form is drawn again with the page's data on
+/// every live change, and must not lose it.
+#[derive(Clone, Copy, Default)]
+pub struct Draft {
+    level: RwSignal<String>,
+    paths: RwSignal<String>,
+    trusted: RwSignal<String>,
+}
+
+impl Draft {
+    /// Starts from what the cluster has, unless something is being typed.
+    pub fn load(&self, cluster: &Cluster) {
+        if !self.level.get_untracked().is_empty() {
+            return;
+        }
+        self.level.set(crate::clusters::policy_level(&cluster.task_policy).to_string());
+        self.paths.set(cluster.task_policy.allowed_host_paths.join(", "));
+        self.trusted.set(cluster.trusted_attributes.join(", "));
+    }
+
+    /// Done with: the next opening starts from the cluster again.
+    pub fn clear(&self) {
+        self.level.set(String::new());
+    }
+}
+
 /// The form, on the cluster's page, which reloads its data and closes the form once `save`
 /// succeeds (its Settings button closes it too).
 #[component]
-pub fn SettingsForm(cluster: Cluster, save: ServerAction<UpdateCluster>) -> impl IntoView {
-    let name = cluster.cluster_name.clone();
-    let level = RwSignal::new(crate::clusters::policy_level(&cluster.task_policy).to_string());
-    let paths = RwSignal::new(cluster.task_policy.allowed_host_paths.join(", "));
-    let trusted = RwSignal::new(cluster.trusted_attributes.join(", "));
+pub fn SettingsForm(name: String, draft: Draft, save: ServerAction<UpdateCluster>) -> impl IntoView {
+    let Draft { level, paths, trusted } = draft;
     let errors = Signal::derive(move || errors_of(save.value().get()));
-    let baseline = move || level.get() == "baseline";
-    let submit = {
-        let name = name.clone();
-        move |ev: leptos::ev::SubmitEvent| {
-            ev.prevent_default();
-            let input = input_of(&level.get_untracked(), &paths.get_untracked(), &trusted.get_untracked());
-            save.dispatch(UpdateCluster { name: name.clone(), input });
-        }
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let input = input_of(&level.get_untracked(), &paths.get_untracked(), &trusted.get_untracked());
+        save.dispatch(UpdateCluster { name: name.clone(), input });
     };
+    // Kept lean: this form is on every cluster page's bundle.
     view! {
-        <section class="card" id="settings">
-            <h2>"Settings"</h2>
-            <p class="lead">"What this cluster's tasks may do on its hosts: checked when tasks are run or placed, and by each host's agent. Running tasks are not stopped."</p>
-            <form class="form-grid" id="cluster-settings" on:submit=submit>
-                <label for="policy-level" class="wide">
-                    "Level"
-                    <select id="policy-level" bind:value=level>
-                        {LEVELS.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
-                    </select>
-                </label>
-                <label for="allowed-host-paths" class="wide">
-                    "Host paths tasks may mount"
-                    <small>"Baseline only: absolute paths, by comma; a task may mount these and what lies under them."</small>
-                    <input id="allowed-host-paths" prop:disabled=move || !baseline() bind:value=paths placeholder="/srv/data" autocomplete="off"/>
-                </label>
-                <label for="trusted-attributes-input" class="wide">
-                    "Attributes placement takes only from join tokens"
-                    <small>"Names, by comma. A host's own claim of one is left out; give it on the join token instead (the zone field does so for ecs.availability-zone)."</small>
-                    <input id="trusted-attributes-input" bind:value=trusted autocomplete="off" placeholder="ecs.availability-zone"/>
-                </label>
-                <div class="wide form-actions">
-                    <button type="submit" class="primary" id="save-settings" disabled=move || save.pending().get()>
-                        {move || if save.pending().get() { "Saving…" } else { "Save" }}
-                    </button>
-                </div>
-            </form>
+        <form class="form-grid card" id="cluster-settings" on:submit=submit>
+            <label class="wide">
+                "Task policy"
+                <select id="policy-level" bind:value=level>
+                    {LEVELS.iter().map(|(v, l)| view! { <option value=*v>{*l}</option> }).collect_view()}
+                </select>
+            </label>
+            <label class="wide">
+                "Host paths tasks may mount (baseline only, by comma)"
+                <input id="allowed-host-paths" prop:disabled=move || level.get() != "baseline" bind:value=paths placeholder="/srv/data" autocomplete="off"/>
+            </label>
+            <label class="wide">
+                "Attributes placement takes only from join tokens (by comma)"
+                <input id="trusted-attributes-input" bind:value=trusted autocomplete="off" placeholder="ecs.availability-zone"/>
+            </label>
+            <button type="submit" class="primary" id="save-settings" disabled=move || save.pending().get()>"Save"</button>
             <FieldErrorList errors/>
-        </section>
+        </form>
     }
 }

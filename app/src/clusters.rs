@@ -167,6 +167,7 @@ pub fn ClusterPage() -> impl IntoView {
     let delete = ServerAction::<DeleteCluster>::new();
     let save = ServerAction::<crate::cluster_settings::UpdateCluster>::new();
     let editing = RwSignal::new(false);
+    let draft = crate::cluster_settings::Draft::default();
     let live = crate::live::use_live(name);
     let overview = crate::components::resource(
         move || (name(), delete.version().get(), save.version().get(), live.version.get()),
@@ -179,6 +180,7 @@ pub fn ClusterPage() -> impl IntoView {
         }
         if let Some(Ok(_)) = save.value().get() {
             editing.set(false);
+            draft.clear();
         }
     });
     view! {
@@ -201,7 +203,12 @@ pub fn ClusterPage() -> impl IntoView {
                 </A>
             </IfAllowed>
             <IfAllowed check=|a| a.admin>
-                <button id="open-settings" aria-expanded=move || editing.get().to_string() on:click=move |_| editing.update(|e| *e = !*e)>
+                <button id="open-settings" on:click=move |_| {
+                    if editing.get_untracked() {
+                        draft.clear();
+                    }
+                    editing.update(|e| *e = !*e);
+                }>
                     "Settings"
                 </button>
                 <button
@@ -234,7 +241,11 @@ pub fn ClusterPage() -> impl IntoView {
                         <Stat label="Running tasks" value=o.cluster.running_tasks_count/>
                         <Stat label="Pending tasks" value=o.cluster.pending_tasks_count/>
                     </div>
-                    {move || editing.get().then(|| view! { <crate::cluster_settings::SettingsForm cluster=settings.clone() save/> })}
+                    {move || editing.get().then(|| {
+                        // The page's data is drawn again on every live change; the draft stays.
+                        draft.load(&settings);
+                        view! { <crate::cluster_settings::SettingsForm name=settings.cluster_name.clone() draft save/> }
+                    })}
                     <p class="muted" id="task-policy">
                         "Task policy: "
                         <strong>{policy_level(&o.cluster.task_policy)}</strong>
