@@ -15,8 +15,8 @@ pub async fn update_cluster(name: String, input: UpdateClusterInput) -> PortalRe
 }
 
 const LEVELS: [(&str, &str); 3] = [
-    ("restricted", "restricted — no privileged tasks, host network, host paths, added capabilities or devices"),
-    ("baseline", "baseline — as restricted, except the host paths listed below"),
+    ("restricted", "restricted — no privileged tasks, host network or paths, capabilities or devices"),
+    ("baseline", "baseline — restricted, but the host paths below"),
     ("privileged", "privileged — anything a definition says: any team that may run tasks here can take root on its hosts"),
 ];
 
@@ -84,11 +84,11 @@ pub fn SettingsForm(name: String, draft: Draft, save: ServerAction<UpdateCluster
                 </select>
             </label>
             <label class="wide">
-                "Host paths tasks may mount (baseline only, by comma)"
+                "Host paths tasks may mount (baseline; by comma)"
                 <input id="allowed-host-paths" prop:disabled=move || level.get() != "baseline" bind:value=paths placeholder="/srv/data" autocomplete="off"/>
             </label>
             <label class="wide">
-                "Attributes placement takes only from join tokens (by comma)"
+                "Attributes taken only from join tokens (by comma)"
                 <input id="trusted-attributes-input" bind:value=trusted autocomplete="off" placeholder="ecs.availability-zone"/>
             </label>
             <button type="submit" class="primary" id="save-settings" disabled=move || save.pending().get()>"Save"</button>
