@@ -95,6 +95,9 @@ async fn scenario(db: Db) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{squat}");
     assert_eq!(squat["errors"][0]["field"], "name");
     assert!(squat["errors"][0]["message"].as_str().unwrap().contains("team 'beta' is named 'beta/…'"), "{squat}");
+    // Nor a secret outside any team (an admin's): the team's names are the team's.
+    let (status, squat) = h.post("/api/v1/secrets", json!({ "name": "alpha/db", "secretString": "admin-owned" })).await;
+    assert_eq!((status, squat["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("name")), "{squat}");
     start().await;
     let squatted = agent.next().await;
     let secret = &squatted["task"]["containers"][0]["secrets"][0];

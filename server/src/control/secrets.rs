@@ -47,6 +47,13 @@ impl Control {
         {
             return Err(WharfError::invalid_field("team", format!("no team named '{t}'")));
         }
+        // Names under a team's name are that team's, an admin's secret outside any team too.
+        if team.is_none()
+            && let Some((prefix, _)) = name.split_once('/')
+            && accounts::team_exists(w.conn(), prefix).await?
+        {
+            return Err(WharfError::invalid_field("name", format!("names under '{prefix}/' are team '{prefix}''s: give the secret to that team, or another name")));
+        }
         let new = secrets::NewSecret { name: &name, team: team.as_deref(), description: input.description.as_deref().unwrap_or_default(), sealed_value: &sealed, created_by: by };
         if !secrets::insert(w.conn(), &new, &store::now()).await? {
             return Err(WharfError::conflict(format!("a secret named '{name}' already exists; set a new value with PUT /api/v1/secrets/{name}/value")));
