@@ -41,13 +41,19 @@ build_modules() {
   else
     echo "binaryen not found (run scripts/setup.sh); the bundle is larger but works" >&2
   fi
-  # Served as is to browsers that accept gzip.
-  for f in "$PKG"/*.wasm "$PKG"/*.js; do gzip -9nkf "$f"; done
-  echo "$optimiser" > "$STAMP"
+  # Served as is to browsers that accept gzip: zopfli's gzip is about 4 % smaller than gzip -9's
+  # (a minute's work on two cores, once per build).
+  if command -v zopfli >/dev/null; then
+    ls -S "$PKG"/*.wasm "$PKG"/*.js | xargs -P 2 -n 8 zopfli --i5
+  else
+    echo "zopfli not found (run scripts/setup.sh); the bundle is gzipped with gzip -9" >&2
+    for f in "$PKG"/*.wasm "$PKG"/*.js; do gzip -9nkf "$f"; done
+  fi
+  echo "$optimiser $(command -v zopfli >/dev/null && echo zopfli)" > "$STAMP"
 }
 
 if [ -f "$STAMP" ] && [ "$STAMP" -nt "$RAW" ] && [ "$STAMP" -nt target/release/wharf-wasm-split ] \
-  && [ "$STAMP" -nt scripts/build-site.sh ] && [ "$STAMP" -nt scripts/wasm-opt-all.mjs ] && [ "$(cat "$STAMP")" = "$optimiser" ]; then
+  && [ "$STAMP" -nt scripts/build-site.sh ] && [ "$STAMP" -nt scripts/wasm-opt-all.mjs ] && [ "$(cat "$STAMP")" = "$optimiser $(command -v zopfli >/dev/null && echo zopfli)" ]; then
   echo "site: the modules are up to date"
 else
   build_modules

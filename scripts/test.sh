@@ -19,6 +19,8 @@ cleanup() {
 trap cleanup EXIT
 
 scripts/build-site.sh
+# What a page downloads stays within its budget (the wasm, gzipped as served).
+node scripts/site-size.mjs --budget 500
 # The system tests start these binaries; the browser build is its own target, everything
 # else is tested natively.
 cargo build -p wharf-server -p wharf-agent
