@@ -49,7 +49,7 @@ impl Draws {
         Self(seed | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn draw(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -59,7 +59,7 @@ impl Draws {
     }
 
     pub fn pair(&mut self) -> (u64, u64) {
-        (self.next(), self.next())
+        (self.draw(), self.draw())
     }
 }
 

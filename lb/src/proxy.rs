@@ -1,8 +1,9 @@
 /*!
 The data path: accept a client's connection (HTTP/1.1, or HTTP/2 with prior knowledge), route
-each request by host and path, choose a target, forward, stream the answer back. Requests that
-never reached a target (nothing was sent) are tried on another one; so are idempotent requests
-without a body when a connection broke before the answer. Upgrades (WebSocket) are tunnelled.
+each request by host and path, choose a target, forward, stream the answer back. A request that
+never reached its target (the connection failed) is tried on another one, and so is an
+idempotent one whose connection broke before the answer, as long as its body was small enough
+to hold. Upgrades (WebSocket) are tunnelled.
 */
 
 use crate::balance::{self, Candidate, Draws};
@@ -117,8 +118,10 @@ async fn handle(inner: &Arc<Inner>, port: u16, peer: SocketAddr, mut req: Reques
     let upgrade = req.version() == Version::HTTP_11 && req.headers().contains_key(header::UPGRADE);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
-    let empty_body = body.is_end_stream();
-    let mut body = Some(body);
+    let mut payload = match Payload::read(body).await {
+        Ok(payload) => payload,
+        Err(status) => return plain(status, "the request's body could not be read"),
+    };
     let idempotent = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE);
     let headers = forward_headers(&parts.headers, &host, peer, port, upgrade, &inner.config.strip_cookies);
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -129,10 +132,7 @@ async fn handle(inner: &Arc<Inner>, port: u16, peer: SocketAddr, mut req: Reques
         let Ok(uri) = Uri::try_from(format!("http://{}{path}", target.addr)) else {
             return plain(StatusCode::BAD_REQUEST, "the request's path is not valid");
         };
-        let outgoing_body: ProxyBody = match (empty_body, body.take()) {
-            (false, Some(b)) => b.boxed(),
-            _ => Empty::new().map_err(|never| match never {}).boxed(),
-        };
+        let outgoing_body = payload.take();
         let mut outgoing = Request::new(outgoing_body);
         *outgoing.method_mut() = parts.method.clone();
         *outgoing.uri_mut() = uri;
@@ -169,7 +169,7 @@ async fn handle(inner: &Arc<Inner>, port: u16, peer: SocketAddr, mut req: Reques
                 drop(guard);
                 // Nothing reached the target: any request may go elsewhere while it still has
                 // its body. After that, only what is safe to repeat and had nothing to send.
-                let again = if e.is_connect() { empty_body || body.is_some() } else { idempotent && empty_body };
+                let again = payload.repeatable() && (e.is_connect() || idempotent);
                 tracing::debug!(target = %target.addr, error = %e, again, "forwarding failed");
                 target.meter.record(502, started.elapsed());
                 if !again {
@@ -179,6 +179,41 @@ async fn handle(inner: &Arc<Inner>, port: u16, peer: SocketAddr, mut req: Reques
         }
     }
     plain(StatusCode::BAD_GATEWAY, "no target could be reached")
+}
+
+/// Request bodies up to this size are held, so the request can go to another target.
+const HELD_BODY: u64 = 64 * 1024;
+
+/// A request's body as forwarding sees it.
+enum Payload {
+    Held(Bytes),
+    /// Larger or of unknown length: sent as it comes, once.
+    Streamed(Option<Incoming>),
+}
+
+impl Payload {
+    async fn read(body: Incoming) -> Result<Self, StatusCode> {
+        if body.is_end_stream() {
+            return Ok(Self::Held(Bytes::new()));
+        }
+        match body.size_hint().exact() {
+            Some(n) if n <= HELD_BODY => body.collect().await.map(|b| Self::Held(b.to_bytes())).map_err(|_| StatusCode::BAD_REQUEST),
+            _ => Ok(Self::Streamed(Some(body))),
+        }
+    }
+
+    fn take(&mut self) -> ProxyBody {
+        match self {
+            Self::Held(bytes) if bytes.is_empty() => Empty::new().map_err(|never| match never {}).boxed(),
+            Self::Held(bytes) => Full::new(bytes.clone()).map_err(|never| match never {}).boxed(),
+            Self::Streamed(body) => body.take().map_or_else(|| Empty::new().map_err(|never| match never {}).boxed(), BodyExt::boxed),
+        }
+    }
+
+    /// Whether the same request can be sent again.
+    fn repeatable(&self) -> bool {
+        matches!(self, Self::Held(_))
+    }
 }
 
 /// Chooses a target and counts the request in flight on it, skipping one that began draining
