@@ -15,6 +15,7 @@ pub mod expr;
 pub mod fuzzing;
 pub mod instance;
 pub mod join_token;
+pub mod load_balancing;
 pub mod json_locate;
 pub mod names;
 pub mod page;

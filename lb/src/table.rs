@@ -26,14 +26,14 @@ pub struct Listener {
     pub default_target_group: Option<Arc<str>>,
 }
 
-/// ELB's `host-header` and `path-pattern` conditions, as prefixes: a rule matches when the
-/// request's host is one of `hosts` (any when empty) and its path starts with one of
-/// `path_prefixes` (any when empty).
+/// ELB's `host-header` and `path-pattern` conditions: a rule matches when the request's host
+/// matches one of `hosts` (any when empty) and its path one of `paths` (any when empty).
+/// Patterns take `*` and `?`; hosts ignore case, paths do not.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     pub priority: u32,
     pub hosts: Vec<String>,
-    pub path_prefixes: Vec<String>,
+    pub paths: Vec<String>,
     pub target_group: Arc<str>,
 }
 
@@ -88,8 +88,8 @@ impl Listener {
         self.rules
             .iter()
             .find(|rule| {
-                (rule.hosts.is_empty() || rule.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
-                    && (rule.path_prefixes.is_empty() || rule.path_prefixes.iter().any(|p| path.starts_with(p.as_str())))
+                (rule.hosts.is_empty() || rule.hosts.iter().any(|h| glob_matches(h, host, true)))
+                    && (rule.paths.is_empty() || rule.paths.iter().any(|p| glob_matches(p, path, false)))
             })
             .map(|rule| &rule.target_group)
             .or(self.default_target_group.as_ref())
@@ -107,6 +107,31 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
+/// A pattern of ELB's conditions: `*` any run of characters, `?` any one.
+pub fn glob_matches(pattern: &str, text: &str, ignore_case: bool) -> bool {
+    let eq = |a: u8, b: u8| if ignore_case { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    // Iterative with one backtrack point: linear enough for the short patterns rules hold.
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == b'?' || (p[pi] != b'*' && eq(p[pi], t[ti]))) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,7 +140,7 @@ mod tests {
         Rule {
             priority,
             hosts: hosts.iter().map(|s| s.to_string()).collect(),
-            path_prefixes: paths.iter().map(|s| s.to_string()).collect(),
+            paths: paths.iter().map(|s| s.to_string()).collect(),
             target_group: group.into(),
         }
     }
@@ -125,9 +150,9 @@ mod tests {
         let listener = Listener {
             port: 8080,
             rules: vec![
-                rule(1, &["api.example.com"], &["/v2/"], "api-v2"),
+                rule(1, &["api.example.com"], &["/v2/*"], "api-v2"),
                 rule(2, &["api.example.com"], &[], "api"),
-                rule(3, &[], &["/static/", "/assets/"], "static"),
+                rule(3, &[], &["/static/*", "/assets/*"], "static"),
             ],
             default_target_group: Some("web".into()),
         };
@@ -139,6 +164,21 @@ mod tests {
         assert_eq!(route("[::1]:8080", "/static/a").as_deref(), Some("static"));
         let bare = Listener { default_target_group: None, ..listener };
         assert_eq!(bare.route("other", "/"), None);
+    }
+
+    #[test]
+    fn patterns_match_as_elb_conditions_do() {
+        assert!(glob_matches("/api/*", "/api/users", false));
+        assert!(glob_matches("/api/*", "/api/", false));
+        assert!(!glob_matches("/api/*", "/api", false));
+        assert!(glob_matches("/api", "/api", false));
+        assert!(!glob_matches("/API/*", "/api/x", false), "paths are case sensitive");
+        assert!(glob_matches("*.example.com", "Shop.Example.com", true), "hosts are not");
+        assert!(glob_matches("img?.example.com", "img1.example.com", true));
+        assert!(!glob_matches("*.example.com", "example.com", true));
+        assert!(glob_matches("*", "", false));
+        assert!(glob_matches("a*b*c", "aXXbYYc", false));
+        assert!(!glob_matches("a*b*c", "aXXbYY", false));
     }
 
     #[test]

@@ -161,7 +161,7 @@ async fn requests_follow_the_rules_and_reach_every_healthy_target() {
     let (a, b, api) = (target("a").await, target("b").await, target("api").await);
     let port = free_port();
     let (lb, mut events) = balancer();
-    let rules = vec![Rule { priority: 1, hosts: vec!["api.example".into()], path_prefixes: vec![], target_group: "tg/api".into() }];
+    let rules = vec![Rule { priority: 1, hosts: vec!["api.example".into()], paths: vec![], target_group: "tg/api".into() }];
     lb.apply(&table(port, vec![group("tg/web", &[&a, &b], &[]), group("tg/api", &[&api], &[]), group("tg/empty", &[], &[])], rules.clone(), Some("tg/web"))).await;
     let mut seen = Vec::new();
     healthy(&mut events, 3, &mut seen).await;
@@ -180,7 +180,7 @@ async fn requests_follow_the_rules_and_reach_every_healthy_target() {
     assert_eq!(get(&http, port, "API.example:80", "/x").await, (StatusCode::OK, "api".into()));
 
     // No default: a request no rule takes is 404; a rule to a group with no targets is 503.
-    let rules2 = vec![Rule { priority: 2, hosts: vec![], path_prefixes: vec!["/empty".into()], target_group: "tg/empty".into() }];
+    let rules2 = vec![Rule { priority: 2, hosts: vec![], paths: vec!["/empty*".into()], target_group: "tg/empty".into() }];
     lb.apply(&table(port, vec![group("tg/web", &[&a, &b], &[]), group("tg/api", &[&api], &[]), group("tg/empty", &[], &[])], [rules, rules2].concat(), None)).await;
     assert_eq!(get(&http, port, "shop.example", "/").await.0, StatusCode::NOT_FOUND);
     assert_eq!(get(&http, port, "shop.example", "/empty/x").await.0, StatusCode::SERVICE_UNAVAILABLE);
