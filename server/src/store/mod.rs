@@ -20,6 +20,7 @@ pub mod retention;
 pub mod run_tokens;
 pub mod instances;
 pub mod join_tokens;
+pub mod load_balancing;
 pub mod scheduling;
 pub mod secrets;
 pub mod services;
