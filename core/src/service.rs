@@ -4,6 +4,7 @@ described service with its deployments and events.
 */
 
 use crate::task_definition::{PlacementConstraint, Tag, TaskDefinitionRef, validate::check_expression};
+use crate::load_balancing::{ServiceLoadBalancer, check_service_load_balancers};
 use crate::{FieldErrors, WharfError, names};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -89,10 +90,13 @@ pub struct CreateServiceInput {
     pub health_check_grace_period_seconds: Option<i64>,
     #[serde(default)]
     pub tags: Option<Vec<Tag>>,
+    /// Target groups that reach a container port of the service's tasks.
+    #[serde(default)]
+    pub load_balancers: Option<Vec<ServiceLoadBalancer>>,
     /// ECS puts the cluster in the body too; the route's cluster wins.
     #[serde(default)]
     pub cluster: Option<String>,
-    /// Fields Wharf keeps but does not act on yet (loadBalancers, serviceRegistries, …).
+    /// Fields Wharf keeps but does not act on yet (serviceRegistries, …).
     #[serde(flatten)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub extra: Map<String, Value>,
@@ -117,6 +121,9 @@ pub struct UpdateServiceInput {
     pub placement_constraints: Option<Vec<PlacementConstraint>>,
     #[serde(default)]
     pub health_check_grace_period_seconds: Option<i64>,
+    /// Replaces the service's load balancers (a new deployment registers its tasks with them).
+    #[serde(default)]
+    pub load_balancers: Option<Vec<ServiceLoadBalancer>>,
 }
 
 /// A service's checked configuration with ECS's defaults filled in.
@@ -135,6 +142,9 @@ pub struct ServiceConfig {
     pub health_check_grace_period_seconds: Option<i64>,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// Target groups as ARNs once the server has resolved them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_balancers: Vec<ServiceLoadBalancer>,
     #[serde(flatten)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub extra: Map<String, Value>,
@@ -183,6 +193,7 @@ impl CreateServiceInput {
             placement_constraints: self.placement_constraints.unwrap_or_default(),
             health_check_grace_period_seconds: self.health_check_grace_period_seconds,
             tags: self.tags.unwrap_or_default(),
+            load_balancers: self.load_balancers.unwrap_or_default(),
             extra: self.extra,
         };
         config.check(&mut errors);
@@ -216,13 +227,17 @@ impl UpdateServiceInput {
         if let Some(g) = self.health_check_grace_period_seconds {
             next.health_check_grace_period_seconds = Some(g);
         }
+        if let Some(lb) = self.load_balancers {
+            next.load_balancers = lb;
+        }
         next.check(&mut errors);
         // ECS starts a deployment for a new revision, new placement or a forced one; a
         // count change alone only scales the current deployment.
         let redeploy = task_def.is_some()
             || self.force_new_deployment.unwrap_or(false)
             || next.placement_strategy != current.placement_strategy
-            || next.placement_constraints != current.placement_constraints;
+            || next.placement_constraints != current.placement_constraints
+            || next.load_balancers != current.load_balancers;
         errors.finish((next, task_def, redeploy))
     }
 }
@@ -262,6 +277,7 @@ impl ServiceConfig {
         if let Some(g) = self.health_check_grace_period_seconds.filter(|g| !(0..=2_147_483_647).contains(g)) {
             errors.push("healthCheckGracePeriodSeconds", format!("{g} is out of range (0 to 2147483647)"));
         }
+        check_service_load_balancers(errors, "loadBalancers", &self.load_balancers);
     }
 }
 

@@ -1,11 +1,11 @@
--- Load balancing: target groups (a team's), listeners (ports of the load balancer, so one
--- listener per port across clusters), their rules, and the health the load balancer last saw
--- of each target.
+-- Load balancing: target groups (a team's, or an admin's when of no team), listeners (ports
+-- of the load balancer, so one listener per port across clusters), their rules, and the health
+-- the load balancer last saw of each target.
 CREATE TABLE target_groups (
     arn         TEXT PRIMARY KEY,
     cluster     TEXT NOT NULL REFERENCES clusters (name) ON DELETE CASCADE,
     name        TEXT NOT NULL,
-    team        TEXT NOT NULL,
+    team        TEXT REFERENCES teams (name) ON DELETE CASCADE,
     config      TEXT NOT NULL,
     created_at  TEXT NOT NULL,
     UNIQUE (cluster, name)

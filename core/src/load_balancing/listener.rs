@@ -81,8 +81,9 @@ pub struct ListenerRule {
     pub priority: i64,
     pub conditions: Vec<RuleCondition>,
     pub actions: Vec<ListenerAction>,
-    /// The team of the target group it forwards to, which owns the rule.
-    pub team_name: String,
+    /// The team of the target group it forwards to, which owns the rule (none: an admin's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_name: Option<String>,
 }
 
 impl ListenerRule {

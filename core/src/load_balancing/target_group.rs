@@ -110,7 +110,9 @@ pub struct TargetGroup {
     pub target_group_arn: String,
     pub target_group_name: String,
     pub cluster_name: String,
-    pub team_name: String,
+    /// The owning team; none for an admin's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_name: Option<String>,
     #[serde(flatten)]
     pub config: TargetGroupConfig,
     pub created_at: String,

@@ -7,6 +7,7 @@ portal through the [`Backend`] trait it declares).
 pub mod accounts;
 pub mod agents;
 pub mod gate;
+pub mod load_balancing;
 mod join_tokens;
 pub(crate) mod registration;
 pub mod reports;

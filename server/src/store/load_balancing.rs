@@ -10,7 +10,8 @@ pub struct TargetGroupRow {
     pub arn: String,
     pub cluster: String,
     pub name: String,
-    pub team: String,
+    /// None: an admin's.
+    pub team: Option<String>,
     pub config: TargetGroupConfig,
     pub created_at: String,
 }
@@ -66,8 +67,8 @@ pub async fn target_groups(conn: &mut AnyConnection, cluster: Option<&str>) -> R
 }
 
 /// Replaces the settings, if the group still has the team the caller was checked against.
-pub async fn update_target_group(conn: &mut AnyConnection, arn: &str, team: &str, config: &TargetGroupConfig) -> Result<bool> {
-    let done = sqlx::query("UPDATE target_groups SET config = $3 WHERE arn = $1 AND team = $2")
+pub async fn update_target_group(conn: &mut AnyConnection, arn: &str, team: Option<&str>, config: &TargetGroupConfig) -> Result<bool> {
+    let done = sqlx::query("UPDATE target_groups SET config = $3 WHERE arn = $1 AND team IS NOT DISTINCT FROM $2")
         .bind(arn)
         .bind(team)
         .bind(serde_json::to_string(config).map_err(corrupt("target group"))?)
@@ -76,8 +77,8 @@ pub async fn update_target_group(conn: &mut AnyConnection, arn: &str, team: &str
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn delete_target_group(conn: &mut AnyConnection, arn: &str, team: &str) -> Result<bool> {
-    Ok(sqlx::query("DELETE FROM target_groups WHERE arn = $1 AND team = $2").bind(arn).bind(team).execute(conn).await?.rows_affected() == 1)
+pub async fn delete_target_group(conn: &mut AnyConnection, arn: &str, team: Option<&str>) -> Result<bool> {
+    Ok(sqlx::query("DELETE FROM target_groups WHERE arn = $1 AND team IS NOT DISTINCT FROM $2").bind(arn).bind(team).execute(conn).await?.rows_affected() == 1)
 }
 
 /// A listener as stored, with its rules by priority.
@@ -100,13 +101,13 @@ pub struct RuleRow {
 
 impl RuleRow {
     /// As described, with the team that owns its target group.
-    pub fn describe(&self, cluster: &str, port: i64, team: &str) -> ListenerRule {
+    pub fn describe(&self, cluster: &str, port: i64, team: Option<&str>) -> ListenerRule {
         ListenerRule {
             rule_arn: rule_arn(cluster, port, self.priority),
             priority: self.priority,
             conditions: self.conditions.clone(),
             actions: vec![ListenerAction { kind: Some("forward".into()), target_group_arn: Some(self.target_group.clone()) }],
-            team_name: team.to_string(),
+            team_name: team.map(str::to_string),
         }
     }
 }
