@@ -50,6 +50,9 @@ pub struct ContainerInstance {
     /// override what the host and its join token say, and are part of `attributes`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub admin_attributes: Vec<Attribute>,
+    /// The address its agent connects from, where the load balancer reaches its tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_ip_address: Option<String>,
     pub running_tasks_count: i64,
     pub pending_tasks_count: i64,
     pub version_info: VersionInfo,

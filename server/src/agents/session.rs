@@ -21,7 +21,7 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `secure`: the connection is TLS, or comes from the server's own host; only then are
 /// secrets sent over it.
-pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, rotation: Duration, secure: bool, socket: WebSocket) {
+pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, rotation: Duration, secure: bool, address: Option<std::net::IpAddr>, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let send = |m: &ServerMessage| Message::Text(Utf8Bytes::from(serde_json::to_string(m).unwrap_or_default()));
 
@@ -45,7 +45,7 @@ pub async fn run(control: Control, who: AgentIdentity, heartbeat: Duration, rota
         }
         Ok(AgentMessage::Hello { agent_version, docker_version, runtime, hostname, cpu, memory, attributes, tasks, .. }) => {
             withheld = crate::control::secrets::withheld(secure, &attributes);
-            Hello { hostname, cpu, memory, attributes, agent_version, docker_version, runtime, tasks }
+            Hello { hostname, cpu, memory, attributes, agent_version, docker_version, runtime, tasks, address: address.map(|a| a.to_string()) }
         }
         Ok(_) => {
             let _ = sink.send(send(&refuse("the first message must be a hello".into()))).await;

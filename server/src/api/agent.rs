@@ -44,13 +44,15 @@ pub async fn connect(State(state): State<AppState>, extensions: axum::http::Exte
     let control = (*state.control).clone();
     let (heartbeat, rotation) = (state.agent.heartbeat, state.agent.credential_rotation);
     // Encrypted to this server, or to a trusted proxy in front of it, or never on a network.
+    // Where the load balancer reaches this host's tasks: the address it connects from.
+    let address = extensions.get::<crate::client_address::ClientAddress>().map(|c| c.ip.to_canonical());
     let secure = control.certificate_pins().is_some()
         || extensions.get::<crate::client_address::ClientAddress>().is_some_and(|c| c.local || (c.proxied && c.https_at_proxy));
     Ok(ws
         .max_message_size(MAX_FRAME_BYTES)
         .read_buffer_size(SOCKET_BUFFER_BYTES)
         .write_buffer_size(SOCKET_BUFFER_BYTES)
-        .on_upgrade(move |socket| crate::agents::session::run(control, who, heartbeat, rotation, secure, socket)))
+        .on_upgrade(move |socket| crate::agents::session::run(control, who, heartbeat, rotation, secure, address, socket)))
 }
 
 /// The agent binary this server hands out, with its SHA-256 (computed once).

@@ -31,6 +31,8 @@ pub struct Hello {
     pub docker_version: Option<String>,
     pub runtime: String,
     pub tasks: Vec<TaskReport>,
+    /// The address the agent connected from.
+    pub address: Option<String>,
 }
 
 /// Records the host's facts and reconciles tasks: returns the starts and stops that make the
@@ -57,6 +59,7 @@ pub async fn hello(store: &Store, who: &AgentIdentity, hello: Hello) -> Result<V
         attributes: &json(&attributes),
         version_info: &json(&version),
         runtime: &hello.runtime,
+        address: hello.address.as_deref(),
     };
     instances::connected(w.conn(), &who.instance_id, &report, &now).await?;
 

@@ -283,3 +283,64 @@ pub async fn delete_rule(store: &Store, states: &dyn ListenerStates, cluster: &s
     w.commit().await?;
     Ok(described)
 }
+
+/// Checks a service's `loadBalancers` against its cluster and revision and returns them with
+/// target groups as ARNs: each target group must be the cluster's and of the service's own
+/// team (a team's listener rules must not reach another team's tasks), and each container must
+/// map the port over TCP.
+pub async fn resolve_service_load_balancers(
+    conn: &mut AnyConnection,
+    cluster: &str,
+    definition: &wharf_core::task_definition::TaskDefinition,
+    entries: &[wharf_core::load_balancing::ServiceLoadBalancer],
+) -> Result<Vec<wharf_core::load_balancing::ServiceLoadBalancer>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let team = store::accounts::family_team(conn, definition.family()).await?.flatten();
+    let mut errors = wharf_core::FieldErrors::new();
+    let mut resolved = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let at = |name: &str| format!("loadBalancers[{i}].{name}");
+        let wanted = entry.target_group_arn.as_deref().unwrap_or_default();
+        let mut next = entry.clone();
+        match sql::find_target_group(conn, cluster, wanted).await? {
+            None => errors.push(at("targetGroupArn"), format!("no target group '{wanted}' in cluster '{cluster}'")),
+            Some(group) if group.team != team => errors.push(
+                at("targetGroupArn"),
+                format!(
+                    "the target group '{}' belongs to {}, and {} belongs to {}; a service uses its own team's target groups",
+                    group.name,
+                    owner(group.team.as_deref()),
+                    definition.family(),
+                    owner(team.as_deref())
+                ),
+            ),
+            Some(group) => next.target_group_arn = Some(group.arn),
+        }
+        let name = entry.container_name.as_deref().unwrap_or_default();
+        let port = entry.container_port.unwrap_or_default();
+        match definition.containers().iter().find(|c| c.name.as_deref() == Some(name)) {
+            None => errors.push(at("containerName"), format!("{} has no container named '{name}'", definition.name())),
+            Some(container) => {
+                let maps = container
+                    .port_mappings
+                    .iter()
+                    .flatten()
+                    .any(|pm| pm.container_port == Some(port) && pm.protocol.as_deref().is_none_or(|p| p.eq_ignore_ascii_case("tcp")));
+                if !maps {
+                    errors.push(
+                        at("containerPort"),
+                        format!("the container '{name}' of {} maps no TCP port {port}; add it to its portMappings", definition.name()),
+                    );
+                }
+            }
+        }
+        resolved.push(next);
+    }
+    errors.finish(resolved)
+}
+
+fn owner(team: Option<&str>) -> String {
+    team.map_or("no team (an admin's)".to_string(), |t| format!("team '{t}'"))
+}

@@ -4,6 +4,7 @@ change together or not at all. Placing and stopping tasks is the scheduler's wor
 service only records what is wanted.
 */
 
+use super::load_balancing::resolve_service_load_balancers;
 use super::{check_task_policy, cluster_not_found, resolve_task_definition};
 use crate::store::{self, Store, clusters, services as sql};
 use sqlx::AnyConnection;
@@ -20,6 +21,7 @@ pub async fn create(store: &Store, cluster: &str, input: CreateServiceInput) -> 
     let td = resolve_active(w.conn(), &reference).await?;
     check_task_policy(&found, &td)?;
     config.task_definition = td.name();
+    config.load_balancers = resolve_service_load_balancers(w.conn(), cluster, &td, &config.load_balancers).await?;
     if let Some(existing) = sql::get(w.conn(), cluster, &name).await?.filter(|s| s.status != "INACTIVE") {
         return Err(WharfError::conflict(format!(
             "the cluster '{cluster}' already has a service named '{}' ({}); update it, or pick another name",
@@ -70,6 +72,11 @@ pub async fn update(store: &Store, cluster: &str, name: &str, input: UpdateServi
         let found = clusters::get(w.conn(), cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
         check_task_policy(&found, &td)?;
         next.task_definition = td.name();
+    }
+    // The revision the deployment runs must reach what the load balancers name.
+    if next.task_definition != row.config.task_definition || next.load_balancers != row.config.load_balancers {
+        let td = resolve_task_definition(w.conn(), &TaskDefinitionRef::parse(&next.task_definition).map_err(|m| WharfError::invalid_field("taskDefinition", m))?).await?;
+        next.load_balancers = resolve_service_load_balancers(w.conn(), cluster, &td, &next.load_balancers).await?;
     }
     let now = store::now();
     if redeploy {

@@ -12,7 +12,7 @@ use wharf_core::instance::{ContainerInstance, Resource};
 use wharf_core::page::Page;
 
 const SELECT: &str = "SELECT i.id, i.cluster, i.name, i.status, i.agent_connected, i.registered_resources,
-    i.attributes, i.admin_attributes, i.version_info, i.registered_at, i.last_heartbeat_at,
+    i.attributes, i.admin_attributes, i.version_info, i.registered_at, i.last_heartbeat_at, i.private_ip_address,
     (SELECT CAST(COALESCE(SUM(k.n), 0) AS BIGINT) FROM task_counts_by_instance k WHERE k.cluster = i.cluster AND k.container_instance_id = i.id
         AND k.last_status = 'RUNNING') AS running,
     (SELECT CAST(COALESCE(SUM(k.n), 0) AS BIGINT) FROM task_counts_by_instance k WHERE k.cluster = i.cluster AND k.container_instance_id = i.id
@@ -21,7 +21,7 @@ const SELECT: &str = "SELECT i.id, i.cluster, i.name, i.status, i.agent_connecte
 
 /// [`SELECT`] without the task counts, which cost a look at every task of the cluster.
 const SELECT_UNCOUNTED: &str = "SELECT i.id, i.cluster, i.name, i.status, i.agent_connected, i.registered_resources,
-    i.attributes, i.admin_attributes, i.version_info, i.registered_at, i.last_heartbeat_at, 0 AS running, 0 AS pending
+    i.attributes, i.admin_attributes, i.version_info, i.registered_at, i.last_heartbeat_at, i.private_ip_address, 0 AS running, 0 AS pending
   FROM container_instances i";
 
 fn from_row(row: AnyRow) -> Result<ContainerInstance> {
@@ -40,6 +40,7 @@ fn from_row(row: AnyRow) -> Result<ContainerInstance> {
         attributes: serde_json::from_str(&json("attributes")?).map_err(corrupt("attributes"))?,
         admin_attributes: serde_json::from_str(&json("admin_attributes")?).map_err(corrupt("admin attributes"))?,
         version_info: serde_json::from_str(&json("version_info")?).map_err(corrupt("version info"))?,
+        private_ip_address: row.try_get("private_ip_address")?,
         running_tasks_count: row.try_get("running")?,
         pending_tasks_count: row.try_get("pending")?,
         registered_at: row.try_get("registered_at")?,
@@ -249,13 +250,15 @@ pub struct HostReport<'a> {
     pub attributes: &'a str,
     pub version_info: &'a str,
     pub runtime: &'a str,
+    pub address: Option<&'a str>,
 }
 
 /// An agent connected: its host facts replace the stored ones.
 pub async fn connected(conn: &mut AnyConnection, id: &str, host: &HostReport<'_>, now: &str) -> Result<()> {
     sqlx::query(
         "UPDATE container_instances SET agent_connected = 1, name = $2, registered_resources = $3,
-            remaining_resources = $3, attributes = $4, version_info = $5, runtime = $6, last_heartbeat_at = $7
+            remaining_resources = $3, attributes = $4, version_info = $5, runtime = $6, last_heartbeat_at = $7,
+            private_ip_address = $8
          WHERE id = $1",
     )
     .bind(id)
@@ -265,6 +268,7 @@ pub async fn connected(conn: &mut AnyConnection, id: &str, host: &HostReport<'_>
     .bind(host.version_info)
     .bind(host.runtime)
     .bind(now)
+    .bind(host.address)
     .execute(conn)
     .await?;
     Ok(())
