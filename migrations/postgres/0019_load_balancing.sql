@@ -44,3 +44,4 @@ CREATE INDEX target_health_by_task ON target_health (task_id);
 ALTER TABLE container_instances ADD COLUMN private_ip_address TEXT;
 -- A task leaving its target groups (DEACTIVATING) is stopped once drained, at the latest then.
 ALTER TABLE tasks ADD COLUMN deregister_by TEXT;
+CREATE INDEX tasks_deregistering ON tasks (cluster, deregister_by) WHERE deregister_by IS NOT NULL;

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod control;
 pub mod events;
+pub mod load_balancer;
 pub mod retention;
 pub mod setup_command;
 pub mod scheduling;

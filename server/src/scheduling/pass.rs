@@ -8,7 +8,7 @@ use super::snapshot::{self, Cluster};
 use crate::control::services::new_deployment;
 use crate::control::tasks::Template;
 use crate::store::scheduling::{self as sql, LiveTask, ServiceState};
-use crate::store::{self, Store, instances, services as service_sql, task_definitions, tasks as task_sql};
+use crate::store::{self, Store, instances, load_balancing as lb_sql, services as service_sql, task_definitions, tasks as task_sql};
 use sqlx::AnyConnection;
 use crate::events::Events;
 use serde_json::json;
@@ -54,11 +54,28 @@ pub async fn reconcile(
     let definitions = load_definitions(w.conn(), &services, &live).await?;
     let mut state = snapshot::build(&instances, &live, settings.lost_after);
     let now = store::now();
+    let balancing = Balancing::load(w.conn(), cluster, &services).await?;
     let mut out = Vec::new();
     let mut edits = Vec::new();
+    // Tasks that left their target groups and drained (or ran out of time) stop now.
+    for (id, instance, reason) in sql::due_deactivations(w.conn(), cluster, &now).await? {
+        sql::deregistered(w.conn(), &id).await?;
+        if let Some(instance) = instance {
+            out.push((instance, ServerMessage::StopTask { task_id: id, reason }));
+        }
+    }
     let said = Mutex::new(Vec::new());
     for (n, service) in services.iter().enumerate() {
-        let step = Step { cluster, service, live: &live, definitions: &definitions, now: &now, seed: seed.wrapping_add(n as u64), said: &said };
+        let step = Step {
+            cluster,
+            service,
+            live: &live,
+            definitions: &definitions,
+            balancing: &balancing,
+            now: &now,
+            seed: seed.wrapping_add(n as u64),
+            said: &said,
+        };
         step.run(w.conn(), &mut state, &mut out, &mut edits).await?;
     }
     w.commit().await?;
@@ -125,11 +142,49 @@ async fn load_definitions(
     Ok(out)
 }
 
+/// What the load balancer says of a cluster's service tasks.
+struct Balancing {
+    /// Deregistration delay of each target group, in seconds.
+    delays: HashMap<String, i64>,
+    /// (target group, task) pairs the load balancer counts healthy.
+    healthy: HashSet<(String, String)>,
+}
+
+impl Balancing {
+    async fn load(conn: &mut AnyConnection, cluster: &str, services: &[ServiceState]) -> Result<Self, WharfError> {
+        let mut balancing = Balancing { delays: HashMap::new(), healthy: HashSet::new() };
+        if services.iter().all(|s| s.row.config.load_balancers.is_empty()) {
+            return Ok(balancing);
+        }
+        for group in lb_sql::target_groups(conn, Some(cluster)).await? {
+            for h in lb_sql::health(conn, Some(&group.arn)).await? {
+                if h.state == "healthy" {
+                    balancing.healthy.insert((h.target_group, h.task_id));
+                }
+            }
+            balancing.delays.insert(group.arn, group.config.deregistration_delay_seconds);
+        }
+        Ok(balancing)
+    }
+
+    /// ECS: with load balancers, a task counts healthy once every target group it is in does.
+    fn health(&self, config: &wharf_core::service::ServiceConfig, task: &str, health: plan::TaskHealth) -> plan::TaskHealth {
+        let unready = config.load_balancers.iter().filter_map(|lb| lb.target_group_arn.as_deref()).any(|tg| !self.healthy.contains(&(tg.to_string(), task.to_string())));
+        if health == plan::TaskHealth::Healthy && unready { plan::TaskHealth::Unhealthy } else { health }
+    }
+
+    /// How long a task of the service may drain: the longest delay of its target groups.
+    fn delay(&self, config: &wharf_core::service::ServiceConfig) -> Option<i64> {
+        config.load_balancers.iter().filter_map(|lb| self.delays.get(lb.target_group_arn.as_deref()?)).copied().max()
+    }
+}
+
 struct Step<'a> {
     cluster: &'a str,
     service: &'a ServiceState,
     live: &'a [&'a LiveTask],
     definitions: &'a HashMap<String, TaskDefinition>,
+    balancing: &'a Balancing,
     now: &'a str,
     seed: u64,
     /// Service events written, announced once the pass commits.
@@ -203,7 +258,7 @@ impl Step<'_> {
                     id: t.id.clone(),
                     instance: pos,
                     primary: t.started_by.as_deref() == Some(primary.id.as_str()),
-                    health: snapshot::health(t, self.definitions),
+                    health: self.balancing.health(&svc.row.config, &t.id, snapshot::health(t, self.definitions)),
                     host,
                 })
             })
@@ -250,6 +305,7 @@ impl Step<'_> {
         if !stopping.is_empty() {
             self.event(conn, format!("has stopped {} running tasks: {}.", stopping.len(), listed(&stopping))).await?;
         }
+        let mut deactivated = Vec::new();
         for (i, reason) in stops {
             let task = &tasks[i];
             let instance_id = state.snapshot.instances[task.instance].id.clone();
@@ -257,11 +313,19 @@ impl Step<'_> {
                 sql::mark_lost(conn, &task.id, reason.as_str(), self.now).await?;
                 edits.push(Edit::Gone(task.id.clone()));
                 self.event(conn, format!("stopped task {} on the lost container instance {instance_id}.", task.id)).await?;
+            } else if let Some(delay) = self.balancing.delay(config).filter(|_| wanted.iter().any(|t| t.id == task.id && t.last_status == "RUNNING")) {
+                // Out of the load balancer first; stopped once drained (the pass above).
+                sql::deactivate(conn, &task.id, reason.as_str(), &store::after_seconds(delay)).await?;
+                edits.push(Edit::StopWanted(task.id.clone()));
+                deactivated.push(task.id.as_str());
             } else {
                 sql::request_stop(conn, &task.id, reason.as_str()).await?;
                 edits.push(Edit::StopWanted(task.id.clone()));
                 out.push((instance_id, ServerMessage::StopTask { task_id: task.id.clone(), reason: reason.as_str().into() }));
             }
+        }
+        if !deactivated.is_empty() {
+            self.event(conn, format!("has begun draining connections on {} tasks: {}.", deactivated.len(), listed(&deactivated))).await?;
         }
         let mut started = Vec::with_capacity(placed.len());
         let mut rows = Vec::with_capacity(placed.len());

@@ -280,3 +280,8 @@ pub async fn forget_health_of_stopped(conn: &mut AnyConnection) -> Result<u64> {
         .await?
         .rows_affected())
 }
+
+pub async fn find_target_group_by_arn(conn: &mut AnyConnection, arn: &str) -> Result<Option<TargetGroupRow>> {
+    let row = sqlx::query(&format!("SELECT {GROUP_COLUMNS} FROM target_groups WHERE arn = $1")).bind(arn).fetch_optional(conn).await?;
+    row.map(group_from_row).transpose()
+}

@@ -277,3 +277,8 @@ pub(crate) fn json_agg(conn: &sqlx::AnyConnection, columns: &str) -> String {
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// [`now`] plus some seconds, in the same format (so the two compare as text).
+pub fn after_seconds(seconds: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

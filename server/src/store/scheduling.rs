@@ -286,6 +286,54 @@ pub async fn request_stop(conn: &mut AnyConnection, id: &str, reason: &str) -> R
     Ok(())
 }
 
+/// Takes a RUNNING task out of its target groups before it stops (ECS's DEACTIVATING): no
+/// new requests reach it, those in flight finish, and its agent is told to stop it once the
+/// load balancer says it drained, or at `until` at the latest.
+pub async fn deactivate(conn: &mut AnyConnection, id: &str, reason: &str, until: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE tasks SET desired_status = 'STOPPED', stopped_reason = COALESCE(stopped_reason, $2), last_status = 'DEACTIVATING',
+            deregister_by = $3
+         WHERE id = $1 AND desired_status <> 'STOPPED' AND last_status = 'RUNNING'",
+    )
+    .bind(id)
+    .bind(reason)
+    .bind(until)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A deactivating task has nothing in flight: its stop is due now.
+pub async fn drained(conn: &mut AnyConnection, id: &str, now: &str) -> Result<bool> {
+    let done = sqlx::query("UPDATE tasks SET deregister_by = $2 WHERE id = $1 AND last_status = 'DEACTIVATING' AND deregister_by > $2")
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deactivating tasks whose stop is due: (id, instance, reason).
+pub async fn due_deactivations(conn: &mut AnyConnection, cluster: &str, now: &str) -> Result<Vec<(String, Option<String>, String)>> {
+    let rows = sqlx::query(
+        "SELECT id, container_instance_id, stopped_reason FROM tasks
+         WHERE cluster = $1 AND deregister_by IS NOT NULL AND deregister_by <= $2 AND last_status = 'DEACTIVATING'",
+    )
+    .bind(cluster)
+    .bind(now)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("container_instance_id")?, r.try_get::<Option<String>, _>("stopped_reason")?.unwrap_or_default())))
+        .collect()
+}
+
+/// Its agent was told to stop it.
+pub async fn deregistered(conn: &mut AnyConnection, id: &str) -> Result<()> {
+    sqlx::query("UPDATE tasks SET deregister_by = NULL WHERE id = $1").bind(id).execute(conn).await?;
+    Ok(())
+}
+
 /// A task whose host is gone for good: STOPPED now, nothing left to ask of its agent (if the
 /// agent comes back, its hello finds the task unwanted and stops it).
 pub async fn mark_lost(conn: &mut AnyConnection, id: &str, reason: &str, now: &str) -> Result<()> {

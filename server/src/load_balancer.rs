@@ -1,0 +1,248 @@
+/*!
+The load balancer inside the server. It serves Wharf's listeners from this process (so a
+newcomer's first `wharf-server` answers on a listener's port with nothing else to start), and
+keeps the data path apart from the store: a builder turns the store into a [`Table`] whenever
+something it depends on changes (and every few seconds regardless, for changes another server
+made), and a reporter writes what the balancer saw back: target health, drained targets, the
+state of each listener's port.
+*/
+
+use crate::control::Control;
+use crate::control::load_balancing::ListenerStates;
+use crate::store::{self, Store, instances, load_balancing as sql, scheduling};
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc};
+use wharf_core::load_balancing::TargetGroupConfig;
+use wharf_lb::{Balancer, Event, HealthCheck, Listener, Rule, Table, Target, TargetGroup};
+
+/// Rebuild at least this often, whatever happened.
+const REBUILD_EVERY: Duration = Duration::from_secs(5);
+/// Changes that come in a burst are served by one rebuild.
+const SETTLE: Duration = Duration::from_millis(50);
+
+pub struct LoadBalancer {
+    balancer: Balancer,
+    ports: Mutex<BTreeMap<i64, (String, Option<String>)>>,
+    rebuild: Notify,
+}
+
+impl ListenerStates for LoadBalancer {
+    fn state(&self, port: i64) -> (String, Option<String>) {
+        self.ports.lock().unwrap_or_else(|e| e.into_inner()).get(&port).cloned().unwrap_or_else(|| ("PROVISIONING".into(), None))
+    }
+}
+
+impl LoadBalancer {
+    /// Starts serving the store's listeners on `address`.
+    pub fn start(control: Control, address: IpAddr) -> Arc<Self> {
+        let config = wharf_lb::Config { address, strip_cookies: vec![crate::auth::SESSION_COOKIE.to_string()] };
+        let (balancer, events) = Balancer::new(config);
+        let lb = Arc::new(Self { balancer, ports: Mutex::new(BTreeMap::new()), rebuild: Notify::new() });
+        tokio::spawn(build_forever(Arc::downgrade(&lb), control.clone()));
+        tokio::spawn(report_forever(Arc::downgrade(&lb), control, events));
+        lb
+    }
+
+    /// Asks for a rebuild (a listener, rule or target group changed).
+    pub fn changed(&self) {
+        self.rebuild.notify_one();
+    }
+
+    /// Requests, latency and health per listener and target, for `/metrics`.
+    pub fn render_metrics(&self, out: &mut String) {
+        self.balancer.render_metrics(out);
+    }
+
+    pub fn stats(&self) -> wharf_lb::Stats {
+        self.balancer.stats()
+    }
+}
+
+async fn build_forever(lb: std::sync::Weak<LoadBalancer>, control: Control) {
+    let mut feed = control.events().subscribe(None).live;
+    loop {
+        let Some(strong) = lb.upgrade() else { return };
+        match table(control.store()).await {
+            Ok(table) => strong.balancer.apply(&table).await,
+            Err(e) => tracing::warn!(error = %e, "the load balancer could not read its table"),
+        }
+        // Anything that moves tasks, hosts or services may move targets.
+        tokio::select! {
+            _ = strong.rebuild.notified() => {}
+            _ = wait_for_change(&mut feed) => {}
+            _ = tokio::time::sleep(REBUILD_EVERY) => {}
+        }
+        drop(strong);
+        tokio::time::sleep(SETTLE).await;
+    }
+}
+
+async fn wait_for_change(feed: &mut tokio::sync::broadcast::Receiver<Arc<crate::events::Event>>) {
+    loop {
+        match feed.recv().await {
+            Ok(event) if matches!(event.kind, "task" | "tasks" | "instance" | "service" | "cluster" | "reset") => return,
+            Ok(_) => {}
+            // Behind: something changed for sure.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+        }
+    }
+}
+
+/// What the balancer should serve, read from the store.
+pub async fn table(store: &Store) -> store::Result<Table> {
+    let mut conn = store.pool().acquire().await?;
+    let conn = &mut *conn;
+    let mut out = Table::default();
+    for l in sql::listeners(conn, None).await? {
+        let Ok(port) = u16::try_from(l.port) else { continue };
+        let rules = l
+            .rules
+            .iter()
+            .map(|r| {
+                let values = |field: &str| r.conditions.iter().filter(|c| c.field.as_deref() == Some(field)).flat_map(|c| c.values.clone().unwrap_or_default()).collect();
+                Rule { priority: u32::try_from(r.priority).unwrap_or(u32::MAX), hosts: values("host-header"), paths: values("path-pattern"), target_group: r.target_group.as_str().into() }
+            })
+            .collect();
+        out.listeners.insert(port, Listener { port, rules, default_target_group: l.default_target_group.as_deref().map(Into::into) });
+    }
+    let groups = sql::target_groups(conn, None).await?;
+    for g in &groups {
+        out.target_groups.insert(
+            g.arn.as_str().into(),
+            TargetGroup {
+                arn: g.arn.as_str().into(),
+                health_check: health_check(&g.config),
+                deregistration_delay: Duration::from_secs(u64::try_from(g.config.deregistration_delay_seconds).unwrap_or(0)),
+                targets: Vec::new(),
+            },
+        );
+    }
+    let mut clusters: Vec<&str> = groups.iter().map(|g| g.cluster.as_str()).collect();
+    clusters.dedup();
+    for cluster in clusters {
+        for (arn, target) in targets(conn, cluster).await? {
+            if let Some(group) = out.target_groups.get_mut(arn.as_str()) {
+                group.targets.push(target);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn health_check(config: &TargetGroupConfig) -> HealthCheck {
+    let seconds = |s: i64| Duration::from_secs(u64::try_from(s).unwrap_or(1).max(1));
+    HealthCheck {
+        path: config.health_check_path.clone(),
+        interval: seconds(config.health_check_interval_seconds),
+        timeout: seconds(config.health_check_timeout_seconds),
+        healthy_threshold: u32::try_from(config.healthy_threshold_count).unwrap_or(1),
+        unhealthy_threshold: u32::try_from(config.unhealthy_threshold_count).unwrap_or(1),
+        matcher: config.matcher_ranges(),
+    }
+}
+
+/// The targets a cluster's services put in their target groups: each RUNNING task's host port
+/// for the container port named, at its instance's address; a task on its way out drains.
+pub async fn targets(conn: &mut sqlx::AnyConnection, cluster: &str) -> store::Result<Vec<(String, Target)>> {
+    let services = scheduling::services(conn, cluster).await?;
+    if services.iter().all(|s| s.row.config.load_balancers.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let addresses: HashMap<String, IpAddr> = instances::all(conn, cluster)
+        .await?
+        .into_iter()
+        .filter_map(|i| Some((i.id, i.private_ip_address.as_deref()?.parse().ok()?)))
+        .collect();
+    let tasks = scheduling::live_tasks(conn, cluster).await?;
+    let mut out = Vec::new();
+    for service in services.iter().filter(|s| !s.row.config.load_balancers.is_empty()) {
+        for task in tasks.iter().filter(|t| t.service_id.as_deref() == Some(service.row.id.as_str())) {
+            if !matches!(task.last_status.as_str(), "RUNNING" | "DEACTIVATING") {
+                continue;
+            }
+            let Some(ip) = task.instance_id.as_ref().and_then(|i| addresses.get(i)) else { continue };
+            let Ok(containers) = task.containers() else { continue };
+            for lb in &service.row.config.load_balancers {
+                let (Some(arn), Some(name), Some(port)) = (&lb.target_group_arn, &lb.container_name, lb.container_port) else { continue };
+                let host_port = containers
+                    .iter()
+                    .filter(|c| &c.name == name)
+                    .flat_map(|c| &c.network_bindings)
+                    .find(|b| b.container_port == port && b.protocol.eq_ignore_ascii_case("tcp"))
+                    .and_then(|b| u16::try_from(b.host_port).ok());
+                let Some(host_port) = host_port else { continue };
+                out.push((
+                    arn.clone(),
+                    Target { task: task.id.as_str().into(), addr: SocketAddr::new(*ip, host_port), draining: task.desired_status != "RUNNING" },
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn report_forever(lb: std::sync::Weak<LoadBalancer>, control: Control, mut events: mpsc::UnboundedReceiver<Event>) {
+    while let Some(first) = events.recv().await {
+        // Everything waiting goes in one transaction.
+        let mut batch = vec![first];
+        while let Ok(more) = events.try_recv() {
+            batch.push(more);
+        }
+        let Some(lb) = lb.upgrade() else { return };
+        if let Err(e) = report(&lb, &control, batch).await {
+            tracing::warn!(error = %e, "the load balancer's news could not be stored");
+        }
+    }
+}
+
+async fn report(lb: &LoadBalancer, control: &Control, batch: Vec<Event>) -> store::Result<()> {
+    let now = store::now();
+    let mut w = control.store().write().await?;
+    let mut wake = false;
+    let mut published = Vec::new();
+    for event in batch {
+        match event {
+            Event::Health { target_group, task, addr, health } => {
+                let row = sql::HealthRow {
+                    target_group: target_group.to_string(),
+                    task_id: task.to_string(),
+                    address: addr.to_string(),
+                    state: health.state.as_str().into(),
+                    reason: health.reason.map(str::to_string),
+                    description: health.description.clone(),
+                    updated_at: now.clone(),
+                };
+                // A target whose group was deleted meanwhile has nothing to record.
+                if sql::find_target_group_by_arn(w.conn(), &row.target_group).await?.is_some() {
+                    sql::put_health(w.conn(), &row).await?;
+                    wake |= health.state == wharf_lb::health::State::Healthy || health.state == wharf_lb::health::State::Unhealthy;
+                    published.push(row);
+                }
+            }
+            Event::Drained { task, .. } => {
+                wake |= scheduling::drained(w.conn(), &task, &now).await?;
+            }
+            Event::Listener { port, error } => {
+                let state = match &error {
+                    None => ("ACTIVE".to_string(), None),
+                    Some(e) => ("FAILED".to_string(), Some(format!("port {port} could not be bound: {e}"))),
+                };
+                lb.ports.lock().unwrap_or_else(|e| e.into_inner()).insert(i64::from(port), state);
+            }
+        }
+    }
+    w.commit().await?;
+    for row in published {
+        let data = serde_json::json!({"targetGroupArn": row.target_group, "taskId": row.task_id, "address": row.address, "state": row.state,
+            "reason": row.reason});
+        control.events().publish("targetHealth", None, data);
+    }
+    if wake {
+        control.agents().wake_scheduler();
+    }
+    Ok(())
+}
