@@ -46,6 +46,11 @@ pub struct Config {
     #[arg(long = "trusted-proxy", env = "WHARF_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
 
+    /// The address the load balancer's listeners bind their ports on. Default: the address
+    /// of --listen (so a server on loopback serves its listeners on loopback too).
+    #[arg(long, env = "WHARF_LOAD_BALANCER_ADDRESS")]
+    pub load_balancer_address: Option<std::net::IpAddr>,
+
     /// HTTPS with this PEM certificate chain (with --tls-key): portal, API and agents.
     #[arg(long, env = "WHARF_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

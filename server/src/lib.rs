@@ -39,9 +39,10 @@ pub fn state(store: store::Store, leptos: LeptosOptions, public_url: String, age
     AppState { control, store, leptos, metrics: Arc::default(), agent: Arc::new(agent), guard, proxies: Arc::default(), accounts_exist: Arc::default() }
 }
 
-/// Background work of a running server: agent heartbeats and silence detection, and the
-/// scheduling loop.
-pub fn spawn_background(state: &AppState, scheduler: scheduling::Settings, history: retention::Settings) {
+/// Background work of a running server: agent heartbeats and silence detection, the
+/// scheduling loop, and the load balancer's listeners on `balancer_address`.
+pub fn spawn_background(state: &AppState, scheduler: scheduling::Settings, history: retention::Settings, balancer_address: std::net::IpAddr) {
+    state.control.set_load_balancer(load_balancer::LoadBalancer::start((*state.control).clone(), balancer_address));
     tokio::spawn(agents::session::monitor((*state.control).clone(), state.agent.heartbeat));
     scheduling::spawn(state.store.clone(), state.control.agents().clone(), state.control.events().clone(), scheduler);
     retention::spawn(state.store.clone(), history);

@@ -124,9 +124,9 @@ pub async fn table(store: &Store) -> store::Result<Table> {
     let mut clusters: Vec<&str> = groups.iter().map(|g| g.cluster.as_str()).collect();
     clusters.dedup();
     for cluster in clusters {
-        for (arn, target) in targets(conn, cluster).await? {
-            if let Some(group) = out.target_groups.get_mut(arn.as_str()) {
-                group.targets.push(target);
+        for r in targets(conn, cluster).await? {
+            if let Some(group) = out.target_groups.get_mut(r.target_group.as_str()) {
+                group.targets.push(Target { task: r.task_id.as_str().into(), addr: r.addr, draining: r.draining });
             }
         }
     }
@@ -145,9 +145,22 @@ fn health_check(config: &TargetGroupConfig) -> HealthCheck {
     }
 }
 
+/// A task's container port in a target group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub target_group: String,
+    pub task_id: String,
+    pub service_name: String,
+    pub container_name: String,
+    pub container_port: i64,
+    pub addr: SocketAddr,
+    /// On its way out: no new requests.
+    pub draining: bool,
+}
+
 /// The targets a cluster's services put in their target groups: each RUNNING task's host port
 /// for the container port named, at its instance's address; a task on its way out drains.
-pub async fn targets(conn: &mut sqlx::AnyConnection, cluster: &str) -> store::Result<Vec<(String, Target)>> {
+pub async fn targets(conn: &mut sqlx::AnyConnection, cluster: &str) -> store::Result<Vec<Registered>> {
     let services = scheduling::services(conn, cluster).await?;
     if services.iter().all(|s| s.row.config.load_balancers.is_empty()) {
         return Ok(Vec::new());
@@ -175,10 +188,15 @@ pub async fn targets(conn: &mut sqlx::AnyConnection, cluster: &str) -> store::Re
                     .find(|b| b.container_port == port && b.protocol.eq_ignore_ascii_case("tcp"))
                     .and_then(|b| u16::try_from(b.host_port).ok());
                 let Some(host_port) = host_port else { continue };
-                out.push((
-                    arn.clone(),
-                    Target { task: task.id.as_str().into(), addr: SocketAddr::new(*ip, host_port), draining: task.desired_status != "RUNNING" },
-                ));
+                out.push(Registered {
+                    target_group: arn.clone(),
+                    task_id: task.id.clone(),
+                    service_name: service.row.name.clone(),
+                    container_name: name.clone(),
+                    container_port: port,
+                    addr: SocketAddr::new(*ip, host_port),
+                    draining: task.desired_status != "RUNNING",
+                });
             }
         }
     }

@@ -124,6 +124,46 @@ pub struct TargetGroup {
     pub service_names: Vec<String>,
 }
 
+/// ELB's `TargetHealth`: `initial`, `healthy`, `unhealthy` or `draining`, with a reason code
+/// and a description while not healthy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TargetHealth {
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// ELB's `TargetDescription`: where the load balancer sends a target's requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TargetDescription {
+    /// The instance's address.
+    pub id: String,
+    /// The task's host port.
+    pub port: i64,
+}
+
+/// One entry of DescribeTargetHealth, with the task and container behind the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TargetHealthDescription {
+    pub target: TargetDescription,
+    pub target_health: TargetHealth,
+    pub task_id: String,
+    pub service_name: String,
+    pub container_name: String,
+    pub container_port: i64,
+    /// When the load balancer last said something of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
 /// ELB's rule for target group names: 1 to 32 letters, digits and hyphens, not starting or
 /// ending with a hyphen.
 pub fn check_target_group_name(name: &str) -> Result<(), String> {

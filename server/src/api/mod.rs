@@ -299,5 +299,8 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             out.push_str("# HELP wharf_task_definitions Task definition revisions stored.\n# TYPE wharf_task_definitions gauge\n");
             out.push_str(&format!("wharf_task_definitions {n}\n"));
         }
+    if let Some(lb) = state.control.load_balancer() {
+        lb.render_metrics(&mut out);
+    }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

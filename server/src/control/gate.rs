@@ -134,18 +134,18 @@ impl Gate {
         out
     }
 
-    async fn cluster_teams(&self, cluster: &str) -> Result<Vec<String>> {
+    pub(crate) async fn cluster_teams(&self, cluster: &str) -> Result<Vec<String>> {
         Ok(accounts::cluster_teams(&mut *self.read().await?, cluster).await?)
     }
 
     /// A cluster's teams, after checking the caller may use the cluster.
-    async fn use_cluster(&self, cluster: &str) -> Result<Vec<String>> {
+    pub(crate) async fn use_cluster(&self, cluster: &str) -> Result<Vec<String>> {
         let shared = self.cluster_teams(cluster).await?;
         self.check(Action::UseCluster, Resource::Cluster { shared_with: &shared }, "UseCluster", cluster).await?;
         Ok(shared)
     }
 
-    async fn admin(&self, action: Action, what: &str, target: &str) -> Result<()> {
+    pub(crate) async fn admin(&self, action: Action, what: &str, target: &str) -> Result<()> {
         self.check(action, Resource::System, what, target).await
     }
 
@@ -166,7 +166,7 @@ impl Gate {
         self.on_team_or_admin(action, team, None, what, target, target).await
     }
 
-    async fn on_team_or_admin(&self, action: Action, team: Option<&str>, cluster_shared_with: Option<&[String]>, what: &str, target: &str, owned: &str) -> Result<()> {
+    pub(crate) async fn on_team_or_admin(&self, action: Action, team: Option<&str>, cluster_shared_with: Option<&[String]>, what: &str, target: &str, owned: &str) -> Result<()> {
         match team {
             Some(team) => self.check(action, Resource::Team { team, cluster_shared_with }, what, target).await,
             None => self.check(Action::ManageAccounts, Resource::System, what, target).await.map_err(|_| {

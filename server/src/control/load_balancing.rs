@@ -22,6 +22,15 @@ pub trait ListenerStates: Send + Sync {
     fn state(&self, port: i64) -> (String, Option<String>);
 }
 
+/// The states of a server that runs no load balancer (a test's, or one starting).
+pub struct NotServed;
+
+impl ListenerStates for NotServed {
+    fn state(&self, _port: i64) -> (String, Option<String>) {
+        ("PROVISIONING".into(), None)
+    }
+}
+
 pub async fn create_target_group(store: &Store, cluster: &str, team: Option<&str>, input: CreateTargetGroupInput) -> Result<TargetGroup> {
     let (name, config) = input.validate()?;
     let mut w = store.write().await?;
@@ -343,4 +352,42 @@ pub async fn resolve_service_load_balancers(
 
 fn owner(team: Option<&str>) -> String {
     team.map_or("no team (an admin's)".to_string(), |t| format!("team '{t}'"))
+}
+
+/// DescribeTargetHealth: every target the group has now, with what the load balancer last
+/// said of it (`initial` until it says something).
+pub async fn target_health(conn: &mut AnyConnection, cluster: &str, arn: &str) -> Result<Vec<wharf_core::load_balancing::TargetHealthDescription>> {
+    use wharf_core::load_balancing::{TargetDescription, TargetHealth, TargetHealthDescription};
+    let said = sql::health(conn, Some(arn)).await?;
+    let targets = crate::load_balancer::targets(conn, cluster).await?;
+    Ok(targets
+        .into_iter()
+        .filter(|t| t.target_group == arn)
+        .map(|t| {
+            let address = t.addr.to_string();
+            let row = said.iter().find(|h| h.task_id == t.task_id && h.address == address);
+            let target_health = match row {
+                _ if t.draining => TargetHealth {
+                    state: "draining".into(),
+                    reason: Some("Target.DeregistrationInProgress".into()),
+                    description: Some("Target deregistration is in progress".into()),
+                },
+                Some(h) => TargetHealth { state: h.state.clone(), reason: h.reason.clone(), description: h.description.clone() },
+                None => TargetHealth {
+                    state: "initial".into(),
+                    reason: Some("Elb.RegistrationInProgress".into()),
+                    description: Some("Target registration is in progress".into()),
+                },
+            };
+            TargetHealthDescription {
+                target: TargetDescription { id: t.addr.ip().to_string(), port: i64::from(t.addr.port()) },
+                target_health,
+                task_id: t.task_id,
+                service_name: t.service_name,
+                container_name: t.container_name,
+                container_port: t.container_port,
+                updated_at: row.map(|h| h.updated_at.clone()),
+            }
+        })
+        .collect())
 }

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod agents;
 pub mod gate;
 pub mod load_balancing;
+mod load_balancing_gate;
 mod join_tokens;
 pub(crate) mod registration;
 pub mod reports;
@@ -47,17 +48,37 @@ pub struct Control {
     certificate: std::sync::Arc<std::sync::OnceLock<(String, String)>>,
     /// The key secrets are sealed with, set once at start.
     sealer: std::sync::Arc<std::sync::OnceLock<crate::auth::sealing::Sealer>>,
+    /// The load balancer this server runs, once started.
+    load_balancer: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::load_balancer::LoadBalancer>>>,
 }
 
 impl Control {
     pub fn new(store: Store, agents: Agents, public_url: String) -> Self {
         let public_url = public_url.trim_end_matches('/').to_string();
-        Self { store, agents, public_url, reports: Default::default(), events: Events::default(), certificate: Default::default(), sealer: Default::default() }
+        Self { store, agents, public_url, reports: Default::default(), events: Events::default(), certificate: Default::default(), sealer: Default::default(), load_balancer: Default::default() }
     }
 
     /// The key secrets are sealed with, set once at start.
     pub fn set_sealer(&self, sealer: crate::auth::sealing::Sealer) {
         let _ = self.sealer.set(sealer);
+    }
+
+    /// The load balancer this server runs, set once at start.
+    pub fn set_load_balancer(&self, lb: std::sync::Arc<crate::load_balancer::LoadBalancer>) {
+        let _ = self.load_balancer.set(lb);
+    }
+
+    pub fn load_balancer(&self) -> Option<&crate::load_balancer::LoadBalancer> {
+        self.load_balancer.get().map(|lb| &**lb)
+    }
+
+    /// Listener states as this server's load balancer sees them (none running: every port
+    /// PROVISIONING).
+    pub fn listener_states(&self) -> &dyn load_balancing::ListenerStates {
+        match self.load_balancer.get() {
+            Some(lb) => &**lb,
+            None => &load_balancing::NotServed,
+        }
     }
 
     /// The server's TLS certificate's pins, set once at start.
