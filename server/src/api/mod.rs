@@ -12,6 +12,7 @@ mod events;
 mod instances;
 pub mod live;
 mod join_tokens;
+mod load_balancing;
 mod secrets;
 mod services;
 mod task_definitions;
@@ -156,6 +157,10 @@ impl ListQuery {
         accounts::list_tokens, accounts::create_token, accounts::revoke_token,
         accounts::cluster_teams, accounts::share_cluster, accounts::unshare_cluster, accounts::audit,
         secrets::create, secrets::list, secrets::describe, secrets::put_value, secrets::delete,
+        load_balancing::create_target_group, load_balancing::list_target_groups, load_balancing::describe_target_group,
+        load_balancing::modify_target_group, load_balancing::delete_target_group, load_balancing::describe_target_health,
+        load_balancing::create_listener, load_balancing::list_listeners, load_balancing::describe_listener,
+        load_balancing::modify_listener, load_balancing::delete_listener, load_balancing::create_rule, load_balancing::delete_rule,
     ),
     components(schemas(WharfError, wharf_core::FieldError, wharf_core::ErrorKind)),
     modifiers(&BearerAuth),
@@ -169,6 +174,7 @@ impl ListQuery {
         (name = "events", description = "Live feed of state changes (Server-Sent Events)"),
         (name = "accounts", description = "Sign-in, users, teams, API tokens and the audit log"),
         (name = "secrets", description = "Values tasks receive in their environment, never returned"),
+        (name = "load balancing", description = "Target groups and listeners: one stable address per service"),
     )
 )]
 pub struct ApiDoc;
@@ -250,6 +256,19 @@ pub fn router() -> Router<AppState> {
         .route("/secrets", g(secrets::list).post(secrets::create))
         .route("/secrets/{name}", g(secrets::describe).delete(secrets::delete))
         .route("/secrets/{name}/value", axum::routing::put(secrets::put_value))
+        .route("/clusters/{cluster}/target-groups", post(load_balancing::create_target_group).get(load_balancing::list_target_groups))
+        .route(
+            "/clusters/{cluster}/target-groups/{name}",
+            g(load_balancing::describe_target_group).patch(load_balancing::modify_target_group).delete(load_balancing::delete_target_group),
+        )
+        .route("/clusters/{cluster}/target-groups/{name}/targets", g(load_balancing::describe_target_health))
+        .route("/clusters/{cluster}/listeners", post(load_balancing::create_listener).get(load_balancing::list_listeners))
+        .route(
+            "/clusters/{cluster}/listeners/{port}",
+            g(load_balancing::describe_listener).patch(load_balancing::modify_listener).delete(load_balancing::delete_listener),
+        )
+        .route("/clusters/{cluster}/listeners/{port}/rules", post(load_balancing::create_rule))
+        .route("/clusters/{cluster}/listeners/{port}/rules/{priority}", axum::routing::delete(load_balancing::delete_rule))
         .route("/clusters/{cluster}/teams", g(accounts::cluster_teams))
         .route("/clusters/{cluster}/teams/{team}", axum::routing::put(accounts::share_cluster).delete(accounts::unshare_cluster))
         .route("/audit", g(accounts::audit))

@@ -1,0 +1,145 @@
+/*! Routes of target groups and listeners, in Elastic Load Balancing's shape, per cluster. */
+
+use super::Gated;
+use super::error::{ApiResult, Body};
+use axum::Json;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+use wharf_core::WharfError;
+use wharf_core::load_balancing::{
+    CreateListenerInput, CreateRuleInput, CreateTargetGroupInput, Listener, ModifyListenerInput, TargetGroup, TargetGroupSettings,
+    TargetHealthDescription,
+};
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetGroupResponse {
+    target_group: TargetGroup,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetGroupList {
+    target_groups: Vec<TargetGroup>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetHealthList {
+    target_health_descriptions: Vec<TargetHealthDescription>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerResponse {
+    listener: Listener,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerList {
+    listeners: Vec<Listener>,
+}
+
+/// Creates a target group (ELB CreateTargetGroup) owned by a team: ALB's health check and
+/// deregistration delay unless given.
+#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/target-groups", tag = "load balancing", params(("cluster" = String, Path)),
+    request_body = CreateTargetGroupInput,
+    responses((status = 201, body = TargetGroupResponse), (status = 400, body = WharfError), (status = 404, body = WharfError), (status = 409, body = WharfError)))]
+pub async fn create_target_group(gate: Gated, Path(cluster): Path<String>, Body(input): Body<CreateTargetGroupInput>) -> ApiResult<(StatusCode, Json<TargetGroupResponse>)> {
+    Ok((StatusCode::CREATED, Json(TargetGroupResponse { target_group: gate.create_target_group(&cluster, input).await? })))
+}
+
+/// The cluster's target groups the caller may read, by name.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/target-groups", tag = "load balancing", params(("cluster" = String, Path)),
+    responses((status = 200, body = TargetGroupList), (status = 404, body = WharfError)))]
+pub async fn list_target_groups(gate: Gated, Path(cluster): Path<String>) -> ApiResult<Json<TargetGroupList>> {
+    Ok(Json(TargetGroupList { target_groups: gate.list_target_groups(&cluster).await? }))
+}
+
+/// A target group by name or ARN (an ARN's slashes sent as `%2F`).
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/target-groups/{name}", tag = "load balancing",
+    params(("cluster" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = TargetGroupResponse), (status = 404, body = WharfError)))]
+pub async fn describe_target_group(gate: Gated, Path((cluster, name)): Path<(String, String)>) -> ApiResult<Json<TargetGroupResponse>> {
+    Ok(Json(TargetGroupResponse { target_group: gate.describe_target_group(&cluster, &name).await? }))
+}
+
+/// Changes the health check or the deregistration delay (ELB ModifyTargetGroup).
+#[utoipa::path(patch, path = "/api/v1/clusters/{cluster}/target-groups/{name}", tag = "load balancing",
+    params(("cluster" = String, Path), ("name" = String, Path)), request_body = TargetGroupSettings,
+    responses((status = 200, body = TargetGroupResponse), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
+pub async fn modify_target_group(gate: Gated, Path((cluster, name)): Path<(String, String)>, Body(input): Body<TargetGroupSettings>) -> ApiResult<Json<TargetGroupResponse>> {
+    Ok(Json(TargetGroupResponse { target_group: gate.modify_target_group(&cluster, &name, input).await? }))
+}
+
+/// Deletes a target group no listener or service uses any more.
+#[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/target-groups/{name}", tag = "load balancing",
+    params(("cluster" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = TargetGroupResponse), (status = 404, body = WharfError), (status = 409, body = WharfError)))]
+pub async fn delete_target_group(gate: Gated, Path((cluster, name)): Path<(String, String)>) -> ApiResult<Json<TargetGroupResponse>> {
+    Ok(Json(TargetGroupResponse { target_group: gate.delete_target_group(&cluster, &name).await? }))
+}
+
+/// Each target of the group with its health (ELB DescribeTargetHealth).
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/target-groups/{name}/targets", tag = "load balancing",
+    params(("cluster" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = TargetHealthList), (status = 404, body = WharfError)))]
+pub async fn describe_target_health(gate: Gated, Path((cluster, name)): Path<(String, String)>) -> ApiResult<Json<TargetHealthList>> {
+    Ok(Json(TargetHealthList { target_health_descriptions: gate.describe_target_health(&cluster, &name).await? }))
+}
+
+/// Opens a port on the load balancer (ELB CreateListener); an admin's to do.
+#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/listeners", tag = "load balancing", params(("cluster" = String, Path)),
+    request_body = CreateListenerInput,
+    responses((status = 201, body = ListenerResponse), (status = 400, body = WharfError), (status = 404, body = WharfError), (status = 409, body = WharfError)))]
+pub async fn create_listener(gate: Gated, Path(cluster): Path<String>, Body(input): Body<CreateListenerInput>) -> ApiResult<(StatusCode, Json<ListenerResponse>)> {
+    Ok((StatusCode::CREATED, Json(ListenerResponse { listener: gate.create_listener(&cluster, input).await? })))
+}
+
+/// The cluster's listeners, with the rules the caller may read.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/listeners", tag = "load balancing", params(("cluster" = String, Path)),
+    responses((status = 200, body = ListenerList), (status = 404, body = WharfError)))]
+pub async fn list_listeners(gate: Gated, Path(cluster): Path<String>) -> ApiResult<Json<ListenerList>> {
+    Ok(Json(ListenerList { listeners: gate.list_listeners(&cluster).await? }))
+}
+
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/listeners/{port}", tag = "load balancing",
+    params(("cluster" = String, Path), ("port" = i64, Path)),
+    responses((status = 200, body = ListenerResponse), (status = 404, body = WharfError)))]
+pub async fn describe_listener(gate: Gated, Path((cluster, port)): Path<(String, i64)>) -> ApiResult<Json<ListenerResponse>> {
+    Ok(Json(ListenerResponse { listener: gate.describe_listener(&cluster, port).await? }))
+}
+
+/// Changes where requests no rule takes go (ELB ModifyListener).
+#[utoipa::path(patch, path = "/api/v1/clusters/{cluster}/listeners/{port}", tag = "load balancing",
+    params(("cluster" = String, Path), ("port" = i64, Path)), request_body = ModifyListenerInput,
+    responses((status = 200, body = ListenerResponse), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
+pub async fn modify_listener(gate: Gated, Path((cluster, port)): Path<(String, i64)>, Body(input): Body<ModifyListenerInput>) -> ApiResult<Json<ListenerResponse>> {
+    Ok(Json(ListenerResponse { listener: gate.modify_listener(&cluster, port, input).await? }))
+}
+
+/// Closes the port, with its rules.
+#[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/listeners/{port}", tag = "load balancing",
+    params(("cluster" = String, Path), ("port" = i64, Path)),
+    responses((status = 200, body = ListenerResponse), (status = 404, body = WharfError)))]
+pub async fn delete_listener(gate: Gated, Path((cluster, port)): Path<(String, i64)>) -> ApiResult<Json<ListenerResponse>> {
+    Ok(Json(ListenerResponse { listener: gate.delete_listener(&cluster, port).await? }))
+}
+
+/// Adds a rule forwarding to one of the caller's team's target groups (ELB CreateRule).
+#[utoipa::path(post, path = "/api/v1/clusters/{cluster}/listeners/{port}/rules", tag = "load balancing",
+    params(("cluster" = String, Path), ("port" = i64, Path)), request_body = CreateRuleInput,
+    responses((status = 201, body = ListenerResponse), (status = 400, body = WharfError), (status = 404, body = WharfError), (status = 409, body = WharfError)))]
+pub async fn create_rule(gate: Gated, Path((cluster, port)): Path<(String, i64)>, Body(input): Body<CreateRuleInput>) -> ApiResult<(StatusCode, Json<ListenerResponse>)> {
+    Ok((StatusCode::CREATED, Json(ListenerResponse { listener: gate.create_rule(&cluster, port, input).await? })))
+}
+
+#[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/listeners/{port}/rules/{priority}", tag = "load balancing",
+    params(("cluster" = String, Path), ("port" = i64, Path), ("priority" = i64, Path)),
+    responses((status = 200, body = ListenerResponse), (status = 404, body = WharfError), (status = 409, body = WharfError)))]
+pub async fn delete_rule(gate: Gated, Path((cluster, port, priority)): Path<(String, i64, i64)>) -> ApiResult<Json<ListenerResponse>> {
+    Ok(Json(ListenerResponse { listener: gate.delete_rule(&cluster, port, priority).await? }))
+}
