@@ -186,6 +186,48 @@ impl World {
                 self.admin(Method::POST, "/api/v1/secrets", json!({ "name": format!("a/{name}"), "secretString": "x", "team": "a" })).await;
                 (Rule::Maintainer, format!("/api/v1/secrets/a%2F{name}"), None)
             }
+            ("GET", "/api/v1/clusters/{cluster}/target-groups") => (Rule::Member, format!("{c}/target-groups"), None),
+            ("POST", "/api/v1/clusters/{cluster}/target-groups") => {
+                (Rule::Maintainer, format!("{c}/target-groups"), Some(json!({ "targetGroupName": self.unique("tg"), "teamName": "a" })))
+            }
+            ("GET", "/api/v1/clusters/{cluster}/target-groups/{name}") => (Rule::Member, format!("{c}/target-groups/tga"), None),
+            ("GET", "/api/v1/clusters/{cluster}/target-groups/{name}/targets") => (Rule::Member, format!("{c}/target-groups/tga/targets"), None),
+            ("PATCH", "/api/v1/clusters/{cluster}/target-groups/{name}") => {
+                (Rule::Maintainer, format!("{c}/target-groups/tga"), Some(json!({ "healthCheckPath": "/healthz" })))
+            }
+            ("DELETE", "/api/v1/clusters/{cluster}/target-groups/{name}") => {
+                let name = self.unique("tg-doomed");
+                self.admin(Method::POST, &format!("{c}/target-groups"), json!({ "targetGroupName": name, "teamName": "a" })).await;
+                (Rule::Maintainer, format!("{c}/target-groups/{name}"), None)
+            }
+            ("GET", "/api/v1/clusters/{cluster}/listeners") => (Rule::Member, format!("{c}/listeners"), None),
+            ("POST", "/api/v1/clusters/{cluster}/listeners") => {
+                self.n += 1;
+                (Rule::Admin, format!("{c}/listeners"), Some(json!({ "port": 20000 + self.n })))
+            }
+            ("GET", "/api/v1/clusters/{cluster}/listeners/{port}") => (Rule::Member, format!("{c}/listeners/18081"), None),
+            ("PATCH", "/api/v1/clusters/{cluster}/listeners/{port}") => {
+                (Rule::Admin, format!("{c}/listeners/18081"), Some(json!({ "defaultActions": [{ "type": "forward", "targetGroupArn": "tga" }] })))
+            }
+            ("DELETE", "/api/v1/clusters/{cluster}/listeners/{port}") => {
+                self.n += 1;
+                let port = 20000 + self.n;
+                self.admin(Method::POST, &format!("{c}/listeners"), json!({ "port": port })).await;
+                (Rule::Admin, format!("{c}/listeners/{port}"), None)
+            }
+            ("POST", "/api/v1/clusters/{cluster}/listeners/{port}/rules") => {
+                self.n += 1;
+                let rule = json!({ "priority": self.n, "conditions": [{ "field": "path-pattern", "values": ["/a/*"] }],
+                    "actions": [{ "type": "forward", "targetGroupArn": "tga" }] });
+                (Rule::Maintainer, format!("{c}/listeners/18081/rules"), Some(rule))
+            }
+            ("DELETE", "/api/v1/clusters/{cluster}/listeners/{port}/rules/{priority}") => {
+                self.n += 1;
+                let rule = json!({ "priority": self.n, "conditions": [{ "field": "host-header", "values": ["a.example"] }],
+                    "actions": [{ "type": "forward", "targetGroupArn": "tga" }] });
+                self.admin(Method::POST, &format!("{c}/listeners/18081/rules"), rule).await;
+                (Rule::Maintainer, format!("{c}/listeners/18081/rules/{}", self.n), None)
+            }
             ("GET", "/api/v1/users") => (Rule::Admin, template.into(), None),
             ("POST", "/api/v1/users") => (Rule::Admin, template.into(), Some(json!({ "username": self.unique("user"), "password": "a long enough password" }))),
             ("PATCH", "/api/v1/users/{username}") => (Rule::Admin, "/api/v1/users/spare".into(), Some(json!({ "disabled": false }))),
@@ -233,6 +275,8 @@ async fn world() -> World {
     w.admin(Method::POST, "/api/v1/task-definitions?team=b", serde_json::from_str(&fb).unwrap()).await;
     w.admin(Method::POST, "/api/v1/clusters/ca/services", json!({ "serviceName": "sa", "taskDefinition": "fa", "desiredCount": 0 })).await;
     w.admin(Method::POST, "/api/v1/secrets", json!({ "name": "a/db", "secretString": "s3cret", "team": "a" })).await;
+    w.admin(Method::POST, "/api/v1/clusters/ca/target-groups", json!({ "targetGroupName": "tga", "teamName": "a" })).await;
+    w.admin(Method::POST, "/api/v1/clusters/ca/listeners", json!({ "port": 18081 })).await;
     w.join_token = w.admin(Method::POST, "/api/v1/clusters/ca/join-tokens", json!({})).await["token"].as_str().unwrap().to_string();
     let reg = w.admin(Method::POST, "/agent/v1/register", json!({ "token": w.join_token, "cluster": "ca", "hostname": "host-1", "cpu": 4096, "memory": 4096 })).await;
     w.instance = reg["containerInstance"]["id"].as_str().unwrap().to_string();
