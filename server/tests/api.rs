@@ -193,16 +193,18 @@ async fn clusters_lifecycle_and_pagination(h: Harness) {
 async fn services_create_update_delete(h: Harness) {
     h.post("/api/v1/clusters", json!({ "clusterName": "prod" })).await;
     h.post("/api/v1/task-definitions", fixture("web-nginx.json")).await;
+    h.post("/api/v1/clusters/prod/target-groups", json!({"targetGroupName": "web"})).await;
     let (status, body) = h
         .post("/api/v1/clusters/prod/services", json!({"serviceName": "web", "taskDefinition": "web:1", "desiredCount": 3,
-            "loadBalancers": [{"containerName": "nginx", "containerPort": 80}]}))
+            "loadBalancers": [{"targetGroupArn": "web", "containerName": "nginx", "containerPort": 80}]}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let svc = &body["service"];
     assert_eq!(svc["deploymentConfiguration"]["minimumHealthyPercent"], 100);
     assert_eq!(svc["deploymentConfiguration"]["maximumPercent"], 200);
     assert_eq!(svc["schedulingStrategy"], "REPLICA");
-    assert_eq!(svc["loadBalancers"][0]["containerPort"], 80, "fields kept as given");
+    assert_eq!(svc["loadBalancers"][0]["containerPort"], 80);
+    assert!(svc["loadBalancers"][0]["targetGroupArn"].as_str().unwrap().starts_with("arn:wharf:elasticloadbalancing:local:000000000000:targetgroup/web/"));
     assert_eq!(svc["deployments"][0]["status"], "PRIMARY");
     assert_eq!(svc["deployments"][0]["rolloutState"], "IN_PROGRESS");
     assert_eq!(svc["events"].as_array().unwrap().len(), 1);
