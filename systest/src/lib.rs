@@ -10,6 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
+pub mod load;
 pub mod proxy;
 
 /// A fresh PostgreSQL database for one test, when `WHARF_TEST_POSTGRES_URL` names a server
@@ -158,6 +159,11 @@ pub struct Server {
 
 /// The first admin's name and password on every test server.
 pub const ADMIN: (&str, &str) = ("admin", "systest-admin-password");
+
+/// A client builder that speaks TLS to any certificate (tests' servers make their own).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().use_preconfigured_tls(any_certificate())
+}
 
 /// A client with no credentials of its own.
 pub fn anonymous_client() -> reqwest::Client {
