@@ -192,6 +192,8 @@ impl World {
             }
             ("GET", "/api/v1/clusters/{cluster}/target-groups/{name}") => (Rule::Member, format!("{c}/target-groups/tga"), None),
             ("GET", "/api/v1/clusters/{cluster}/target-groups/{name}/targets") => (Rule::Member, format!("{c}/target-groups/tga/targets"), None),
+            ("GET", "/api/v1/clusters/{cluster}/target-groups/{name}/http-sd") => (Rule::Member, format!("{c}/target-groups/tga/http-sd"), None),
+            ("GET", "/api/v1/clusters/{cluster}/target-groups/{name}/endpoints") => (Rule::Member, format!("{c}/target-groups/tga/endpoints"), None),
             ("PATCH", "/api/v1/clusters/{cluster}/target-groups/{name}") => {
                 (Rule::Maintainer, format!("{c}/target-groups/tga"), Some(json!({ "healthCheckPath": "/healthz" })))
             }

@@ -173,6 +173,14 @@ async fn a_services_load_balancers_name_its_own_teams_group_and_a_mapped_port(h:
     assert_eq!((&target["target"]["id"], &target["target"]["port"]), (&json!("127.0.0.1"), &json!(32801)));
     assert_eq!((&target["taskId"], &target["serviceName"], &target["containerPort"]), (&json!(id), &json!("front"), &json!(8080)));
     assert_eq!(target["targetHealth"]["state"], "initial", "no balancer has looked at it yet");
+
+    // The same targets for other proxies: Prometheus's http_sd and plain JSON.
+    let (status, sd) = h.get("/api/v1/clusters/shop/target-groups/tg-a/http-sd").await;
+    assert_eq!(status, StatusCode::OK, "{sd}");
+    assert_eq!(sd[0]["targets"], json!(["127.0.0.1:32801"]));
+    assert_eq!((&sd[0]["labels"]["__meta_wharf_task_id"], &sd[0]["labels"]["__meta_wharf_target_health"]), (&json!(id), &json!("initial")));
+    let (_, plain) = h.get("/api/v1/clusters/shop/target-groups/tg-a/endpoints").await;
+    assert_eq!((&plain["healthy"], &plain["targets"][0]["address"]), (&json!([]), &json!("127.0.0.1:32801")), "not healthy yet: {plain}");
 }
 
 on_both_backends!(

@@ -95,9 +95,13 @@ async fn a_listener_reaches_every_healthy_task_and_changes_under_load_drop_nothi
     server.ok("POST", &format!("/api/v1/clusters/{cluster}/services"), Some(service)).await;
     settled(&server, &cluster, &v1, 3).await;
 
-    // Every task answers through the one address.
+    // Every task answers through the one address; other proxies find the same three.
     let hosts = answering(&url, 60).await;
     assert_eq!(hosts.len(), 3, "{hosts:?}");
+    let endpoints = server.ok("GET", &format!("/api/v1/clusters/{cluster}/target-groups/web/endpoints"), None).await;
+    assert_eq!(endpoints["healthy"].as_array().unwrap().len(), 3, "{endpoints}");
+    let sd = server.ok("GET", &format!("/api/v1/clusters/{cluster}/target-groups/web/http-sd"), None).await;
+    assert_eq!(sd.as_array().unwrap().len(), 3, "{sd}");
 
     // One task's check fails: it gets nothing until it passes again.
     let sick = hosts.iter().next().unwrap().clone();

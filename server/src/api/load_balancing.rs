@@ -143,3 +143,79 @@ pub async fn create_rule(gate: Gated, Path((cluster, port)): Path<(String, i64)>
 pub async fn delete_rule(gate: Gated, Path((cluster, port, priority)): Path<(String, i64, i64)>) -> ApiResult<Json<ListenerResponse>> {
     Ok(Json(ListenerResponse { listener: gate.delete_rule(&cluster, port, priority).await? }))
 }
+
+/// One Prometheus `http_sd` target group: addresses sharing labels.
+#[derive(Serialize, ToSchema)]
+pub struct HttpSdGroup {
+    targets: Vec<String>,
+    labels: std::collections::BTreeMap<String, String>,
+}
+
+/// The group's targets for Prometheus's HTTP service discovery (`http_sd_config`): one entry
+/// per target, labelled with its task, service, container and health. Draining targets are
+/// left out, as the load balancer sends them nothing new.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/target-groups/{name}/http-sd", tag = "load balancing",
+    params(("cluster" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = Vec<HttpSdGroup>), (status = 404, body = WharfError)))]
+pub async fn http_sd(gate: Gated, Path((cluster, name)): Path<(String, String)>) -> ApiResult<Json<Vec<HttpSdGroup>>> {
+    let group = gate.describe_target_group(&cluster, &name).await?;
+    let targets = gate.describe_target_health(&cluster, &name).await?;
+    Ok(Json(
+        targets
+            .into_iter()
+            .filter(|t| t.target_health.state != "draining")
+            .map(|t| HttpSdGroup {
+                targets: vec![address(&t)],
+                labels: [
+                    ("__meta_wharf_cluster", cluster.clone()),
+                    ("__meta_wharf_target_group", group.target_group_name.clone()),
+                    ("__meta_wharf_service", t.service_name.clone()),
+                    ("__meta_wharf_task_id", t.task_id.clone()),
+                    ("__meta_wharf_container", t.container_name.clone()),
+                    ("__meta_wharf_target_health", t.target_health.state.clone()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            })
+            .collect(),
+    ))
+}
+
+/// A target group's addresses for another proxy to follow (nginx, HAProxy, Traefik).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    target_group_arn: String,
+    /// `host:port` of the targets that pass their health checks: where to send requests.
+    healthy: Vec<String>,
+    /// Every target with its health, draining ones included.
+    targets: Vec<Endpoint>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint {
+    address: String,
+    task_id: String,
+    state: String,
+}
+
+/// The group's targets as plain JSON: the healthy addresses, and every target's state.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/target-groups/{name}/endpoints", tag = "load balancing",
+    params(("cluster" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = Endpoints), (status = 404, body = WharfError)))]
+pub async fn endpoints(gate: Gated, Path((cluster, name)): Path<(String, String)>) -> ApiResult<Json<Endpoints>> {
+    let group = gate.describe_target_group(&cluster, &name).await?;
+    let targets = gate.describe_target_health(&cluster, &name).await?;
+    Ok(Json(Endpoints {
+        target_group_arn: group.target_group_arn,
+        healthy: targets.iter().filter(|t| t.target_health.state == "healthy").map(address).collect(),
+        targets: targets.iter().map(|t| Endpoint { address: address(t), task_id: t.task_id.clone(), state: t.target_health.state.clone() }).collect(),
+    }))
+}
+
+fn address(t: &TargetHealthDescription) -> String {
+    let ip: std::net::IpAddr = t.target.id.parse().unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    std::net::SocketAddr::new(ip, u16::try_from(t.target.port).unwrap_or(0)).to_string()
+}

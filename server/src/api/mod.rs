@@ -159,6 +159,7 @@ impl ListQuery {
         secrets::create, secrets::list, secrets::describe, secrets::put_value, secrets::delete,
         load_balancing::create_target_group, load_balancing::list_target_groups, load_balancing::describe_target_group,
         load_balancing::modify_target_group, load_balancing::delete_target_group, load_balancing::describe_target_health,
+        load_balancing::http_sd, load_balancing::endpoints,
         load_balancing::create_listener, load_balancing::list_listeners, load_balancing::describe_listener,
         load_balancing::modify_listener, load_balancing::delete_listener, load_balancing::create_rule, load_balancing::delete_rule,
     ),
@@ -262,6 +263,8 @@ pub fn router() -> Router<AppState> {
             g(load_balancing::describe_target_group).patch(load_balancing::modify_target_group).delete(load_balancing::delete_target_group),
         )
         .route("/clusters/{cluster}/target-groups/{name}/targets", g(load_balancing::describe_target_health))
+        .route("/clusters/{cluster}/target-groups/{name}/http-sd", g(load_balancing::http_sd))
+        .route("/clusters/{cluster}/target-groups/{name}/endpoints", g(load_balancing::endpoints))
         .route("/clusters/{cluster}/listeners", post(load_balancing::create_listener).get(load_balancing::list_listeners))
         .route(
             "/clusters/{cluster}/listeners/{port}",
