@@ -1,0 +1,162 @@
+//! The load balancer's data path against a direct connection and against nginx, same machine,
+//! same run: a small keep-alive HTTP server stands for one task; wrk drives each of direct,
+//! through `wharf-lb` (the code the server runs) and through nginx configured as the same
+//! reverse proxy (an upstream with keep-alive). Prints a Markdown table.
+//!
+//! `cargo bench -p wharf-lb --bench proxy` (wrk and nginx from Debian: `apt-get install wrk
+//! nginx-light`; without nginx its row is left out). `WHARF_BENCH_SECONDS` (default 10) and
+//! `WHARF_BENCH_CONNECTIONS` (default 16) set each run.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use wharf_lb::{Balancer, Config, HealthCheck, Listener, Table, Target, TargetGroup};
+
+const BODY: &[u8] = b"hello from the task\n";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
+}
+
+/// The task: answers every request with a short body, on keep-alive connections, on a
+/// runtime of its own (one thread), as a process of its own would.
+fn start_task() -> SocketAddr {
+    let std_listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(|_req: Request<hyper::body::Incoming>| async {
+                        Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from_static(BODY))))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+        });
+    });
+    addr
+}
+
+struct Run {
+    rps: f64,
+    p50: String,
+    p99: String,
+}
+
+fn wrk(url: &str, seconds: u64, connections: u32) -> Run {
+    let out = Command::new("wrk")
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", url])
+        .output()
+        .expect("wrk runs (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!text.contains("Non-2xx"), "errors in the run:\n{text}");
+    let field = |prefix: &str| text.lines().find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.split_whitespace().next().unwrap_or("").to_string()));
+    Run {
+        rps: field("Requests/sec:").and_then(|s| s.parse().ok()).unwrap_or(0.0),
+        p50: field("50%").unwrap_or_default(),
+        p99: field("99%").unwrap_or_default(),
+    }
+}
+
+/// nginx as the same reverse proxy: one upstream with keep-alive connections, a worker per core.
+fn start_nginx(task: SocketAddr) -> Option<(std::process::Child, u16, tempfile_dir::Dir)> {
+    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists())?;
+    let dir = tempfile_dir::Dir::new();
+    let port = free_port();
+    let conf = format!(
+        "worker_processes auto;\nerror_log stderr;\npid {d}/nginx.pid;\nevents {{ worker_connections 4096; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d};\n  proxy_temp_path {d};\n  fastcgi_temp_path {d};\n  uwsgi_temp_path {d};\n  scgi_temp_path {d};\n\
+           upstream task {{ server {task}; keepalive 64; }}\n\
+           server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://task; proxy_http_version 1.1; proxy_set_header Connection \"\";\n\
+             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; }} }}\n}}\n",
+        d = dir.path.display()
+    );
+    let conf_path = dir.path.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = Command::new(nginx)
+        .args(["-p", &dir.path.display().to_string(), "-c", &conf_path.display().to_string(), "-g", "daemon off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some((child, port, dir));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// A throwaway folder, removed on drop.
+mod tempfile_dir {
+    pub struct Dir {
+        pub path: std::path::PathBuf,
+    }
+    impl Dir {
+        pub fn new() -> Self {
+            let path = std::env::temp_dir().join(format!("wharf-lb-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&path).unwrap();
+            Dir { path }
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs it briefly as a smoke test.
+    let quick = std::env::args().any(|a| a == "--test") || !std::env::args().any(|a| a == "--bench");
+    let seconds: u64 = std::env::var("WHARF_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(if quick { 1 } else { 10 });
+    let connections: u32 = std::env::var("WHARF_BENCH_CONNECTIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(16);
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("wrk is not installed (apt-get install wrk); nothing measured");
+        return;
+    }
+    let task = start_task();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let port = free_port();
+    let (balancer, _events) = rt.block_on(async {
+        let (balancer, events) = Balancer::new(Config { address: Ipv4Addr::LOCALHOST.into(), strip_cookies: vec![] });
+        let check = HealthCheck { path: "/".into(), interval: Duration::from_secs(1), timeout: Duration::from_secs(1), healthy_threshold: 1, unhealthy_threshold: 2, matcher: vec![(200, 200)] };
+        let table = Table {
+            listeners: [(port, Listener { port, rules: vec![], default_target_group: Some("tg".into()) })].into(),
+            target_groups: [("tg".into(), TargetGroup { arn: "tg".into(), health_check: check, deregistration_delay: Duration::ZERO, targets: vec![Target { task: "t".into(), addr: task, draining: false }] })].into(),
+        };
+        balancer.apply(&table).await;
+        (balancer, events)
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let direct = wrk(&format!("http://{task}/"), seconds, connections);
+    let proxied = wrk(&format!("http://127.0.0.1:{port}/"), seconds, connections);
+    let nginx = start_nginx(task).map(|(mut child, port, dir)| {
+        let run = wrk(&format!("http://127.0.0.1:{port}/"), seconds, connections);
+        let _ = child.kill();
+        let _ = child.wait();
+        drop(dir);
+        run
+    });
+    drop(balancer);
+    println!("| path ({connections} connections, {seconds} s, wrk, loopback) | requests/s | of direct | p50 | p99 |");
+    println!("|---|---|---|---|---|");
+    let row = |name: &str, r: &Run| println!("| {name} | {:.0} | {:.0} % | {} | {} |", r.rps, 100.0 * r.rps / direct.rps.max(1.0), r.p50, r.p99);
+    row("direct to the task", &direct);
+    row("through wharf-lb", &proxied);
+    match &nginx {
+        Some(n) => row("through nginx (upstream keep-alive)", n),
+        None => println!("| through nginx | not installed | | | |"),
+    }
+}
