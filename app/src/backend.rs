@@ -136,6 +136,22 @@ pub trait Backend: Send + Sync + 'static {
     fn secrets(&self) -> Option<&dyn Secrets> {
         None
     }
+
+    /// Target groups and listeners, when the backend balances load.
+    fn load_balancing(&self) -> Option<&dyn LoadBalancing> {
+        None
+    }
+}
+
+/// Target groups, listeners and what a service's load balancing looks like, checked and
+/// recorded as through the API.
+#[async_trait]
+pub trait LoadBalancing: Send + Sync {
+    async fn service_balancing(&self, cluster: &str, service: &str) -> Result<wharf_core::load_balancing::ServiceBalancing>;
+    async fn list_target_groups(&self, cluster: &str) -> Result<Vec<wharf_core::load_balancing::TargetGroup>>;
+    async fn create_target_group(&self, cluster: &str, input: wharf_core::load_balancing::CreateTargetGroupInput) -> Result<wharf_core::load_balancing::TargetGroup>;
+    async fn list_listeners(&self, cluster: &str) -> Result<Vec<wharf_core::load_balancing::Listener>>;
+    async fn create_listener(&self, cluster: &str, input: wharf_core::load_balancing::CreateListenerInput) -> Result<wharf_core::load_balancing::Listener>;
 }
 
 /// Teams' secrets, checked and recorded as through the API; a value goes in and never out.

@@ -192,6 +192,9 @@ pub fn ClusterPage() -> impl IntoView {
             <A href=move || format!("/clusters/{}/diagram", name()) attr:class="button" attr:id="open-diagram">
                 "Diagram"
             </A>
+            <A href=move || format!("/clusters/{}/load-balancing", name()) attr:class="button" attr:id="open-load-balancing">
+                "Load balancing"
+            </A>
             <IfAllowed check=|a| a.deploy_anywhere>
                 <A href=move || format!("/clusters/{}/run-task", name()) attr:class="button" attr:id="open-run-task">
                     "Run task"

@@ -8,6 +8,7 @@ pub mod account;
 pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod balancing;
 pub mod cluster_settings;
 pub mod clusters;
 pub mod components;
@@ -148,6 +149,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/clusters/:cluster/services/:service") view={Lazy::<pages::Service>::new()}/>
                         <Route path=path!("/clusters/:cluster/services/:service/update") view={Lazy::<pages::UpdateService>::new()}/>
                         <Route path=path!("/clusters/:cluster/diagram") view={Lazy::<pages::Diagram>::new()}/>
+                        <Route path=path!("/clusters/:cluster/load-balancing") view={Lazy::<pages::LoadBalancing>::new()}/>
                         <Route path=path!("/clusters/:cluster/instances") view={Lazy::<pages::Instances>::new()}/>
                         <Route path=path!("/clusters/:cluster/instances/:id") view={Lazy::<pages::Instance>::new()}/>
                         <Route path=path!("/clusters/:cluster/tasks/:id") view={Lazy::<pages::Task>::new()}/>

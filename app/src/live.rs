@@ -84,7 +84,7 @@ fn follow(
         });
         let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(bump.unchecked_ref(), SETTLE_MS);
     });
-    for name in ["task", "tasks", "instance", "service", "cluster", "taskDefinition", "reset"] {
+    for name in ["task", "tasks", "instance", "service", "cluster", "taskDefinition", "targetHealth", "loadBalancing", "reset"] {
         let _ = source.add_event_listener_with_callback(name, changed.as_ref().unchecked_ref());
     }
     // Back after an outage: whatever was missed arrives (or a reset); re-read once anyway.

@@ -78,6 +78,9 @@ sections! {
     diagram (__preload_diagram) {
         Diagram => crate::diagram::DiagramPage,
     }
+    balancing (__preload_balancing) {
+        LoadBalancing => crate::balancing::LoadBalancingPage,
+    }
     definitions (__preload_definitions) {
         Families => crate::task_definitions::FamiliesPage,
         Family => crate::task_definitions::FamilyPage,

@@ -247,6 +247,7 @@ pub fn NewServicePage() -> impl IntoView {
     let expression = RwSignal::new(String::new());
     let breaker = RwSignal::new(false);
     let rollback = RwSignal::new(false);
+    let (target_group, lb_container, lb_port) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
     let create = ServerAction::<CreateService>::new();
     let errors = Signal::derive(move || errors_of(create.value().get()));
     let navigate = use_navigate();
@@ -273,6 +274,7 @@ pub fn NewServicePage() -> impl IntoView {
             }),
             placement_strategy: if is_daemon { None } else { chosen_strategies(&strategy.get_untracked(), &custom.get_untracked()) },
             placement_constraints: constraints_of(distinct.get_untracked(), &expression.get_untracked()),
+            load_balancers: crate::balancing::chosen_load_balancers(&target_group.get_untracked(), &lb_container.get_untracked(), &lb_port.get_untracked()),
             ..Default::default()
         };
         create.dispatch(CreateService { cluster: cluster(), input });
@@ -318,6 +320,7 @@ pub fn NewServicePage() -> impl IntoView {
             <Checkbox id="s-distinct" checked=distinct label="Run each task on a different instance (distinctInstance)"/>
             <Checkbox id="s-breaker" checked=breaker label="Deployment circuit breaker"/>
             <Checkbox id="s-rollback" checked=rollback label="Roll back when the circuit breaker trips"/>
+            <crate::balancing::LoadBalancerInputs cluster=cluster() target_group container=lb_container port=lb_port/>
             <div class="wide">
                 <FieldErrorList errors/>
                 <button type="submit" class="primary" id="create" disabled=move || create.pending().get()>
@@ -466,6 +469,7 @@ pub fn ServicePage() -> impl IntoView {
                 })
             })}
         </DataRegion>
+        {move || view! { <crate::balancing::ServiceBalancingCard cluster=cluster() service=name() version=live.version/> }}
     }
 }
 

@@ -27,6 +27,19 @@ pub struct LoadBalancer {
     balancer: Balancer,
     ports: Mutex<BTreeMap<i64, (String, Option<String>)>>,
     rebuild: Notify,
+    /// Copies of the counters every [`SAMPLE_EVERY`], the last minute's worth: rates over it.
+    samples: Mutex<std::collections::VecDeque<(std::time::Instant, wharf_lb::Stats)>>,
+}
+
+const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+const SAMPLES_KEPT: usize = 13;
+
+/// A target's traffic over the sampled window.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+    pub p99_seconds: Option<f64>,
+    pub total: u64,
 }
 
 impl ListenerStates for LoadBalancer {
@@ -40,8 +53,9 @@ impl LoadBalancer {
     pub fn start(control: Control, address: IpAddr) -> Arc<Self> {
         let config = wharf_lb::Config { address, strip_cookies: vec![crate::auth::SESSION_COOKIE.to_string()] };
         let (balancer, events) = Balancer::new(config);
-        let lb = Arc::new(Self { balancer, ports: Mutex::new(BTreeMap::new()), rebuild: Notify::new() });
+        let lb = Arc::new(Self { balancer, ports: Mutex::new(BTreeMap::new()), rebuild: Notify::new(), samples: Mutex::default() });
         tokio::spawn(build_forever(Arc::downgrade(&lb), control.clone()));
+        tokio::spawn(sample_forever(Arc::downgrade(&lb)));
         tokio::spawn(report_forever(Arc::downgrade(&lb), control, events));
         lb
     }
@@ -58,6 +72,44 @@ impl LoadBalancer {
 
     pub fn stats(&self) -> wharf_lb::Stats {
         self.balancer.stats()
+    }
+
+    /// Each target's requests per second and p99 over the last minute (or since it was first
+    /// sampled), by (target group, task, address).
+    pub fn rates(&self) -> HashMap<(String, String, SocketAddr), Rate> {
+        let now = self.balancer.stats();
+        let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let oldest = samples.front();
+        let mut out = HashMap::new();
+        for t in &now.targets {
+            let key = (t.target_group.to_string(), t.task.to_string(), t.addr);
+            let before = oldest.and_then(|(at, s)| {
+                s.targets.iter().find(|o| o.target_group == t.target_group && o.task == t.task && o.addr == t.addr).map(|o| (*at, o.counts))
+            });
+            let (window, seconds) = match before {
+                Some((at, counts)) => (t.counts.since(&counts), at.elapsed().as_secs_f64()),
+                None => (t.counts, 0.0),
+            };
+            let per_second = if seconds >= 1.0 { window.requests() as f64 / seconds } else { 0.0 };
+            out.insert(key, Rate { per_second, p99_seconds: window.quantile(0.99), total: t.counts.requests() });
+        }
+        out
+    }
+}
+
+async fn sample_forever(lb: std::sync::Weak<LoadBalancer>) {
+    loop {
+        let Some(strong) = lb.upgrade() else { return };
+        let stats = strong.balancer.stats();
+        {
+            let mut samples = strong.samples.lock().unwrap_or_else(|e| e.into_inner());
+            samples.push_back((std::time::Instant::now(), stats));
+            while samples.len() > SAMPLES_KEPT {
+                samples.pop_front();
+            }
+        }
+        drop(strong);
+        tokio::time::sleep(SAMPLE_EVERY).await;
     }
 }
 
@@ -235,10 +287,10 @@ async fn report(lb: &LoadBalancer, control: &Control, batch: Vec<Event>) -> stor
                     updated_at: now.clone(),
                 };
                 // A target whose group was deleted meanwhile has nothing to record.
-                if sql::find_target_group_by_arn(w.conn(), &row.target_group).await?.is_some() {
+                if let Some(group) = sql::find_target_group_by_arn(w.conn(), &row.target_group).await? {
                     sql::put_health(w.conn(), &row).await?;
                     wake |= health.state == wharf_lb::health::State::Healthy || health.state == wharf_lb::health::State::Unhealthy;
-                    published.push(row);
+                    published.push((group.cluster, row));
                 }
             }
             Event::Drained { task, .. } => {
@@ -254,10 +306,10 @@ async fn report(lb: &LoadBalancer, control: &Control, batch: Vec<Event>) -> stor
         }
     }
     w.commit().await?;
-    for row in published {
+    for (cluster, row) in published {
         let data = serde_json::json!({"targetGroupArn": row.target_group, "taskId": row.task_id, "address": row.address, "state": row.state,
             "reason": row.reason});
-        control.events().publish("targetHealth", None, data);
+        control.events().publish("targetHealth", Some(&cluster), data);
     }
     if wake {
         control.agents().wake_scheduler();

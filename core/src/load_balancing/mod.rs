@@ -20,6 +20,44 @@ pub fn arn(resource: &str) -> String {
     format!("arn:wharf:elasticloadbalancing:{}:{}:{resource}", crate::arn::REGION, crate::arn::ACCOUNT)
 }
 
+/// A service's load balancing as its page shows it: per `loadBalancers` entry, the listeners
+/// that reach it and each target with its health and traffic.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceBalancing {
+    pub entries: Vec<BalancedPort>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BalancedPort {
+    pub target_group_name: String,
+    pub container_name: String,
+    pub container_port: i64,
+    /// `http://host:port/` of each listener whose rules or default reach the group.
+    pub listener_urls: Vec<String>,
+    pub targets: Vec<TargetTraffic>,
+}
+
+/// One target with its health and what the load balancer sent it over the last minute.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetTraffic {
+    pub task_id: String,
+    pub address: String,
+    pub state: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub requests_per_second: f64,
+    /// Milliseconds, from the latency histogram's buckets; none without requests.
+    #[serde(default)]
+    pub p99_ms: Option<f64>,
+    /// Requests since the server started.
+    pub requests: u64,
+}
+
 /// The most `loadBalancers` entries a service may have (ECS's limit).
 pub const MAX_SERVICE_LOAD_BALANCERS: usize = 5;
 

@@ -498,6 +498,10 @@ impl Backend for Gate {
     fn secrets(&self) -> Option<&dyn wharf_app::backend::Secrets> {
         Some(self)
     }
+
+    fn load_balancing(&self) -> Option<&dyn wharf_app::backend::LoadBalancing> {
+        Some(self)
+    }
 }
 
 /// The portal's account pages go through the same commands as the API's routes.

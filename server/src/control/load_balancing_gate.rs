@@ -13,8 +13,8 @@ use wharf_app::backend::Result;
 use wharf_core::WharfError;
 use wharf_core::access::{Action, Role, Subject};
 use wharf_core::load_balancing::{
-    CreateListenerInput, CreateRuleInput, CreateTargetGroupInput, Listener, ModifyListenerInput, TargetGroup, TargetGroupSettings,
-    TargetHealthDescription,
+    BalancedPort, CreateListenerInput, CreateRuleInput, CreateTargetGroupInput, Listener, ModifyListenerInput, ServiceBalancing, TargetGroup,
+    TargetGroupSettings, TargetHealthDescription, TargetTraffic,
 };
 
 impl Gate {
@@ -176,6 +176,87 @@ impl Gate {
     async fn team_of_groups(&self, cluster: &str) -> Result<std::collections::HashMap<String, Option<String>>> {
         let rows = crate::store::load_balancing::target_groups(&mut *self.control().read().await?, Some(cluster)).await?;
         Ok(rows.into_iter().map(|g| (g.arn, g.team)).collect())
+    }
+}
+
+impl Gate {
+    /// What a service's page shows of its load balancing: listeners that reach each of its
+    /// target groups, and each target's health and traffic over the last minute.
+    pub async fn service_balancing(&self, cluster: &str, service: &str) -> Result<ServiceBalancing> {
+        use wharf_app::backend::Backend as _;
+        let described = self.describe_service(cluster, service).await?;
+        let who = self.who()?.clone();
+        let listeners = lb::list_listeners(&mut *self.control().read().await?, self.control().listener_states(), cluster).await?;
+        let groups = self.team_of_groups(cluster).await?;
+        let listeners: Vec<Listener> = listeners.into_iter().map(|l| visible_part(&who, &groups, l)).collect();
+        let rates = self.control().load_balancer().map(|lb| lb.rates()).unwrap_or_default();
+        let host = listener_host(self.control().public_url());
+        let mut entries = Vec::new();
+        for entry in &described.config.load_balancers {
+            let Some(arn) = entry.target_group_arn.as_deref() else { continue };
+            let Ok(group) = lb::describe_target_group(&mut *self.control().read().await?, cluster, arn).await else { continue };
+            let reaches = |l: &&Listener| l.rules.iter().any(|r| r.target_group_arn() == arn) || l.default_actions.iter().any(|a| a.target_group_arn.as_deref() == Some(arn));
+            let listener_urls = listeners.iter().filter(reaches).map(|l| format!("http://{host}:{}/", l.port)).collect();
+            let targets = lb::target_health(&mut *self.control().read().await?, cluster, arn)
+                .await?
+                .into_iter()
+                .filter(|t| t.service_name == described.service_name && Some(t.container_name.as_str()) == entry.container_name.as_deref())
+                .map(|t| {
+                    let address = format!("{}:{}", t.target.id, t.target.port);
+                    let addr = address.parse().ok();
+                    let rate = addr.and_then(|a| rates.get(&(arn.to_string(), t.task_id.clone(), a))).copied().unwrap_or_default();
+                    TargetTraffic {
+                        task_id: t.task_id,
+                        address,
+                        state: t.target_health.state,
+                        reason: t.target_health.reason,
+                        description: t.target_health.description,
+                        requests_per_second: rate.per_second,
+                        p99_ms: rate.p99_seconds.map(|s| s * 1000.0),
+                        requests: rate.total,
+                    }
+                })
+                .collect();
+            entries.push(BalancedPort {
+                target_group_name: group.target_group_name,
+                container_name: entry.container_name.clone().unwrap_or_default(),
+                container_port: entry.container_port.unwrap_or_default(),
+                listener_urls,
+                targets,
+            });
+        }
+        Ok(ServiceBalancing { entries })
+    }
+}
+
+/// The host a browser reaches listeners at: the server's public URL's (listeners are served
+/// by the same host).
+fn listener_host(public_url: &str) -> String {
+    let rest = public_url.split_once("://").map_or(public_url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host.to_string(),
+        _ => authority.to_string(),
+    }
+}
+
+/// The portal's load balancing pages go through the same commands as the API's routes.
+#[async_trait::async_trait]
+impl wharf_app::backend::LoadBalancing for Gate {
+    async fn service_balancing(&self, cluster: &str, service: &str) -> Result<ServiceBalancing> {
+        Gate::service_balancing(self, cluster, service).await
+    }
+    async fn list_target_groups(&self, cluster: &str) -> Result<Vec<TargetGroup>> {
+        Gate::list_target_groups(self, cluster).await
+    }
+    async fn create_target_group(&self, cluster: &str, input: CreateTargetGroupInput) -> Result<TargetGroup> {
+        Gate::create_target_group(self, cluster, input).await
+    }
+    async fn list_listeners(&self, cluster: &str) -> Result<Vec<Listener>> {
+        Gate::list_listeners(self, cluster).await
+    }
+    async fn create_listener(&self, cluster: &str, input: CreateListenerInput) -> Result<Listener> {
+        Gate::create_listener(self, cluster, input).await
     }
 }
 
