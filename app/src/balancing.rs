@@ -32,6 +32,14 @@ pub async fn list_target_groups(cluster: String) -> PortalResult<Vec<TargetGroup
     Ok(balancing(&b)?.list_target_groups(&cluster).await?)
 }
 
+/// The cluster's target groups as (ARN, name): what the new-service form offers, without the
+/// rest of each group (the form's page stays small).
+#[server(input = Json)]
+pub async fn target_group_choices(cluster: String) -> PortalResult<Vec<(String, String)>> {
+    let b = crate::ssr::backend()?;
+    Ok(balancing(&b)?.list_target_groups(&cluster).await?.into_iter().map(|g| (g.target_group_arn, g.target_group_name)).collect())
+}
+
 #[server(input = Json)]
 pub async fn create_target_group(cluster: String, input: CreateTargetGroupInput) -> PortalResult<TargetGroup> {
     let b = crate::ssr::backend()?;
@@ -78,9 +86,9 @@ pub fn ServiceBalancingCard(cluster: String, service: String, version: ReadSigna
                                     <thead><tr><th>"Task"</th><th>"Target"</th><th>"Health"</th><th>"Reason"</th>
                                         <th class="num">"Requests/s"</th><th class="num">"p99"</th><th class="num">"Requests"</th></tr></thead>
                                     <tbody>
-                                        {e.targets.into_iter().map(|t| { let href = format!("{tasks}/{}", t.task_id); let short: String = t.task_id.chars().take(12).collect(); view! {
+                                        {e.targets.into_iter().map(|t| { let href = format!("{tasks}/{}", t.task_id); let id = t.task_id.clone(); view! {
                                             <tr data-task=t.task_id.clone() data-state=t.state.clone()>
-                                                <td><A href=href><code>{short}</code></A></td>
+                                                <td><A href=href><code>{id}</code></A></td>
                                                 <td><code>{t.address.clone()}</code></td>
                                                 <td><StatusBadge status=t.state.to_uppercase()/></td>
                                                 <td>{t.description.clone().or(t.reason.clone()).unwrap_or_default()}</td>
@@ -104,7 +112,7 @@ pub fn ServiceBalancingCard(cluster: String, service: String, version: ReadSigna
 /// container port it reaches. Empty when no target group is chosen.
 #[component]
 pub fn LoadBalancerInputs(cluster: String, target_group: RwSignal<String>, container: RwSignal<String>, port: RwSignal<String>) -> impl IntoView {
-    let groups = crate::components::resource(move || cluster.clone(), list_target_groups);
+    let groups = crate::components::resource(move || cluster.clone(), target_group_choices);
     view! {
         <label for="s-target-group">
             "Load balancer target group"
@@ -113,7 +121,7 @@ pub fn LoadBalancerInputs(cluster: String, target_group: RwSignal<String>, conta
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         let groups = groups.await.unwrap_or_default();
-                        groups.into_iter().map(|g| view! { <option value=g.target_group_arn.clone()>{g.target_group_name.clone()}</option> }).collect_view()
+                        groups.into_iter().map(|(arn, name)| view! { <option value=arn>{name}</option> }).collect_view()
                     })}
                 </Suspense>
             </select>

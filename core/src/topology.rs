@@ -117,6 +117,10 @@ pub struct TaskNode {
     /// Empty below [`Detail::Containers`].
     #[serde(default)]
     pub containers: Vec<Container>,
+    /// Requests the load balancer has sent it (since the server started); none when it is no
+    /// target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
 }
 
 /// ECS's states before RUNNING, counted as pending.
@@ -200,6 +204,7 @@ mod tests {
                     used_cpu: None,
                     used_memory: None,
                     containers: Vec::new(),
+                    requests: None,
                 })
                 .collect(),
         }

@@ -274,6 +274,7 @@ async fn report(lb: &LoadBalancer, control: &Control, batch: Vec<Event>) -> stor
     let mut w = control.store().write().await?;
     let mut wake = false;
     let mut published = Vec::new();
+    let mut bound = Vec::new();
     for event in batch {
         match event {
             Event::Health { target_group, task, addr, health } => {
@@ -302,6 +303,10 @@ async fn report(lb: &LoadBalancer, control: &Control, batch: Vec<Event>) -> stor
                     Some(e) => ("FAILED".to_string(), Some(format!("port {port} could not be bound: {e}"))),
                 };
                 lb.ports.lock().unwrap_or_else(|e| e.into_inner()).insert(i64::from(port), state);
+                // Pages showing the listener learn its state.
+                if let Some(listener) = sql::listener(w.conn(), i64::from(port)).await? {
+                    bound.push(listener.cluster);
+                }
             }
         }
     }
@@ -310,6 +315,9 @@ async fn report(lb: &LoadBalancer, control: &Control, batch: Vec<Event>) -> stor
         let data = serde_json::json!({"targetGroupArn": row.target_group, "taskId": row.task_id, "address": row.address, "state": row.state,
             "reason": row.reason});
         control.events().publish("targetHealth", Some(&cluster), data);
+    }
+    for cluster in bound {
+        control.events().publish("loadBalancing", Some(&cluster), serde_json::json!({"change": "listenerState"}));
     }
     if wake {
         control.agents().wake_scheduler();

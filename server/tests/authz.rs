@@ -406,6 +406,13 @@ impl World {
             "create_user" => (Rule::Admin, json!({ "input": { "username": self.unique("puser"), "password": "a long enough password", "admin": false } })),
             "set_user_disabled" => (Rule::Admin, json!({ "username": "spare", "disabled": false })),
             "audit_log" => (Rule::MaintainerOfAny, json!({ "team": null, "before": null })),
+            "balancing_of_service" => (Rule::Member, json!({ "cluster": "ca", "service": "sa" })),
+            "list_target_groups" | "list_listeners" | "target_group_choices" => (Rule::Member, json!({ "cluster": "ca" })),
+            "create_target_group" => (Rule::Maintainer, json!({ "cluster": "ca", "input": { "targetGroupName": self.unique("ptg"), "teamName": "a" } })),
+            "create_listener" => {
+                self.n += 1;
+                (Rule::Admin, json!({ "cluster": "ca", "input": { "port": 30000 + self.n } }))
+            }
             _ => return None,
         })
     }

@@ -381,6 +381,7 @@ mod tests {
             used_cpu: None,
             used_memory: None,
             containers: Vec::new(),
+            requests: None,
         }
     }
 

@@ -300,9 +300,15 @@ impl Scene<'_> {
         for c in &t.containers {
             let _ = write!(title, "\n{}", container_line(c));
         }
+        // A listener's traffic to it.
+        let requests = t.requests.map(|n| {
+            let _ = write!(title, "\n{n} requests from the load balancer");
+            format!(r#" data-requests="{n}""#)
+        });
         let _ = write!(
             out,
-            r#"<g class="task{card}{stopping}{hit}{dim}" data-task="{id}" data-service="{s}" data-href="/clusters/{c}/tasks/{id}" role="link"><title>{title}</title>"#,
+            r#"<g class="task{card}{stopping}{hit}{dim}" data-task="{id}" data-service="{s}"{r} data-href="/clusters/{c}/tasks/{id}" role="link"><title>{title}</title>"#,
+            r = requests.unwrap_or_default(),
             id = escape(&t.id),
             s = escape(service),
             c = escape(self.cluster),
@@ -317,10 +323,11 @@ impl Scene<'_> {
             }
         } else {
             let head = format!(
-                "{} · {} · {}",
+                "{} · {} · {}{}",
                 &t.id[..t.id.len().min(8)],
                 if service.is_empty() { t.task_definition.as_str() } else { service },
-                t.last_status
+                t.last_status,
+                t.requests.map(|n| format!(" · {n} req")).unwrap_or_default()
             );
             let _ = write!(
                 out,

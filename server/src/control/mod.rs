@@ -72,6 +72,19 @@ impl Control {
         self.load_balancer.get().map(|lb| &**lb)
     }
 
+    /// Each task's requests from the load balancer, on a diagram's tasks.
+    fn with_traffic(&self, mut topology: wharf_core::topology::Topology) -> wharf_core::topology::Topology {
+        let Some(lb) = self.load_balancer.get() else { return topology };
+        let mut by_task: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        for t in lb.stats().targets {
+            *by_task.entry(t.task.to_string()).or_default() += t.counts.requests();
+        }
+        for task in topology.instances.iter_mut().flat_map(|i| i.tasks.iter_mut()) {
+            task.requests = by_task.get(&task.id).copied();
+        }
+        topology
+    }
+
     /// Listener states as this server's load balancer sees them (none running: every port
     /// PROVISIONING).
     pub fn listener_states(&self) -> &dyn load_balancing::ListenerStates {
@@ -525,7 +538,7 @@ impl Backend for Control {
     }
 
     async fn topology(&self, cluster: &str, detail: wharf_core::topology::Detail) -> Result<wharf_core::topology::Topology> {
-        topology::topology(&self.store, &self.agents, cluster, detail, None).await
+        topology::topology(&self.store, &self.agents, cluster, detail, None).await.map(|t| self.with_traffic(t))
     }
 
     async fn topology_of_some(
@@ -534,7 +547,7 @@ impl Backend for Control {
         detail: wharf_core::topology::Detail,
         pick: &(dyn for<'t> Fn(&'t wharf_core::topology::Topology) -> Vec<usize> + Send + Sync),
     ) -> Result<wharf_core::topology::Topology> {
-        topology::topology(&self.store, &self.agents, cluster, detail, Some(pick)).await
+        topology::topology(&self.store, &self.agents, cluster, detail, Some(pick)).await.map(|t| self.with_traffic(t))
     }
 
     fn agent_install_command(&self, cluster: &str, token: &str) -> String {

@@ -149,6 +149,7 @@ pub async fn topology(store: &Store, agents: &Agents, cluster: &str, detail: Det
             used_cpu: used.map(|u| u.0),
             used_memory: used.map(|u| u.1),
             containers: if detail == Detail::Containers { t.containers()? } else { Vec::new() },
+            requests: None,
         });
     }
     for node in &mut nodes {
