@@ -171,9 +171,9 @@ pub fn LoadBalancingPage() -> impl IntoView {
         <DataRegion>
             {move || Suspend::new(async move {
                 let (groups, listeners) = settled(data).await?;
-                let choices: Vec<(String, String)> = groups.iter().map(|g| (g.target_group_arn.clone(), g.target_group_name.clone())).collect();
-                let name_of = move |arn: &str| choices.iter().find(|(a, _)| a == arn).map_or_else(|| arn.to_string(), |(_, n)| n.clone());
                 let options: Vec<(String, String)> = groups.iter().map(|g| (g.target_group_arn.clone(), g.target_group_name.clone())).collect();
+                let choices = options.clone();
+                let name_of = move |arn: &str| choices.iter().find(|(a, _)| a == arn).map_or_else(|| arn.to_string(), |(_, n)| n.clone());
                 Ok::<_, PortalError>(view! {
                     <section class="card">
                         <h2>"Target groups"</h2>

@@ -125,9 +125,13 @@ async fn handle(inner: &Arc<Inner>, port: u16, peer: SocketAddr, mut req: Reques
     let idempotent = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE);
     let headers = forward_headers(&parts.headers, &host, peer, port, upgrade, &inner.config.strip_cookies);
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    // Only origin-form paths go to a target (`OPTIONS *` would name another port).
+    if !path.starts_with('/') {
+        return plain(StatusCode::BAD_REQUEST, "the request's path must start with '/'");
+    }
     let mut tried = Vec::new();
     for _ in 0..ATTEMPTS {
-        let Some((index, target)) = pick(targets, &tried) else { break };
+        let Some((index, target)) = pick(inner, targets, &tried) else { break };
         tried.push(index);
         let Ok(uri) = Uri::try_from(format!("http://{}{path}", target.addr)) else {
             return plain(StatusCode::BAD_REQUEST, "the request's path is not valid");
@@ -158,6 +162,7 @@ async fn handle(inner: &Arc<Inner>, port: u16, peer: SocketAddr, mut req: Reques
                 }
                 let (mut head, body) = response.into_parts();
                 strip_hop_by_hop(&mut head.headers, false);
+                strip_set_cookies(&mut head.headers, &inner.config.strip_cookies);
                 // In flight until the last byte of the answer has gone.
                 let body = body.map_frame(move |frame| {
                     let _ = &guard;
@@ -218,7 +223,7 @@ impl Payload {
 
 /// Chooses a target and counts the request in flight on it, skipping one that began draining
 /// meanwhile.
-fn pick(targets: &[Arc<TargetState>], tried: &[usize]) -> Option<(usize, Arc<TargetState>)> {
+fn pick(inner: &Inner, targets: &[Arc<TargetState>], tried: &[usize]) -> Option<(usize, Arc<TargetState>)> {
     let mut skip = tried.to_vec();
     loop {
         let candidates: Vec<Candidate> = targets
@@ -232,6 +237,8 @@ fn pick(targets: &[Arc<TargetState>], tried: &[usize]) -> Option<(usize, Arc<Tar
             return Some((index, target.clone()));
         }
         target.meter.active.fetch_sub(1, SeqCst);
+        // The drain may have looked while this count was in: say it now.
+        inner.tell_if_drained(target);
         skip.push(index);
     }
 }
@@ -291,6 +298,28 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     if keep_upgrade && let Some(upgrade) = upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, upgrade);
+    }
+}
+
+/// Drops a target's `Set-Cookie` of the control plane's cookies: a listener shares the
+/// portal's host, and a browser would take them as the portal's.
+fn strip_set_cookies(headers: &mut HeaderMap, names: &[String]) {
+    if names.is_empty() || !headers.contains_key(header::SET_COOKIE) {
+        return;
+    }
+    let kept: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter(|v| {
+            let text = v.to_str().unwrap_or_default();
+            let name = text.split_once('=').map_or(text, |(n, _)| n).trim();
+            !names.iter().any(|n| n.eq_ignore_ascii_case(name))
+        })
+        .cloned()
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for v in kept {
+        headers.append(header::SET_COOKIE, v);
     }
 }
 
@@ -365,6 +394,16 @@ mod tests {
         only_session.insert(header::COOKIE, HeaderValue::from_static("wharf_session=abc"));
         let out = forward_headers(&only_session, "h", peer, 80, false, &["wharf_session".into()]);
         assert!(!out.contains_key(header::COOKIE));
+    }
+
+    #[test]
+    fn a_target_cannot_set_the_control_planes_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.append(header::SET_COOKIE, HeaderValue::from_static("wharf_session=stolen; Path=/"));
+        headers.append(header::SET_COOKIE, HeaderValue::from_static("cart=1; Path=/"));
+        strip_set_cookies(&mut headers, &["wharf_session".into()]);
+        let left: Vec<&str> = headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(left, ["cart=1; Path=/"]);
     }
 
     #[test]

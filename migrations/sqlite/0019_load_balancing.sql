@@ -5,7 +5,7 @@ CREATE TABLE target_groups (
     arn         TEXT PRIMARY KEY,
     cluster     TEXT NOT NULL REFERENCES clusters (name) ON DELETE CASCADE,
     name        TEXT NOT NULL,
-    team        TEXT REFERENCES teams (name) ON DELETE CASCADE,
+    team        TEXT REFERENCES teams (name) ON DELETE SET NULL,
     config      TEXT NOT NULL,
     created_at  TEXT NOT NULL,
     UNIQUE (cluster, name)

@@ -115,8 +115,21 @@ async fn sample_forever(lb: std::sync::Weak<LoadBalancer>) {
 
 async fn build_forever(lb: std::sync::Weak<LoadBalancer>, control: Control) {
     let mut feed = control.events().subscribe(None).live;
+    let mut rounds: u32 = 0;
     loop {
         let Some(strong) = lb.upgrade() else { return };
+        // About once a minute: the health of targets whose tasks are gone is forgotten.
+        rounds = rounds.wrapping_add(1);
+        if rounds.is_multiple_of(12) {
+            let forgotten = async {
+                let mut w = control.store().write().await?;
+                sql::forget_health_of_stopped(w.conn()).await?;
+                w.commit().await
+            };
+            if let Err(e) = forgotten.await {
+                tracing::warn!(error = %e, "old target health could not be forgotten");
+            }
+        }
         match table(control.store()).await {
             Ok(table) => strong.balancer.apply(&table).await,
             Err(e) => tracing::warn!(error = %e, "the load balancer could not read its table"),

@@ -183,7 +183,78 @@ async fn a_services_load_balancers_name_its_own_teams_group_and_a_mapped_port(h:
     assert_eq!((&plain["healthy"], &plain["targets"][0]["address"]), (&json!([]), &json!("127.0.0.1:32801")), "not healthy yet: {plain}");
 }
 
+/// A task leaving its target groups keeps running while it drains: neither its agent's reports
+/// nor a reconcile stop it; the deregistration does, once drained.
+async fn a_task_drains_before_its_agent_is_told_to_stop_it(h: Harness) {
+    setup(&h).await;
+    h.post("/api/v1/clusters/shop/target-groups", json!({ "targetGroupName": "tg-a", "teamName": "a", "deregistrationDelaySeconds": 600 })).await;
+    let service = json!({ "serviceName": "front", "taskDefinition": "web-a", "desiredCount": 1,
+        "loadBalancers": [{ "targetGroupArn": "tg-a", "containerName": "httpd", "containerPort": 8080 }] });
+    assert_eq!(h.post("/api/v1/clusters/shop/services", service).await.0, StatusCode::CREATED);
+    let (_, token) = h.post("/api/v1/clusters/shop/join-tokens", json!({})).await;
+    let (_, reg) = h.post("/agent/v1/register", json!({ "token": token["token"], "cluster": "shop", "hostname": "h1", "cpu": 2048, "memory": 2048 })).await;
+    let addr = h.serve().await;
+    let (mut agent, _) = Agent::connect(addr, reg["credential"].as_str().unwrap(), json!([])).await;
+    let settings = wharf_server::scheduling::Settings {
+        interval: std::time::Duration::from_millis(200),
+        lost_after: std::time::Duration::from_secs(60),
+        start_timeout: std::time::Duration::from_secs(60),
+    };
+    wharf_server::scheduling::spawn(h.store.clone(), h.state.control.agents().clone(), h.state.control.events().clone(), settings);
+    let id = loop {
+        let message = agent.next().await;
+        if message["type"] == "startTask" {
+            break message["task"]["taskId"].as_str().unwrap().to_string();
+        }
+    };
+    let running = json!({ "taskId": id, "lastStatus": "RUNNING", "containers": [{ "name": "httpd", "lastStatus": "RUNNING", "healthStatus": "HEALTHY",
+        "networkBindings": [{ "containerPort": 8080, "hostPort": 32802, "protocol": "tcp" }] }] });
+    agent.send(json!({ "type": "taskStateChange", "task": running })).await;
+    let uri = format!("/api/v1/clusters/shop/tasks/{id}");
+    loop {
+        if h.get(&uri).await.1["task"]["lastStatus"] == "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // Scaled in: out of the target group first.
+    assert!(h.patch("/api/v1/clusters/shop/services/front", json!({ "desiredCount": 0 })).await.0.is_success());
+    loop {
+        let task = h.get(&uri).await.1;
+        if task["task"]["lastStatus"] == "DEACTIVATING" {
+            assert_eq!(task["task"]["desiredStatus"], "STOPPED");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, health) = h.get("/api/v1/clusters/shop/target-groups/tg-a/targets").await;
+    assert_eq!(health["targetHealthDescriptions"][0]["targetHealth"]["state"], "draining", "{health}");
+    // The agent goes on reporting, and reconciles: no stop yet.
+    agent.send(json!({ "type": "taskStateChange", "task": running })).await;
+    agent.send(json!({ "type": "reconcile", "tasks": [running] })).await;
+    agent.quiet().await;
+    // Drained (as the load balancer says once nothing is in flight): the stop goes out.
+    {
+        let mut w = h.store.write().await.unwrap();
+        assert!(wharf_server::store::scheduling::drained(w.conn(), &id, &wharf_server::store::now()).await.unwrap());
+        w.commit().await.unwrap();
+    }
+    h.state.control.agents().wake_scheduler();
+    let stop = loop {
+        let message = agent.next().await;
+        if message["type"] == "stopTask" {
+            break message;
+        }
+    };
+    assert_eq!(stop["taskId"], json!(id));
+    // Told once: a later report does not repeat the stop's bookkeeping.
+    let due: Option<String> = sqlx::query_scalar("SELECT deregister_by FROM tasks WHERE id = $1").bind(&id).fetch_one(h.store.pool()).await.unwrap();
+    assert_eq!(due, None);
+}
+
 on_both_backends!(
+    a_task_drains_before_its_agent_is_told_to_stop_it,
     target_groups_take_elbs_defaults_and_refuse_nonsense_by_field,
     a_port_has_one_listener_and_rules_forward_to_the_callers_own_target_groups,
     a_services_load_balancers_name_its_own_teams_group_and_a_mapped_port,

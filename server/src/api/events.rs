@@ -80,7 +80,7 @@ async fn visible_clusters(gate: &crate::control::gate::Gate) -> ApiResult<Option
 fn redact(e: &Arc<Event>) -> Arc<Event> {
     let mut e = (**e).clone();
     if let serde_json::Value::Object(map) = &mut e.data {
-        for name in ["serviceName", "group", "message", "taskDefinition"] {
+        for name in ["serviceName", "group", "message", "taskDefinition", "targetGroupArn", "address", "reason"] {
             map.remove(name);
         }
     }

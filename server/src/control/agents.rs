@@ -160,6 +160,8 @@ async fn reconcile_tasks(
     let reported: BTreeMap<&str, &TaskReport> = reports.iter().map(|t| (t.task_id.as_str(), t)).collect();
     let live = tasks::live_on_instance(conn, &who.instance_id).await?;
     let known: BTreeSet<String> = live.iter().map(|t| t.id.clone()).collect();
+    let deactivating: Vec<&str> = live.iter().filter(|t| t.last_status == "DEACTIVATING").map(|t| t.id.as_str()).collect();
+    let draining = scheduling::draining(&mut *conn, &deactivating).await?;
     let mut definitions = HashMap::new();
     for mut task in live {
         match reported.get(task.id.as_str()) {
@@ -179,7 +181,9 @@ async fn reconcile_tasks(
                         scheduling::tasks_started(&mut *conn, std::slice::from_ref(&task.id)).await?;
                     }
                 }
-                if task.desired_status == "STOPPED" && task.last_status != "STOPPED" {
+                // A task draining out of its target groups keeps running until the deregistration
+                // says stop.
+                if task.desired_status == "STOPPED" && task.last_status != "STOPPED" && !draining.contains(&task.id) {
                     out.push(stop(&task));
                 }
             }
@@ -277,6 +281,8 @@ pub async fn tasks_changed(store: &Store, batch: &[(AgentIdentity, TaskReport)])
     let mut w = store.write().await?;
     let ids: Vec<&str> = batch.iter().map(|(_, r)| r.task_id.as_str()).collect();
     let mut known = tasks::get_many_by_id(w.conn(), &ids).await?;
+    let deactivating: Vec<&str> = known.values().filter(|(t, _)| t.last_status == "DEACTIVATING").map(|(t, _)| t.id.as_str()).collect();
+    let draining = scheduling::draining(w.conn(), &deactivating).await?;
     let mut out = Vec::with_capacity(batch.len());
     let mut failed = Vec::new();
     let mut started = Vec::new();
@@ -311,7 +317,8 @@ pub async fn tasks_changed(store: &Store, batch: &[(AgentIdentity, TaskReport)])
         // Stopped here but not there (a start that arrived after its stop): stopped again, or
         // it would run uncounted until the next digest.
         let alive_there = report.last_status != "STOPPED";
-        out.push(Ok((task.desired_status == "STOPPED" && (task.last_status != "STOPPED" || alive_there)).then(|| stop(task))));
+        let stop_now = task.desired_status == "STOPPED" && (task.last_status != "STOPPED" || alive_there) && !draining.contains(&task.id);
+        out.push(Ok(stop_now.then(|| stop(task))));
     }
     // One write per task, whatever number of its reports the batch held.
     changed.sort_unstable();

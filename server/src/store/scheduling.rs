@@ -328,6 +328,18 @@ pub async fn due_deactivations(conn: &mut AnyConnection, cluster: &str, now: &st
         .collect()
 }
 
+/// Of `ids`, the tasks still draining out of their target groups: their stop is the
+/// deregistration's to send, not a report's or a reconnect's.
+pub async fn draining(conn: &mut AnyConnection, ids: &[&str]) -> Result<std::collections::HashSet<String>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<[&str; 1]> = ids.iter().map(|id| [*id]).collect();
+    let sql = format!("SELECT t.id FROM tasks t WHERE t.id IN (SELECT e.value ->> 0 FROM {}) AND t.deregister_by IS NOT NULL", super::json_rows(conn));
+    let found = sqlx::query(&sql).bind(super::json_param(&rows)).fetch_all(&mut *conn).await?;
+    found.into_iter().map(|r| Ok(r.try_get("id")?)).collect()
+}
+
 /// Its agent was told to stop it.
 pub async fn deregistered(conn: &mut AnyConnection, id: &str) -> Result<()> {
     sqlx::query("UPDATE tasks SET deregister_by = NULL WHERE id = $1").bind(id).execute(conn).await?;
