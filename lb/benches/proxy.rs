@@ -134,7 +134,7 @@ fn main() {
         let check = HealthCheck { path: "/".into(), interval: Duration::from_secs(1), timeout: Duration::from_secs(1), healthy_threshold: 1, unhealthy_threshold: 2, matcher: vec![(200, 200)] };
         let table = Table {
             listeners: [(port, Listener { port, rules: vec![], default_target_group: Some("tg".into()) })].into(),
-            target_groups: [("tg".into(), TargetGroup { arn: "tg".into(), health_check: check, deregistration_delay: Duration::ZERO, targets: vec![Target { task: "t".into(), addr: task, draining: false }] })].into(),
+            target_groups: [("tg".into(), TargetGroup { arn: "tg".into(), health_check: check, deregistration_delay: Duration::ZERO, targets: vec![Target { task: "t".into(), addr: task, draining: false, healthy: false }] })].into(),
         };
         balancer.apply(&table).await;
         (balancer, events)

@@ -79,6 +79,11 @@ impl Default for Tracker {
 }
 
 impl Tracker {
+    /// A target known healthy: it stays so until its checks fail the unhealthy count.
+    pub fn healthy() -> Self {
+        Self { health: Health { state: State::Healthy, reason: None, description: None }, passes: 0, failures: 0 }
+    }
+
     pub fn health(&self) -> &Health {
         &self.health
     }

@@ -68,9 +68,9 @@ impl TargetState {
             task: target.task.clone(),
             addr: target.addr,
             draining: AtomicBool::new(false),
-            healthy: AtomicBool::new(false),
+            healthy: AtomicBool::new(target.healthy),
             drained_told: AtomicBool::new(false),
-            tracker: Mutex::new(Tracker::default()),
+            tracker: Mutex::new(if target.healthy { Tracker::healthy() } else { Tracker::default() }),
             meter: Meter::default(),
         }
     }
@@ -161,12 +161,14 @@ impl Balancer {
                         Some(state) => state.clone(),
                         None => {
                             let state = Arc::new(TargetState::new(group.arn.clone(), target));
-                            let _ = inner.events.send(Event::Health {
-                                target_group: group.arn.clone(),
-                                task: target.task.clone(),
-                                addr: target.addr,
-                                health: Health::initial(),
-                            });
+                            if !target.healthy {
+                                let _ = inner.events.send(Event::Health {
+                                    target_group: group.arn.clone(),
+                                    task: target.task.clone(),
+                                    addr: target.addr,
+                                    health: Health::initial(),
+                                });
+                            }
                             state
                         }
                     };

@@ -71,6 +71,9 @@ pub struct Target {
     pub addr: SocketAddr,
     /// Deregistering: no new requests, in-flight ones finish.
     pub draining: bool,
+    /// Healthy when last seen (by a balancer before a restart): it starts healthy rather than
+    /// `initial`, so a restart neither hides every target nor stalls a deployment.
+    pub healthy: bool,
 }
 
 /// Identifies a target within the balancer: a group and an address in it.

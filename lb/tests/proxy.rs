@@ -114,7 +114,7 @@ fn group(arn: &str, targets: &[&TestTarget], draining: &[&str]) -> TargetGroup {
         arn: arn.into(),
         health_check: check(),
         deregistration_delay: Duration::from_secs(30),
-        targets: targets.iter().map(|t| Target { task: t.name.into(), addr: t.addr, draining: draining.contains(&t.name) }).collect(),
+        targets: targets.iter().map(|t| Target { task: t.name.into(), addr: t.addr, draining: draining.contains(&t.name), healthy: false }).collect(),
     }
 }
 
@@ -333,4 +333,21 @@ async fn an_upgrade_is_tunnelled_both_ways() {
     assert_eq!(&echo, b"ping");
     // The tunnel counts as in flight on its target.
     assert_eq!(lb.stats().targets[0].counts.active, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_known_healthy_is_served_at_once_after_a_restart() {
+    let (a, b) = (target("a").await, target("b").await);
+    let port = free_port();
+    let (lb, _events) = balancer();
+    // Slow checks: b, new, stays initial for ten seconds; a was healthy before the restart.
+    let mut tg = group("tg/web", &[&a, &b], &[]);
+    tg.health_check.interval = Duration::from_secs(10);
+    tg.targets[0].healthy = true;
+    lb.apply(&table(port, vec![tg], vec![], Some("tg/web"))).await;
+    let http = client();
+    for _ in 0..20 {
+        assert_eq!(get(&http, port, "h", "/").await, (StatusCode::OK, "a".into()), "only the known-healthy target is served");
+    }
+    assert_eq!(b.hits.load(SeqCst), 0);
 }

@@ -188,10 +188,18 @@ pub async fn table(store: &Store) -> store::Result<Table> {
     }
     let mut clusters: Vec<&str> = groups.iter().map(|g| g.cluster.as_str()).collect();
     clusters.dedup();
+    // What was last seen healthy (by this balancer, or by the one before a restart).
+    let healthy: std::collections::HashSet<(String, String, String)> = sql::health(conn, None)
+        .await?
+        .into_iter()
+        .filter(|h| h.state == "healthy")
+        .map(|h| (h.target_group, h.task_id, h.address))
+        .collect();
     for cluster in clusters {
         for r in targets(conn, cluster).await? {
+            let known = healthy.contains(&(r.target_group.clone(), r.task_id.clone(), r.addr.to_string()));
             if let Some(group) = out.target_groups.get_mut(r.target_group.as_str()) {
-                group.targets.push(Target { task: r.task_id.as_str().into(), addr: r.addr, draining: r.draining });
+                group.targets.push(Target { task: r.task_id.as_str().into(), addr: r.addr, draining: r.draining, healthy: known });
             }
         }
     }

@@ -219,7 +219,7 @@ impl World {
             }
             ("POST", "/api/v1/clusters/{cluster}/listeners/{port}/rules") => {
                 self.n += 1;
-                let rule = json!({ "priority": self.n, "conditions": [{ "field": "path-pattern", "values": ["/a/*"] }],
+                let rule = json!({ "priority": self.n, "conditions": [{ "field": "host-header", "values": [format!("a{}.example", self.n)] }],
                     "actions": [{ "type": "forward", "targetGroupArn": "tga" }] });
                 (Rule::Maintainer, format!("{c}/listeners/18081/rules"), Some(rule))
             }

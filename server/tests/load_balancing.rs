@@ -81,17 +81,28 @@ async fn a_port_has_one_listener_and_rules_forward_to_the_callers_own_target_gro
     control.create_account(&wharf_core::account::Credentials { username: "bob".into(), password: "a long password".into() }, false, false).await.unwrap();
     assert!(h.call(Method::PUT, "/api/v1/teams/b/members/bob", Some(json!({ "role": "maintainer" }).to_string())).await.0.is_success());
     let bob = control.issue_user_token("bob", None, None, "test").await.unwrap().1;
-    let rule = |priority: i64, group: &str| {
-        json!({ "priority": priority, "conditions": [{ "field": "host-header", "values": ["b.example"] }, { "field": "path-pattern", "values": ["/api/*"] }],
+    let rule_for = |priority: i64, group: &str, host: &str| {
+        json!({ "priority": priority, "conditions": [{ "field": "host-header", "values": [host] }, { "field": "path-pattern", "values": ["/api/*"] }],
             "actions": [{ "type": "forward", "targetGroupArn": group }] })
         .to_string()
     };
+    let rule = |priority: i64, group: &str| rule_for(priority, group, if group == "tg-b" { "b.example" } else { "a.example" });
     let (status, body) = h.call_as(&bob, Method::POST, "/api/v1/clusters/shop/listeners/18080/rules", Some(rule(10, "tg-b"))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["listener"]["rules"][0]["teamName"], "b");
     assert!(body["listener"]["defaultActions"].as_array().unwrap().is_empty(), "team a's default is not b's to read: {body}");
     let (status, body) = h.call_as(&bob, Method::POST, "/api/v1/clusters/shop/listeners/18080/rules", Some(rule(11, "tg-a"))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // A team's rule names its hosts, and no other team's: neither bob nor the admin may point
+    // another team's hosts, or every host, at a team's group.
+    let everything = json!({ "priority": 1, "conditions": [{ "field": "path-pattern", "values": ["/*"] }], "actions": [{ "type": "forward", "targetGroupArn": "tg-b" }] });
+    let (status, body) = h.call_as(&bob, Method::POST, "/api/v1/clusters/shop/listeners/18080/rules", Some(everything.to_string())).await;
+    assert_eq!((status, fields(&body)), (StatusCode::BAD_REQUEST, vec!["conditions".to_string()]), "{body}");
+    let (status, body) = h.call_as(&bob, Method::POST, "/api/v1/clusters/shop/listeners/18080/rules", Some(rule_for(2, "tg-b", "*.example"))).await;
+    assert_eq!((status, fields(&body)), (StatusCode::BAD_REQUEST, vec!["conditions[0].values[0]".to_string()]), "{body}");
+    let (status, body) = h.post("/api/v1/clusters/shop/listeners/18080/rules", rule_for(3, "tg-a", "B.example")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("team 'b'"), "{body}");
     let (status, body) = h.post("/api/v1/clusters/shop/listeners/18080/rules", rule(10, "tg-a")).await;
     assert_eq!((status, fields(&body)), (StatusCode::BAD_REQUEST, vec!["priority".to_string()]), "a priority is used once per listener");
     assert!(h.post("/api/v1/clusters/shop/listeners/18080/rules", rule(5, "tg-a")).await.0.is_success());

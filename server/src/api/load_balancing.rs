@@ -109,39 +109,39 @@ pub async fn list_listeners(gate: Gated, Path(cluster): Path<String>) -> ApiResu
 #[utoipa::path(get, path = "/api/v1/clusters/{cluster}/listeners/{port}", tag = "load balancing",
     params(("cluster" = String, Path), ("port" = i64, Path)),
     responses((status = 200, body = ListenerResponse), (status = 404, body = WharfError)))]
-pub async fn describe_listener(gate: Gated, Path((cluster, port)): Path<(String, i64)>) -> ApiResult<Json<ListenerResponse>> {
-    Ok(Json(ListenerResponse { listener: gate.describe_listener(&cluster, port).await? }))
+pub async fn describe_listener(gate: Gated, Path((cluster, port)): Path<(String, String)>) -> ApiResult<Json<ListenerResponse>> {
+    Ok(Json(ListenerResponse { listener: gate.describe_listener(&cluster, number("port", &port)?).await? }))
 }
 
 /// Changes where requests no rule takes go (ELB ModifyListener).
 #[utoipa::path(patch, path = "/api/v1/clusters/{cluster}/listeners/{port}", tag = "load balancing",
     params(("cluster" = String, Path), ("port" = i64, Path)), request_body = ModifyListenerInput,
     responses((status = 200, body = ListenerResponse), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
-pub async fn modify_listener(gate: Gated, Path((cluster, port)): Path<(String, i64)>, Body(input): Body<ModifyListenerInput>) -> ApiResult<Json<ListenerResponse>> {
-    Ok(Json(ListenerResponse { listener: gate.modify_listener(&cluster, port, input).await? }))
+pub async fn modify_listener(gate: Gated, Path((cluster, port)): Path<(String, String)>, Body(input): Body<ModifyListenerInput>) -> ApiResult<Json<ListenerResponse>> {
+    Ok(Json(ListenerResponse { listener: gate.modify_listener(&cluster, number("port", &port)?, input).await? }))
 }
 
 /// Closes the port, with its rules.
 #[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/listeners/{port}", tag = "load balancing",
     params(("cluster" = String, Path), ("port" = i64, Path)),
     responses((status = 200, body = ListenerResponse), (status = 404, body = WharfError)))]
-pub async fn delete_listener(gate: Gated, Path((cluster, port)): Path<(String, i64)>) -> ApiResult<Json<ListenerResponse>> {
-    Ok(Json(ListenerResponse { listener: gate.delete_listener(&cluster, port).await? }))
+pub async fn delete_listener(gate: Gated, Path((cluster, port)): Path<(String, String)>) -> ApiResult<Json<ListenerResponse>> {
+    Ok(Json(ListenerResponse { listener: gate.delete_listener(&cluster, number("port", &port)?).await? }))
 }
 
 /// Adds a rule forwarding to one of the caller's team's target groups (ELB CreateRule).
 #[utoipa::path(post, path = "/api/v1/clusters/{cluster}/listeners/{port}/rules", tag = "load balancing",
     params(("cluster" = String, Path), ("port" = i64, Path)), request_body = CreateRuleInput,
     responses((status = 201, body = ListenerResponse), (status = 400, body = WharfError), (status = 404, body = WharfError), (status = 409, body = WharfError)))]
-pub async fn create_rule(gate: Gated, Path((cluster, port)): Path<(String, i64)>, Body(input): Body<CreateRuleInput>) -> ApiResult<(StatusCode, Json<ListenerResponse>)> {
-    Ok((StatusCode::CREATED, Json(ListenerResponse { listener: gate.create_rule(&cluster, port, input).await? })))
+pub async fn create_rule(gate: Gated, Path((cluster, port)): Path<(String, String)>, Body(input): Body<CreateRuleInput>) -> ApiResult<(StatusCode, Json<ListenerResponse>)> {
+    Ok((StatusCode::CREATED, Json(ListenerResponse { listener: gate.create_rule(&cluster, number("port", &port)?, input).await? })))
 }
 
 #[utoipa::path(delete, path = "/api/v1/clusters/{cluster}/listeners/{port}/rules/{priority}", tag = "load balancing",
     params(("cluster" = String, Path), ("port" = i64, Path), ("priority" = i64, Path)),
     responses((status = 200, body = ListenerResponse), (status = 404, body = WharfError), (status = 409, body = WharfError)))]
-pub async fn delete_rule(gate: Gated, Path((cluster, port, priority)): Path<(String, i64, i64)>) -> ApiResult<Json<ListenerResponse>> {
-    Ok(Json(ListenerResponse { listener: gate.delete_rule(&cluster, port, priority).await? }))
+pub async fn delete_rule(gate: Gated, Path((cluster, port, priority)): Path<(String, String, String)>) -> ApiResult<Json<ListenerResponse>> {
+    Ok(Json(ListenerResponse { listener: gate.delete_rule(&cluster, number("port", &port)?, number("priority", &priority)?).await? }))
 }
 
 /// One Prometheus `http_sd` target group: addresses sharing labels.
@@ -218,4 +218,9 @@ pub async fn endpoints(gate: Gated, Path((cluster, name)): Path<(String, String)
 fn address(t: &TargetHealthDescription) -> String {
     let ip: std::net::IpAddr = t.target.id.parse().unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
     std::net::SocketAddr::new(ip, u16::try_from(t.target.port).unwrap_or(0)).to_string()
+}
+
+/// A number in the path, or an error naming it (not the router's plain-text refusal).
+fn number(field: &str, text: &str) -> Result<i64, WharfError> {
+    text.parse().map_err(|_| WharfError::invalid_field(field, format!("'{text}' is not a whole number")))
 }

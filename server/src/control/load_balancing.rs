@@ -259,6 +259,18 @@ pub async fn create_rule(store: &Store, states: &dyn ListenerStates, cluster: &s
     if listener.rules.len() >= wharf_core::load_balancing::MAX_RULES {
         return Err(WharfError::conflict(format!("the listener on port {port} has {} rules, the most it may hold", listener.rules.len())));
     }
+    if let Some(team) = group.team.as_deref() {
+        let groups = sql::target_groups(w.conn(), Some(cluster)).await?;
+        let others: Vec<(i64, &str, Vec<String>)> = listener
+            .rules
+            .iter()
+            .filter_map(|r| {
+                let owner = groups.iter().find(|g| g.arn == r.target_group)?.team.as_deref()?;
+                (owner != team).then(|| (r.priority, owner, hosts_of(&r.conditions).into_iter().map(|(_, h)| h).collect()))
+            })
+            .collect();
+        check_team_hosts(team, &hosts_of(&conditions), &others)?;
+    }
     let rule = sql::RuleRow { priority, target_group: group.arn, conditions, created_at: store::now() };
     if !sql::insert_rule(w.conn(), port, &rule).await? {
         return Err(WharfError::invalid_field("priority", format!("the listener on port {port} already has a rule at priority {priority}")));
@@ -267,6 +279,48 @@ pub async fn create_rule(store: &Store, states: &dyn ListenerStates, cluster: &s
     let described = describe_listener_row(w.conn(), states, row).await?;
     w.commit().await?;
     Ok(described)
+}
+
+/// A rule's host patterns, each with its field path.
+fn hosts_of(conditions: &[wharf_core::load_balancing::RuleCondition]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, c) in conditions.iter().enumerate().filter(|(_, c)| c.field.as_deref() == Some("host-header")) {
+        for (j, v) in c.values.iter().flatten().enumerate() {
+            out.push((format!("conditions[{i}].values[{j}]"), v.clone()));
+        }
+    }
+    out
+}
+
+/// A team's rule on a shared listener names the hosts it serves, none of which another team's
+/// rule may also take: otherwise a team could put a rule for every host (or another team's)
+/// before theirs and receive their requests. Only an admin's target groups take every host.
+fn check_team_hosts(team: &str, hosts: &[(String, String)], others: &[(i64, &str, Vec<String>)]) -> Result<()> {
+    if hosts.is_empty() {
+        return Err(WharfError::invalid_field(
+            "conditions",
+            format!("a rule of team '{team}' names the hosts it serves (a host-header condition); only an admin's target group takes every host"),
+        ));
+    }
+    for (field, host) in hosts {
+        // "*.shop.example" is a team's; "*", "*.example" and the like are everyone's.
+        let fixed = host.trim_start_matches("*.");
+        if fixed.contains(['*', '?']) || !fixed.contains('.') {
+            return Err(WharfError::invalid_field(
+                field.as_str(),
+                format!("'{host}' would take hosts of other teams; name a host, or '*.' and a domain of two labels or more"),
+            ));
+        }
+        for (priority, owner, theirs) in others {
+            let overlap = |a: &str, b: &str| wharf_lb::table::glob_matches(a, b, true) || wharf_lb::table::glob_matches(b, a, true);
+            if theirs.is_empty() || theirs.iter().any(|t| overlap(host, t)) {
+                return Err(WharfError::conflict(format!(
+                    "the host '{host}' is served by team '{owner}''s rule at priority {priority} on this listener; a host belongs to one team"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The target group a rule forwards to (for the gate).
