@@ -338,6 +338,7 @@ pub fn ServicePage() -> impl IntoView {
     let name = move || params.read().get("service").unwrap_or_default();
     // Live: the page re-reads the service when the cluster's feed says something changed.
     let live = crate::live::use_live(cluster);
+    let version = live.version;
     let after = crate::components::use_page_cursor();
     // The service and its tasks as one value: a view awaiting two resources that a live change
     // refetches together can render the first one's older value beside the second one's newer.
@@ -382,6 +383,10 @@ pub fn ServicePage() -> impl IntoView {
                 let breaker = dc.deployment_circuit_breaker.clone().unwrap_or_default();
                 let td_link = cfg.task_definition.replace(':', "/");
                 let td_name = cfg.task_definition.clone();
+                // Only a service with load balancers has a card for them (read once it is shown).
+                let balanced = (!cfg.load_balancers.is_empty()).then(|| view! {
+                    <crate::balancing::ServiceBalancingCard cluster=cluster_name.clone() service=s.service_name.clone() version/>
+                });
                 let live = s.status == "ACTIVE";
                 Ok::<_, PortalError>(view! {
                     <section class="card">
@@ -458,6 +463,7 @@ pub fn ServicePage() -> impl IntoView {
                             .into_any()
                         }}
                     </section>
+                    {balanced}
                     <section class="card">
                         <h2>"Events"</h2>
                         <ul class="events" id="events">
@@ -469,7 +475,6 @@ pub fn ServicePage() -> impl IntoView {
                 })
             })}
         </DataRegion>
-        {move || view! { <crate::balancing::ServiceBalancingCard cluster=cluster() service=name() version=live.version/> }}
     }
 }
 
