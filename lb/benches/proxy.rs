@@ -51,6 +51,56 @@ struct Run {
     rps: f64,
     p50: String,
     p99: String,
+    /// The proxy's CPU time per request, in microseconds (none for the direct run).
+    cpu_us: Option<f64>,
+}
+
+/// User and system time, in clock ticks, from a `/proc/…/stat` line.
+fn ticks_of_stat(stat: &str) -> u64 {
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    fields.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+}
+
+/// Ticks of this process's threads whose name starts with `prefix`.
+fn ticks_of_threads(prefix: &str) -> u64 {
+    std::fs::read_dir("/proc/self/task")
+        .map(|dir| {
+            dir.flatten()
+                .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix)))
+                .map(|t| std::fs::read_to_string(t.path().join("stat")).map_or(0, |s| ticks_of_stat(&s)))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Ticks of process `root` and its children (nginx's master and workers).
+fn ticks_of_tree(root: u32) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    dir.flatten()
+        .filter_map(|p| std::fs::read_to_string(p.path().join("stat")).ok())
+        .filter(|stat| {
+            let pid = stat.split_whitespace().next().and_then(|p| p.parse::<u32>().ok());
+            let ppid = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
+            pid == Some(root) || ppid == Some(root)
+        })
+        .map(|stat| ticks_of_stat(&stat))
+        .sum()
+}
+
+/// Runs wrk and charges the CPU `ticks` counts to its requests.
+fn measured(url: &str, seconds: u64, connections: u32, ticks: impl Fn() -> u64) -> Run {
+    let before = ticks();
+    let mut run = wrk(url, seconds, connections);
+    let spent = ticks().saturating_sub(before) as f64 / clock_ticks_per_second();
+    let requests = run.rps * seconds as f64;
+    run.cpu_us = (requests > 0.0).then(|| spent * 1e6 / requests);
+    run
+}
+
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf").arg("CLK_TCK").output().ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()).unwrap_or(100.0)
 }
 
 fn wrk(url: &str, seconds: u64, connections: u32) -> Run {
@@ -65,6 +115,7 @@ fn wrk(url: &str, seconds: u64, connections: u32) -> Run {
         rps: field("Requests/sec:").and_then(|s| s.parse().ok()).unwrap_or(0.0),
         p50: field("50%").unwrap_or_default(),
         p99: field("99%").unwrap_or_default(),
+        cpu_us: None,
     }
 }
 
@@ -141,22 +192,26 @@ fn main() {
     });
     std::thread::sleep(Duration::from_millis(1500));
     let direct = wrk(&format!("http://{task}/"), seconds, connections);
-    let proxied = wrk(&format!("http://127.0.0.1:{port}/"), seconds, connections);
+    let proxied = measured(&format!("http://127.0.0.1:{port}/"), seconds, connections, || ticks_of_threads("wharf-lb"));
     let nginx = start_nginx(task).map(|(mut child, port, dir)| {
-        let run = wrk(&format!("http://127.0.0.1:{port}/"), seconds, connections);
+        let root = child.id();
+        let run = measured(&format!("http://127.0.0.1:{port}/"), seconds, connections, || ticks_of_tree(root));
         let _ = child.kill();
         let _ = child.wait();
         drop(dir);
         run
     });
     drop(balancer);
-    println!("| path ({connections} connections, {seconds} s, wrk, loopback) | requests/s | of direct | p50 | p99 |");
-    println!("|---|---|---|---|---|");
-    let row = |name: &str, r: &Run| println!("| {name} | {:.0} | {:.0} % | {} | {} |", r.rps, 100.0 * r.rps / direct.rps.max(1.0), r.p50, r.p99);
+    println!("| path ({connections} connections, {seconds} s, wrk, loopback) | requests/s | of direct | p50 | p99 | proxy CPU per request |");
+    println!("|---|---|---|---|---|---|");
+    let row = |name: &str, r: &Run| {
+        let cpu = r.cpu_us.map_or_else(|| "-".to_string(), |us| format!("{us:.1} µs"));
+        println!("| {name} | {:.0} | {:.0} % | {} | {} | {cpu} |", r.rps, 100.0 * r.rps / direct.rps.max(1.0), r.p50, r.p99)
+    };
     row("direct to the task", &direct);
     row("through wharf-lb", &proxied);
     match &nginx {
         Some(n) => row("through nginx (upstream keep-alive)", n),
-        None => println!("| through nginx | not installed | | | |"),
+        None => println!("| through nginx | not installed | | | | |"),
     }
 }

@@ -14,6 +14,7 @@ pub mod health;
 pub mod metrics;
 mod proxy;
 pub mod table;
+mod workers;
 
 use health::{Health, ProbeClient, State, Tracker};
 use metrics::{Counts, Meter};
@@ -102,7 +103,7 @@ struct Inner {
     running: Mutex<Running>,
     listener_meters: RwLock<BTreeMap<u16, Arc<Meter>>>,
     events: mpsc::UnboundedSender<Event>,
-    client: proxy::Upstream,
+    workers: workers::Workers,
     probe: ProbeClient,
 }
 
@@ -137,7 +138,7 @@ impl Balancer {
             running: Mutex::new(Running { listeners: BTreeMap::new(), targets: HashMap::new(), checkers: HashMap::new() }),
             listener_meters: RwLock::new(BTreeMap::new()),
             events,
-            client: proxy::upstream(),
+            workers: workers::Workers::start(),
             probe: health::probe_client(),
         };
         (Self { inner: Arc::new(inner) }, receiver)

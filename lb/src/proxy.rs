@@ -40,7 +40,8 @@ pub fn upstream() -> Upstream {
     Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).pool_timer(TokioTimer::new()).build(connector)
 }
 
-/// Serves one listener's connections until the listener is closed.
+/// Accepts one listener's connections until the listener is closed, and hands each to a
+/// worker of the data path.
 pub async fn accept(inner: Weak<Inner>, port: u16, socket: TcpListener, meter: Arc<Meter>) {
     loop {
         let (stream, peer) = match socket.accept().await {
@@ -54,35 +55,49 @@ pub async fn accept(inner: Weak<Inner>, port: u16, socket: TcpListener, meter: A
         };
         let _ = stream.set_nodelay(true);
         let Some(strong) = inner.upgrade() else { return };
-        drop(strong);
+        let connection = Connection { inner: inner.clone(), port, peer, meter: meter.clone() };
+        match stream.into_std() {
+            Ok(stream) => strong.workers.hand(connection, stream),
+            Err(e) => tracing::debug!(port, %peer, error = %e, "an accepted connection could not be handed over"),
+        }
+    }
+}
+
+/// A client connection on its way to a worker.
+pub(crate) struct Connection {
+    pub inner: Weak<Inner>,
+    pub port: u16,
+    pub peer: SocketAddr,
+    pub meter: Arc<Meter>,
+}
+
+/// Serves one client connection until it closes, forwarding through `client`.
+pub(crate) async fn serve(connection: Connection, stream: tokio::net::TcpStream, client: Upstream) {
+    let Connection { inner, port, peer, meter } = connection;
+    meter.connections.fetch_add(1, Relaxed);
+    let service = hyper::service::service_fn(|req| {
         let inner = inner.clone();
         let meter = meter.clone();
-        tokio::spawn(async move {
-            meter.connections.fetch_add(1, Relaxed);
-            let service = hyper::service::service_fn(|req| {
-                let inner = inner.clone();
-                let meter = meter.clone();
-                async move {
-                    let Some(inner) = inner.upgrade() else {
-                        return Ok::<_, Infallible>(plain(StatusCode::SERVICE_UNAVAILABLE, "the load balancer is stopping"));
-                    };
-                    let started = Instant::now();
-                    meter.active.fetch_add(1, Relaxed);
-                    let response = handle(&inner, port, peer, req).await;
-                    meter.active.fetch_sub(1, Relaxed);
-                    meter.record(response.status().as_u16(), started.elapsed());
-                    Ok(response)
-                }
-            });
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            // A client that never finishes its headers does not hold a connection for ever.
-            builder.http1().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(30));
-            if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await {
-                tracing::debug!(port, %peer, error = %e, "a client connection ended with an error");
-            }
-            meter.connections.fetch_sub(1, Relaxed);
-        });
+        let client = client.clone();
+        async move {
+            let Some(inner) = inner.upgrade() else {
+                return Ok::<_, Infallible>(plain(StatusCode::SERVICE_UNAVAILABLE, "the load balancer is stopping"));
+            };
+            let started = Instant::now();
+            meter.active.fetch_add(1, Relaxed);
+            let response = handle(&inner, &client, port, peer, req).await;
+            meter.active.fetch_sub(1, Relaxed);
+            meter.record(response.status().as_u16(), started.elapsed());
+            Ok(response)
+        }
+    });
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // A client that never finishes its headers does not hold a connection for ever.
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(30));
+    if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await {
+        tracing::debug!(port, %peer, error = %e, "a client connection ended with an error");
     }
+    meter.connections.fetch_sub(1, Relaxed);
 }
 
 thread_local! {
@@ -103,7 +118,7 @@ fn draws() -> (u64, u64) {
     })
 }
 
-async fn handle(inner: &Arc<Inner>, port: u16, peer: SocketAddr, mut req: Request<Incoming>) -> Response<ProxyBody> {
+async fn handle(inner: &Arc<Inner>, client: &Upstream, port: u16, peer: SocketAddr, mut req: Request<Incoming>) -> Response<ProxyBody> {
     let live = inner.live.read().unwrap_or_else(|e| e.into_inner()).clone();
     let Some(listener) = live.listeners.get(&port) else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "this listener is closing");
@@ -143,7 +158,7 @@ async fn handle(inner: &Arc<Inner>, port: u16, peer: SocketAddr, mut req: Reques
         *outgoing.headers_mut() = headers.clone();
         let guard = Active::new(inner, target.clone());
         let started = Instant::now();
-        match inner.client.request(outgoing).await {
+        match client.request(outgoing).await {
             Ok(mut response) => {
                 target.meter.record(response.status().as_u16(), started.elapsed());
                 if response.status() == StatusCode::SWITCHING_PROTOCOLS
