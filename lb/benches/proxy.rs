@@ -5,7 +5,8 @@
 //!
 //! `cargo bench -p wharf-lb --bench proxy` (wrk and nginx from Debian: `apt-get install wrk
 //! nginx-light`; without nginx its row is left out). `WHARF_BENCH_SECONDS` (default 10) and
-//! `WHARF_BENCH_CONNECTIONS` (default 16) set each run.
+//! `WHARF_BENCH_CONNECTIONS` (default 16) set each run, `WHARF_BENCH_ROUNDS` (default 3) how
+//! many times the three runs take turns.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -47,10 +48,12 @@ fn start_task() -> SocketAddr {
     addr
 }
 
+#[derive(Clone, Copy)]
 struct Run {
     rps: f64,
-    p50: String,
-    p99: String,
+    /// Latency percentiles, in microseconds.
+    p50: f64,
+    p99: f64,
     /// The proxy's CPU time per request, in microseconds (none for the direct run).
     cpu_us: Option<f64>,
 }
@@ -113,10 +116,37 @@ fn wrk(url: &str, seconds: u64, connections: u32) -> Run {
     let field = |prefix: &str| text.lines().find_map(|l| l.trim().strip_prefix(prefix).map(|r| r.split_whitespace().next().unwrap_or("").to_string()));
     Run {
         rps: field("Requests/sec:").and_then(|s| s.parse().ok()).unwrap_or(0.0),
-        p50: field("50%").unwrap_or_default(),
-        p99: field("99%").unwrap_or_default(),
+        p50: field("50%").map_or(f64::NAN, |s| micros(&s)),
+        p99: field("99%").map_or(f64::NAN, |s| micros(&s)),
         cpu_us: None,
     }
+}
+
+/// wrk's "349.00us", "1.86ms", "2.01s" in microseconds.
+fn micros(text: &str) -> f64 {
+    let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit {
+        "us" => 1.0,
+        "ms" => 1e3,
+        "s" => 1e6,
+        _ => f64::NAN,
+    };
+    number.parse::<f64>().map_or(f64::NAN, |n| n * scale)
+}
+
+/// The median of each figure over the rounds.
+fn median(runs: &[Run]) -> Run {
+    let mid = |f: fn(&Run) -> f64| {
+        let mut values: Vec<f64> = runs.iter().map(f).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    Run { rps: mid(|r| r.rps), p50: mid(|r| r.p50), p99: mid(|r| r.p99), cpu_us: runs[0].cpu_us.map(|_| mid(|r| r.cpu_us.unwrap_or(f64::NAN))) }
+}
+
+fn shown(us: f64) -> String {
+    if us >= 1000.0 { format!("{:.2} ms", us / 1000.0) } else { format!("{us:.0} µs") }
 }
 
 /// nginx as the same reverse proxy: one upstream with keep-alive connections, a worker per core.
@@ -173,6 +203,7 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--test") || !std::env::args().any(|a| a == "--bench");
     let seconds: u64 = std::env::var("WHARF_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(if quick { 1 } else { 10 });
     let connections: u32 = std::env::var("WHARF_BENCH_CONNECTIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(16);
+    let rounds: usize = std::env::var("WHARF_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(if quick { 1 } else { 3 });
     if Command::new("wrk").arg("--version").output().is_err() {
         eprintln!("wrk is not installed (apt-get install wrk); nothing measured");
         return;
@@ -191,27 +222,36 @@ fn main() {
         (balancer, events)
     });
     std::thread::sleep(Duration::from_millis(1500));
-    let direct = wrk(&format!("http://{task}/"), seconds, connections);
-    let proxied = measured(&format!("http://127.0.0.1:{port}/"), seconds, connections, || ticks_of_threads("wharf-lb"));
-    let nginx = start_nginx(task).map(|(mut child, port, dir)| {
-        let root = child.id();
-        let run = measured(&format!("http://127.0.0.1:{port}/"), seconds, connections, || ticks_of_tree(root));
+    let nginx = start_nginx(task);
+    // Rounds interleave the three paths, so a slow moment of the machine falls on all of them;
+    // the table gives each figure's median.
+    let (mut direct, mut proxied, mut through_nginx) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        direct.push(wrk(&format!("http://{task}/"), seconds, connections));
+        proxied.push(measured(&format!("http://127.0.0.1:{port}/"), seconds, connections, || ticks_of_threads("wharf-lb")));
+        if let Some((child, nginx_port, _)) = &nginx {
+            let root = child.id();
+            through_nginx.push(measured(&format!("http://127.0.0.1:{nginx_port}/"), seconds, connections, || ticks_of_tree(root)));
+        }
+    }
+    if let Some((mut child, _, dir)) = nginx {
         let _ = child.kill();
         let _ = child.wait();
         drop(dir);
-        run
-    });
+    }
     drop(balancer);
-    println!("| path ({connections} connections, {seconds} s, wrk, loopback) | requests/s | of direct | p50 | p99 | proxy CPU per request |");
+    let direct = median(&direct);
+    println!("| path ({connections} connections, {seconds} s × {rounds} rounds, medians, wrk, loopback) | requests/s | of direct | p50 | p99 | proxy CPU per request |");
     println!("|---|---|---|---|---|---|");
     let row = |name: &str, r: &Run| {
         let cpu = r.cpu_us.map_or_else(|| "-".to_string(), |us| format!("{us:.1} µs"));
-        println!("| {name} | {:.0} | {:.0} % | {} | {} | {cpu} |", r.rps, 100.0 * r.rps / direct.rps.max(1.0), r.p50, r.p99)
+        println!("| {name} | {:.0} | {:.0} % | {} | {} | {cpu} |", r.rps, 100.0 * r.rps / direct.rps.max(1.0), shown(r.p50), shown(r.p99))
     };
     row("direct to the task", &direct);
-    row("through wharf-lb", &proxied);
-    match &nginx {
-        Some(n) => row("through nginx (upstream keep-alive)", n),
-        None => println!("| through nginx | not installed | | | | |"),
+    row("through wharf-lb", &median(&proxied));
+    if through_nginx.is_empty() {
+        println!("| through nginx | not installed | | | | |");
+    } else {
+        row("through nginx (upstream keep-alive)", &median(&through_nginx));
     }
 }
