@@ -36,8 +36,12 @@ pub enum TaskHealth {
     Pending,
     /// RUNNING, and its essential containers' health checks (if any) pass.
     Healthy,
-    /// RUNNING but a health check fails or has not passed yet.
+    /// RUNNING but a health check has not passed yet (or fails within the service's
+    /// `healthCheckGracePeriodSeconds`).
     Unhealthy,
+    /// RUNNING and its health checks failed: an essential container is UNHEALTHY, or a load
+    /// balancer counts its target unhealthy. ECS replaces it.
+    Failed,
 }
 
 /// Why the instance a task is on may not keep it.
@@ -73,6 +77,8 @@ pub enum StopReason {
     Replaced,
     Draining,
     Lost,
+    /// Its health checks failed ([`TaskHealth::Failed`]).
+    Unhealthy,
 }
 
 impl StopReason {
@@ -82,6 +88,7 @@ impl StopReason {
             Self::Replaced => "Task replaced by a new deployment",
             Self::Draining => "Container instance is draining",
             Self::Lost => "Container instance lost: its agent stayed disconnected",
+            Self::Unhealthy => "Task failed health checks",
         }
     }
 }
@@ -112,11 +119,14 @@ pub fn plan_replica(
     let mut plan = ReplicaPlan::default();
     let min_healthy = minimum_healthy(bounds.desired, bounds.minimum_healthy_percent);
     let max_total = maximum_total(bounds.desired, bounds.maximum_percent);
-    // Lost tasks go at once: nothing can be kept on a host that does not answer.
+    // Lost tasks go at once: nothing can be kept on a host that does not answer. Failed ones
+    // too: they serve nothing, so stopping them costs no healthy task.
     let mut live: Vec<usize> = Vec::new();
     for (i, t) in tasks.iter().enumerate() {
         if t.host == Host::Lost {
             plan.stop.push((i, StopReason::Lost));
+        } else if t.health == TaskHealth::Failed {
+            plan.stop.push((i, StopReason::Unhealthy));
         } else {
             live.push(i);
         }
@@ -275,6 +285,7 @@ pub fn plan_daemon(
         let t = &tasks[i];
         let reason = match t.host {
             Host::Lost => Some(StopReason::Lost),
+            _ if t.health == TaskHealth::Failed => Some(StopReason::Unhealthy),
             _ if !eligible[t.instance] && snapshot.instances[t.instance].status == crate::InstanceStatus::Draining => {
                 Some(StopReason::Draining)
             }
@@ -387,6 +398,26 @@ mod tests {
         let plan = plan_replica(&snap, &tasks, 0, Bounds { desired: 3, minimum_healthy_percent: 100, maximum_percent: 200 }, &[], true);
         assert_eq!(plan.stop, vec![(1, StopReason::Lost)], "the draining task waits for its replacement");
         assert_eq!(plan.start, 2);
+    }
+
+    #[test]
+    fn failed_tasks_are_replaced_without_touching_healthy_ones() {
+        let snap = cluster(3);
+        let tasks = vec![
+            task(0, 0, true, TaskHealth::Failed, Host::Ok),
+            task(1, 1, true, TaskHealth::Healthy, Host::Ok),
+            task(2, 2, true, TaskHealth::Unhealthy, Host::Ok),
+        ];
+        // 100/100: no room for a replacement first, and the failed task serves nothing.
+        let plan = plan_replica(&snap, &tasks, 0, Bounds { desired: 3, minimum_healthy_percent: 100, maximum_percent: 100 }, &[], true);
+        assert_eq!(plan.stop, vec![(0, StopReason::Unhealthy)], "a not-yet-healthy task is waited for, not replaced");
+        assert_eq!((plan.start, plan.steady), (0, false), "the replacement waits until the failed task has stopped");
+        let plan = plan_replica(&snap, &tasks, 0, Bounds { desired: 3, minimum_healthy_percent: 100, maximum_percent: 200 }, &[], true);
+        assert_eq!((plan.stop.len(), plan.start), (1, 1));
+        let demand = crate::Demand { cpu: 10, memory: 10, group: "service:logs".into(), ..Default::default() };
+        let plan = plan_daemon(&snap, &tasks, &demand, &[], true);
+        assert_eq!(plan.stop, vec![(0, StopReason::Unhealthy)]);
+        assert!(plan.start_on.is_empty(), "the daemon's instance gets its new task once the old one has stopped");
     }
 
     #[test]

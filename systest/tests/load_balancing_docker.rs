@@ -1,6 +1,6 @@
 //! The load balancer with real agents running real containers (Docker Engine): a listener
 //! reaches every healthy task of a service, a task failing its health check gets no traffic
-//! until it passes again, and under steady load a rolling deployment, a scale-in and draining
+//! until it passes again (and past the service's grace period is replaced), and under steady load a rolling deployment, a scale-in and draining
 //! an instance drop no request.
 
 use serde_json::{Value, json};
@@ -90,7 +90,8 @@ async fn a_listener_reaches_every_healthy_task_and_changes_under_load_drop_nothi
     })
     .await;
     let url = format!("http://127.0.0.1:{port}/");
-    let service = json!({ "serviceName": "web", "taskDefinition": v1, "desiredCount": 3,
+    // A long grace period first: a failing task is only taken out of the load balancer.
+    let service = json!({ "serviceName": "web", "taskDefinition": v1, "desiredCount": 3, "healthCheckGracePeriodSeconds": 3600,
         "loadBalancers": [{ "targetGroupArn": "web", "containerName": "httpd", "containerPort": 8080 }] });
     server.ok("POST", &format!("/api/v1/clusters/{cluster}/services"), Some(service)).await;
     settled(&server, &cluster, &v1, 3).await;
@@ -122,6 +123,24 @@ async fn a_listener_reaches_every_healthy_task_and_changes_under_load_drop_nothi
     exec("echo ok > /www/health.html");
     settled(&server, &cluster, &v1, 3).await;
     assert!(answering(&url, 60).await.contains(&sick), "the task is back once it passes");
+
+    // Past the grace period a failing task is replaced, as ECS does: stopped with its target
+    // group named, counted as a failed task, and a new one takes its place.
+    server.ok("PATCH", &format!("/api/v1/clusters/{cluster}/services/web"), Some(json!({ "healthCheckGracePeriodSeconds": 0 }))).await;
+    exec("rm /www/health.html");
+    let stopped = eventually("the failing task to be stopped", WAIT, || async {
+        let t = server.ok("GET", &format!("/api/v1/clusters/{cluster}/tasks?serviceName=web&desiredStatus=STOPPED"), None).await;
+        t["tasks"].as_array().unwrap().iter().find(|t| t["lastStatus"] == "STOPPED").cloned()
+    })
+    .await;
+    let failed_task = stopped["taskArn"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    assert!(stopped["stoppedReason"].as_str().unwrap().starts_with("Task failed ELB health checks in (target-group "), "{stopped}");
+    settled(&server, &cluster, &v1, 3).await;
+    let service = server.ok("GET", &format!("/api/v1/clusters/{cluster}/services/web"), None).await["service"].clone();
+    let said = service["events"].to_string();
+    assert!(said.contains(&format!("(task {failed_task}) failed ELB health checks")), "{said}");
+    assert!(service["deployments"][0]["failedTasks"].as_i64().unwrap() >= 1, "{service}");
+    assert!(!answering(&url, 30).await.contains(&sick), "the replaced task still answers");
 
     let slow = format!("http://127.0.0.1:{port}/cgi-bin/slow");
     let client = anonymous_client();

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::collections::{HashMap, HashSet};
 use wharf_core::WharfError;
 use wharf_core::protocol::ServerMessage;
-use wharf_core::service::SchedulingStrategy;
+use wharf_core::service::{SchedulingStrategy, ServiceConfig};
 use wharf_core::task_definition::{TaskDefinition, TaskDefinitionRef};
 use wharf_scheduler::service::{self as plan, Bounds, Host, ServiceTask, StopReason};
 use wharf_scheduler::{Constraint, Request, Strategy};
@@ -148,34 +148,51 @@ struct Balancing {
     delays: HashMap<String, i64>,
     /// (target group, task) pairs the load balancer counts healthy.
     healthy: HashSet<(String, String)>,
+    /// (target group, task) pairs it counts unhealthy.
+    unhealthy: HashSet<(String, String)>,
 }
 
 impl Balancing {
     async fn load(conn: &mut AnyConnection, cluster: &str, services: &[ServiceState]) -> Result<Self, WharfError> {
-        let mut balancing = Balancing { delays: HashMap::new(), healthy: HashSet::new() };
+        let mut balancing = Balancing { delays: HashMap::new(), healthy: HashSet::new(), unhealthy: HashSet::new() };
         if services.iter().all(|s| s.row.config.load_balancers.is_empty()) {
             return Ok(balancing);
         }
         for group in lb_sql::target_groups(conn, Some(cluster)).await? {
             for h in lb_sql::health(conn, Some(&group.arn)).await? {
-                if h.state == "healthy" {
-                    balancing.healthy.insert((h.target_group, h.task_id));
-                }
+                match h.state.as_str() {
+                    "healthy" => balancing.healthy.insert((h.target_group, h.task_id)),
+                    "unhealthy" => balancing.unhealthy.insert((h.target_group, h.task_id)),
+                    _ => false,
+                };
             }
             balancing.delays.insert(group.arn, group.config.deregistration_delay_seconds);
         }
         Ok(balancing)
     }
 
-    /// ECS: with load balancers, a task counts healthy once every target group it is in does.
-    fn health(&self, config: &wharf_core::service::ServiceConfig, task: &str, health: plan::TaskHealth) -> plan::TaskHealth {
-        let unready = config.load_balancers.iter().filter_map(|lb| lb.target_group_arn.as_deref()).any(|tg| !self.healthy.contains(&(tg.to_string(), task.to_string())));
+    fn groups(config: &ServiceConfig) -> impl Iterator<Item = &str> {
+        config.load_balancers.iter().filter_map(|lb| lb.target_group_arn.as_deref())
+    }
+
+    /// ECS: with load balancers, a task counts healthy once every target group it is in does,
+    /// and fails when one counts it unhealthy.
+    fn health(&self, config: &ServiceConfig, task: &str, health: plan::TaskHealth) -> plan::TaskHealth {
+        if self.failing_group(config, task).is_some() {
+            return plan::TaskHealth::Failed;
+        }
+        let unready = Self::groups(config).any(|tg| !self.healthy.contains(&(tg.to_string(), task.to_string())));
         if health == plan::TaskHealth::Healthy && unready { plan::TaskHealth::Unhealthy } else { health }
     }
 
+    /// The first of the service's target groups that counts the task unhealthy.
+    fn failing_group<'c>(&self, config: &'c ServiceConfig, task: &str) -> Option<&'c str> {
+        Self::groups(config).find(|tg| self.unhealthy.contains(&(tg.to_string(), task.to_string())))
+    }
+
     /// How long a task of the service may drain: the longest delay of its target groups.
-    fn delay(&self, config: &wharf_core::service::ServiceConfig) -> Option<i64> {
-        config.load_balancers.iter().filter_map(|lb| self.delays.get(lb.target_group_arn.as_deref()?)).copied().max()
+    fn delay(&self, config: &ServiceConfig) -> Option<i64> {
+        Self::groups(config).filter_map(|tg| self.delays.get(tg)).copied().max()
     }
 }
 
@@ -194,6 +211,23 @@ struct Step<'a> {
 impl Step<'_> {
     fn name(&self) -> &str {
         &self.service.row.name
+    }
+
+    /// The task's health for the plan. ECS ignores failed checks for
+    /// `healthCheckGracePeriodSeconds` after a task has started.
+    fn health(&self, task: &LiveTask) -> plan::TaskHealth {
+        let health = self.balancing.health(&self.service.row.config, &task.id, snapshot::health(task, self.definitions));
+        let grace = self.service.row.config.health_check_grace_period_seconds.unwrap_or(0);
+        let in_grace = grace > 0 && task.started_at.as_deref().is_none_or(|started| started > store::before_seconds(grace).as_str());
+        if health == plan::TaskHealth::Failed && in_grace { plan::TaskHealth::Unhealthy } else { health }
+    }
+
+    /// Why a failed task is stopped, in ECS's words.
+    fn failure(&self, task: &str) -> String {
+        match self.balancing.failing_group(&self.service.row.config, task) {
+            Some(group) => format!("Task failed ELB health checks in (target-group {group})"),
+            None => "Task failed container health checks".into(),
+        }
     }
 
     async fn event(&self, conn: &mut AnyConnection, message: String) -> Result<(), WharfError> {
@@ -258,7 +292,7 @@ impl Step<'_> {
                     id: t.id.clone(),
                     instance: pos,
                     primary: t.started_by.as_deref() == Some(primary.id.as_str()),
-                    health: self.balancing.health(&svc.row.config, &t.id, snapshot::health(t, self.definitions)),
+                    health: self.health(t),
                     host,
                 })
             })
@@ -309,19 +343,28 @@ impl Step<'_> {
         for (i, reason) in stops {
             let task = &tasks[i];
             let instance_id = state.snapshot.instances[task.instance].id.clone();
+            let why = if reason == StopReason::Unhealthy {
+                let why = self.failure(&task.id);
+                self.event(conn, format!("(task {}) {}.", task.id, why.strip_prefix("Task ").unwrap_or(&why))).await?;
+                // Counted as a failed task: the circuit breaker and start back-off see it.
+                sql::task_outcome(conn, &task.id, true, self.now, super::START_BACKOFF_BASE_SECS).await?;
+                why
+            } else {
+                reason.as_str().to_string()
+            };
             if reason == StopReason::Lost {
                 sql::mark_lost(conn, &task.id, reason.as_str(), self.now).await?;
                 edits.push(Edit::Gone(task.id.clone()));
                 self.event(conn, format!("stopped task {} on the lost container instance {instance_id}.", task.id)).await?;
             } else if let Some(delay) = self.balancing.delay(config).filter(|_| wanted.iter().any(|t| t.id == task.id && t.last_status == "RUNNING")) {
                 // Out of the load balancer first; stopped once drained (the pass above).
-                sql::deactivate(conn, &task.id, reason.as_str(), &store::after_seconds(delay)).await?;
+                sql::deactivate(conn, &task.id, &why, &store::after_seconds(delay)).await?;
                 edits.push(Edit::StopWanted(task.id.clone()));
                 deactivated.push(task.id.as_str());
             } else {
-                sql::request_stop(conn, &task.id, reason.as_str()).await?;
+                sql::request_stop(conn, &task.id, &why).await?;
                 edits.push(Edit::StopWanted(task.id.clone()));
-                out.push((instance_id, ServerMessage::StopTask { task_id: task.id.clone(), reason: reason.as_str().into() }));
+                out.push((instance_id, ServerMessage::StopTask { task_id: task.id.clone(), reason: why }));
             }
         }
         if !deactivated.is_empty() {
@@ -348,6 +391,7 @@ impl Step<'_> {
                 cpu: demand.cpu,
                 memory: demand.memory,
                 host_ports: demand.ports.iter().map(|p| format!("{}:{}", if p.udp { "udp" } else { "tcp" }, p.port)).collect(),
+                started_at: None,
             })));
             out.push((instance_id, ServerMessage::StartTask { task: spec }));
         }

@@ -99,7 +99,8 @@ pub fn demand_of(definition: &TaskDefinition, group: &str) -> Demand {
     }
 }
 
-/// RUNNING and every essential container with a health check HEALTHY: ECS's healthy task.
+/// RUNNING and every essential container with a health check HEALTHY: ECS's healthy task. One
+/// UNHEALTHY fails it (the service replaces it).
 pub fn health(task: &LiveTask, definitions: &HashMap<String, TaskDefinition>) -> TaskHealth {
     if task.last_status != "RUNNING" {
         return TaskHealth::Pending;
@@ -112,7 +113,14 @@ pub fn health(task: &LiveTask, definitions: &HashMap<String, TaskDefinition>) ->
         return TaskHealth::Healthy;
     }
     let containers = task.containers().unwrap_or_default();
-    let healthy =
-        checked.all(|c| containers.iter().any(|tc| c.name.as_deref() == Some(tc.name.as_str()) && tc.health_status.as_deref() == Some("HEALTHY")));
-    if healthy { TaskHealth::Healthy } else { TaskHealth::Unhealthy }
+    let statuses: Vec<Option<&str>> = checked
+        .map(|c| containers.iter().find(|tc| c.name.as_deref() == Some(tc.name.as_str())).and_then(|tc| tc.health_status.as_deref()))
+        .collect();
+    if statuses.contains(&Some("UNHEALTHY")) {
+        TaskHealth::Failed
+    } else if statuses.iter().all(|s| *s == Some("HEALTHY")) {
+        TaskHealth::Healthy
+    } else {
+        TaskHealth::Unhealthy
+    }
 }

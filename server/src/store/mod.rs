@@ -278,6 +278,11 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// [`now`] less some seconds, in the same format.
+pub fn before_seconds(seconds: i64) -> String {
+    after_seconds(seconds.saturating_neg())
+}
+
 /// [`now`] plus some seconds, in the same format (so the two compare as text).
 pub fn after_seconds(seconds: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

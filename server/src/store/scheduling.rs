@@ -26,12 +26,14 @@ pub struct LiveTask {
     pub cpu: i64,
     pub memory: i64,
     pub host_ports: Vec<String>,
+    /// When it reached RUNNING.
+    pub started_at: Option<String>,
 }
 
 pub async fn live_tasks(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<LiveTask>> {
     let rows = sqlx::query(
         "SELECT id, container_instance_id, service_id, started_by, task_group, task_definition, last_status, desired_status,
-                containers, cpu, memory, host_ports
+                containers, cpu, memory, host_ports, started_at
          FROM tasks WHERE cluster = $1 AND last_status <> 'STOPPED' ORDER BY id",
     )
     .bind(cluster)
@@ -53,6 +55,7 @@ pub async fn live_tasks(conn: &mut AnyConnection, cluster: &str) -> Result<Vec<L
                 cpu: row.try_get("cpu")?,
                 memory: row.try_get("memory")?,
                 host_ports: serde_json::from_str(&ports).map_err(corrupt("task host ports"))?,
+                started_at: row.try_get("started_at")?,
             })
         })
         .collect()
