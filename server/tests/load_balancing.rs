@@ -194,8 +194,69 @@ async fn a_services_load_balancers_name_its_own_teams_group_and_a_mapped_port(h:
     assert_eq!((&plain["healthy"], &plain["targets"][0]["address"]), (&json!([]), &json!("127.0.0.1:32801")), "not healthy yet: {plain}");
 }
 
-/// A task leaving its target groups keeps running while it drains: neither its agent's reports
-/// nor a reconcile stop it; the deregistration does, once drained.
+/// Waits for the scheduler's next task on the agent and reports it RUNNING and healthy.
+/// `seen` holds messages that came before.
+async fn next_running_task(h: &Harness, agent: &mut Agent, seen: &mut Vec<Value>) -> (String, Value) {
+    let id = loop {
+        let message = if seen.is_empty() { agent.next().await } else { seen.remove(0) };
+        if message["type"] == "startTask" {
+            break message["task"]["taskId"].as_str().unwrap().to_string();
+        }
+    };
+    let running = json!({ "taskId": id, "lastStatus": "RUNNING", "containers": [{ "name": "httpd", "lastStatus": "RUNNING", "healthStatus": "HEALTHY",
+        "networkBindings": [{ "containerPort": 8080, "hostPort": 32802, "protocol": "tcp" }] }] });
+    agent.send(json!({ "type": "taskStateChange", "task": running })).await;
+    let uri = format!("/api/v1/clusters/shop/tasks/{id}");
+    while h.get(&uri).await.1["task"]["lastStatus"] != "RUNNING" {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (id, running)
+}
+
+/// The task is draining out of its target group and stays so: neither its agent's reports nor
+/// a reconcile stop it; once the load balancer says it drained, the stop goes out once. Other
+/// messages (a replacement's start) are kept in `seen`.
+async fn drains_then_stops(h: &Harness, agent: &mut Agent, id: &str, running: &Value, seen: &mut Vec<Value>) {
+    let uri = format!("/api/v1/clusters/shop/tasks/{id}");
+    loop {
+        let task = h.get(&uri).await.1;
+        if task["task"]["lastStatus"] == "DEACTIVATING" {
+            assert_eq!(task["task"]["desiredStatus"], "STOPPED");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, health) = h.get("/api/v1/clusters/shop/target-groups/tg-a/targets").await;
+    let target = health["targetHealthDescriptions"].as_array().unwrap().iter().find(|t| t["taskId"] == id).cloned();
+    assert_eq!(target.map(|t| t["targetHealth"]["state"].clone()), Some(json!("draining")), "{health}");
+    agent.send(json!({ "type": "taskStateChange", "task": running })).await;
+    agent.send(json!({ "type": "reconcile", "tasks": [running] })).await;
+    for message in agent.within(std::time::Duration::from_millis(400)).await {
+        assert!(!(message["type"] == "stopTask" && message["taskId"] == id), "stopped while draining: {message}");
+        seen.push(message);
+    }
+    {
+        let mut w = h.store.write().await.unwrap();
+        assert!(wharf_server::store::scheduling::drained(w.conn(), id, &wharf_server::store::now()).await.unwrap());
+        w.commit().await.unwrap();
+    }
+    h.state.control.agents().wake_scheduler();
+    loop {
+        let message = agent.next().await;
+        if message["type"] == "stopTask" && message["taskId"] == id {
+            break;
+        }
+        seen.push(message);
+    }
+    // Told once: a later report does not repeat the stop's bookkeeping.
+    let due: Option<String> = sqlx::query_scalar("SELECT deregister_by FROM tasks WHERE id = $1").bind(id).fetch_one(h.store.pool()).await.unwrap();
+    assert_eq!(due, None);
+    let stopped = json!({ "taskId": id, "lastStatus": "STOPPED", "containers": [{ "name": "httpd", "lastStatus": "STOPPED", "exitCode": 0 }] });
+    agent.send(json!({ "type": "taskStateChange", "task": stopped })).await;
+}
+
+/// A task leaving its target groups keeps running while it drains, whichever way it leaves:
+/// a scale-in, StopTask, or deleting the service. The deregistration stops it, once drained.
 async fn a_task_drains_before_its_agent_is_told_to_stop_it(h: Harness) {
     setup(&h).await;
     h.post("/api/v1/clusters/shop/target-groups", json!({ "targetGroupName": "tg-a", "teamName": "a", "deregistrationDelaySeconds": 600 })).await;
@@ -212,56 +273,28 @@ async fn a_task_drains_before_its_agent_is_told_to_stop_it(h: Harness) {
         start_timeout: std::time::Duration::from_secs(60),
     };
     wharf_server::scheduling::spawn(h.store.clone(), h.state.control.agents().clone(), h.state.control.events().clone(), settings);
-    let id = loop {
-        let message = agent.next().await;
-        if message["type"] == "startTask" {
-            break message["task"]["taskId"].as_str().unwrap().to_string();
-        }
-    };
-    let running = json!({ "taskId": id, "lastStatus": "RUNNING", "containers": [{ "name": "httpd", "lastStatus": "RUNNING", "healthStatus": "HEALTHY",
-        "networkBindings": [{ "containerPort": 8080, "hostPort": 32802, "protocol": "tcp" }] }] });
-    agent.send(json!({ "type": "taskStateChange", "task": running })).await;
-    let uri = format!("/api/v1/clusters/shop/tasks/{id}");
-    loop {
-        if h.get(&uri).await.1["task"]["lastStatus"] == "RUNNING" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
 
-    // Scaled in: out of the target group first.
+    let seen = &mut Vec::new();
+
+    // Scaled in.
+    let (id, running) = next_running_task(&h, &mut agent, seen).await;
     assert!(h.patch("/api/v1/clusters/shop/services/front", json!({ "desiredCount": 0 })).await.0.is_success());
-    loop {
-        let task = h.get(&uri).await.1;
-        if task["task"]["lastStatus"] == "DEACTIVATING" {
-            assert_eq!(task["task"]["desiredStatus"], "STOPPED");
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let (_, health) = h.get("/api/v1/clusters/shop/target-groups/tg-a/targets").await;
-    assert_eq!(health["targetHealthDescriptions"][0]["targetHealth"]["state"], "draining", "{health}");
-    // The agent goes on reporting, and reconciles: no stop yet.
-    agent.send(json!({ "type": "taskStateChange", "task": running })).await;
-    agent.send(json!({ "type": "reconcile", "tasks": [running] })).await;
-    agent.quiet().await;
-    // Drained (as the load balancer says once nothing is in flight): the stop goes out.
-    {
-        let mut w = h.store.write().await.unwrap();
-        assert!(wharf_server::store::scheduling::drained(w.conn(), &id, &wharf_server::store::now()).await.unwrap());
-        w.commit().await.unwrap();
-    }
-    h.state.control.agents().wake_scheduler();
-    let stop = loop {
-        let message = agent.next().await;
-        if message["type"] == "stopTask" {
-            break message;
-        }
-    };
-    assert_eq!(stop["taskId"], json!(id));
-    // Told once: a later report does not repeat the stop's bookkeeping.
-    let due: Option<String> = sqlx::query_scalar("SELECT deregister_by FROM tasks WHERE id = $1").bind(&id).fetch_one(h.store.pool()).await.unwrap();
-    assert_eq!(due, None);
+    drains_then_stops(&h, &mut agent, &id, &running, seen).await;
+
+    // Stopped by hand (ECS's StopTask): DEACTIVATING at once, and the answer says so.
+    assert!(h.patch("/api/v1/clusters/shop/services/front", json!({ "desiredCount": 1 })).await.0.is_success());
+    let (id, running) = next_running_task(&h, &mut agent, seen).await;
+    let (status, stopped) = h.post(&format!("/api/v1/clusters/shop/tasks/{id}/stop"), json!({ "reason": "by hand" })).await;
+    assert_eq!((status, &stopped["task"]["lastStatus"]), (StatusCode::OK, &json!("DEACTIVATING")), "{stopped}");
+    drains_then_stops(&h, &mut agent, &id, &running, seen).await;
+    let (_, task) = h.get(&format!("/api/v1/clusters/shop/tasks/{id}")).await;
+    assert_eq!(task["task"]["stoppedReason"], "by hand");
+
+    // The service deleted with its task running (the replacement of the one stopped by hand).
+    let (id, running) = next_running_task(&h, &mut agent, seen).await;
+    let (status, deleted) = h.delete("/api/v1/clusters/shop/services/front?force=true").await;
+    assert_eq!((status, &deleted["service"]["status"]), (StatusCode::OK, &json!("DRAINING")), "{deleted}");
+    drains_then_stops(&h, &mut agent, &id, &running, seen).await;
 }
 
 on_both_backends!(

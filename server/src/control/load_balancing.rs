@@ -10,6 +10,7 @@ use crate::store::{self, Store, clusters, load_balancing as sql};
 use sqlx::AnyConnection;
 use wharf_app::backend::Result;
 use wharf_core::WharfError;
+use wharf_core::service::ServiceConfig;
 use wharf_core::load_balancing::{
     CreateListenerInput, CreateRuleInput, CreateTargetGroupInput, Listener, ListenerAction, ModifyListenerInput, TargetGroup,
     TargetGroupSettings, arn, listener_arn,
@@ -53,6 +54,18 @@ pub async fn create_target_group(store: &Store, cluster: &str, team: Option<&str
 }
 
 /// A target group of `cluster`, by ARN or name.
+/// How long a service's tasks may drain out of its target groups before they stop: the
+/// longest deregistration delay of them; none for a service without load balancers.
+pub(crate) async fn drain_delay(conn: &mut AnyConnection, config: &ServiceConfig) -> Result<Option<i64>> {
+    let mut delay = None;
+    for arn in config.load_balancers.iter().filter_map(|lb| lb.target_group_arn.as_deref()) {
+        if let Some(group) = sql::find_target_group_by_arn(&mut *conn, arn).await? {
+            delay = delay.max(Some(group.config.deregistration_delay_seconds));
+        }
+    }
+    Ok(delay)
+}
+
 pub async fn target_group(conn: &mut AnyConnection, cluster: &str, arn_or_name: &str) -> Result<sql::TargetGroupRow> {
     clusters::get(conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
     sql::find_target_group(conn, cluster, arn_or_name)

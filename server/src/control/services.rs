@@ -6,7 +6,7 @@ service only records what is wanted.
 
 use super::load_balancing::resolve_service_load_balancers;
 use super::{check_task_policy, cluster_not_found, resolve_task_definition};
-use crate::store::{self, Store, clusters, services as sql};
+use crate::store::{self, Store, clusters, scheduling, services as sql};
 use sqlx::AnyConnection;
 use wharf_app::backend::Result;
 use wharf_core::WharfError;
@@ -111,6 +111,11 @@ pub async fn delete(store: &Store, cluster: &str, name: &str, force: bool) -> Re
     }
     let now = store::now();
     const REASON: &str = "Service deleted";
+    // Behind a load balancer, RUNNING tasks drain out of it first; the scheduling pass stops
+    // them.
+    if let Some(delay) = super::load_balancing::drain_delay(w.conn(), &row.config).await? {
+        scheduling::deactivate(w.conn(), scheduling::Deactivate::OfService(&row.id), REASON, &store::after_seconds(delay)).await?;
+    }
     let live = sql::stop_tasks(w.conn(), &row.id, REASON).await?;
     w.touch_live_tasks(cluster);
     let stops = live

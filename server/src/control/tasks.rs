@@ -7,7 +7,7 @@ agents go out after, and an agent that misses one gets the same state at its nex
 use super::agents::{json, mark_stopped};
 use super::{check_task_policy, cluster_not_found, resolve_task_definition};
 use crate::agents::{Agents, LogChunk};
-use crate::store::{self, Store, clusters, instances, run_tokens, tasks};
+use crate::store::{self, Store, clusters, instances, run_tokens, scheduling, services, tasks};
 use tokio::sync::mpsc;
 use wharf_app::backend::Result;
 use wharf_core::WharfError;
@@ -261,6 +261,17 @@ pub async fn stop(store: &Store, agents: &Agents, cluster: &str, id: &str, input
     };
     if !reachable {
         mark_stopped(&mut task, None, &now);
+    } else if task.last_status == "RUNNING"
+        && let Some(config) = services::config_of_task(w.conn(), &task.id).await?
+        && let Some(delay) = super::load_balancing::drain_delay(w.conn(), &config).await?
+    {
+        // A service's task behind a load balancer drains out of it first (ECS's
+        // DEACTIVATING); the scheduling pass sends the stop.
+        scheduling::deactivate(w.conn(), scheduling::Deactivate::Task(&task.id), &reason, &store::after_seconds(delay)).await?;
+        task.last_status = "DEACTIVATING".into();
+        w.touch_live_tasks(cluster);
+        w.commit().await?;
+        return Ok(task);
     }
     let ports = json(&super::agents::held_ports(w.conn(), &mut Default::default(), &task).await?);
     tasks::save_state(w.conn(), &task, &ports).await?;

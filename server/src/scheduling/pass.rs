@@ -358,7 +358,7 @@ impl Step<'_> {
                 self.event(conn, format!("stopped task {} on the lost container instance {instance_id}.", task.id)).await?;
             } else if let Some(delay) = self.balancing.delay(config).filter(|_| wanted.iter().any(|t| t.id == task.id && t.last_status == "RUNNING")) {
                 // Out of the load balancer first; stopped once drained (the pass above).
-                sql::deactivate(conn, &task.id, &why, &store::after_seconds(delay)).await?;
+                sql::deactivate(conn, sql::Deactivate::Task(&task.id), &why, &store::after_seconds(delay)).await?;
                 edits.push(Edit::StopWanted(task.id.clone()));
                 deactivated.push(task.id.as_str());
             } else {

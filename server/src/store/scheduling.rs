@@ -289,15 +289,26 @@ pub async fn request_stop(conn: &mut AnyConnection, id: &str, reason: &str) -> R
     Ok(())
 }
 
+/// What [`deactivate`] takes out.
+pub enum Deactivate<'a> {
+    Task(&'a str),
+    /// Every RUNNING task of a service.
+    OfService(&'a str),
+}
+
 /// Takes a RUNNING task out of its target groups before it stops (ECS's DEACTIVATING): no
 /// new requests reach it, those in flight finish, and its agent is told to stop it once the
 /// load balancer says it drained, or at `until` at the latest.
-pub async fn deactivate(conn: &mut AnyConnection, id: &str, reason: &str, until: &str) -> Result<()> {
-    sqlx::query(
+pub async fn deactivate(conn: &mut AnyConnection, which: Deactivate<'_>, reason: &str, until: &str) -> Result<()> {
+    let (column, id) = match which {
+        Deactivate::Task(id) => ("id", id),
+        Deactivate::OfService(id) => ("service_id", id),
+    };
+    sqlx::query(&format!(
         "UPDATE tasks SET desired_status = 'STOPPED', stopped_reason = COALESCE(stopped_reason, $2), last_status = 'DEACTIVATING',
             deregister_by = $3
-         WHERE id = $1 AND desired_status <> 'STOPPED' AND last_status = 'RUNNING'",
-    )
+         WHERE {column} = $1 AND desired_status <> 'STOPPED' AND last_status = 'RUNNING'"
+    ))
     .bind(id)
     .bind(reason)
     .bind(until)

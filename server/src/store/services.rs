@@ -65,6 +65,15 @@ pub async fn get(conn: &mut AnyConnection, cluster: &str, name: &str) -> Result<
     row.map(service_row).transpose()
 }
 
+/// The configuration of the service a task belongs to (none for a task of no service).
+pub async fn config_of_task(conn: &mut AnyConnection, task_id: &str) -> Result<Option<ServiceConfig>> {
+    let row = sqlx::query("SELECT s.config FROM tasks t JOIN services s ON s.id = t.service_id WHERE t.id = $1")
+        .bind(task_id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| serde_json::from_str(&r.try_get::<String, _>("config")?).map_err(corrupt("service configuration"))).transpose()
+}
+
 /// Up to `page.limit + 1` live services of the cluster by name.
 pub async fn list(conn: &mut AnyConnection, cluster: &str, page: &Page) -> Result<Vec<ServiceRow>> {
     let rows = sqlx::query(
@@ -280,8 +289,12 @@ pub async fn live_task_count(conn: &mut AnyConnection, service_id: &str) -> Resu
 
 /// Asks every live task of the service to stop (the agent carries it out); returns each
 /// live task's id and instance, for the stop messages to send once this commits.
+/// Asks every live task of the service to stop; returns those not draining out of a target
+/// group (their stop is the deregistration's), with their instances, for stop messages.
 pub async fn stop_tasks(conn: &mut AnyConnection, service_id: &str, reason: &str) -> Result<Vec<(String, Option<String>)>> {
-    let live = sqlx::query("SELECT id, container_instance_id FROM tasks WHERE service_id = $1 AND last_status <> 'STOPPED' ORDER BY id")
+    let live = sqlx::query(
+        "SELECT id, container_instance_id FROM tasks WHERE service_id = $1 AND last_status NOT IN ('STOPPED', 'DEACTIVATING') ORDER BY id",
+    )
         .bind(service_id)
         .fetch_all(&mut *conn)
         .await?

@@ -57,6 +57,19 @@ impl Agent {
         }
     }
 
+    /// Every message that arrives within `window`.
+    #[allow(dead_code)]
+    pub async fn within(&mut self, window: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + window;
+        let mut out = Vec::new();
+        while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, self.ws.next()).await {
+            if let Message::Text(t) = message {
+                out.push(serde_json::from_str(&t).unwrap());
+            }
+        }
+        out
+    }
+
     /// Nothing arrives for a moment.
     pub async fn quiet(&mut self) {
         if let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_millis(400), self.ws.next()).await {
