@@ -247,8 +247,9 @@ impl Balancer {
         Stats { listeners, targets }
     }
 
-    /// The counters in Prometheus's text format.
-    pub fn render_metrics(&self, out: &mut String) {
+    /// The counters in Prometheus's text format: the listeners', and with `per_target` each
+    /// target's (those name target groups and tasks).
+    pub fn render_metrics(&self, out: &mut String, per_target: bool) {
         use std::fmt::Write;
         let stats = self.stats();
         out.push_str("# HELP wharf_lb_listener_requests_total Requests a listener answered, by status class.\n# TYPE wharf_lb_listener_requests_total counter\n");
@@ -259,6 +260,9 @@ impl Balancer {
         out.push_str("# HELP wharf_lb_listener_active_connections Open client connections.\n# TYPE wharf_lb_listener_active_connections gauge\n");
         for (port, counts) in &stats.listeners {
             let _ = writeln!(out, "wharf_lb_listener_active_connections{{listener=\"{port}\"}} {}", counts.connections);
+        }
+        if !per_target {
+            return;
         }
         out.push_str("# HELP wharf_lb_target_requests_total Requests forwarded to a target, by status class.\n# TYPE wharf_lb_target_requests_total counter\n");
         out.push_str("# HELP wharf_lb_target_request_duration_seconds Time to a target's response head.\n# TYPE wharf_lb_target_request_duration_seconds histogram\n");

@@ -186,7 +186,10 @@ async fn requests_follow_the_rules_and_reach_every_healthy_target() {
     assert_eq!(get(&http, port, "shop.example", "/empty/x").await.0, StatusCode::SERVICE_UNAVAILABLE);
 
     let mut metrics = String::new();
-    lb.render_metrics(&mut metrics);
+    lb.render_metrics(&mut metrics, false);
+    assert!(metrics.contains("wharf_lb_listener_requests_total") && !metrics.contains("wharf_lb_target_"), "listeners only: {metrics}");
+    let mut metrics = String::new();
+    lb.render_metrics(&mut metrics, true);
     assert!(metrics.contains(&format!("wharf_lb_listener_requests_total{{listener=\"{port}\",class=\"2xx\"}} 201")), "{metrics}");
     assert!(metrics.contains(&format!("wharf_lb_target_healthy{{target_group=\"tg/web\",task=\"a\",target=\"{}\"}} 1", a.addr)), "{metrics}");
     let served: u64 = lb.stats().targets.iter().map(|t| t.counts.requests()).sum();

@@ -65,9 +65,10 @@ impl LoadBalancer {
         self.rebuild.notify_one();
     }
 
-    /// Requests, latency and health per listener and target, for `/metrics`.
-    pub fn render_metrics(&self, out: &mut String) {
-        self.balancer.render_metrics(out);
+    /// Requests, latency and health per listener (and with `per_target` per target), for
+    /// `/metrics`.
+    pub fn render_metrics(&self, out: &mut String, per_target: bool) {
+        self.balancer.render_metrics(out, per_target);
     }
 
     pub fn stats(&self) -> wharf_lb::Stats {

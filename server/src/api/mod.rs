@@ -310,7 +310,9 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Anyone may scrape the counters; only an admin's (per-target series name teams' target groups
+/// and tasks).
+async fn metrics(State(state): State<AppState>, axum::Extension(caller): axum::Extension<crate::control::gate::Caller>) -> impl IntoResponse {
     let mut out = String::from("# HELP wharf_http_responses_total HTTP responses by status class.\n# TYPE wharf_http_responses_total counter\n");
     for (class, count) in state.metrics.responses.iter().enumerate().skip(1) {
         out.push_str(&format!("wharf_http_responses_total{{class=\"{class}xx\"}} {}\n", count.load(Ordering::Relaxed)));
@@ -322,7 +324,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             out.push_str(&format!("wharf_task_definitions {n}\n"));
         }
     if let Some(lb) = state.control.load_balancer() {
-        lb.render_metrics(&mut out);
+        lb.render_metrics(&mut out, caller.subject.as_ref().is_some_and(|s| s.admin));
     }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
