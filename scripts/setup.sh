@@ -24,6 +24,7 @@ if [ "$TESTS" = 1 ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
   command -v dockerd >/dev/null || packages+=(docker.io)
   dpkg -s busybox-static >/dev/null 2>&1 || packages+=(busybox-static)
+  command -v wrk >/dev/null || packages+=(wrk)
   # schemathesis (from PyPI) runs in a virtual environment of its own.
   { command -v python3 >/dev/null && python3 -m venv --help >/dev/null 2>&1; } || packages+=(python3 python3-venv)
 fi

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
-use wharf_systest::load::Load;
+use wharf_systest::load::{Load, Wrk};
 use wharf_systest::*;
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -153,6 +153,8 @@ async fn a_listener_reaches_every_healthy_task_and_changes_under_load_drop_nothi
     // request may fail.
     let load = Load::start(&url, 4, 120);
     let posts = Load::sending(&slow, Some("order=1"), 24, 12);
+    // And wrk beside them: 4 connections, a request every 40 ms each (about 100/s).
+    let wrk = Wrk::start(&url, 4, 40);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let v2 = server.register(httpd("2")).await;
     server.ok("PATCH", &format!("/api/v1/clusters/{cluster}/services/web"), Some(json!({ "taskDefinition": v2 }))).await;
@@ -176,6 +178,10 @@ async fn a_listener_reaches_every_healthy_task_and_changes_under_load_drop_nothi
     tokio::time::sleep(Duration::from_secs(2)).await;
     let tally = load.finish().await;
     let posted = posts.finish().await;
+    let by_wrk = wrk.finish();
+    println!("zero-downtime: wrk sent {} requests, {} answered other than 2xx/3xx, {} socket errors", by_wrk.requests, by_wrk.non_2xx_3xx, by_wrk.socket_errors);
+    assert_eq!((by_wrk.non_2xx_3xx, by_wrk.socket_errors), (0, 0), "{}", by_wrk.text);
+    assert!(by_wrk.requests >= 1000, "wrk sent too little to mean anything:\n{}", by_wrk.text);
     println!("zero-downtime: {} slow POSTs, {} failed", posted.sent, posted.failed());
     assert_eq!(posted.failed(), 0, "POSTs failed: {:?}", posted.failures);
     assert!(posted.sent >= 150, "too few POSTs to mean anything: {}", posted.sent);
