@@ -247,6 +247,13 @@ impl Balancer {
         Stats { listeners, targets }
     }
 
+    /// Whether every target of `task` drains with nothing in flight: a task in several target
+    /// groups (or on several ports) may stop only once all of them have drained.
+    pub fn task_drained(&self, task: &str) -> bool {
+        let live = self.inner.live.read().unwrap_or_else(|e| e.into_inner()).clone();
+        live.groups.values().flatten().filter(|t| &*t.task == task).all(|t| t.draining.load(SeqCst) && t.meter.active.load(SeqCst) <= 0)
+    }
+
     /// The counters in Prometheus's text format: the listeners', and with `per_target` each
     /// target's (those name target groups and tasks).
     pub fn render_metrics(&self, out: &mut String, per_target: bool) {

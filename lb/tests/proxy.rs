@@ -234,7 +234,8 @@ async fn a_draining_target_finishes_what_it_has_and_then_says_so() {
     let (a, b) = (target("a").await, target("b").await);
     let port = free_port();
     let (lb, mut events) = balancer();
-    lb.apply(&table(port, vec![group("tg/web", &[&a, &b], &[])], vec![], Some("tg/web"))).await;
+    // b is in a second group too (no rule sends to it).
+    lb.apply(&table(port, vec![group("tg/web", &[&a, &b], &[]), group("tg/api", &[&b], &[])], vec![], Some("tg/web"))).await;
     healthy(&mut events, 2, &mut Vec::new()).await;
     // Slow requests in flight on both targets.
     let http = client();
@@ -243,7 +244,7 @@ async fn a_draining_target_finishes_what_it_has_and_then_says_so() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let b_busy_since = std::time::Instant::now();
-    lb.apply(&table(port, vec![group("tg/web", &[&a, &b], &["b"])], vec![], Some("tg/web"))).await;
+    lb.apply(&table(port, vec![group("tg/web", &[&a, &b], &["b"]), group("tg/api", &[&b], &[])], vec![], Some("tg/web"))).await;
     let b_before = b.hits.load(SeqCst);
     for _ in 0..30 {
         assert_eq!(get(&http, port, "h", "/").await, (StatusCode::OK, "a".into()), "new requests go to a only");
@@ -263,6 +264,10 @@ async fn a_draining_target_finishes_what_it_has_and_then_says_so() {
         assert_eq!(status, 200, "in-flight requests on the draining target finish");
     }
     assert!(lb.stats().targets.iter().any(|t| &*t.task == "b" && t.health.state == State::Draining && t.counts.active == 0));
+    // Its task may stop only once it has left every group.
+    assert!(!lb.task_drained("b"), "b is still a target of tg/api");
+    lb.apply(&table(port, vec![group("tg/web", &[&a, &b], &["b"]), group("tg/api", &[&b], &["b"])], vec![], Some("tg/web"))).await;
+    assert!(lb.task_drained("b") && !lb.task_drained("a"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -278,20 +278,52 @@ pub async fn targets(conn: &mut sqlx::AnyConnection, cluster: &str) -> store::Re
 }
 
 async fn report_forever(lb: std::sync::Weak<LoadBalancer>, control: Control, mut events: mpsc::UnboundedReceiver<Event>) {
-    while let Some(first) = events.recv().await {
-        // Everything waiting goes in one transaction.
-        let mut batch = vec![first];
-        while let Ok(more) = events.try_recv() {
-            batch.push(more);
+    // Kept until stored: a write that failed (the store unreachable for a moment) is tried
+    // again with whatever came meanwhile, so no health change or drain is lost.
+    let mut pending: Vec<Event> = Vec::new();
+    loop {
+        if pending.is_empty() {
+            match events.recv().await {
+                Some(first) => pending.push(first),
+                None => return,
+            }
         }
-        let Some(lb) = lb.upgrade() else { return };
-        if let Err(e) = report(&lb, &control, batch).await {
-            tracing::warn!(error = %e, "the load balancer's news could not be stored");
+        // Everything waiting goes in one transaction.
+        while let Ok(more) = events.try_recv() {
+            pending.push(more);
+        }
+        compact(&mut pending);
+        let Some(strong) = lb.upgrade() else { return };
+        match report(&strong, &control, &pending).await {
+            Ok(()) => pending.clear(),
+            Err(e) => {
+                tracing::warn!(error = %e, waiting = pending.len(), "the load balancer's news could not be stored; trying again");
+                drop(strong);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
     }
 }
 
-async fn report(lb: &LoadBalancer, control: &Control, batch: Vec<Event>) -> store::Result<()> {
+/// Keeps the latest health of each target and the latest state of each listener; drains stay.
+fn compact(pending: &mut Vec<Event>) {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<Event> = Vec::with_capacity(pending.len());
+    for event in pending.drain(..).rev() {
+        let key = match &event {
+            Event::Health { target_group, task, addr, .. } => Some(format!("h {target_group} {task} {addr}")),
+            Event::Listener { port, .. } => Some(format!("l {port}")),
+            Event::Drained { .. } => None,
+        };
+        if key.is_none_or(|k| seen.insert(k)) {
+            kept.push(event);
+        }
+    }
+    kept.reverse();
+    *pending = kept;
+}
+
+async fn report(lb: &LoadBalancer, control: &Control, batch: &[Event]) -> store::Result<()> {
     let now = store::now();
     let mut w = control.store().write().await?;
     let mut wake = false;
@@ -317,16 +349,18 @@ async fn report(lb: &LoadBalancer, control: &Control, batch: Vec<Event>) -> stor
                 }
             }
             Event::Drained { task, .. } => {
-                wake |= scheduling::drained(w.conn(), &task, &now).await?;
+                if lb.balancer.task_drained(task) {
+                    wake |= scheduling::drained(w.conn(), task, &now).await?;
+                }
             }
             Event::Listener { port, error } => {
                 let state = match &error {
                     None => ("ACTIVE".to_string(), None),
                     Some(e) => ("FAILED".to_string(), Some(format!("port {port} could not be bound: {e}"))),
                 };
-                lb.ports.lock().unwrap_or_else(|e| e.into_inner()).insert(i64::from(port), state);
+                lb.ports.lock().unwrap_or_else(|e| e.into_inner()).insert(i64::from(*port), state);
                 // Pages showing the listener learn its state.
-                if let Some(listener) = sql::listener(w.conn(), i64::from(port)).await? {
+                if let Some(listener) = sql::listener(w.conn(), i64::from(*port)).await? {
                     bound.push(listener.cluster);
                 }
             }
@@ -345,4 +379,29 @@ async fn report(lb: &LoadBalancer, control: &Control, batch: Vec<Event>) -> stor
         control.agents().wake_scheduler();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn news_waiting_to_be_stored_keeps_the_latest_of_each_target_and_every_drain() {
+        let addr: SocketAddr = "10.0.0.1:80".parse().unwrap();
+        let health = |task: &str, state: wharf_lb::health::Health| Event::Health { target_group: "tg".into(), task: task.into(), addr, health: state };
+        let drained = |task: &str| Event::Drained { target_group: "tg".into(), task: task.into(), addr };
+        let mut pending = vec![
+            health("a", wharf_lb::health::Health::initial()),
+            drained("b"),
+            Event::Listener { port: 80, error: Some("taken".into()) },
+            health("a", wharf_lb::health::Health::draining()),
+            drained("c"),
+            Event::Listener { port: 80, error: None },
+        ];
+        compact(&mut pending);
+        assert_eq!(
+            pending,
+            vec![drained("b"), health("a", wharf_lb::health::Health::draining()), drained("c"), Event::Listener { port: 80, error: None }]
+        );
+    }
 }
