@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { artifacts, bin, callApi, fixtures, launchBrowser, openPage as open, startServer, until } from './harness.mjs';
@@ -15,6 +16,10 @@ const cluster = `e2e-lb-${process.pid}`;
 let server, agent, browser, base;
 
 const api = (method, path, body) => callApi(base, method, path, body);
+// A request with its own Host header (fetch may not set one).
+const statusFor = (port, host) => new Promise((resolve, reject) => {
+  httpGet({ host: '127.0.0.1', port, path: '/', headers: { Host: host } }, (res) => { res.resume(); resolve(res.statusCode); }).on('error', reject);
+});
 const freePort = () => new Promise((resolve) => {
   const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
 });
@@ -116,4 +121,26 @@ test('a newcomer puts a service behind a listener in the portal and watches its 
   assert.match(await diagram.locator('#diagram-svg g.task[data-requests] title').first().textContent(), /\d+ requests from the load balancer/);
   await diagram.screenshot({ path: join(artifacts, 'load-balancing-4-diagram.png'), fullPage: true });
   assert.deepEqual(diagram.problems, []);
+
+  // Rules from the portal: one host to an empty target group answers 503 while the rule
+  // stands, and the default again once it is deleted. The listener's port links its address.
+  await api('POST', `/api/v1/clusters/${cluster}/target-groups`, { targetGroupName: 'spare' });
+  const lb = await open(browser, base, `/clusters/${cluster}/load-balancing`);
+  assert.equal(await lb.locator(`#listeners tr[data-port="${port}"] a.listener-url`).getAttribute('href'), url);
+  await lb.getByText('No rules').waitFor();
+  await lb.selectOption('#rule-port', String(port));
+  await lb.fill('#rule-priority', '10');
+  await lb.fill('#rule-hosts', 'spare.example');
+  await lb.selectOption('#rule-group', { label: 'spare' });
+  await lb.click('#create-rule');
+  const rule = lb.locator(`#rules tr[data-rule="${port}/10"]`);
+  await rule.waitFor();
+  assert.match(await rule.textContent(), /spare\.example.*any.*spare/);
+  await until('the rule to route', 15000, async () => (await statusFor(port, 'spare.example')) === 503);
+  assert.equal(await statusFor(port, 'other.example'), 200);
+  await lb.screenshot({ path: join(artifacts, 'load-balancing-5-rules.png'), fullPage: true });
+  await lb.getByRole('button', { name: `Delete rule 10 of listener ${port}` }).click();
+  await lb.getByText('No rules').waitFor();
+  await until('the rule to be gone from the listener', 15000, async () => (await statusFor(port, 'spare.example')) === 200);
+  assert.deepEqual(lb.problems, []);
 });

@@ -152,6 +152,8 @@ pub trait LoadBalancing: Send + Sync {
     async fn create_target_group(&self, cluster: &str, input: wharf_core::load_balancing::CreateTargetGroupInput) -> Result<wharf_core::load_balancing::TargetGroup>;
     async fn list_listeners(&self, cluster: &str) -> Result<Vec<wharf_core::load_balancing::Listener>>;
     async fn create_listener(&self, cluster: &str, input: wharf_core::load_balancing::CreateListenerInput) -> Result<wharf_core::load_balancing::Listener>;
+    async fn create_rule(&self, cluster: &str, port: i64, input: wharf_core::load_balancing::CreateRuleInput) -> Result<wharf_core::load_balancing::Listener>;
+    async fn delete_rule(&self, cluster: &str, port: i64, priority: i64) -> Result<wharf_core::load_balancing::Listener>;
 }
 
 /// Teams' secrets, checked and recorded as through the API; a value goes in and never out.

@@ -11,8 +11,8 @@ use leptos::server_fn::codec::Json;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 use wharf_core::load_balancing::{
-    CreateListenerInput, CreateTargetGroupInput, Listener, ListenerAction, ServiceBalancing, ServiceLoadBalancer, TargetGroup,
-    TargetGroupSettings,
+    CreateListenerInput, CreateRuleInput, CreateTargetGroupInput, Listener, ListenerAction, RuleCondition, ServiceBalancing,
+    ServiceLoadBalancer, TargetGroup, TargetGroupSettings,
 };
 
 #[cfg(feature = "ssr")]
@@ -56,6 +56,18 @@ pub async fn list_listeners(cluster: String) -> PortalResult<Vec<Listener>> {
 pub async fn create_listener(cluster: String, input: CreateListenerInput) -> PortalResult<Listener> {
     let b = crate::ssr::backend()?;
     Ok(balancing(&b)?.create_listener(&cluster, input).await?)
+}
+
+#[server(input = Json)]
+pub async fn create_rule(cluster: String, port: i64, input: CreateRuleInput) -> PortalResult<Listener> {
+    let b = crate::ssr::backend()?;
+    Ok(balancing(&b)?.create_rule(&cluster, port, input).await?)
+}
+
+#[server(input = Json)]
+pub async fn delete_rule(cluster: String, port: i64, priority: i64) -> PortalResult<Listener> {
+    let b = crate::ssr::backend()?;
+    Ok(balancing(&b)?.delete_rule(&cluster, port, priority).await?)
 }
 
 /// A service's load balancing: where to reach it, and each target's health and traffic. Shows
@@ -154,8 +166,10 @@ pub fn LoadBalancingPage() -> impl IntoView {
     let live = crate::live::use_live(cluster);
     let create_group = ServerAction::<CreateTargetGroup>::new();
     let create_listener = ServerAction::<CreateListener>::new();
+    let create_rule = ServerAction::<CreateRule>::new();
+    let delete_rule = ServerAction::<DeleteRule>::new();
     let data = crate::components::resource(
-        move || (cluster(), live.version.get(), create_group.version().get(), create_listener.version().get()),
+        move || (cluster(), live.version.get(), create_group.version().get(), create_listener.version().get(), create_rule.version().get(), delete_rule.version().get()),
         |(c, ..)| async move { Ok::<_, PortalError>((list_target_groups(c.clone()).await?, list_listeners(c).await?)) },
     );
     view! {
@@ -173,6 +187,7 @@ pub fn LoadBalancingPage() -> impl IntoView {
                 let (groups, listeners) = settled(data).await?;
                 let options: Vec<(String, String)> = groups.iter().map(|g| (g.target_group_arn.clone(), g.target_group_name.clone())).collect();
                 let choices = options.clone();
+                let rule_groups = options.clone();
                 let name_of = move |arn: &str| choices.iter().find(|(a, _)| a == arn).map_or_else(|| arn.to_string(), |(_, n)| n.clone());
                 Ok::<_, PortalError>(view! {
                     <section class="card">
@@ -211,9 +226,12 @@ pub fn LoadBalancingPage() -> impl IntoView {
                                 <table class="table" id="listeners">
                                     <thead><tr><th>"Port"</th><th>"State"</th><th>"Default"</th><th class="num">"Rules"</th></tr></thead>
                                     <tbody>
-                                        {listeners.into_iter().map(|l| view! {
+                                        {listeners.iter().map(|l| view! {
                                             <tr data-port=l.port.to_string()>
-                                                <td><code>{l.port}</code></td>
+                                                <td>{match l.url.clone() {
+                                                    Some(url) => view! { <a class="listener-url" href=url target="_blank" rel="noopener"><code>{l.port}</code></a> }.into_any(),
+                                                    None => view! { <code>{l.port}</code> }.into_any(),
+                                                }}</td>
                                                 <td><StatusBadge status=l.state.clone()/>" "{l.state_reason.clone().unwrap_or_default()}</td>
                                                 <td>{l.default_actions.first().and_then(|a| a.target_group_arn.as_deref()).map(&name_of).unwrap_or_else(|| "404".into())}</td>
                                                 <td class="num">{l.rules.len()}</td>
@@ -224,9 +242,124 @@ pub fn LoadBalancingPage() -> impl IntoView {
                             }.into_any()
                         }}
                     </section>
+                    <Rules cluster=cluster() listeners=listeners groups=rule_groups name_of=name_of.clone() create=create_rule delete=delete_rule/>
                 })
             })}
         </DataRegion>
+    }
+}
+
+/// Every listener's rules the caller may read, and the form that adds one (a team's
+/// maintainers, to their own target groups).
+#[component]
+fn Rules(
+    cluster: String,
+    listeners: Vec<Listener>,
+    groups: Vec<(String, String)>,
+    name_of: impl Fn(&str) -> String + Clone + Send + Sync + 'static,
+    create: ServerAction<CreateRule>,
+    delete: ServerAction<DeleteRule>,
+) -> impl IntoView {
+    let rules: Vec<(i64, wharf_core::load_balancing::ListenerRule)> = listeners.iter().flat_map(|l| l.rules.iter().map(move |r| (l.port, r.clone()))).collect();
+    let ports: Vec<i64> = listeners.iter().map(|l| l.port).collect();
+    let delete_errors = Signal::derive(move || errors_of(delete.value().get()));
+    let cluster_for_delete = cluster.clone();
+    view! {
+        <section class="card">
+            <h2>"Rules"</h2>
+            {if rules.is_empty() {
+                view! { <EmptyState title="No rules" body="A rule sends a listener's requests for some hosts or paths to a target group; the lowest priority that matches wins."/> }.into_any()
+            } else {
+                view! {
+                    <table class="table" id="rules">
+                        <thead><tr><th>"Listener"</th><th class="num">"Priority"</th><th>"Hosts"</th><th>"Paths"</th><th>"Forward to"</th><th>"Team"</th><th></th></tr></thead>
+                        <tbody>
+                            {rules.into_iter().map(|(port, r)| {
+                                let cluster = cluster_for_delete.clone();
+                                let priority = r.priority;
+                                let any = |v: Vec<String>| if v.is_empty() { "any".to_string() } else { v.join(", ") };
+                                view! {
+                                    <tr data-rule=format!("{port}/{priority}")>
+                                        <td><code>{port}</code></td>
+                                        <td class="num">{priority}</td>
+                                        <td>{any(r.values("host-header"))}</td>
+                                        <td>{any(r.values("path-pattern"))}</td>
+                                        <td>{name_of(r.target_group_arn())}</td>
+                                        <td>{r.team_name.clone().unwrap_or_else(|| "none (admins)".into())}</td>
+                                        <td>
+                                            <crate::account::IfAllowed check=|a| a.maintain_anywhere>
+                                                <button type="button" class="danger small" aria-label=format!("Delete rule {priority} of listener {port}")
+                                                    disabled=move || delete.pending().get()
+                                                    on:click={ let cluster = cluster.clone(); move |_| { delete.dispatch(DeleteRule { cluster: cluster.clone(), port, priority }); } }>
+                                                    "Delete"
+                                                </button>
+                                            </crate::account::IfAllowed>
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+            <FieldErrorList errors=delete_errors/>
+            {(!ports.is_empty() && !groups.is_empty()).then(|| view! {
+                <crate::account::IfAllowed check=|a| a.maintain_anywhere>
+                    <NewRule cluster=cluster.clone() ports=ports.clone() groups=groups.clone() create/>
+                </crate::account::IfAllowed>
+            })}
+        </section>
+    }
+}
+
+/// Comma- or space-separated patterns.
+fn patterns(text: &str) -> Vec<String> {
+    text.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect()
+}
+
+#[component]
+fn NewRule(cluster: String, ports: Vec<i64>, groups: Vec<(String, String)>, create: ServerAction<CreateRule>) -> impl IntoView {
+    let port = RwSignal::new(ports.first().map(i64::to_string).unwrap_or_default());
+    let priority = RwSignal::new(String::new());
+    let hosts = RwSignal::new(String::new());
+    let paths = RwSignal::new(String::new());
+    let group = RwSignal::new(groups.first().map(|g| g.0.clone()).unwrap_or_default());
+    let errors = Signal::derive(move || errors_of(create.value().get()));
+    view! {
+        <form class="form-grid" id="new-rule" on:submit=move |ev| {
+            ev.prevent_default();
+            let mut conditions = Vec::new();
+            for (field, text) in [("host-header", hosts.get_untracked()), ("path-pattern", paths.get_untracked())] {
+                let values = patterns(&text);
+                if !values.is_empty() {
+                    conditions.push(RuleCondition { field: Some(field.into()), values: Some(values) });
+                }
+            }
+            let input = CreateRuleInput {
+                priority: priority.get_untracked().trim().parse().ok(),
+                conditions: Some(conditions),
+                actions: Some(vec![ListenerAction { kind: Some("forward".into()), target_group_arn: Some(group.get_untracked()) }]),
+            };
+            create.dispatch(CreateRule { cluster: cluster.clone(), port: port.get_untracked().parse().unwrap_or(0), input });
+        }>
+            <label for="rule-port">"Listener"
+                <select id="rule-port" bind:value=port>
+                    {ports.into_iter().map(|p| view! { <option value=p.to_string()>{p}</option> }).collect_view()}
+                </select>
+            </label>
+            <label for="rule-priority">"Priority" <input id="rule-priority" type="number" min="1" max="50000" bind:value=priority placeholder="e.g. 10"/></label>
+            <label for="rule-hosts">"Hosts" <input id="rule-hosts" bind:value=hosts autocomplete="off" placeholder="shop.example, *.shop.example"/></label>
+            <label for="rule-paths">"Paths" <input id="rule-paths" bind:value=paths autocomplete="off" placeholder="/api/*"/></label>
+            <label for="rule-group">"Forward to"
+                <select id="rule-group" bind:value=group>
+                    {groups.into_iter().map(|(arn, name)| view! { <option value=arn>{name}</option> }).collect_view()}
+                </select>
+            </label>
+            <div class="wide">
+                <FieldErrorList errors/>
+                <button type="submit" class="primary" id="create-rule" disabled=move || create.pending().get()>"Add rule"</button>
+            </div>
+        </form>
     }
 }
 

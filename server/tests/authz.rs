@@ -413,6 +413,19 @@ impl World {
                 self.n += 1;
                 (Rule::Admin, json!({ "cluster": "ca", "input": { "port": 30000 + self.n } }))
             }
+            "create_rule" => {
+                self.n += 1;
+                let rule = json!({ "priority": self.n, "conditions": [{ "field": "host-header", "values": [format!("a{}.example", self.n)] }],
+                    "actions": [{ "type": "forward", "targetGroupArn": "tga" }] });
+                (Rule::Maintainer, json!({ "cluster": "ca", "port": 18081, "input": rule }))
+            }
+            "delete_rule" => {
+                self.n += 1;
+                let rule = json!({ "priority": self.n, "conditions": [{ "field": "host-header", "values": ["a.example"] }],
+                    "actions": [{ "type": "forward", "targetGroupArn": "tga" }] });
+                self.admin(Method::POST, "/api/v1/clusters/ca/listeners/18081/rules", rule).await;
+                (Rule::Maintainer, json!({ "cluster": "ca", "port": 18081, "priority": self.n }))
+            }
             _ => return None,
         })
     }

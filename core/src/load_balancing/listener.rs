@@ -116,6 +116,9 @@ pub struct Listener {
     pub state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
+    /// Where a browser reaches it: `http://<the server's host>:<port>/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 pub fn listener_arn(cluster: &str, port: i64) -> String {

@@ -227,6 +227,7 @@ async fn describe_listener_row(conn: &mut AnyConnection, states: &dyn ListenerSt
         cluster_name: row.cluster,
         state,
         state_reason,
+        url: None,
     })
 }
 

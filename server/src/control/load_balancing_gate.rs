@@ -108,7 +108,7 @@ impl Gate {
         let who = self.who()?.clone();
         let listeners = lb::list_listeners(&mut *self.control().read().await?, self.control().listener_states(), cluster).await?;
         let groups = self.team_of_groups(cluster).await?;
-        Ok(listeners.into_iter().map(|l| visible_part(&who, &groups, l)).collect())
+        Ok(listeners.into_iter().map(|l| visible_part(&who, &groups, &listener_host(self.control().public_url()), l)).collect())
     }
 
     pub async fn describe_listener(&self, cluster: &str, port: i64) -> Result<Listener> {
@@ -116,7 +116,7 @@ impl Gate {
         let who = self.who()?.clone();
         let listener = lb::describe_listener(&mut *self.control().read().await?, self.control().listener_states(), cluster, port).await?;
         let groups = self.team_of_groups(cluster).await?;
-        Ok(visible_part(&who, &groups, listener))
+        Ok(visible_part(&who, &groups, &listener_host(self.control().public_url()), listener))
     }
 
     pub async fn modify_listener(&self, cluster: &str, port: i64, input: ModifyListenerInput) -> Result<Listener> {
@@ -153,7 +153,7 @@ impl Gate {
         }
         let who = self.who()?.clone();
         let groups = self.team_of_groups(cluster).await?;
-        out.map(|l| visible_part(&who, &groups, l))
+        out.map(|l| visible_part(&who, &groups, &listener_host(self.control().public_url()), l))
     }
 
     pub async fn delete_rule(&self, cluster: &str, port: i64, priority: i64) -> Result<Listener> {
@@ -169,7 +169,7 @@ impl Gate {
         }
         let who = self.who()?.clone();
         let groups = self.team_of_groups(cluster).await?;
-        out.map(|l| visible_part(&who, &groups, l))
+        out.map(|l| visible_part(&who, &groups, &listener_host(self.control().public_url()), l))
     }
 
     /// Each target group's team, by ARN.
@@ -188,15 +188,14 @@ impl Gate {
         let who = self.who()?.clone();
         let listeners = lb::list_listeners(&mut *self.control().read().await?, self.control().listener_states(), cluster).await?;
         let groups = self.team_of_groups(cluster).await?;
-        let listeners: Vec<Listener> = listeners.into_iter().map(|l| visible_part(&who, &groups, l)).collect();
+        let listeners: Vec<Listener> = listeners.into_iter().map(|l| visible_part(&who, &groups, &listener_host(self.control().public_url()), l)).collect();
         let rates = self.control().load_balancer().map(|lb| lb.rates()).unwrap_or_default();
-        let host = listener_host(self.control().public_url());
         let mut entries = Vec::new();
         for entry in &described.config.load_balancers {
             let Some(arn) = entry.target_group_arn.as_deref() else { continue };
             let Ok(group) = lb::describe_target_group(&mut *self.control().read().await?, cluster, arn).await else { continue };
             let reaches = |l: &&Listener| l.rules.iter().any(|r| r.target_group_arn() == arn) || l.default_actions.iter().any(|a| a.target_group_arn.as_deref() == Some(arn));
-            let listener_urls = listeners.iter().filter(reaches).map(|l| format!("http://{host}:{}/", l.port)).collect();
+            let listener_urls = listeners.iter().filter(reaches).filter_map(|l| l.url.clone()).collect();
             let targets = lb::target_health(&mut *self.control().read().await?, cluster, arn)
                 .await?
                 .into_iter()
@@ -258,6 +257,12 @@ impl wharf_app::backend::LoadBalancing for Gate {
     async fn create_listener(&self, cluster: &str, input: CreateListenerInput) -> Result<Listener> {
         Gate::create_listener(self, cluster, input).await
     }
+    async fn create_rule(&self, cluster: &str, port: i64, input: CreateRuleInput) -> Result<Listener> {
+        Gate::create_rule(self, cluster, port, input).await
+    }
+    async fn delete_rule(&self, cluster: &str, port: i64, priority: i64) -> Result<Listener> {
+        Gate::delete_rule(self, cluster, port, priority).await
+    }
 }
 
 /// Whether `who` may read what `team` owns (no team: an admin's).
@@ -267,7 +272,9 @@ fn readable(who: &Subject, team: Option<&str>) -> bool {
 
 /// A listener with only the rules and default the caller may read: other teams' hosts and
 /// paths are theirs.
-fn visible_part(who: &Subject, groups: &std::collections::HashMap<String, Option<String>>, mut listener: Listener) -> Listener {
+/// It carries its URL, at the server's public host.
+fn visible_part(who: &Subject, groups: &std::collections::HashMap<String, Option<String>>, host: &str, mut listener: Listener) -> Listener {
+    listener.url = Some(format!("http://{host}:{}/", listener.port));
     let may = |arn: &str| groups.get(arn).is_some_and(|team| readable(who, team.as_deref()));
     listener.rules.retain(|r| may(r.target_group_arn()));
     listener.default_actions.retain(|a| a.target_group_arn.as_deref().is_some_and(may));
