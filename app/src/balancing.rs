@@ -305,6 +305,7 @@ fn Rules(
             <FieldErrorList errors=delete_errors/>
             {(!ports.is_empty() && !groups.is_empty()).then(|| view! {
                 <crate::account::IfAllowed check=|a| a.maintain_anywhere>
+                    <h3>"New rule"</h3>
                     <NewRule cluster=cluster.clone() ports=ports.clone() groups=groups.clone() create/>
                 </crate::account::IfAllowed>
             })}
