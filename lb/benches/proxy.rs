@@ -235,7 +235,8 @@ fn main() {
         }
     }
     if let Some((mut child, _, dir)) = nginx {
-        let _ = child.kill();
+        // SIGTERM: the master stops its workers too (SIGKILL would leave them running).
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         let _ = child.wait();
         drop(dir);
     }

@@ -14,6 +14,7 @@ pub mod health;
 pub mod metrics;
 mod proxy;
 pub mod table;
+mod upstream;
 mod workers;
 
 use health::{Health, ProbeClient, State, Tracker};

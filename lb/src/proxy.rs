@@ -10,13 +10,10 @@ use crate::balance::{self, Candidate, Draws};
 use crate::metrics::Meter;
 use crate::{Inner, TargetState};
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Incoming};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::cell::Cell;
 use std::convert::Infallible;
@@ -26,19 +23,10 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
-pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
-pub type Upstream = Client<HttpConnector, ProxyBody>;
+use crate::upstream::{self, Failure, ProxyBody};
 
 /// Tries per request: the first and two more on other targets.
 const ATTEMPTS: usize = 3;
-
-/// The pooled client to targets.
-pub fn upstream() -> Upstream {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(5)));
-    Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).pool_timer(TokioTimer::new()).build(connector)
-}
 
 /// Accepts one listener's connections until the listener is closed, and hands each to a
 /// worker of the data path.
@@ -71,21 +59,20 @@ pub(crate) struct Connection {
     pub meter: Arc<Meter>,
 }
 
-/// Serves one client connection until it closes, forwarding through `client`.
-pub(crate) async fn serve(connection: Connection, stream: tokio::net::TcpStream, client: Upstream) {
+/// Serves one client connection until it closes.
+pub(crate) async fn serve(connection: Connection, stream: tokio::net::TcpStream) {
     let Connection { inner, port, peer, meter } = connection;
     meter.connections.fetch_add(1, Relaxed);
     let service = hyper::service::service_fn(|req| {
         let inner = inner.clone();
         let meter = meter.clone();
-        let client = client.clone();
         async move {
             let Some(inner) = inner.upgrade() else {
                 return Ok::<_, Infallible>(plain(StatusCode::SERVICE_UNAVAILABLE, "the load balancer is stopping"));
             };
             let started = Instant::now();
             meter.active.fetch_add(1, Relaxed);
-            let response = handle(&inner, &client, port, peer, req).await;
+            let response = handle(&inner, port, peer, req).await;
             meter.active.fetch_sub(1, Relaxed);
             meter.record(response.status().as_u16(), started.elapsed());
             Ok(response)
@@ -118,7 +105,7 @@ fn draws() -> (u64, u64) {
     })
 }
 
-async fn handle(inner: &Arc<Inner>, client: &Upstream, port: u16, peer: SocketAddr, mut req: Request<Incoming>) -> Response<ProxyBody> {
+async fn handle(inner: &Arc<Inner>, port: u16, peer: SocketAddr, mut req: Request<Incoming>) -> Response<ProxyBody> {
     let live = inner.live.read().unwrap_or_else(|e| e.into_inner()).clone();
     let Some(listener) = live.listeners.get(&port) else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "this listener is closing");
@@ -130,6 +117,10 @@ async fn handle(inner: &Arc<Inner>, client: &Upstream, port: u16, peer: SocketAd
     let Some(targets) = live.groups.get(group).filter(|t| !t.is_empty()) else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "no target is registered for this request");
     };
+    // Only origin-form paths go to a target (`OPTIONS *` would name another port).
+    let Some(path) = req.uri().path_and_query().filter(|p| p.as_str().starts_with('/')).cloned() else {
+        return plain(StatusCode::BAD_REQUEST, "the request's path must start with '/'");
+    };
     let upgrade = req.version() == Version::HTTP_11 && req.headers().contains_key(header::UPGRADE);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
@@ -138,28 +129,24 @@ async fn handle(inner: &Arc<Inner>, client: &Upstream, port: u16, peer: SocketAd
         Err(status) => return plain(status, "the request's body could not be read"),
     };
     let idempotent = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE);
-    let headers = forward_headers(&parts.headers, &host, peer, port, upgrade, &inner.config.strip_cookies);
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    // Only origin-form paths go to a target (`OPTIONS *` would name another port).
-    if !path.starts_with('/') {
-        return plain(StatusCode::BAD_REQUEST, "the request's path must start with '/'");
-    }
+    let outgoing = |payload: &mut Payload| {
+        let mut outgoing = Request::new(payload.take());
+        *outgoing.method_mut() = parts.method.clone();
+        *outgoing.uri_mut() = Uri::from(path.clone());
+        *outgoing.headers_mut() = forward_headers(&parts.headers, &host, peer, port, upgrade, &inner.config.strip_cookies);
+        outgoing
+    };
+    // The request as it will go next: built once, and again only to repeat one that was sent.
+    let mut next = Some(outgoing(&mut payload));
     let mut tried = Vec::new();
     for _ in 0..ATTEMPTS {
         let Some((index, target)) = pick(inner, targets, &tried) else { break };
         tried.push(index);
-        let Ok(uri) = Uri::try_from(format!("http://{}{path}", target.addr)) else {
-            return plain(StatusCode::BAD_REQUEST, "the request's path is not valid");
-        };
-        let outgoing_body = payload.take();
-        let mut outgoing = Request::new(outgoing_body);
-        *outgoing.method_mut() = parts.method.clone();
-        *outgoing.uri_mut() = uri;
-        *outgoing.headers_mut() = headers.clone();
+        let Some(request) = next.take() else { break };
         let guard = Active::new(inner, target.clone());
         let started = Instant::now();
-        match client.request(outgoing).await {
-            Ok(mut response) => {
+        match upstream::send(target.addr, request).await {
+            Ok((mut response, connection)) => {
                 target.meter.record(response.status().as_u16(), started.elapsed());
                 if response.status() == StatusCode::SWITCHING_PROTOCOLS
                     && let Some(client_upgrade) = client_upgrade
@@ -170,6 +157,7 @@ async fn handle(inner: &Arc<Inner>, client: &Upstream, port: u16, peer: SocketAd
                             let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(target)).await;
                         }
                         drop(guard);
+                        drop(connection);
                     });
                     let (mut head, _) = response.into_parts();
                     strip_hop_by_hop(&mut head.headers, true);
@@ -178,23 +166,25 @@ async fn handle(inner: &Arc<Inner>, client: &Upstream, port: u16, peer: SocketAd
                 let (mut head, body) = response.into_parts();
                 strip_hop_by_hop(&mut head.headers, false);
                 strip_set_cookies(&mut head.headers, &inner.config.strip_cookies);
-                // In flight until the last byte of the answer has gone.
+                // In flight until the last byte of the answer has gone; then the connection
+                // goes back to the pool.
                 let body = body.map_frame(move |frame| {
-                    let _ = &guard;
+                    let _ = (&guard, &connection);
                     frame
                 });
                 return Response::from_parts(head, body.boxed());
             }
-            Err(e) => {
+            Err(failure) => {
                 drop(guard);
-                // Nothing reached the target: any request may go elsewhere while it still has
-                // its body. After that, only what is safe to repeat and had nothing to send.
-                let again = payload.repeatable() && (e.is_connect() || idempotent);
-                tracing::debug!(target = %target.addr, error = %e, again, "forwarding failed");
                 target.meter.record(502, started.elapsed());
-                if !again {
-                    break;
-                }
+                tracing::debug!(target = %target.addr, error = %failure.message(), "forwarding failed");
+                next = match failure {
+                    // Never reached the target: whole, it may go anywhere.
+                    Failure::Connect(_, back) | Failure::NotSent(_, back) => Some(*back),
+                    // Sent, maybe in part: only what is safe to repeat and was held.
+                    Failure::Lost(_) if idempotent && payload.repeatable() => Some(outgoing(&mut payload)),
+                    Failure::Lost(_) => None,
+                };
             }
         }
     }

@@ -1,6 +1,7 @@
 /*!
 The data path's threads. Each worker runs a single-threaded runtime with its own pool of
-connections to targets, and serves whole client connections handed to it. A request then
+connections to targets (see [`crate::upstream`]), and serves whole client connections handed
+to it. A request then
 crosses no thread: the client connection's task and the upstream connection's task wake each
 other on one thread, which on a multi-threaded runtime cost a cross-thread wake-up (a futex and
 often a parked thread) each way, per request.
@@ -37,9 +38,8 @@ impl Workers {
             };
             let started = std::thread::Builder::new().name(format!("wharf-lb-{index}")).spawn(move || {
                 runtime.block_on(async move {
-                    let client = proxy::upstream();
                     while let Some((connection, stream)) = arrivals.recv().await {
-                        spawn_serve(connection, stream, client.clone());
+                        spawn_serve(connection, stream);
                     }
                 });
                 // Dropping the runtime here ends the connections it still serves: the
@@ -64,11 +64,11 @@ impl Workers {
             }
         }
         let (connection, stream) = item;
-        spawn_serve(connection, stream, proxy::upstream());
+        spawn_serve(connection, stream);
     }
 }
 
-fn spawn_serve(connection: Connection, stream: std::net::TcpStream, client: proxy::Upstream) {
+fn spawn_serve(connection: Connection, stream: std::net::TcpStream) {
     // Registering with this thread's reactor needs the socket non-blocking (tokio's accept
     // made it so; set it again rather than rely on that).
     if let Err(e) = stream.set_nonblocking(true) {
@@ -77,7 +77,7 @@ fn spawn_serve(connection: Connection, stream: std::net::TcpStream, client: prox
     }
     match tokio::net::TcpStream::from_std(stream) {
         Ok(stream) => {
-            tokio::spawn(proxy::serve(connection, stream, client));
+            tokio::spawn(proxy::serve(connection, stream));
         }
         Err(e) => tracing::debug!(error = %e, "a client connection could not be registered"),
     }

@@ -359,3 +359,47 @@ async fn a_target_known_healthy_is_served_at_once_after_a_restart() {
     }
     assert_eq!(b.hits.load(SeqCst), 0);
 }
+
+/// A target that closes each connection right after its answer, without saying so: a pooled
+/// connection to it may be gone when the next request comes, and that request goes on a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_target_closed_is_not_a_failed_request() {
+    let socket = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = socket.accept().await.unwrap();
+            count.fetch_add(1, SeqCst);
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nonce").await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    let port = free_port();
+    let (lb, mut events) = balancer();
+    let closing = TargetGroup {
+        arn: "tg/once".into(),
+        health_check: check(),
+        deregistration_delay: Duration::from_secs(30),
+        targets: vec![Target { task: "once".into(), addr, draining: false, healthy: false }],
+    };
+    lb.apply(&table(port, vec![closing], vec![], Some("tg/once"))).await;
+    healthy(&mut events, 1, &mut Vec::new()).await;
+    let http = client();
+    let before = accepted.load(SeqCst);
+    for _ in 0..30 {
+        assert_eq!(get(&http, port, "h", "/").await, (StatusCode::OK, "once".into()));
+    }
+    assert!(accepted.load(SeqCst) - before >= 30, "each request had a connection of its own");
+}
