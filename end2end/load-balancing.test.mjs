@@ -143,4 +143,19 @@ test('a newcomer puts a service behind a listener in the portal and watches its 
   await lb.getByText('No rules').waitFor();
   await until('the rule to be gone from the listener', 15000, async () => (await statusFor(port, 'spare.example')) === 200);
   assert.deepEqual(lb.problems, []);
+
+  // The update page shows the service's load balancer and takes it away.
+  const edit = await open(browser, base, `/clusters/${cluster}/services/web/update`);
+  await until('the current target group to be chosen', 15000, async () =>
+    (await edit.locator('#s-target-group option:checked').textContent()) === 'web');
+  assert.equal(await edit.inputValue('#s-lb-container'), 'httpd');
+  assert.equal(await edit.inputValue('#s-lb-port'), '8080');
+  await edit.selectOption('#s-target-group', '');
+  await edit.screenshot({ path: join(artifacts, 'load-balancing-6-update.png'), fullPage: true });
+  await edit.locator('#update-service button[type="submit"]').click();
+  await edit.waitForURL(`**/clusters/${cluster}/services/web`);
+  await edit.locator('#deployments').waitFor();
+  assert.equal(await edit.locator('#load-balancing').count(), 0, 'no load balancing card without load balancers');
+  assert.deepEqual((await api('GET', `/api/v1/clusters/${cluster}/services/web`)).service.loadBalancers ?? [], []);
+  assert.deepEqual(edit.problems, []);
 });

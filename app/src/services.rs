@@ -478,8 +478,8 @@ pub fn ServicePage() -> impl IntoView {
     }
 }
 
-/// "Update service" as a page of its own, as in ECS's console: desired count, revision, a new
-/// deployment, or deleting the service. Saving goes back to the service, where the deployment shows.
+/// "Update service" as a page of its own, as in ECS's console: desired count, revision, load
+/// balancer, a new deployment, or deleting the service. Saving goes back to the service, where the deployment shows.
 #[component]
 pub fn UpdateServicePage() -> impl IntoView {
     let params = use_params_map();
@@ -544,6 +544,10 @@ fn UpdateForm(service: Service, revisions: crate::components::Data<PortalResult<
     let revision = RwSignal::new(service.config.task_definition.clone());
     let force = RwSignal::new(false);
     let force_delete = RwSignal::new(false);
+    let balanced = service.config.load_balancers.first();
+    let target_group = RwSignal::new(balanced.and_then(|l| l.target_group_arn.clone()).unwrap_or_default());
+    let lb_container = RwSignal::new(balanced.and_then(|l| l.container_name.clone()).unwrap_or_default());
+    let lb_port = RwSignal::new(balanced.and_then(|l| l.container_port).map(|p| p.to_string()).unwrap_or_default());
     let (c1, n1, current) = (cluster.clone(), name.clone(), service.config.clone());
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -553,11 +557,13 @@ fn UpdateForm(service: Service, revisions: crate::components::Data<PortalResult<
             desired_count: desired_count.filter(|d| replica && *d != current.desired_count),
             task_definition: Some(rev.clone()).filter(|r| *r != current.task_definition && !r.is_empty()),
             force_new_deployment: Some(force.get_untracked()),
+            load_balancers: Some(crate::balancing::chosen_load_balancers(&target_group.get_untracked(), &lb_container.get_untracked(), &lb_port.get_untracked()).unwrap_or_default())
+                .filter(|chosen| *chosen != current.load_balancers),
             ..Default::default()
         };
         update.dispatch(UpdateService { cluster: c1.clone(), name: n1.clone(), input });
     };
-    let (c2, n2) = (cluster, name);
+    let (c2, n2) = (cluster.clone(), name);
     view! {
         <section class="card">
             <form class="form-grid" on:submit=submit id="update-service">
@@ -568,6 +574,7 @@ fn UpdateForm(service: Service, revisions: crate::components::Data<PortalResult<
                     "Task definition"
                     <RevisionSelect id="u-td" value=revision revisions/>
                 </label>
+                <crate::balancing::LoadBalancerInputs cluster target_group container=lb_container port=lb_port/>
                 <Checkbox id="u-force" checked=force label="Force a new deployment (restart every task on the same revision)"/>
                 <div class="wide">
                     <button type="submit" class="primary" disabled=move || update.pending().get()>"Update service"</button>
