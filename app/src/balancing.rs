@@ -126,16 +126,25 @@ pub fn ServiceBalancingCard(cluster: String, service: String, version: ReadSigna
 pub fn LoadBalancerInputs(cluster: String, target_group: RwSignal<String>, container: RwSignal<String>, port: RwSignal<String>) -> impl IntoView {
     let groups = crate::components::resource(move || cluster.clone(), target_group_choices);
     view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let groups = groups.await.unwrap_or_default();
+                view! { <LoadBalancerFields groups target_group container port/> }
+            })}
+        </Suspense>
+    }
+}
+
+/// The same fields with the cluster's target groups already read (a page that reads them with
+/// its other data).
+#[component]
+pub fn LoadBalancerFields(groups: Vec<(String, String)>, target_group: RwSignal<String>, container: RwSignal<String>, port: RwSignal<String>) -> impl IntoView {
+    view! {
         <label for="s-target-group">
             "Load balancer target group"
             <select id="s-target-group" bind:value=target_group>
                 <option value="">"none"</option>
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        let groups = groups.await.unwrap_or_default();
-                        groups.into_iter().map(|(arn, name)| view! { <option value=arn>{name}</option> }).collect_view()
-                    })}
-                </Suspense>
+                {groups.into_iter().map(|(arn, name)| view! { <option value=arn>{name}</option> }).collect_view()}
             </select>
             <small>"its listeners send requests to this service's tasks"</small>
         </label>

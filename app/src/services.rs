@@ -490,6 +490,7 @@ pub fn UpdateServicePage() -> impl IntoView {
     let revisions = crate::components::resource(|| (), |_| active_revisions());
     // Read once: what someone is typing is not replaced by a change made elsewhere meanwhile.
     let service = crate::components::resource(move || (cluster(), name()), |(c, n)| get_service(c, n));
+    let groups = crate::components::resource(cluster, crate::balancing::target_group_choices);
     let navigate = use_navigate();
     // Replacing the form in the history: going back does not offer the saved form again.
     Effect::new(move |_| {
@@ -514,6 +515,7 @@ pub fn UpdateServicePage() -> impl IntoView {
         <DataRegion>
             {move || Suspend::new(async move {
                 let s = settled(service).await?;
+                let groups = settled(groups).await?;
                 if s.status != "ACTIVE" {
                     let status = s.status.clone();
                     return Ok(view! { <p class="notice" id="not-active">{format!("This service is {status}: it can no longer be updated.")}</p> }.into_any());
@@ -525,7 +527,7 @@ pub fn UpdateServicePage() -> impl IntoView {
                         check=|a| a.deploy
                         fallback=|| view! { <p class="notice" id="not-allowed">"Updating this service needs the deployer or maintainer role in its team."</p> }
                     >
-                        <UpdateForm service=s.clone() revisions update delete/>
+                        <UpdateForm service=s.clone() groups=groups.clone() revisions update delete/>
                     </crate::account::IfAllowed>
                 }.into_any())
             })}
@@ -536,7 +538,7 @@ pub fn UpdateServicePage() -> impl IntoView {
 }
 
 #[component]
-fn UpdateForm(service: Service, revisions: crate::components::Data<PortalResult<Vec<String>>>, update: ServerAction<UpdateService>, delete: ServerAction<DeleteService>) -> impl IntoView {
+fn UpdateForm(service: Service, groups: Vec<(String, String)>, revisions: crate::components::Data<PortalResult<Vec<String>>>, update: ServerAction<UpdateService>, delete: ServerAction<DeleteService>) -> impl IntoView {
     let cluster = service.cluster_arn.rsplit('/').next().unwrap_or_default().to_string();
     let name = service.service_name.clone();
     let replica = service.config.scheduling_strategy == SchedulingStrategy::Replica;
@@ -574,7 +576,7 @@ fn UpdateForm(service: Service, revisions: crate::components::Data<PortalResult<
                     "Task definition"
                     <RevisionSelect id="u-td" value=revision revisions/>
                 </label>
-                <crate::balancing::LoadBalancerInputs cluster target_group container=lb_container port=lb_port/>
+                <crate::balancing::LoadBalancerFields groups target_group container=lb_container port=lb_port/>
                 <Checkbox id="u-force" checked=force label="Force a new deployment (restart every task on the same revision)"/>
                 <div class="wide">
                     <button type="submit" class="primary" disabled=move || update.pending().get()>"Update service"</button>
