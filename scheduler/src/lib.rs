@@ -9,11 +9,14 @@ commit the plan in one transaction afterwards.
 - [`place`]: placing N tasks through an index (about log n per task).
 - [`explain`]: why a task could not be placed, counted per filter.
 - [`service`]: what a REPLICA or DAEMON service starts and stops next, within ECS's bounds.
+- [`scaling`]: service auto scaling: what target tracking and step scaling policies make of
+  the metrics, within the scalable target's bounds and each policy's cooldowns.
 */
 
 pub mod explain;
 pub mod place;
 pub mod rules;
+pub mod scaling;
 pub mod service;
 pub mod snapshot;
 
