@@ -10,6 +10,7 @@ use wharf_core::service::{
     CircuitBreaker, CreateServiceInput, DeploymentConfiguration, PlacementStrategy, SchedulingStrategy, Service,
     UpdateServiceInput,
 };
+use wharf_core::load_balancing::ServiceLoadBalancer;
 use wharf_core::task_definition::PlacementConstraint;
 
 #[server(input = Json)]
@@ -515,7 +516,8 @@ pub fn UpdateServicePage() -> impl IntoView {
         <DataRegion>
             {move || Suspend::new(async move {
                 let s = settled(service).await?;
-                let groups = settled(groups).await?;
+                // Without the list the form keeps the service's load balancer as it is.
+                let groups = settled(groups).await.unwrap_or_default();
                 if s.status != "ACTIVE" {
                     let status = s.status.clone();
                     return Ok(view! { <p class="notice" id="not-active">{format!("This service is {status}: it can no longer be updated.")}</p> }.into_any());
@@ -559,8 +561,10 @@ fn UpdateForm(service: Service, groups: Vec<(String, String)>, revisions: crate:
             desired_count: desired_count.filter(|d| replica && *d != current.desired_count),
             task_definition: Some(rev.clone()).filter(|r| *r != current.task_definition && !r.is_empty()),
             force_new_deployment: Some(force.get_untracked()),
-            load_balancers: Some(crate::balancing::chosen_load_balancers(&target_group.get_untracked(), &lb_container.get_untracked(), &lb_port.get_untracked()).unwrap_or_default())
-                .filter(|chosen| *chosen != current.load_balancers),
+            load_balancers: edited_load_balancers(
+                &current.load_balancers,
+                crate::balancing::chosen_load_balancers(&target_group.get_untracked(), &lb_container.get_untracked(), &lb_port.get_untracked()),
+            ),
             ..Default::default()
         };
         update.dispatch(UpdateService { cluster: c1.clone(), name: n1.clone(), input });
@@ -597,9 +601,27 @@ fn UpdateForm(service: Service, groups: Vec<(String, String)>, revisions: crate:
     }
 }
 
+/// The service's load balancers after the form: its fields stand for the first one, and the
+/// others (set through the API) stay. None when the fields did not change it.
+fn edited_load_balancers(current: &[ServiceLoadBalancer], chosen: Option<Vec<ServiceLoadBalancer>>) -> Option<Vec<ServiceLoadBalancer>> {
+    let rest = current.iter().skip(1).cloned();
+    let next: Vec<ServiceLoadBalancer> = chosen.unwrap_or_default().into_iter().chain(rest).collect();
+    (next != current).then_some(next)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_update_form_changes_only_the_load_balancer_it_shows() {
+        let lb = |tg: &str| ServiceLoadBalancer { target_group_arn: Some(tg.into()), container_name: Some("web".into()), container_port: Some(80), load_balancer_name: None };
+        let current = vec![lb("a"), lb("b")];
+        assert_eq!(edited_load_balancers(&current, Some(vec![lb("a")])), None, "unchanged");
+        assert_eq!(edited_load_balancers(&current, Some(vec![lb("c")])), Some(vec![lb("c"), lb("b")]));
+        assert_eq!(edited_load_balancers(&current, None), Some(vec![lb("b")]), "the first taken away");
+        assert_eq!(edited_load_balancers(&[], None), None);
+    }
 
     #[test]
     fn a_written_strategy_list_reads_like_the_ecs_console() {

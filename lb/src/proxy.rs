@@ -140,9 +140,10 @@ async fn handle(inner: &Arc<Inner>, port: u16, peer: SocketAddr, mut req: Reques
     let mut next = Some(outgoing(&mut payload));
     let mut tried = Vec::new();
     for _ in 0..ATTEMPTS {
+        // Nothing left to send (a request that cannot be repeated): no target is counted.
+        let Some(request) = next.take() else { break };
         let Some((index, target)) = pick(inner, targets, &tried) else { break };
         tried.push(index);
-        let Some(request) = next.take() else { break };
         let guard = Active::new(inner, target.clone());
         let started = Instant::now();
         match upstream::send(target.addr, request).await {
@@ -178,12 +179,17 @@ async fn handle(inner: &Arc<Inner>, port: u16, peer: SocketAddr, mut req: Reques
                 drop(guard);
                 target.meter.record(502, started.elapsed());
                 tracing::debug!(target = %target.addr, error = %failure.message(), "forwarding failed");
+                // A kept-alive connection the target closed as the request went out says
+                // nothing of the target: it may take the request again on a new one.
+                if failure.on_reused_connection() {
+                    tried.pop();
+                }
                 next = match failure {
                     // Never reached the target: whole, it may go anywhere.
                     Failure::Connect(_, back) | Failure::NotSent(_, back) => Some(*back),
                     // Sent, maybe in part: only what is safe to repeat and was held.
-                    Failure::Lost(_) if idempotent && payload.repeatable() => Some(outgoing(&mut payload)),
-                    Failure::Lost(_) => None,
+                    Failure::Lost { .. } if idempotent && payload.repeatable() => Some(outgoing(&mut payload)),
+                    Failure::Lost { .. } => None,
                 };
             }
         }

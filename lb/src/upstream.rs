@@ -14,10 +14,10 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
@@ -25,12 +25,15 @@ pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle connections kept per target and thread.
 const IDLE_PER_TARGET: usize = 64;
-/// Every so many give-backs, closed connections to any target are dropped.
-const SWEEP_EVERY: u32 = 4096;
+/// How long a connection may sit idle before it is closed: shorter than the keep-alive of
+/// common servers (Node.js closes after 5 s), so a request seldom meets a connection the
+/// target is closing that very moment.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
+type Idle = HashMap<SocketAddr, Vec<(Instant, SendRequest<ProxyBody>)>>;
 
 thread_local! {
-    static IDLE: RefCell<HashMap<SocketAddr, Vec<SendRequest<ProxyBody>>>> = RefCell::new(HashMap::new());
-    static GIVEN_BACK: Cell<u32> = const { Cell::new(0) };
+    static IDLE: RefCell<Idle> = RefCell::new(HashMap::new());
 }
 
 /// Why a request got no answer.
@@ -39,8 +42,8 @@ pub enum Failure {
     Connect(std::io::Error, Box<Request<ProxyBody>>),
     /// The connection closed before taking the request, which comes back whole.
     NotSent(hyper::Error, Box<Request<ProxyBody>>),
-    /// Sent (maybe in part) and no answer came.
-    Lost(hyper::Error),
+    /// Sent (maybe in part) and no answer came; `reused` when on a kept-alive connection.
+    Lost { error: hyper::Error, reused: bool },
 }
 
 impl Failure {
@@ -48,8 +51,14 @@ impl Failure {
         match self {
             Self::Connect(e, _) => format!("connecting failed: {e}"),
             Self::NotSent(e, _) => format!("the connection closed first: {e}"),
-            Self::Lost(e) => e.to_string(),
+            Self::Lost { error, .. } => error.to_string(),
         }
+    }
+
+    /// Whether it failed on a kept-alive connection (which the target may have closed just
+    /// then) rather than on a fresh one.
+    pub fn on_reused_connection(&self) -> bool {
+        matches!(self, Self::Lost { reused: true, .. })
     }
 }
 
@@ -80,38 +89,42 @@ impl Drop for Lent {
 }
 
 fn give_back(addr: SocketAddr, sender: SendRequest<ProxyBody>) {
-    IDLE.with(|idle| {
+    // `try_with`: a connection handed back while the thread is ending is just closed.
+    let _ = IDLE.try_with(|idle| {
         let mut idle = idle.borrow_mut();
-        let n = GIVEN_BACK.with(|g| {
-            g.set(g.get().wrapping_add(1));
-            g.get()
-        });
-        if n.is_multiple_of(SWEEP_EVERY) {
-            idle.retain(|_, senders| {
-                senders.retain(|s| !s.is_closed());
-                !senders.is_empty()
-            });
-        }
         let senders = idle.entry(addr).or_default();
         if senders.len() < IDLE_PER_TARGET {
-            senders.push(sender);
+            senders.push((Instant::now(), sender));
         }
     });
 }
 
-/// An idle, ready connection to `addr` from this thread's pool.
+/// Closes this thread's connections idle for longer than [`IDLE_TIMEOUT`] or closed by their
+/// targets. Workers call it every second.
+pub fn sweep() {
+    let _ = IDLE.try_with(|idle| {
+        idle.borrow_mut().retain(|_, senders| {
+            senders.retain(|(since, s)| since.elapsed() < IDLE_TIMEOUT && !s.is_closed());
+            !senders.is_empty()
+        });
+    });
+}
+
+/// An idle, ready connection to `addr` from this thread's pool, the most recently used first.
 fn take_idle(addr: SocketAddr) -> Option<SendRequest<ProxyBody>> {
-    IDLE.with(|idle| {
+    IDLE.try_with(|idle| {
         let mut idle = idle.borrow_mut();
         let senders = idle.get_mut(&addr)?;
-        while let Some(sender) = senders.pop() {
-            if sender.is_ready() {
+        while let Some((since, sender)) = senders.pop() {
+            if since.elapsed() < IDLE_TIMEOUT && sender.is_ready() {
                 return Some(sender);
             }
-            // Closed (the target hung up): dropped.
+            // Too old, or closed by the target: dropped.
         }
         None
     })
+    .ok()
+    .flatten()
 }
 
 async fn connect(addr: SocketAddr) -> std::io::Result<SendRequest<ProxyBody>> {
@@ -138,7 +151,7 @@ pub async fn send(addr: SocketAddr, mut request: Request<ProxyBody>) -> Result<(
             Ok(response) => return Ok((response, Lent { addr, sender: Some(sender) })),
             Err(mut e) => match e.take_message() {
                 Some(back) => request = back,
-                None => return Err(Failure::Lost(e.into_error())),
+                None => return Err(Failure::Lost { error: e.into_error(), reused: true }),
             },
         }
     }
@@ -150,7 +163,7 @@ pub async fn send(addr: SocketAddr, mut request: Request<ProxyBody>) -> Result<(
         Ok(response) => Ok((response, Lent { addr, sender: Some(sender) })),
         Err(mut e) => match e.take_message() {
             Some(back) => Err(Failure::NotSent(e.into_error(), Box::new(back))),
-            None => Err(Failure::Lost(e.into_error())),
+            None => Err(Failure::Lost { error: e.into_error(), reused: false }),
         },
     }
 }

@@ -38,6 +38,12 @@ impl Workers {
             };
             let started = std::thread::Builder::new().name(format!("wharf-lb-{index}")).spawn(move || {
                 runtime.block_on(async move {
+                    tokio::spawn(async {
+                        loop {
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            crate::upstream::sweep();
+                        }
+                    });
                     while let Some((connection, stream)) = arrivals.recv().await {
                         spawn_serve(connection, stream);
                     }

@@ -401,5 +401,52 @@ async fn a_connection_the_target_closed_is_not_a_failed_request() {
     for _ in 0..30 {
         assert_eq!(get(&http, port, "h", "/").await, (StatusCode::OK, "once".into()));
     }
+    // The scenario holds: the target really took a new connection for every request.
     assert!(accepted.load(SeqCst) - before >= 30, "each request had a connection of its own");
+}
+
+/// A target that takes requests and hangs up without answering: a GET goes to another target,
+/// a POST (which may have done something) is answered 502, and no request stays counted in
+/// flight on any target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_lost_on_its_way_is_counted_out_of_every_target() {
+    let a = target("a").await;
+    let socket = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+    let rude = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = socket.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                // Health checks pass; anything else is cut off.
+                if buf[..n].starts_with(b"GET /health ") {
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                }
+            });
+        }
+    });
+    let port = free_port();
+    let (lb, mut events) = balancer();
+    let mut group = group("tg/web", &[&a], &[]);
+    group.targets.push(Target { task: "rude".into(), addr: rude, draining: false, healthy: false });
+    lb.apply(&table(port, vec![group], vec![], Some("tg/web"))).await;
+    healthy(&mut events, 2, &mut Vec::new()).await;
+    let http = client();
+    for _ in 0..20 {
+        assert_eq!(get(&http, port, "h", "/").await, (StatusCode::OK, "a".into()), "a GET is repeated on a");
+    }
+    let posting: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut refused = 0;
+    for _ in 0..20 {
+        let req = Request::post(format!("http://127.0.0.1:{port}/")).body(Full::new(Bytes::from_static(b"order"))).unwrap();
+        match posting.request(req).await.unwrap().status() {
+            StatusCode::OK => {}
+            StatusCode::BAD_GATEWAY => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(refused > 0, "some POSTs went to the target that hangs up");
+    let stats = lb.stats();
+    assert!(stats.targets.iter().all(|t| t.counts.active == 0), "nothing in flight is left counted: {:?}", stats.targets.iter().map(|t| (&t.task, t.counts.active)).collect::<Vec<_>>());
 }

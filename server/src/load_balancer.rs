@@ -281,11 +281,23 @@ async fn report_forever(lb: std::sync::Weak<LoadBalancer>, control: Control, mut
     // Kept until stored: a write that failed (the store unreachable for a moment) is tried
     // again with whatever came meanwhile, so no health change or drain is lost.
     let mut pending: Vec<Event> = Vec::new();
+    // Drains of tasks with another target still draining: looked at again every second.
+    let mut waiting: Vec<Event> = Vec::new();
+    let mut failures = 0u32;
     loop {
         if pending.is_empty() {
-            match events.recv().await {
-                Some(first) => pending.push(first),
-                None => return,
+            if waiting.is_empty() {
+                match events.recv().await {
+                    Some(first) => pending.push(first),
+                    None => return,
+                }
+            } else {
+                match tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
+                    Ok(Some(first)) => pending.push(first),
+                    Ok(None) => return,
+                    Err(_) => {}
+                }
+                pending.append(&mut waiting);
             }
         }
         // Everything waiting goes in one transaction.
@@ -295,9 +307,22 @@ async fn report_forever(lb: std::sync::Weak<LoadBalancer>, control: Control, mut
         compact(&mut pending);
         let Some(strong) = lb.upgrade() else { return };
         match report(&strong, &control, &pending).await {
-            Ok(()) => pending.clear(),
+            Ok(not_yet) => {
+                pending.clear();
+                waiting = not_yet;
+                failures = 0;
+            }
             Err(e) => {
-                tracing::warn!(error = %e, waiting = pending.len(), "the load balancer's news could not be stored; trying again");
+                failures += 1;
+                tracing::warn!(error = %e, waiting = pending.len(), failures, "the load balancer's news could not be stored; trying again");
+                // A store that refuses for a minute: drop the news rather than hold every later
+                // change behind it (the next health change says the state again; a drain ends at
+                // its deadline).
+                if failures >= 60 {
+                    tracing::error!(dropped = pending.len(), "the load balancer's news was dropped after a minute of failures");
+                    pending.clear();
+                    failures = 0;
+                }
                 drop(strong);
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -323,12 +348,14 @@ fn compact(pending: &mut Vec<Event>) {
     *pending = kept;
 }
 
-async fn report(lb: &LoadBalancer, control: &Control, batch: &[Event]) -> store::Result<()> {
+/// Stores a batch of news; returns the drains that wait for another target of their task.
+async fn report(lb: &LoadBalancer, control: &Control, batch: &[Event]) -> store::Result<Vec<Event>> {
     let now = store::now();
     let mut w = control.store().write().await?;
     let mut wake = false;
     let mut published = Vec::new();
     let mut bound = Vec::new();
+    let mut not_yet = Vec::new();
     for event in batch {
         match event {
             Event::Health { target_group, task, addr, health } => {
@@ -351,6 +378,8 @@ async fn report(lb: &LoadBalancer, control: &Control, batch: &[Event]) -> store:
             Event::Drained { task, .. } => {
                 if lb.balancer.task_drained(task) {
                     wake |= scheduling::drained(w.conn(), task, &now).await?;
+                } else {
+                    not_yet.push(event.clone());
                 }
             }
             Event::Listener { port, error } => {
@@ -378,7 +407,7 @@ async fn report(lb: &LoadBalancer, control: &Control, batch: &[Event]) -> store:
     if wake {
         control.agents().wake_scheduler();
     }
-    Ok(())
+    Ok(not_yet)
 }
 
 #[cfg(test)]

@@ -126,7 +126,7 @@ async fn a_listener_reaches_every_healthy_task_and_changes_under_load_drop_nothi
 
     // Past the grace period a failing task is replaced, as ECS does: stopped with its target
     // group named, counted as a failed task, and a new one takes its place.
-    server.ok("PATCH", &format!("/api/v1/clusters/{cluster}/services/web"), Some(json!({ "healthCheckGracePeriodSeconds": 0 }))).await;
+    server.ok("PATCH", &format!("/api/v1/clusters/{cluster}/services/web"), Some(json!({ "healthCheckGracePeriodSeconds": 5 }))).await;
     exec("rm /www/health.html");
     let stopped = eventually("the failing task to be stopped", WAIT, || async {
         let t = server.ok("GET", &format!("/api/v1/clusters/{cluster}/tasks?serviceName=web&desiredStatus=STOPPED"), None).await;

@@ -250,7 +250,9 @@ pub async fn stop(store: &Store, agents: &Agents, cluster: &str, id: &str, input
     let Some((mut task, instance)) = tasks::get_by_id(w.conn(), id).await?.filter(|(t, _)| t.cluster_arn == wharf_core::arn::cluster(cluster)) else {
         return Err(WharfError::not_found(format!("no task '{id}' in cluster '{cluster}'")));
     };
-    if task.last_status == "STOPPED" {
+    // Stopped, or draining out of its target groups (the deregistration stops it): asking
+    // again changes nothing.
+    if task.last_status == "STOPPED" || task.last_status == "DEACTIVATING" {
         return Ok(task);
     }
     task.desired_status = "STOPPED".into();
@@ -264,10 +266,11 @@ pub async fn stop(store: &Store, agents: &Agents, cluster: &str, id: &str, input
     } else if task.last_status == "RUNNING"
         && let Some(config) = services::config_of_task(w.conn(), &task.id).await?
         && let Some(delay) = super::load_balancing::drain_delay(w.conn(), &config).await?
-    {
         // A service's task behind a load balancer drains out of it first (ECS's
-        // DEACTIVATING); the scheduling pass sends the stop.
-        scheduling::deactivate(w.conn(), scheduling::Deactivate::Task(&task.id), &reason, &store::after_seconds(delay)).await?;
+        // DEACTIVATING); the scheduling pass sends the stop. One already asked to stop is not
+        // taken out again, and stops as below.
+        && scheduling::deactivate(w.conn(), scheduling::Deactivate::Task(&task.id), &reason, &store::after_seconds(delay)).await? > 0
+    {
         task.last_status = "DEACTIVATING".into();
         w.touch_live_tasks(cluster);
         w.commit().await?;

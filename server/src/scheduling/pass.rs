@@ -196,6 +196,11 @@ impl Balancing {
     }
 }
 
+/// Whether the task's instance is lost (or gone from the cluster).
+fn on_lost_host(state: &Cluster, task: &LiveTask) -> bool {
+    task.instance_id.as_deref().and_then(|id| state.snapshot.index_of(id)).is_none_or(|p| state.lost[p])
+}
+
 struct Step<'a> {
     cluster: &'a str,
     service: &'a ServiceState,
@@ -211,6 +216,17 @@ struct Step<'a> {
 impl Step<'_> {
     fn name(&self) -> &str {
         &self.service.row.name
+    }
+
+    /// Marks those of `tasks` on lost hosts stopped (they will never say so); returns how many.
+    async fn forget_lost(&self, conn: &mut AnyConnection, state: &Cluster, tasks: &[&LiveTask], edits: &mut Vec<Edit>) -> Result<usize, WharfError> {
+        let mut gone = 0;
+        for t in tasks.iter().filter(|t| on_lost_host(state, t)) {
+            sql::mark_lost(conn, &t.id, StopReason::Lost.as_str(), self.now).await?;
+            edits.push(Edit::Gone(t.id.clone()));
+            gone += 1;
+        }
+        Ok(gone)
     }
 
     /// The task's health for the plan. ECS ignores failed checks for
@@ -244,21 +260,17 @@ impl Step<'_> {
             // Deleted: its tasks were asked to stop (and are asked again by the agents'
             // reconcile); those on lost hosts will never answer. It goes INACTIVE once none
             // is left.
-            let mut left = mine.len();
-            for t in &mine {
-                let lost = t.instance_id.as_deref().and_then(|id| state.snapshot.index_of(id)).is_none_or(|p| state.lost[p]);
-                if lost {
-                    sql::mark_lost(conn, &t.id, StopReason::Lost.as_str(), self.now).await?;
-                    edits.push(Edit::Gone(t.id.clone()));
-                    left -= 1;
-                }
-            }
-            if left == 0 {
+            let gone = self.forget_lost(conn, state, &mine, edits).await?;
+            if gone == mine.len() {
                 service_sql::update(conn, &svc.row.id, "INACTIVE", &svc.row.config, self.now).await?;
                 service_sql::retire_deployments(conn, &svc.row.id, self.now).await?;
             }
             return Ok(());
         }
+        // Tasks already asked to stop (or draining out of a load balancer) on a host that is
+        // lost will never say they stopped: they are gone.
+        let asked_to_stop: Vec<&LiveTask> = mine.iter().copied().filter(|t| t.desired_status == "STOPPED").collect();
+        self.forget_lost(conn, state, &asked_to_stop, edits).await?;
         let Some(primary) = svc.deployments.iter().find(|d| d.status == "PRIMARY") else {
             return Ok(());
         };
@@ -312,7 +324,7 @@ impl Step<'_> {
                 let stopping = mine
                     .iter()
                     .filter(|t| t.desired_status == "STOPPED")
-                    .filter(|t| t.instance_id.as_deref().and_then(|id| state.snapshot.index_of(id)).is_some_and(|p| !state.lost[p]))
+                    .filter(|t| !on_lost_host(state, t))
                     .count();
                 let p = plan::plan_replica(&state.snapshot, &tasks, stopping, bounds, &strategies, may_start);
                 let placement = state.snapshot.place(&Request {
@@ -346,7 +358,7 @@ impl Step<'_> {
             let why = if reason == StopReason::Unhealthy {
                 let why = self.failure(&task.id);
                 self.event(conn, format!("(task {}) {}.", task.id, why.strip_prefix("Task ").unwrap_or(&why))).await?;
-                // Counted as a failed task: the circuit breaker and start back-off see it.
+                // Counted as a failed task, which the circuit breaker counts.
                 sql::task_outcome(conn, &task.id, true, self.now, super::START_BACKOFF_BASE_SECS).await?;
                 why
             } else {

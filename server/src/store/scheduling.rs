@@ -299,12 +299,13 @@ pub enum Deactivate<'a> {
 /// Takes a RUNNING task out of its target groups before it stops (ECS's DEACTIVATING): no
 /// new requests reach it, those in flight finish, and its agent is told to stop it once the
 /// load balancer says it drained, or at `until` at the latest.
-pub async fn deactivate(conn: &mut AnyConnection, which: Deactivate<'_>, reason: &str, until: &str) -> Result<()> {
+/// Returns how many tasks it took out.
+pub async fn deactivate(conn: &mut AnyConnection, which: Deactivate<'_>, reason: &str, until: &str) -> Result<u64> {
     let (column, id) = match which {
         Deactivate::Task(id) => ("id", id),
         Deactivate::OfService(id) => ("service_id", id),
     };
-    sqlx::query(&format!(
+    Ok(sqlx::query(&format!(
         "UPDATE tasks SET desired_status = 'STOPPED', stopped_reason = COALESCE(stopped_reason, $2), last_status = 'DEACTIVATING',
             deregister_by = $3
          WHERE {column} = $1 AND desired_status <> 'STOPPED' AND last_status = 'RUNNING'"
@@ -313,8 +314,8 @@ pub async fn deactivate(conn: &mut AnyConnection, which: Deactivate<'_>, reason:
     .bind(reason)
     .bind(until)
     .execute(conn)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected())
 }
 
 /// A deactivating task has nothing in flight: its stop is due now.
