@@ -19,6 +19,7 @@ pub mod load_balancing;
 pub mod json_locate;
 pub mod names;
 pub mod page;
+pub mod scaling;
 pub mod protocol;
 pub mod secret;
 pub mod service;

@@ -311,7 +311,9 @@ fn tracking(t: &TargetTracking, now: Seconds, desired: i64, samples: &[Sample]) 
     let window: Vec<&Sample> = samples.iter().filter(|s| s.at > now - SCALE_IN_WINDOW && s.at <= now).collect();
     let covers = window.first().is_some_and(|s| s.at <= now - SCALE_IN_WINDOW + TRACKING_WINDOW / 2);
     let peak = window.iter().map(|s| s.value).fold(f64::NEG_INFINITY, f64::max);
-    if !covers || !(peak < t.target * SCALE_IN_MARGIN) {
+    // (A NaN peak never counts as below.)
+    let clearly_below = peak.partial_cmp(&(t.target * SCALE_IN_MARGIN)) == Some(std::cmp::Ordering::Less);
+    if !covers || !clearly_below {
         return None;
     }
     let want = proportional(recent).min(desired - 1);
