@@ -108,7 +108,7 @@ pub struct AgentArgs {
     pub task_cleanup_wait_seconds: u64,
 
     /// Seconds between usage samples.
-    #[arg(global = true, long, env = "WHARF_USAGE_SECONDS", default_value_t = 15)]
+    #[arg(global = true, long, env = "WHARF_USAGE_SECONDS", default_value_t = 5)]
     pub usage_seconds: u64,
 }
 

@@ -141,6 +141,42 @@ pub trait Backend: Send + Sync + 'static {
     fn load_balancing(&self) -> Option<&dyn LoadBalancing> {
         None
     }
+
+    /// Services' auto scaling, when the backend scales them.
+    fn scaling(&self) -> Option<&dyn Scaling> {
+        None
+    }
+}
+
+/// Services' auto scaling (Application Auto Scaling's calls), checked and recorded as through
+/// the API.
+#[async_trait]
+pub trait Scaling: Send + Sync {
+    async fn describe_scaling(&self, cluster: &str, service: &str) -> Result<wharf_core::scaling::ServiceScaling>;
+    async fn service_metrics(&self, cluster: &str, service: &str, minutes: i64) -> Result<wharf_core::scaling::ServiceMetrics>;
+    async fn register_scalable_target(
+        &self,
+        cluster: &str,
+        service: &str,
+        input: wharf_core::scaling::RegisterScalableTargetInput,
+    ) -> Result<wharf_core::scaling::ScalableTarget>;
+    async fn deregister_scalable_target(&self, cluster: &str, service: &str) -> Result<wharf_core::scaling::ScalableTarget>;
+    async fn put_scaling_policy(
+        &self,
+        cluster: &str,
+        service: &str,
+        policy: &str,
+        input: wharf_core::scaling::PutScalingPolicyInput,
+    ) -> Result<wharf_core::scaling::ScalingPolicy>;
+    async fn delete_scaling_policy(&self, cluster: &str, service: &str, policy: &str) -> Result<wharf_core::scaling::ScalingPolicy>;
+    async fn put_scheduled_action(
+        &self,
+        cluster: &str,
+        service: &str,
+        action: &str,
+        input: wharf_core::scaling::PutScheduledActionInput,
+    ) -> Result<wharf_core::scaling::ScheduledAction>;
+    async fn delete_scheduled_action(&self, cluster: &str, service: &str, action: &str) -> Result<wharf_core::scaling::ScheduledAction>;
 }
 
 /// Target groups, listeners and what a service's load balancing looks like, checked and

@@ -29,3 +29,12 @@ pub fn container_instance(cluster: &str, id: &str) -> String {
 pub fn task(cluster: &str, id: &str) -> String {
     arn(&format!("task/{cluster}/{id}"))
 }
+
+/// Application Auto Scaling's ARNs of a service's policies and scheduled actions.
+pub fn scaling_policy(cluster: &str, service: &str, name: &str) -> String {
+    format!("arn:wharf:autoscaling:{REGION}:{ACCOUNT}:scalingPolicy:service/{cluster}/{service}:policyName/{name}")
+}
+
+pub fn scheduled_action(cluster: &str, service: &str, name: &str) -> String {
+    format!("arn:wharf:autoscaling:{REGION}:{ACCOUNT}:scheduledAction:service/{cluster}/{service}:scheduledActionName/{name}")
+}

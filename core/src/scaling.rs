@@ -366,6 +366,149 @@ impl PutScheduledActionInput {
     }
 }
 
+/// Application Auto Scaling's namespace and dimension of a service's desired count.
+pub const SERVICE_NAMESPACE: &str = "ecs";
+pub const SCALABLE_DIMENSION: &str = "ecs:service:DesiredCount";
+
+/// The resource ID Application Auto Scaling gives a service: `service/{cluster}/{service}`.
+pub fn resource_id(cluster: &str, service: &str) -> String {
+    format!("service/{cluster}/{service}")
+}
+
+/// `DescribeScalableTargets`' element.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScalableTarget {
+    pub service_namespace: String,
+    pub resource_id: String,
+    pub scalable_dimension: String,
+    pub min_capacity: i64,
+    pub max_capacity: i64,
+    pub suspended_state: SuspendedState,
+    pub creation_time: String,
+}
+
+/// `DescribeScalingPolicies`' element, with when the policy last scaled each way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScalingPolicy {
+    pub policy_name: String,
+    #[serde(rename = "policyARN")]
+    pub policy_arn: String,
+    pub service_namespace: String,
+    pub resource_id: String,
+    pub scalable_dimension: String,
+    #[serde(flatten)]
+    pub config: ScalingPolicyConfig,
+    pub creation_time: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scale_out_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scale_in_time: Option<String>,
+}
+
+/// `DescribeScheduledActions`' element, with the next run the console never showed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScheduledAction {
+    pub scheduled_action_name: String,
+    #[serde(rename = "scheduledActionARN")]
+    pub scheduled_action_arn: String,
+    pub service_namespace: String,
+    pub resource_id: String,
+    pub scalable_dimension: String,
+    pub schedule: String,
+    pub timezone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    pub scalable_target_action: ScalableTargetAction,
+    pub creation_time: String,
+    /// When it fires next (UTC), none when it never will again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_run_time: Option<String>,
+    /// The same moment in the action's own time zone, as people read a schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_run_local_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_time: Option<String>,
+}
+
+/// `DescribeScalingActivities`' element: one decision, with its numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScalingActivity {
+    pub activity_id: String,
+    pub service_namespace: String,
+    pub resource_id: String,
+    pub scalable_dimension: String,
+    pub description: String,
+    pub cause: String,
+    pub start_time: String,
+    /// `Successful`: the count moved; `Held`: a cooldown, a bound, a flag or a deployment held
+    /// it back (not an AWS status: Application Auto Scaling says nothing then).
+    pub status_code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_name: Option<String>,
+    pub from_count: i64,
+    pub to_count: i64,
+}
+
+/// One sample of a service's load, as the charts draw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MetricSample {
+    /// Unix seconds.
+    pub at: i64,
+    pub desired: i64,
+    pub running: i64,
+    /// Percent of what the tasks reserve: the tasks' average and the busiest task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_average: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_maximum: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_average: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_maximum: Option<f64>,
+    /// Requests per target over the last minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_target: Option<f64>,
+}
+
+/// A service's metric history and the scaling activities among it, for charts.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServiceMetrics {
+    /// Oldest first.
+    pub samples: Vec<MetricSample>,
+    /// Newest first.
+    pub scaling_activities: Vec<ScalingActivity>,
+}
+
+/// Everything about a service's scaling, as its page shows it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServiceScaling {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scalable_target: Option<ScalableTarget>,
+    #[serde(default)]
+    pub scaling_policies: Vec<ScalingPolicy>,
+    #[serde(default)]
+    pub scheduled_actions: Vec<ScheduledAction>,
+    /// The newest first.
+    #[serde(default)]
+    pub scaling_activities: Vec<ScalingActivity>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

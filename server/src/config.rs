@@ -103,6 +103,14 @@ pub struct Config {
     #[arg(long, env = "WHARF_SERVICE_EVENTS_KEPT", default_value_t = 100, value_parser = clap::value_parser!(i64).range(10..=100_000))]
     pub service_events_kept: i64,
 
+    /// Seconds of services' metric history kept for charts and scaling.
+    #[arg(long, env = "WHARF_METRICS_RETENTION_SECONDS", default_value_t = 21_600, value_parser = clap::value_parser!(u64).range(600..=2_592_000))]
+    pub metrics_retention_seconds: u64,
+
+    /// Seconds between auto scaling evaluations (each samples the services' metrics first).
+    #[arg(long, env = "WHARF_SCALING_INTERVAL_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub scaling_interval_seconds: u64,
+
     /// The wharf-agent binary handed out at /agent/wharf-agent. Default: wharf-agent beside
     /// this binary.
     #[arg(long, env = "WHARF_AGENT_BINARY")]

@@ -5,6 +5,7 @@ wharf-server: the control plane. HTTP API and portal in one axum router, over th
 
 pub mod agents;
 pub mod api;
+pub mod autoscaling;
 pub mod auth;
 pub mod config;
 pub mod control;
@@ -40,12 +41,14 @@ pub fn state(store: store::Store, leptos: LeptosOptions, public_url: String, age
 }
 
 /// Background work of a running server: agent heartbeats and silence detection, the
-/// scheduling loop, and the load balancer's listeners on `balancer_address`.
-pub fn spawn_background(state: &AppState, scheduler: scheduling::Settings, history: retention::Settings, balancer_address: std::net::IpAddr) {
+/// scheduling loop, history retention, auto scaling every `scaling`, and the load balancer's
+/// listeners on `balancer_address`.
+pub fn spawn_background(state: &AppState, scheduler: scheduling::Settings, history: retention::Settings, scaling: std::time::Duration, balancer_address: std::net::IpAddr) {
     state.control.set_load_balancer(load_balancer::LoadBalancer::start((*state.control).clone(), balancer_address));
     tokio::spawn(agents::session::monitor((*state.control).clone(), state.agent.heartbeat));
     scheduling::spawn(state.store.clone(), state.control.agents().clone(), state.control.events().clone(), scheduler);
     retention::spawn(state.store.clone(), history);
+    autoscaling::spawn((*state.control).clone(), scaling);
 }
 
 /// The whole HTTP surface: API, portal pages, server functions, static files.

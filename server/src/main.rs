@@ -70,8 +70,10 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let history = wharf_server::retention::Settings {
         stopped_tasks: std::time::Duration::from_secs(config.stopped_task_retention_seconds),
         service_events: config.service_events_kept,
+        metrics: std::time::Duration::from_secs(config.metrics_retention_seconds),
     };
-    wharf_server::spawn_background(&state, scheduler, history, config.load_balancer_address.unwrap_or(listen.ip()));
+    let scaling = std::time::Duration::from_secs(config.scaling_interval_seconds);
+    wharf_server::spawn_background(&state, scheduler, history, scaling, config.load_balancer_address.unwrap_or(listen.ip()));
     tracing::info!(%listen, backend = ?state.store.backend(), startup_ms = started.elapsed().as_millis() as u64, "serving");
     // Said whatever the log level: scripts wait for this line to learn the port (`--listen
     // 127.0.0.1:0` binds a free one).

@@ -12,16 +12,22 @@ pub struct Settings {
     pub stopped_tasks: Duration,
     /// Service events kept per service (the newest).
     pub service_events: i64,
+    /// How long services' metric samples are kept (the charts' longest range).
+    pub metrics: Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { stopped_tasks: Duration::from_secs(3600), service_events: 100 }
+        Self { stopped_tasks: Duration::from_secs(3600), service_events: 100, metrics: Duration::from_secs(METRICS_KEPT) }
     }
 }
 
 /// How long a RunTask client token is remembered.
 const CLIENT_TOKENS: Duration = Duration::from_secs(24 * 3600);
+/// Metric history kept by default: six hours (4,320 samples a service).
+pub const METRICS_KEPT: u64 = 6 * 3600;
+/// Scaling activities kept per service (the newest).
+const ACTIVITIES_KEPT: i64 = 200;
 /// Rows deleted per transaction.
 const BATCH: i64 = 2000;
 
@@ -51,7 +57,19 @@ pub async fn sweep(store: &Store, settings: &Settings) -> Result<(u64, u64), sto
     }
     sql::delete_run_tokens(w.conn(), &ago(CLIENT_TOKENS)).await?;
     sql::delete_zero_counts(w.conn()).await?;
+    sql::cap_scaling_activities(w.conn(), ACTIVITIES_KEPT).await?;
     w.commit().await?;
+    // Ten minutes of samples per transaction.
+    let before = chrono::Utc::now().timestamp().saturating_sub(settings.metrics.as_secs().min(i64::MAX as u64) as i64);
+    loop {
+        let mut w = store.write().await?;
+        let n = sql::delete_metric_samples(w.conn(), before, 600).await?;
+        w.commit().await?;
+        if n == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
     Ok((tasks, events))
 }
 

@@ -19,6 +19,7 @@ The rules:
 - scale-in waits while a deployment is in progress (ECS does the same), and while suspended.
 */
 
+pub mod config;
 pub mod schedule;
 
 use std::collections::HashMap;
@@ -40,7 +41,7 @@ pub enum MetricKind {
     Cpu,
     /// Average memory, in percent of what they reserve.
     Memory,
-    /// Requests per second per healthy target of its load balancer.
+    /// Requests per target of its load balancer over the last minute (ALB counts per minute).
     RequestsPerTarget,
 }
 

@@ -13,7 +13,7 @@ does; one of day-of-month and day-of-week must be `?`. `L`, `W` and `#` are not 
 */
 
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
-use chrono_tz::Tz;
+pub use chrono_tz::Tz;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expression {

@@ -13,6 +13,7 @@ mod instances;
 pub mod live;
 mod join_tokens;
 mod load_balancing;
+mod scaling;
 mod secrets;
 mod services;
 mod task_definitions;
@@ -162,6 +163,8 @@ impl ListQuery {
         load_balancing::http_sd, load_balancing::endpoints,
         load_balancing::create_listener, load_balancing::list_listeners, load_balancing::describe_listener,
         load_balancing::modify_listener, load_balancing::delete_listener, load_balancing::create_rule, load_balancing::delete_rule,
+        scaling::describe, scaling::metrics, scaling::register, scaling::deregister, scaling::put_policy, scaling::delete_policy,
+        scaling::put_action, scaling::delete_action,
     ),
     components(schemas(WharfError, wharf_core::FieldError, wharf_core::ErrorKind)),
     modifiers(&BearerAuth),
@@ -176,6 +179,7 @@ impl ListQuery {
         (name = "accounts", description = "Sign-in, users, teams, API tokens and the audit log"),
         (name = "secrets", description = "Values tasks receive in their environment, never returned"),
         (name = "load balancing", description = "Target groups and listeners: one stable address per service"),
+        (name = "auto scaling", description = "A service's bounds, scaling policies, scheduled actions, activities and metrics"),
     )
 )]
 pub struct ApiDoc;
@@ -229,6 +233,11 @@ pub fn router() -> Router<AppState> {
             "/clusters/{cluster}/services/{service}",
             g(services::describe).patch(services::update).delete(services::delete),
         )
+        .route("/clusters/{cluster}/services/{service}/scaling", g(scaling::describe))
+        .route("/clusters/{cluster}/services/{service}/metrics", g(scaling::metrics))
+        .route("/clusters/{cluster}/services/{service}/scalable-target", axum::routing::put(scaling::register).delete(scaling::deregister))
+        .route("/clusters/{cluster}/services/{service}/scaling-policies/{policy}", axum::routing::put(scaling::put_policy).delete(scaling::delete_policy))
+        .route("/clusters/{cluster}/services/{service}/scheduled-actions/{action}", axum::routing::put(scaling::put_action).delete(scaling::delete_action))
         .route("/clusters/{cluster}/join-tokens", post(join_tokens::create).get(join_tokens::list))
         .route("/clusters/{cluster}/join-tokens/{id}", axum::routing::delete(join_tokens::revoke))
         .route("/clusters/{cluster}/container-instances", g(instances::list))

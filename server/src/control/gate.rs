@@ -155,7 +155,7 @@ impl Gate {
     }
 
     /// Checks `action` on whatever a family's team owns; a family of no team is an admin's.
-    async fn on_family(&self, action: Action, family: &str, cluster_shared_with: Option<&[String]>, what: &str, target: &str) -> Result<Option<String>> {
+    pub(crate) async fn on_family(&self, action: Action, family: &str, cluster_shared_with: Option<&[String]>, what: &str, target: &str) -> Result<Option<String>> {
         let team = self.family_team(family).await?;
         self.on_team_or_admin(action, team.as_deref(), cluster_shared_with, what, target, family).await?;
         Ok(team)
@@ -500,6 +500,10 @@ impl Backend for Gate {
     }
 
     fn load_balancing(&self) -> Option<&dyn wharf_app::backend::LoadBalancing> {
+        Some(self)
+    }
+
+    fn scaling(&self) -> Option<&dyn wharf_app::backend::Scaling> {
         Some(self)
     }
 }

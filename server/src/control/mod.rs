@@ -12,6 +12,8 @@ mod load_balancing_gate;
 mod join_tokens;
 pub(crate) mod registration;
 pub mod reports;
+pub mod scaling;
+mod scaling_gate;
 pub mod secrets;
 pub(crate) mod services;
 pub mod tasks;

@@ -79,6 +79,14 @@ pub async fn update(store: &Store, cluster: &str, name: &str, input: UpdateServi
         next.load_balancers = resolve_service_load_balancers(w.conn(), cluster, &td, &next.load_balancers).await?;
     }
     let now = store::now();
+    // Auto scaling's bounds hold for people too.
+    let mut clamped = None;
+    if next.desired_count != row.config.desired_count {
+        (next.desired_count, clamped) = super::scaling::clamp_manual(w.conn(), &row.id, next.desired_count).await?;
+    }
+    if let Some(why) = clamped {
+        sql::add_event(w.conn(), &row.id, &format!("(service {name}) {why}."), &now).await?;
+    }
     if redeploy {
         let deployment = new_deployment(&next.task_definition, next.desired_count, &now);
         sql::demote_primary(w.conn(), &row.id, &now).await?;
@@ -135,7 +143,7 @@ pub async fn delete(store: &Store, cluster: &str, name: &str, force: bool) -> Re
     Ok((described.pop().ok_or_else(WharfError::internal)?, stops))
 }
 
-async fn live(conn: &mut AnyConnection, cluster: &str, name: &str) -> Result<sql::ServiceRow> {
+pub(crate) async fn live(conn: &mut AnyConnection, cluster: &str, name: &str) -> Result<sql::ServiceRow> {
     clusters::get(conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
     sql::get(conn, cluster, name).await?.filter(|s| s.status != "INACTIVE").ok_or_else(|| service_not_found(cluster, name))
 }

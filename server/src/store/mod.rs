@@ -18,6 +18,7 @@ pub mod credentials;
 pub mod lease;
 pub mod retention;
 pub mod run_tokens;
+pub mod scaling;
 pub mod instances;
 pub mod join_tokens;
 pub mod load_balancing;

@@ -55,3 +55,33 @@ pub async fn delete_zero_counts(conn: &mut AnyConnection) -> Result<()> {
 pub async fn delete_run_tokens(conn: &mut AnyConnection, before: &str) -> Result<u64> {
     Ok(sqlx::query("DELETE FROM run_task_tokens WHERE created_at < $1").bind(before).execute(conn).await?.rows_affected())
 }
+
+/// Forgets metric samples taken before `before` (unix seconds), at most `span` seconds of the
+/// oldest at a time; returns how many went.
+pub async fn delete_metric_samples(conn: &mut AnyConnection, before: i64, span: i64) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM service_metrics WHERE at < $1 AND at < (SELECT MIN(at) FROM service_metrics) + $2")
+        .bind(before)
+        .bind(span)
+        .execute(conn)
+        .await?
+        .rows_affected())
+}
+
+/// Keeps the service's newest `keep` scaling activities.
+pub async fn cap_scaling_activities(conn: &mut AnyConnection, keep: i64) -> Result<u64> {
+    let over = sqlx::query("SELECT service_id FROM scaling_activities GROUP BY service_id HAVING COUNT(*) > $1").bind(keep).fetch_all(&mut *conn).await?;
+    let mut gone = 0;
+    for row in over {
+        let service_id: String = row.try_get("service_id")?;
+        gone += sqlx::query(
+            "DELETE FROM scaling_activities WHERE service_id = $1 AND seq < (
+                SELECT MIN(seq) FROM (SELECT seq FROM scaling_activities WHERE service_id = $1 ORDER BY seq DESC LIMIT $2) AS newest)",
+        )
+        .bind(&service_id)
+        .bind(keep)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(gone)
+}

@@ -1,0 +1,191 @@
+/*!
+One evaluation of the services with a scalable target. For each, a plan is made on a plain
+read (almost always: nothing to do); when something is to be done, the plan is made again
+inside a write transaction and applied there, so a change is made exactly once whatever ran
+between.
+*/
+
+use super::{Autoscaler, text};
+use crate::control::scaling::scale;
+use crate::store::{scaling as sql, services};
+use chrono::{DateTime, Utc};
+use sqlx::AnyConnection;
+use std::collections::HashMap;
+use wharf_core::WharfError;
+use wharf_core::scaling::ScalableTargetConfig;
+use wharf_scheduler::scaling::{self as scaling, Activity, Bounds, Decision, Direction, MetricKind, Sample, Suspended, config, schedule::{Tz, local}};
+
+/// How far back metrics are read: the longest window a decision looks at, and a step
+/// alarm's periods up to five minutes.
+const LOOK_BACK: i64 = 3600;
+
+/// What one service's evaluation would do.
+struct Plan {
+    service: services::ServiceRow,
+    /// Scheduled actions due: (name, the run, the bounds it sets, the zone it is read in).
+    due: Vec<(String, DateTime<Utc>, ScalableTargetConfig, Tz)>,
+    bounds: ScalableTargetConfig,
+    decision: Decision,
+}
+
+impl Plan {
+    fn moves(&self) -> bool {
+        !self.due.is_empty() || self.decision.moved(self.service.config.desired_count)
+    }
+}
+
+impl Autoscaler {
+    /// Evaluates every scaled service at `now`; returns the services whose desired count moved.
+    pub async fn evaluate(&mut self, now: DateTime<Utc>) -> Result<Vec<String>, WharfError> {
+        let scaled = sql::scaled_services(&mut *self.control.read().await?).await?;
+        self.held.retain(|id, _| scaled.iter().any(|(s, _, _)| s == id));
+        let mut moved = Vec::new();
+        for (id, cluster, name) in scaled {
+            let Some(plan) = plan(&mut *self.control.read().await?, &cluster, &name, now).await? else { continue };
+            let held = plan.decision.reason.as_deref().filter(|_| !plan.moves()).map(without_numbers);
+            if !plan.moves() && (held.is_none() || held.as_ref() == self.held.get(&id)) {
+                if held.is_none() {
+                    self.held.remove(&id);
+                }
+                continue;
+            }
+            let mut w = self.control.store().write().await?;
+            // Again, inside the transaction: whatever changed since the read counts.
+            let Some(plan) = self::plan(w.conn(), &cluster, &name, now).await? else { continue };
+            let said = apply(w.conn(), &plan, now).await?;
+            w.commit().await?;
+            match held {
+                Some(h) => self.held.insert(id.clone(), h),
+                None => self.held.remove(&id),
+            };
+            for message in said {
+                self.control.events().publish("service", Some(&cluster), serde_json::json!({"serviceName": name, "message": message}));
+            }
+            if plan.decision.moved(plan.service.config.desired_count) || !plan.due.is_empty() {
+                moved.push(name.clone());
+                self.control.agents().wake_scheduler();
+            }
+        }
+        Ok(moved)
+    }
+}
+
+/// "cooldown for 42 s more" and "cooldown for 37 s more" are one reason.
+fn without_numbers(reason: &str) -> String {
+    reason.chars().filter(|c| !c.is_ascii_digit()).collect()
+}
+
+async fn plan(conn: &mut AnyConnection, cluster: &str, name: &str, now: DateTime<Utc>) -> Result<Option<Plan>, WharfError> {
+    let Some(service) = services::get(conn, cluster, name).await?.filter(|s| s.status == "ACTIVE") else { return Ok(None) };
+    let Some(target) = sql::target(conn, &service.id).await? else { return Ok(None) };
+    let mut bounds = target.config;
+    let mut due = Vec::new();
+    if !bounds.suspended_state.scheduled_scaling_suspended {
+        let mut runs = Vec::new();
+        for a in sql::actions(conn, &service.id).await? {
+            let created = DateTime::parse_from_rfc3339(&a.created_at).map(|t| t.with_timezone(&Utc)).unwrap_or(now);
+            let Ok(schedule) = config::scheduled_action(&a.config, created) else { continue };
+            let after = a.last_run.and_then(|t| DateTime::from_timestamp(t, 0)).unwrap_or(created);
+            if let Some(run) = schedule.due(after, now) {
+                runs.push((run, a.name, a.config.scalable_target_action.unwrap_or_default(), schedule.zone));
+            }
+        }
+        // In the order they were due: the last one's bounds stand.
+        runs.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        for (run, action, set, zone) in runs {
+            let mut min = set.min_capacity.unwrap_or(bounds.min_capacity);
+            let mut max = set.max_capacity.unwrap_or(bounds.max_capacity);
+            // An action that sets one bound past the other moves the other along.
+            if min > max {
+                if set.max_capacity.is_none() { max = min } else { min = max }
+            }
+            bounds.min_capacity = min;
+            bounds.max_capacity = max;
+            due.push((action, run, bounds, zone));
+        }
+    }
+    let policies: Vec<(scaling::Policy, Activity)> = sql::policies(conn, &service.id)
+        .await?
+        .into_iter()
+        .filter_map(|p| Some((config::policy(&p.name, &p.config)?, Activity { last_scale_out: p.last_scale_out, last_scale_in: p.last_scale_in })))
+        .collect();
+    let mut metrics: HashMap<MetricKind, Vec<Sample>> = HashMap::new();
+    for s in sql::samples(conn, &service.id, now.timestamp() - LOOK_BACK).await?.into_iter().filter(|s| s.at <= now.timestamp()) {
+        for (kind, value) in [(MetricKind::Cpu, s.cpu_average), (MetricKind::Memory, s.memory_average), (MetricKind::RequestsPerTarget, s.requests_per_target)] {
+            if let Some(value) = value {
+                metrics.entry(kind).or_default().push(Sample { at: s.at, value });
+            }
+        }
+    }
+    let activity: HashMap<String, Activity> = policies.iter().map(|(p, a)| (p.name.clone(), *a)).collect();
+    let policies: Vec<scaling::Policy> = policies.into_iter().map(|(p, _)| p).collect();
+    let input = scaling::Input {
+        now: now.timestamp(),
+        desired: service.config.desired_count,
+        bounds: Bounds { min: bounds.min_capacity, max: bounds.max_capacity },
+        suspended: Suspended { scale_in: bounds.suspended_state.dynamic_scaling_in_suspended, scale_out: bounds.suspended_state.dynamic_scaling_out_suspended },
+        deploying: sql::deploying(conn, &service.id).await?,
+        policies: &policies,
+        metrics: &metrics,
+        activity: &activity,
+    };
+    let decision = scaling::decide(&input);
+    Ok(Some(Plan { service, due, bounds, decision }))
+}
+
+/// Applies a plan; returns the service events it wrote.
+async fn apply(conn: &mut AnyConnection, plan: &Plan, now: DateTime<Utc>) -> Result<Vec<String>, WharfError> {
+    let service = &plan.service;
+    let mut said = Vec::new();
+    for (action, run, bounds, zone) in &plan.due {
+        sql::action_ran(conn, &service.id, action, run.timestamp()).await?;
+        let cause = format!("scheduled action {action} ran at {} ({})", local(*zone, *run), text(*run));
+        let description = format!("Setting min capacity to {} and max capacity to {}.", bounds.min_capacity, bounds.max_capacity);
+        let row = sql::ActivityRow {
+            seq: 0,
+            at: now.timestamp(),
+            created_at: text(now),
+            description: description.clone(),
+            cause: cause.clone(),
+            status_code: "Successful".into(),
+            policy: None,
+            from_count: service.config.desired_count,
+            to_count: service.config.desired_count,
+        };
+        sql::add_activity(conn, &service.id, &row).await?;
+        let message = format!("(service {}) {cause}: {}", service.name, description.to_lowercase());
+        services::add_event(conn, &service.id, &message, &text(now)).await?;
+        said.push(message);
+    }
+    if !plan.due.is_empty() {
+        sql::put_target(conn, &service.id, &plan.bounds, &text(now)).await?;
+    }
+    let d = &plan.decision;
+    let from = service.config.desired_count;
+    if d.moved(from) {
+        let cause = d.reason.clone().unwrap_or_default();
+        // (Without a policy, the bounds moved it: a scheduled action, or a change of the target.)
+        if let (Some(policy), Some(direction)) = (&d.policy, d.direction) {
+            sql::policy_scaled(conn, &service.id, policy, direction == Direction::Out, now.timestamp()).await?;
+        }
+        scale(conn, service, d.desired, &cause, d.policy.as_deref(), now).await?;
+        said.push(format!("(service {}) auto scaling set the desired count from {from} to {}: {cause}.", service.name, d.desired));
+    } else if let Some(reason) = &d.reason {
+        let row = sql::ActivityRow {
+            seq: 0,
+            at: now.timestamp(),
+            created_at: text(now),
+            description: format!("Keeping desired count at {from}."),
+            cause: reason.clone(),
+            status_code: "Held".into(),
+            policy: None,
+            from_count: from,
+            to_count: from,
+        };
+        sql::add_activity(conn, &service.id, &row).await?;
+        let message = format!("(service {}) auto scaling kept the desired count at {from}: {reason}.", service.name);
+        services::add_event(conn, &service.id, &message, &text(now)).await?;
+        said.push(message);
+    }
+    Ok(said)
+}
