@@ -129,6 +129,33 @@ impl World {
                 self.admin(Method::POST, &format!("{c}/services"), json!({ "serviceName": name, "taskDefinition": "fa", "desiredCount": 0 })).await;
                 (Rule::Maintainer, format!("{c}/services/{name}"), None)
             }
+            ("GET", "/api/v1/clusters/{cluster}/services/{service}/scaling") => (Rule::Member, format!("{c}/services/sa/scaling"), None),
+            ("GET", "/api/v1/clusters/{cluster}/services/{service}/metrics") => (Rule::Member, format!("{c}/services/sa/metrics"), None),
+            ("PUT", "/api/v1/clusters/{cluster}/services/{service}/scalable-target") => {
+                (Rule::Deployer, format!("{c}/services/sa/scalable-target"), Some(json!({ "minCapacity": 0, "maxCapacity": 3 })))
+            }
+            ("DELETE", "/api/v1/clusters/{cluster}/services/{service}/scalable-target") => {
+                let name = self.unique("scaled");
+                self.admin(Method::POST, &format!("{c}/services"), json!({ "serviceName": name, "taskDefinition": "fa", "desiredCount": 0 })).await;
+                self.admin(Method::PUT, &format!("{c}/services/{name}/scalable-target"), json!({ "minCapacity": 0, "maxCapacity": 2 })).await;
+                (Rule::Deployer, format!("{c}/services/{name}/scalable-target"), None)
+            }
+            ("PUT", "/api/v1/clusters/{cluster}/services/{service}/scaling-policies/{policy}") => {
+                (Rule::Deployer, format!("{c}/services/sa/scaling-policies/cpu"), Some(scaling_policy()))
+            }
+            ("DELETE", "/api/v1/clusters/{cluster}/services/{service}/scaling-policies/{policy}") => {
+                let name = self.unique("policy");
+                self.admin(Method::PUT, &format!("{c}/services/sa/scaling-policies/{name}"), scaling_policy()).await;
+                (Rule::Deployer, format!("{c}/services/sa/scaling-policies/{name}"), None)
+            }
+            ("PUT", "/api/v1/clusters/{cluster}/services/{service}/scheduled-actions/{action}") => {
+                (Rule::Deployer, format!("{c}/services/sa/scheduled-actions/nightly"), Some(scheduled_action()))
+            }
+            ("DELETE", "/api/v1/clusters/{cluster}/services/{service}/scheduled-actions/{action}") => {
+                let name = self.unique("action");
+                self.admin(Method::PUT, &format!("{c}/services/sa/scheduled-actions/{name}"), scheduled_action()).await;
+                (Rule::Deployer, format!("{c}/services/sa/scheduled-actions/{name}"), None)
+            }
             ("GET", "/api/v1/clusters/{cluster}/tasks") => (Rule::Member, format!("{c}/tasks"), None),
             ("POST", "/api/v1/clusters/{cluster}/tasks") => (Rule::Deployer, format!("{c}/tasks"), Some(json!({ "taskDefinition": "fa", "count": 1 }))),
             ("POST", "/api/v1/clusters/{cluster}/tasks/start") => (Rule::Deployer, format!("{c}/tasks/start"), Some(json!({ "taskDefinition": "fa", "containerInstances": [instance] }))),
@@ -251,6 +278,15 @@ impl World {
     }
 }
 
+fn scaling_policy() -> Value {
+    json!({ "policyType": "TargetTrackingScaling", "targetTrackingScalingPolicyConfiguration": { "targetValue": 60.0,
+        "predefinedMetricSpecification": { "predefinedMetricType": "ECSServiceAverageCPUUtilization" } } })
+}
+
+fn scheduled_action() -> Value {
+    json!({ "schedule": "cron(0 2 * * ? *)", "timezone": "Europe/Berlin", "scalableTargetAction": { "minCapacity": 0 } })
+}
+
 async fn world() -> World {
     let h = Harness::new(Db::Sqlite).await.unwrap();
     let control = h.state.control.clone();
@@ -276,6 +312,7 @@ async fn world() -> World {
     let fb = common::fixture("busybox-httpd.json").replace("\"hello-httpd\"", "\"fb\"");
     w.admin(Method::POST, "/api/v1/task-definitions?team=b", serde_json::from_str(&fb).unwrap()).await;
     w.admin(Method::POST, "/api/v1/clusters/ca/services", json!({ "serviceName": "sa", "taskDefinition": "fa", "desiredCount": 0 })).await;
+    w.admin(Method::PUT, "/api/v1/clusters/ca/services/sa/scalable-target", json!({ "minCapacity": 0, "maxCapacity": 3 })).await;
     w.admin(Method::POST, "/api/v1/secrets", json!({ "name": "a/db", "secretString": "s3cret", "team": "a" })).await;
     w.admin(Method::POST, "/api/v1/clusters/ca/target-groups", json!({ "targetGroupName": "tga", "teamName": "a" })).await;
     w.admin(Method::POST, "/api/v1/clusters/ca/listeners", json!({ "port": 18081 })).await;
