@@ -154,6 +154,7 @@ pub trait Backend: Send + Sync + 'static {
 pub trait Scaling: Send + Sync {
     async fn describe_scaling(&self, cluster: &str, service: &str) -> Result<wharf_core::scaling::ServiceScaling>;
     async fn service_metrics(&self, cluster: &str, service: &str, minutes: i64) -> Result<wharf_core::scaling::ServiceMetrics>;
+    async fn instance_metrics(&self, cluster: &str, instance: &str, minutes: i64) -> Result<wharf_core::scaling::InstanceMetrics>;
     async fn register_scalable_target(
         &self,
         cluster: &str,

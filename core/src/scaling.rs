@@ -482,6 +482,27 @@ pub struct MetricSample {
     pub requests_per_target: Option<f64>,
 }
 
+/// What a container instance's host used at a moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HostSample {
+    /// Unix seconds.
+    pub at: i64,
+    /// CPU units busy (1024 = one core).
+    pub cpu: i64,
+    /// MiB in use.
+    pub memory: i64,
+}
+
+/// An instance's usage history, oldest first.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InstanceMetrics {
+    pub samples: Vec<HostSample>,
+}
+
 /// A service's metric history and the scaling activities among it, for charts.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

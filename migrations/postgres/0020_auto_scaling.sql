@@ -59,3 +59,13 @@ CREATE TABLE service_metrics (
     PRIMARY KEY (service_id, at)
 );
 CREATE INDEX service_metrics_by_time ON service_metrics (at);
+
+-- What each container instance's host used, sampled with the services.
+CREATE TABLE instance_metrics (
+    instance_id  TEXT NOT NULL REFERENCES container_instances (id) ON DELETE CASCADE,
+    at           BIGINT NOT NULL,
+    cpu          BIGINT NOT NULL,
+    memory       BIGINT NOT NULL,
+    PRIMARY KEY (instance_id, at)
+);
+CREATE INDEX instance_metrics_by_time ON instance_metrics (at);

@@ -131,6 +131,7 @@ impl World {
             }
             ("GET", "/api/v1/clusters/{cluster}/services/{service}/scaling") => (Rule::Member, format!("{c}/services/sa/scaling"), None),
             ("GET", "/api/v1/clusters/{cluster}/services/{service}/metrics") => (Rule::Member, format!("{c}/services/sa/metrics"), None),
+            ("GET", "/api/v1/clusters/{cluster}/container-instances/{id}/metrics") => (Rule::Member, format!("{c}/container-instances/{instance}/metrics"), None),
             ("PUT", "/api/v1/clusters/{cluster}/services/{service}/scalable-target") => {
                 (Rule::Deployer, format!("{c}/services/sa/scalable-target"), Some(json!({ "minCapacity": 0, "maxCapacity": 3 })))
             }

@@ -206,6 +206,10 @@ async fn target_tracking_scales_out_in_proportion_then_in_after_its_cooldowns(h:
     assert!(samples.iter().any(|s| s["desired"] == 5 && s["running"] == 5 && s["cpuAverage"].as_f64().is_some_and(|c| (c - 9.375).abs() < 0.01)), "{samples:?}");
     assert!(metrics["scalingActivities"].as_array().unwrap().len() >= 3);
     assert_eq!(h.get(&format!("{SERVICE}/metrics?minutes=0")).await.0, StatusCode::BAD_REQUEST);
+    // And the host's own use, sampled with them: five tasks of 6 units.
+    let (status, host) = h.get(&format!("/api/v1/clusters/shop/container-instances/{instance}/metrics")).await;
+    assert_eq!(status, StatusCode::OK, "{host}");
+    assert!(host["samples"].as_array().unwrap().iter().any(|s| s["cpu"] == 30 && s["memory"] == 512), "{host}");
 }
 
 async fn scheduled_actions_fire_at_their_local_minute_across_a_daylight_saving_change(h: Harness) {

@@ -163,7 +163,7 @@ impl ListQuery {
         load_balancing::http_sd, load_balancing::endpoints,
         load_balancing::create_listener, load_balancing::list_listeners, load_balancing::describe_listener,
         load_balancing::modify_listener, load_balancing::delete_listener, load_balancing::create_rule, load_balancing::delete_rule,
-        scaling::describe, scaling::metrics, scaling::register, scaling::deregister, scaling::put_policy, scaling::delete_policy,
+        scaling::describe, scaling::metrics, scaling::instance_metrics, scaling::register, scaling::deregister, scaling::put_policy, scaling::delete_policy,
         scaling::put_action, scaling::delete_action,
     ),
     components(schemas(WharfError, wharf_core::FieldError, wharf_core::ErrorKind)),
@@ -235,6 +235,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/clusters/{cluster}/services/{service}/scaling", g(scaling::describe))
         .route("/clusters/{cluster}/services/{service}/metrics", g(scaling::metrics))
+        .route("/clusters/{cluster}/container-instances/{id}/metrics", g(scaling::instance_metrics))
         .route("/clusters/{cluster}/services/{service}/scalable-target", axum::routing::put(scaling::register).delete(scaling::deregister))
         .route("/clusters/{cluster}/services/{service}/scaling-policies/{policy}", axum::routing::put(scaling::put_policy).delete(scaling::delete_policy))
         .route("/clusters/{cluster}/services/{service}/scheduled-actions/{action}", axum::routing::put(scaling::put_action).delete(scaling::delete_action))

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use wharf_app::backend::Scaling as _;
 use wharf_core::WharfError;
 use wharf_core::scaling::{
+    InstanceMetrics,
     PutScalingPolicyInput, PutScheduledActionInput, RegisterScalableTargetInput, ScalableTarget, ScalingPolicy, ScheduledAction, ServiceMetrics,
     ServiceScaling,
 };
@@ -38,6 +39,16 @@ pub struct MetricsQuery {
     minutes: Option<i64>,
 }
 
+impl MetricsQuery {
+    fn minutes(&self) -> Result<i64, WharfError> {
+        let minutes = self.minutes.unwrap_or(60);
+        if !(1..=1440).contains(&minutes) {
+            return Err(WharfError::invalid_field("minutes", format!("{minutes} is out of range (1 to 1440)")));
+        }
+        Ok(minutes)
+    }
+}
+
 type ServicePath = Path<(String, String)>;
 type NamedPath = Path<(String, String, String)>;
 
@@ -56,11 +67,15 @@ pub async fn describe(gate: Gated, Path((cluster, service)): ServicePath) -> Api
     params(("cluster" = String, Path), ("service" = String, Path), MetricsQuery),
     responses((status = 200, body = ServiceMetrics), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
 pub async fn metrics(gate: Gated, Path((cluster, service)): ServicePath, Query(q): Query<MetricsQuery>) -> ApiResult<Json<ServiceMetrics>> {
-    let minutes = q.minutes.unwrap_or(60);
-    if !(1..=1440).contains(&minutes) {
-        return Err(WharfError::invalid_field("minutes", format!("{minutes} is out of range (1 to 1440)")).into());
-    }
-    Ok(Json(gate.service_metrics(&cluster, &service, minutes).await?))
+    Ok(Json(gate.service_metrics(&cluster, &service, q.minutes()?).await?))
+}
+
+/// The host's CPU and memory use over time, as its agent reported it.
+#[utoipa::path(get, path = "/api/v1/clusters/{cluster}/container-instances/{id}/metrics", tag = "container instances",
+    params(("cluster" = String, Path), ("id" = String, Path), MetricsQuery),
+    responses((status = 200, body = InstanceMetrics), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
+pub async fn instance_metrics(gate: Gated, Path((cluster, id)): ServicePath, Query(q): Query<MetricsQuery>) -> ApiResult<Json<InstanceMetrics>> {
+    Ok(Json(gate.instance_metrics(&cluster, &id, q.minutes()?).await?))
 }
 
 /// Registers the service as a scalable target, or changes its bounds and suspend flags

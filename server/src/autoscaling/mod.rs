@@ -1,10 +1,10 @@
 /*!
-Service auto scaling in the server: every few seconds, sample each active service's load into
-the store (CPU and memory of its RUNNING tasks against what they reserve, from the agents'
-latest usage; requests per target from the load balancer), then evaluate every service with a
-scalable target: scheduled actions that are due, then its policies
-(`wharf_scheduler::scaling::decide`), and commit what moved, with its reason, in one
-transaction per service.
+Service auto scaling in the server. Every few seconds it samples each active service's load
+into the store (CPU and memory of its RUNNING tasks against what they reserve, from the
+agents' latest usage; requests per target from the load balancer) and each connected host's
+use, then evaluates every service with a scalable target: scheduled actions that are due,
+then its policies (`wharf_scheduler::scaling::decide`), and commits what moved, with its
+reason, in one transaction per service.
 
 The clock is handed in: [`Autoscaler::sample`] and [`Autoscaler::evaluate`] take the moment
 they act at, so tests drive cooldowns, alarms and schedules without sleeping.
@@ -17,7 +17,7 @@ use crate::store::scaling as sql;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::time::Duration;
-use wharf_core::scaling::MetricSample;
+use wharf_core::scaling::{HostSample, MetricSample};
 
 /// A task that reserves no CPU is measured against one vCPU (ECS leaves its service metric
 /// undefined; a metric is more use).
@@ -81,8 +81,17 @@ impl Autoscaler {
                 },
             ));
         }
+        let hosts: Vec<(String, HostSample)> = agents
+            .connected_ids()
+            .into_iter()
+            .filter_map(|id| {
+                let used = agents.host_usage(&id)?;
+                Some((id, HostSample { at: now.timestamp(), cpu: used.cpu, memory: used.memory }))
+            })
+            .collect();
         let mut w = self.control.store().write().await?;
         sql::insert_samples(w.conn(), &samples).await?;
+        sql::insert_host_samples(w.conn(), &hosts).await?;
         w.commit().await?;
         Ok(samples.len())
     }

@@ -9,7 +9,7 @@ use super::scaling as ctl;
 use wharf_app::backend::{Backend as _, Result};
 use wharf_core::access::Action;
 use wharf_core::scaling::{
-    PutScalingPolicyInput, PutScheduledActionInput, RegisterScalableTargetInput, ScalableTarget, ScalingPolicy, ScheduledAction, ServiceMetrics,
+    InstanceMetrics, PutScalingPolicyInput, PutScheduledActionInput, RegisterScalableTargetInput, ScalableTarget, ScalingPolicy, ScheduledAction, ServiceMetrics,
     ServiceScaling,
 };
 use wharf_core::task_definition::family_of;
@@ -47,6 +47,13 @@ impl wharf_app::backend::Scaling for Gate {
         self.on_service(cluster, service, Action::Read, "GetMetricData").await?;
         let (samples, scaling_activities) = ctl::metrics(&mut *self.control().read().await?, cluster, service, minutes).await?;
         Ok(ServiceMetrics { samples, scaling_activities })
+    }
+
+    async fn instance_metrics(&self, cluster: &str, instance: &str, minutes: i64) -> Result<InstanceMetrics> {
+        let found = self.describe_container_instance(cluster, instance).await?;
+        let since = chrono::Utc::now().timestamp() - minutes.clamp(1, 24 * 60) * 60;
+        let samples = crate::store::scaling::host_samples(&mut *self.control().read().await?, &found.id, since).await?;
+        Ok(InstanceMetrics { samples })
     }
 
     async fn register_scalable_target(&self, cluster: &str, service: &str, input: RegisterScalableTargetInput) -> Result<ScalableTarget> {

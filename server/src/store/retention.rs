@@ -56,15 +56,19 @@ pub async fn delete_run_tokens(conn: &mut AnyConnection, before: &str) -> Result
     Ok(sqlx::query("DELETE FROM run_task_tokens WHERE created_at < $1").bind(before).execute(conn).await?.rows_affected())
 }
 
-/// Forgets metric samples taken before `before` (unix seconds), at most `span` seconds of the
+/// Forgets services' and instances' metric samples taken before `before` (unix seconds), at most `span` seconds of the
 /// oldest at a time; returns how many went.
 pub async fn delete_metric_samples(conn: &mut AnyConnection, before: i64, span: i64) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM service_metrics WHERE at < $1 AND at < (SELECT MIN(at) FROM service_metrics) + $2")
-        .bind(before)
-        .bind(span)
-        .execute(conn)
-        .await?
-        .rows_affected())
+    let mut gone = 0;
+    for table in ["service_metrics", "instance_metrics"] {
+        gone += sqlx::query(&format!("DELETE FROM {table} WHERE at < $1 AND at < (SELECT MIN(at) FROM {table}) + $2"))
+            .bind(before)
+            .bind(span)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    Ok(gone)
 }
 
 /// Keeps the service's newest `keep` scaling activities.

@@ -7,7 +7,7 @@ history.
 use super::{Result, corrupt};
 use serde::{Serialize, de::DeserializeOwned};
 use sqlx::{AnyConnection, Row, any::AnyRow};
-use wharf_core::scaling::{MetricSample, PutScheduledActionInput, ScalableTargetConfig, ScalingPolicyConfig};
+use wharf_core::scaling::{HostSample, MetricSample, PutScheduledActionInput, ScalableTargetConfig, ScalingPolicyConfig};
 
 fn to_json<T: Serialize>(what: &'static str, value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(corrupt(what))
@@ -317,4 +317,30 @@ pub async fn deploying(conn: &mut AnyConnection, service_id: &str) -> Result<boo
     .await?
     .try_get("n")?;
     Ok(n > 0)
+}
+
+pub async fn insert_host_samples(conn: &mut AnyConnection, samples: &[(String, HostSample)]) -> Result<()> {
+    for (instance_id, s) in samples {
+        // An instance deregistered since its usage came is skipped.
+        sqlx::query(
+            "INSERT INTO instance_metrics (instance_id, at, cpu, memory) SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM container_instances WHERE id = $1)
+             ON CONFLICT (instance_id, at) DO NOTHING",
+        )
+        .bind(instance_id)
+        .bind(s.at)
+        .bind(s.cpu)
+        .bind(s.memory)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn host_samples(conn: &mut AnyConnection, instance_id: &str, since: i64) -> Result<Vec<HostSample>> {
+    let rows = sqlx::query("SELECT at, cpu, memory FROM instance_metrics WHERE instance_id = $1 AND at >= $2 ORDER BY at")
+        .bind(instance_id)
+        .bind(since)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(|r| Ok(HostSample { at: r.try_get("at")?, cpu: r.try_get("cpu")?, memory: r.try_get("memory")? })).collect()
 }
