@@ -178,6 +178,8 @@ pub trait Scaling: Send + Sync {
         input: wharf_core::scaling::PutScheduledActionInput,
     ) -> Result<wharf_core::scaling::ScheduledAction>;
     async fn delete_scheduled_action(&self, cluster: &str, service: &str, action: &str) -> Result<wharf_core::scaling::ScheduledAction>;
+    /// A scheduled action's next runs (in its zone), or its problems by field.
+    async fn preview_schedule(&self, input: wharf_core::scaling::PutScheduledActionInput) -> Result<Vec<String>>;
 }
 
 /// Target groups, listeners and what a service's load balancing looks like, checked and

@@ -9,6 +9,7 @@ pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod balancing;
+pub mod chart;
 pub mod cluster_settings;
 pub mod clusters;
 pub mod components;
@@ -22,6 +23,8 @@ pub mod live;
 pub mod logs;
 mod pages;
 pub mod run_task;
+pub mod scaling;
+pub mod scaling_page;
 pub mod secrets;
 pub mod services;
 pub mod task_definitions;
@@ -148,6 +151,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/clusters/:cluster/run-task") view={Lazy::<pages::RunTask>::new()}/>
                         <Route path=path!("/clusters/:cluster/services/:service") view={Lazy::<pages::Service>::new()}/>
                         <Route path=path!("/clusters/:cluster/services/:service/update") view={Lazy::<pages::UpdateService>::new()}/>
+                        <Route path=path!("/clusters/:cluster/services/:service/scaling") view={Lazy::<pages::ServiceScaling>::new()}/>
                         <Route path=path!("/clusters/:cluster/diagram") view={Lazy::<pages::Diagram>::new()}/>
                         <Route path=path!("/clusters/:cluster/load-balancing") view={Lazy::<pages::LoadBalancing>::new()}/>
                         <Route path=path!("/clusters/:cluster/instances") view={Lazy::<pages::Instances>::new()}/>

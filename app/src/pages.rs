@@ -78,6 +78,9 @@ sections! {
     diagram (__preload_diagram) {
         Diagram => crate::diagram::DiagramPage,
     }
+    scaling (__preload_scaling) {
+        ServiceScaling => crate::scaling_page::ServiceScalingPage,
+    }
     balancing (__preload_balancing) {
         LoadBalancing => crate::balancing::LoadBalancingPage,
     }

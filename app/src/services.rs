@@ -388,6 +388,11 @@ pub fn ServicePage() -> impl IntoView {
                 let balanced = (!cfg.load_balancers.is_empty()).then(|| view! {
                     <crate::balancing::ServiceBalancingCard cluster=cluster_name.clone() service=s.service_name.clone() version/>
                 });
+                let scaling = (cfg.scheduling_strategy == wharf_core::service::SchedulingStrategy::Replica && s.status == "ACTIVE").then(|| view! {
+                    <crate::scaling::ServiceScalingCard cluster=cluster_name.clone() service=s.service_name.clone()
+                        family=wharf_core::task_definition::family_of(&cfg.task_definition).to_string() version/>
+                });
+                let load = view! { <crate::scaling::ServiceLoadChart cluster=cluster_name.clone() service=s.service_name.clone() version/> };
                 let live = s.status == "ACTIVE";
                 Ok::<_, PortalError>(view! {
                     <section class="card">
@@ -464,6 +469,8 @@ pub fn ServicePage() -> impl IntoView {
                             .into_any()
                         }}
                     </section>
+                    {load}
+                    {scaling}
                     {balanced}
                     <section class="card">
                         <h2>"Events"</h2>

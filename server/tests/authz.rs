@@ -444,6 +444,25 @@ impl World {
             "create_user" => (Rule::Admin, json!({ "input": { "username": self.unique("puser"), "password": "a long enough password", "admin": false } })),
             "set_user_disabled" => (Rule::Admin, json!({ "username": "spare", "disabled": false })),
             "audit_log" => (Rule::MaintainerOfAny, json!({ "team": null, "before": null })),
+            "scaling_of_service" => (Rule::Member, json!({ "cluster": "ca", "service": "sa" })),
+            "metrics_of_service" => (Rule::Member, json!({ "cluster": "ca", "service": "sa", "minutes": 60 })),
+            "metrics_of_instance" => (Rule::Member, json!({ "cluster": "ca", "instance": instance, "minutes": 60 })),
+            "preview_schedule" => (Rule::SignedIn, json!({ "input": scheduled_action() })),
+            "register_scalable_target" => (Rule::Deployer, json!({ "cluster": "ca", "service": "sa", "input": { "minCapacity": 0, "maxCapacity": 3 } })),
+            "deregister_scalable_target" => {
+                let path = self.case("DELETE", "/api/v1/clusters/{cluster}/services/{service}/scalable-target").await?.1;
+                (Rule::Deployer, json!({ "cluster": "ca", "service": path.split('/').nth(6).unwrap_or_default() }))
+            }
+            "put_scaling_policy" => (Rule::Deployer, json!({ "cluster": "ca", "service": "sa", "name": "portal-cpu", "input": scaling_policy() })),
+            "delete_scaling_policy" => {
+                let path = self.case("DELETE", "/api/v1/clusters/{cluster}/services/{service}/scaling-policies/{policy}").await?.1;
+                (Rule::Deployer, json!({ "cluster": "ca", "service": "sa", "name": last(&path) }))
+            }
+            "put_scheduled_action" => (Rule::Deployer, json!({ "cluster": "ca", "service": "sa", "name": "portal-nightly", "input": scheduled_action() })),
+            "delete_scheduled_action" => {
+                let path = self.case("DELETE", "/api/v1/clusters/{cluster}/services/{service}/scheduled-actions/{action}").await?.1;
+                (Rule::Deployer, json!({ "cluster": "ca", "service": "sa", "name": last(&path) }))
+            }
             "balancing_of_service" => (Rule::Member, json!({ "cluster": "ca", "service": "sa" })),
             "list_target_groups" | "list_listeners" | "target_group_choices" => (Rule::Member, json!({ "cluster": "ca" })),
             "create_target_group" => (Rule::Maintainer, json!({ "cluster": "ca", "input": { "targetGroupName": self.unique("ptg"), "teamName": "a" } })),

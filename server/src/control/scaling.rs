@@ -223,6 +223,20 @@ pub async fn put_scheduled_action(store: &Store, cluster: &str, name: &str, acti
     Ok(scheduled_action(cluster, name, row, now))
 }
 
+/// The next three runs of a scheduled action as typed, in its zone (and UTC).
+pub fn preview_schedule(input: &PutScheduledActionInput) -> Result<Vec<String>> {
+    let now = Utc::now();
+    let schedule = scaling_config::scheduled_action(input, now)?;
+    let mut runs = Vec::new();
+    let mut after = now;
+    while runs.len() < 3 {
+        let Some(next) = schedule.next_after(after) else { break };
+        runs.push(format!("{} ({})", local(schedule.zone, next), next.format("%Y-%m-%d %H:%M UTC")));
+        after = next;
+    }
+    Ok(runs)
+}
+
 pub async fn delete_scheduled_action(store: &Store, cluster: &str, name: &str, action: &str) -> Result<ScheduledAction> {
     let mut w = store.write().await?;
     let service = live(w.conn(), cluster, name).await?;

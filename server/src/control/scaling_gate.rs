@@ -56,6 +56,11 @@ impl wharf_app::backend::Scaling for Gate {
         Ok(InstanceMetrics { samples })
     }
 
+    async fn preview_schedule(&self, input: PutScheduledActionInput) -> Result<Vec<String>> {
+        self.who()?;
+        ctl::preview_schedule(&input)
+    }
+
     async fn register_scalable_target(&self, cluster: &str, service: &str, input: RegisterScalableTargetInput) -> Result<ScalableTarget> {
         let run = ctl::register_scalable_target(self.control().store(), cluster, service, input);
         let out = self.scaling_change(cluster, service, "RegisterScalableTarget", run).await;
