@@ -316,8 +316,7 @@ pub fn InstancePage() -> impl IntoView {
                             }).collect_view()}
                         </div>
                     </section>
-                    <crate::scaling::InstanceUsageChart cluster=cluster() instance=id()
-                        cpu=integer(&i.registered_resources, "CPU") memory=integer(&i.registered_resources, "MEMORY")/>
+                    <crate::scaling::InstanceUsageChart cluster=cluster() instance=id()/>
                     {if inactive || draining {
                         let why = if inactive { "This instance is deregistered; it takes no tasks." } else { "This instance is DRAINING; it takes no new tasks until it is activated again." };
                         view! { <section class="card" id="start-task"><h2>"Start task here"</h2><p class="muted">{why}</p></section> }.into_any()

@@ -9,6 +9,7 @@ pub mod audit;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod balancing;
+#[cfg(feature = "ssr")]
 pub mod chart;
 pub mod cluster_settings;
 pub mod clusters;

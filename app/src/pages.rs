@@ -78,11 +78,11 @@ sections! {
     diagram (__preload_diagram) {
         Diagram => crate::diagram::DiagramPage,
     }
-    scaling (__preload_scaling) {
-        ServiceScaling => crate::scaling_page::ServiceScalingPage,
-    }
     balancing (__preload_balancing) {
         LoadBalancing => crate::balancing::LoadBalancingPage,
+    }
+    scaling (__preload_scaling) {
+        ServiceScaling => crate::scaling_page::ServiceScalingPage,
     }
     definitions (__preload_definitions) {
         Families => crate::task_definitions::FamiliesPage,

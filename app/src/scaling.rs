@@ -6,16 +6,62 @@ and why each recent scaling happened. The forms are on a page of their own
 ([`crate::scaling_page`]).
 */
 
-use crate::chart::{Axis, Mark, Series, TimeChart};
 use crate::components::{DataRegion, EmptyState, StatusBadge, settled, short_time};
 use crate::error::{PortalError, PortalResult};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use leptos_router::components::A;
+use serde::{Deserialize, Serialize};
 use wharf_core::scaling::{
-    InstanceMetrics, PutScalingPolicyInput, PutScheduledActionInput, RegisterScalableTargetInput, ScalableTarget, ScalingActivity, ScalingPolicy,
-    ScheduledAction, ServiceMetrics, ServiceScaling,
+    PutScalingPolicyInput, PutScheduledActionInput, RegisterScalableTargetInput, ScalableTarget, ScalingPolicy,
+    ScheduledAction, SuspendedState,
 };
+
+/// A service's auto scaling as its pages show it: text, read once on the server (the
+/// browser is not sent the policies' whole documents).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScalingSummary {
+    /// The service is behind a load balancer (so requests per target can be followed).
+    pub balanced: bool,
+    /// (min, max) when a scalable target is registered.
+    pub bounds: Option<(i64, i64)>,
+    pub suspended: SuspendedState,
+    pub policies: Vec<PolicyLine>,
+    pub actions: Vec<ActionLine>,
+    /// Newest first.
+    pub activities: Vec<ActivityLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyLine {
+    pub name: String,
+    pub rule: String,
+    pub last_out: Option<String>,
+    pub last_in: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionLine {
+    pub name: String,
+    pub schedule: String,
+    pub zone: String,
+    pub sets: String,
+    /// In the action's zone, and in UTC.
+    pub next: Option<(String, String)>,
+    pub last: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityLine {
+    pub at: String,
+    pub status: String,
+    pub change: String,
+    pub cause: String,
+}
+
+
+#[cfg(feature = "ssr")]
+use crate::chart as charts;
 
 #[cfg(feature = "ssr")]
 fn scaling(backend: &crate::backend::SharedBackend) -> PortalResult<&dyn crate::backend::Scaling> {
@@ -23,21 +69,42 @@ fn scaling(backend: &crate::backend::SharedBackend) -> PortalResult<&dyn crate::
 }
 
 #[server(input = Json)]
-pub async fn scaling_of_service(cluster: String, service: String) -> PortalResult<ServiceScaling> {
+pub async fn scaling_of_service(cluster: String, service: String) -> PortalResult<ScalingSummary> {
     let b = crate::ssr::backend()?;
-    Ok(scaling(&b)?.describe_scaling(&cluster, &service).await?)
+    let s = scaling(&b)?.describe_scaling(&cluster, &service).await?;
+    let balanced = !b.describe_service(&cluster, &service).await?.config.load_balancers.is_empty();
+    Ok(ScalingSummary {
+        balanced,
+        bounds: s.scalable_target.as_ref().map(|t| (t.min_capacity, t.max_capacity)),
+        suspended: s.scalable_target.map(|t| t.suspended_state).unwrap_or_default(),
+        policies: s.scaling_policies.iter().map(|p| PolicyLine { name: p.policy_name.clone(), rule: describe_policy(p), last_out: p.last_scale_out_time.clone(), last_in: p.last_scale_in_time.clone() }).collect(),
+        actions: s.scheduled_actions.iter().map(|a| ActionLine {
+            name: a.scheduled_action_name.clone(),
+            schedule: a.schedule.clone(),
+            zone: a.timezone.clone(),
+            sets: describe_action(a),
+            next: a.next_run_local_time.clone().zip(a.next_run_time.clone()),
+            last: a.last_run_time.clone(),
+        }).collect(),
+        activities: s.scaling_activities.iter().map(activity_line).collect(),
+    })
 }
 
+/// The service's load chart of the last hour, drawn (none before its first sample).
 #[server(input = Json)]
-pub async fn metrics_of_service(cluster: String, service: String, minutes: i64) -> PortalResult<ServiceMetrics> {
+pub async fn load_chart_of_service(cluster: String, service: String) -> PortalResult<Option<String>> {
     let b = crate::ssr::backend()?;
-    Ok(scaling(&b)?.service_metrics(&cluster, &service, minutes).await?)
+    let m = scaling(&b)?.service_metrics(&cluster, &service, CHART_MINUTES).await?;
+    Ok(charts::service_load(&m))
 }
 
+/// The instance's use chart of the last hour, drawn (none before its first sample).
 #[server(input = Json)]
-pub async fn metrics_of_instance(cluster: String, instance: String, minutes: i64) -> PortalResult<InstanceMetrics> {
+pub async fn usage_chart_of_instance(cluster: String, instance: String) -> PortalResult<Option<String>> {
     let b = crate::ssr::backend()?;
-    Ok(scaling(&b)?.instance_metrics(&cluster, &instance, minutes).await?)
+    let found = b.describe_container_instance(&cluster, &instance).await?;
+    let m = scaling(&b)?.instance_metrics(&cluster, &instance, CHART_MINUTES).await?;
+    Ok(charts::instance_usage(&found, &m))
 }
 
 #[server(input = Json)]
@@ -84,6 +151,7 @@ pub async fn preview_schedule(input: PutScheduledActionInput) -> PortalResult<Ve
 }
 
 /// How far back the charts look, in minutes.
+#[cfg(feature = "ssr")]
 const CHART_MINUTES: i64 = 60;
 
 /// A counter that moves every 10 s in the browser: charts refetch on it, since samples arrive
@@ -101,32 +169,14 @@ fn ticking() -> ReadSignal<u64> {
     tick
 }
 
-fn mark_of(a: &ScalingActivity) -> Option<Mark> {
-    let at = chrono_like_seconds(&a.start_time)?;
-    let kind = if a.status_code != "Successful" {
-        "held"
-    } else if a.to_count > a.from_count {
-        "out"
-    } else if a.to_count < a.from_count {
-        "in"
-    } else {
-        "bounds"
-    };
-    Some(Mark { at, label: format!("{} {}: {}", short_time(&a.start_time), a.description, a.cause), kind })
-}
-
-/// Unix seconds of an RFC 3339 UTC time as the store writes it (`2026-12-04T15:04:05.123Z`),
-/// read without a date library in the browser.
-fn chrono_like_seconds(t: &str) -> Option<i64> {
-    let n = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
-    let (y, m, d, hh, mm, ss) = (n(0..4)?, n(5..7)?, n(8..10)?, n(11..13)?, n(14..16)?, n(17..19)?);
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) * 86_400 + hh * 3600 + mm * 60 + ss)
+#[cfg(feature = "ssr")]
+fn activity_line(a: &wharf_core::scaling::ScalingActivity) -> ActivityLine {
+    ActivityLine {
+        at: a.start_time.clone(),
+        status: a.status_code.clone(),
+        change: if a.from_count == a.to_count { a.description.clone() } else { format!("{} → {} tasks", a.from_count, a.to_count) },
+        cause: a.cause.clone(),
+    }
 }
 
 /// The service's load over the last hour: desired and running tasks, CPU and memory (and
@@ -134,84 +184,45 @@ fn chrono_like_seconds(t: &str) -> Option<i64> {
 #[component]
 pub fn ServiceLoadChart(cluster: String, service: String, version: ReadSignal<u64>) -> impl IntoView {
     let tick = ticking();
-    let data = crate::components::resource(
-        move || (cluster.clone(), service.clone(), version.get(), tick.get()),
-        |(c, s, ..)| metrics_of_service(c, s, CHART_MINUTES),
-    );
+    let chart = crate::components::resource(move || (cluster.clone(), service.clone(), version.get(), tick.get()), |(c, s, ..)| load_chart_of_service(c, s));
     view! {
         <section class="card" id="service-load">
             <h2>"Load, last hour"</h2>
-            <DataRegion>
-                {move || Suspend::new(async move {
-                    let m = settled(data).await?;
-                    let Some(last) = m.samples.last().map(|s| s.at) else {
-                        return Ok::<_, PortalError>(view! {
-                            <EmptyState title="No samples yet" body="Every few seconds the service's tasks' CPU and memory are sampled here."/>
-                        }.into_any());
-                    };
-                    let from = last - CHART_MINUTES * 60;
-                    let pick = |f: fn(&wharf_core::scaling::MetricSample) -> Option<f64>| m.samples.iter().filter_map(|s| Some((s.at, f(s)?))).collect::<Vec<_>>();
-                    let counts = |f: fn(&wharf_core::scaling::MetricSample) -> i64| m.samples.iter().map(|s| (s.at, f(s) as f64)).collect::<Vec<_>>();
-                    let mut series = vec![
-                        Series { name: "desired tasks".into(), class: "series-1", axis: Axis::Left, points: counts(|s| s.desired) },
-                        Series { name: "running tasks".into(), class: "series-2", axis: Axis::Left, points: counts(|s| s.running) },
-                        Series { name: "CPU % (average)".into(), class: "series-3", axis: Axis::Right, points: pick(|s| s.cpu_average) },
-                        Series { name: "memory % (average)".into(), class: "series-4", axis: Axis::Right, points: pick(|s| s.memory_average) },
-                    ];
-                    series.retain(|s| !s.points.is_empty());
-                    let requests = pick(|s| s.requests_per_target);
-                    let now = m.samples.last().cloned();
-                    let summary = now.as_ref().map(|s| format!(
-                        "Desired {} and running {} tasks; CPU {}; memory {}",
-                        s.desired, s.running,
-                        s.cpu_average.map_or("unknown".into(), |c| format!("{c:.0} %")),
-                        s.memory_average.map_or("unknown".into(), |c| format!("{c:.0} %")),
-                    )).unwrap_or_default();
-                    let marks: Vec<Mark> = m.scaling_activities.iter().filter_map(mark_of).collect();
-                    let request_marks = marks.clone();
-                    Ok(view! {
-                        <TimeChart id="load-chart" summary from to=last series marks right_unit=" %" right_floor=100.0/>
-                        {(!requests.is_empty()).then(|| view! {
-                            <h3>"Requests per target (last minute)"</h3>
-                            <TimeChart id="requests-chart" summary="Requests per target per minute".to_string() from to=last
-                                series=vec![Series { name: "requests per target".into(), class: "series-5", axis: Axis::Left, points: requests }]
-                                marks=request_marks/>
-                        })}
-                    }.into_any())
-                })}
-            </DataRegion>
+            <ChartRegion chart empty="Every few seconds the service's tasks' CPU and memory are sampled here."/>
         </section>
     }
 }
 
 /// A host's CPU and memory use over the last hour, against what it registered.
 #[component]
-pub fn InstanceUsageChart(cluster: String, instance: String, cpu: i64, memory: i64) -> impl IntoView {
+pub fn InstanceUsageChart(cluster: String, instance: String) -> impl IntoView {
     let tick = ticking();
-    let data = crate::components::resource(move || (cluster.clone(), instance.clone(), tick.get()), |(c, i, _)| metrics_of_instance(c, i, CHART_MINUTES));
+    let chart = crate::components::resource(move || (cluster.clone(), instance.clone(), tick.get()), |(c, i, _)| usage_chart_of_instance(c, i));
     view! {
         <section class="card" id="instance-usage">
             <h2>"Use, last hour"</h2>
-            <DataRegion>
-                {move || Suspend::new(async move {
-                    let m = settled(data).await?;
-                    let Some(last) = m.samples.last().map(|s| s.at) else {
-                        return Ok::<_, PortalError>(view! { <EmptyState title="No samples yet" body="The agent reports its host's use every few seconds."/> }.into_any());
-                    };
-                    let percent = |used: i64, of: i64| if of > 0 { used as f64 * 100.0 / of as f64 } else { 0.0 };
-                    let series = vec![
-                        Series { name: "CPU % of registered".into(), class: "series-3", axis: Axis::Right, points: m.samples.iter().map(|s| (s.at, percent(s.cpu, cpu))).collect() },
-                        Series { name: "memory % of registered".into(), class: "series-4", axis: Axis::Right, points: m.samples.iter().map(|s| (s.at, percent(s.memory, memory))).collect() },
-                    ];
-                    let now = m.samples.last().map(|s| format!("CPU {:.0} %, memory {:.0} % of what the instance registered", percent(s.cpu, cpu), percent(s.memory, memory))).unwrap_or_default();
-                    Ok(view! { <TimeChart id="usage-chart" summary=now from=last - CHART_MINUTES * 60 to=last series right_unit=" %" right_floor=100.0/> }.into_any())
-                })}
-            </DataRegion>
+            <ChartRegion chart empty="The agent reports its host's use every few seconds."/>
         </section>
     }
 }
 
+/// A chart the server drew, or an empty state.
+#[component]
+fn ChartRegion(chart: crate::components::Data<PortalResult<Option<String>>>, empty: &'static str) -> impl IntoView {
+    view! {
+        <DataRegion>
+            {move || Suspend::new(async move {
+                Ok::<_, PortalError>(match settled(chart).await? {
+                    Some(markup) => view! { <div class="chart-frame" inner_html=markup></div> }.into_any(),
+                    None => view! { <EmptyState title="No samples yet" body=empty/> }.into_any(),
+                })
+            })}
+        </DataRegion>
+    }
+}
+
 /// One line about a policy: what it follows and how.
+#[cfg(feature = "ssr")]
 pub fn describe_policy(p: &ScalingPolicy) -> String {
     if let Some(t) = &p.config.target_tracking_scaling_policy_configuration {
         let metric = t.predefined_metric_specification.as_ref().and_then(|m| m.predefined_metric_type.clone()).unwrap_or_default();
@@ -240,6 +251,7 @@ pub fn describe_policy(p: &ScalingPolicy) -> String {
 }
 
 /// What a scheduled action sets.
+#[cfg(feature = "ssr")]
 pub fn describe_action(a: &ScheduledAction) -> String {
     let t = a.scalable_target_action;
     match (t.min_capacity, t.max_capacity) {
@@ -252,17 +264,17 @@ pub fn describe_action(a: &ScheduledAction) -> String {
 
 /// Scaling activities, newest first.
 #[component]
-pub fn ActivityTable(activities: Vec<ScalingActivity>) -> impl IntoView {
+pub fn ActivityTable(activities: Vec<ActivityLine>) -> impl IntoView {
     view! {
         <table class="table" id="scaling-activities">
             <thead><tr><th>"When"</th><th>"Result"</th><th>"Change"</th><th>"Why"</th></tr></thead>
             <tbody>
                 {activities.into_iter().map(|a| view! {
-                    <tr data-status=a.status_code.clone()>
-                        <td>{short_time(&a.start_time)}</td>
-                        <td><StatusBadge status=a.status_code.to_uppercase()/></td>
-                        <td class="nowrap">{if a.from_count == a.to_count { a.description.clone() } else { format!("{} → {} tasks", a.from_count, a.to_count) }}</td>
-                        <td>{a.cause.clone()}</td>
+                    <tr data-status=a.status.clone()>
+                        <td>{short_time(&a.at)}</td>
+                        <td><StatusBadge status=a.status.to_uppercase()/></td>
+                        <td class="nowrap">{a.change}</td>
+                        <td>{a.cause}</td>
                     </tr>
                 }).collect_view()}
             </tbody>
@@ -287,49 +299,34 @@ pub fn ServiceScalingCard(cluster: String, service: String, family: String, vers
                             <div class="actions"><A href=href.clone() attr:class="button" attr:id="open-scaling">"Edit auto scaling"</A></div>
                         </crate::account::IfAllowed>
                     };
-                    let Some(target) = s.scalable_target else {
+                    let Some((min, max)) = s.bounds else {
                         return Ok::<_, PortalError>(view! {
                             <EmptyState title="No auto scaling" body="Set a minimum and maximum number of tasks, then policies that follow CPU, memory or requests, or a schedule."/>
                             {edit}
                         }.into_any());
                     };
-                    let suspended = target.suspended_state;
                     let flags: Vec<&str> = [
-                        (suspended.dynamic_scaling_out_suspended, "scale-out"),
-                        (suspended.dynamic_scaling_in_suspended, "scale-in"),
-                        (suspended.scheduled_scaling_suspended, "scheduled scaling"),
+                        (s.suspended.dynamic_scaling_out_suspended, "scale-out"),
+                        (s.suspended.dynamic_scaling_in_suspended, "scale-in"),
+                        (s.suspended.scheduled_scaling_suspended, "scheduled scaling"),
                     ].into_iter().filter(|f| f.0).map(|f| f.1).collect();
-                    let recent: Vec<ScalingActivity> = s.scaling_activities.into_iter().take(8).collect();
+                    let recent: Vec<ActivityLine> = s.activities.into_iter().take(8).collect();
                     Ok(view! {
                         <dl class="facts" id="scalable-target">
-                            <dt>"Tasks"</dt><dd>{format!("at least {}, at most {}", target.min_capacity, target.max_capacity)}</dd>
+                            <dt>"Tasks"</dt><dd>{format!("at least {min}, at most {max}")}</dd>
                             <dt>"Suspended"</dt><dd>{if flags.is_empty() { "nothing".to_string() } else { flags.join(", ") }}</dd>
                         </dl>
                         <h3>"Policies"</h3>
-                        {if s.scaling_policies.is_empty() {
+                        {if s.policies.is_empty() {
                             view! { <p class="muted">"No policy: the count moves only by schedule or by hand."</p> }.into_any()
                         } else {
-                            view! {
-                                <table class="table" id="scaling-policies">
-                                    <thead><tr><th>"Policy"</th><th>"Rule"</th><th>"Last scaled out"</th><th>"Last scaled in"</th></tr></thead>
-                                    <tbody>
-                                        {s.scaling_policies.iter().map(|p| view! {
-                                            <tr data-policy=p.policy_name.clone()>
-                                                <td><code>{p.policy_name.clone()}</code></td>
-                                                <td>{describe_policy(p)}</td>
-                                                <td>{p.last_scale_out_time.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
-                                                <td>{p.last_scale_in_time.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
-                                            </tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            }.into_any()
+                            view! { <PolicyTable policies=s.policies/> }.into_any()
                         }}
                         <h3>"Scheduled actions"</h3>
-                        {if s.scheduled_actions.is_empty() {
+                        {if s.actions.is_empty() {
                             view! { <p class="muted">"No scheduled action."</p> }.into_any()
                         } else {
-                            view! { <ScheduleTable actions=s.scheduled_actions/> }.into_any()
+                            view! { <ScheduleTable actions=s.actions/> }.into_any()
                         }}
                         <h3>"Recent activity"</h3>
                         {if recent.is_empty() {
@@ -345,22 +342,21 @@ pub fn ServiceScalingCard(cluster: String, service: String, family: String, vers
     }
 }
 
-/// Scheduled actions with when each runs next, in its own zone and in UTC.
+/// Policies, each with a button of the caller's (delete) when given.
 #[component]
-pub fn ScheduleTable(actions: Vec<ScheduledAction>) -> impl IntoView {
+pub fn PolicyTable(policies: Vec<PolicyLine>, #[prop(optional)] action: Option<Callback<String, AnyView>>) -> impl IntoView {
+    let never = |t: Option<String>| t.as_deref().map(short_time).unwrap_or_else(|| "never".into());
     view! {
-        <table class="table" id="scheduled-actions">
-            <thead><tr><th>"Action"</th><th>"Schedule"</th><th>"Sets"</th><th>"Next run"</th><th>"Last run"</th></tr></thead>
+        <table class="table" id="scaling-policies">
+            <thead><tr><th>"Policy"</th><th>"Rule"</th><th>"Last scaled out"</th><th>"Last scaled in"</th><th></th></tr></thead>
             <tbody>
-                {actions.into_iter().map(|a| view! {
-                    <tr data-action=a.scheduled_action_name.clone()>
-                        <td><code>{a.scheduled_action_name.clone()}</code></td>
-                        <td><code>{a.schedule.clone()}</code>" "<span class="muted">{a.timezone.clone()}</span></td>
-                        <td>{describe_action(&a)}</td>
-                        <td class="next-run" title=a.next_run_time.clone().unwrap_or_default()>
-                            {a.next_run_local_time.clone().unwrap_or_else(|| "never again".into())}
-                        </td>
-                        <td>{a.last_run_time.as_deref().map(short_time).unwrap_or_else(|| "not yet".into())}</td>
+                {policies.into_iter().map(|p| view! {
+                    <tr data-policy=p.name.clone()>
+                        <td><code>{p.name.clone()}</code></td>
+                        <td>{p.rule}</td>
+                        <td>{never(p.last_out)}</td>
+                        <td>{never(p.last_in)}</td>
+                        <td>{action.map(|a| a.run(p.name.clone()))}</td>
                     </tr>
                 }).collect_view()}
             </tbody>
@@ -368,13 +364,27 @@ pub fn ScheduleTable(actions: Vec<ScheduledAction>) -> impl IntoView {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn stored_times_read_as_unix_seconds() {
-        assert_eq!(super::chrono_like_seconds("1970-01-01T00:00:00.000Z"), Some(0));
-        assert_eq!(super::chrono_like_seconds("2026-12-04T15:04:05.123Z"), Some(1_796_396_645));
-        assert_eq!(super::chrono_like_seconds("2024-02-29T00:00:00Z"), Some(1_709_164_800));
-        assert_eq!(super::chrono_like_seconds("soon"), None);
+/// Scheduled actions with when each runs next, in its own zone (UTC on hover).
+#[component]
+pub fn ScheduleTable(actions: Vec<ActionLine>, #[prop(optional)] action: Option<Callback<String, AnyView>>) -> impl IntoView {
+    view! {
+        <table class="table" id="scheduled-actions">
+            <thead><tr><th>"Action"</th><th>"Schedule"</th><th>"Sets"</th><th>"Next run"</th><th>"Last run"</th><th></th></tr></thead>
+            <tbody>
+                {actions.into_iter().map(|a| {
+                    let (local, utc) = a.next.unwrap_or_else(|| ("never again".into(), String::new()));
+                    view! {
+                        <tr data-action=a.name.clone()>
+                            <td><code>{a.name.clone()}</code></td>
+                            <td><code>{a.schedule}</code>" "<span class="muted">{a.zone}</span></td>
+                            <td>{a.sets}</td>
+                            <td class="next-run" title=utc>{local}</td>
+                            <td>{a.last.as_deref().map(short_time).unwrap_or_else(|| "not yet".into())}</td>
+                            <td>{action.map(|f| f.run(a.name.clone()))}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
     }
 }

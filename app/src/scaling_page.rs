@@ -13,7 +13,7 @@ use leptos_router::hooks::use_params_map;
 use wharf_core::FieldError;
 use wharf_core::scaling::{
     ADJUSTMENT_TYPES, Alarm, COMPARISONS, PREDEFINED_METRICS, PredefinedMetricSpecification, PutScalingPolicyInput, PutScheduledActionInput,
-    RegisterScalableTargetInput, ScalableTarget, ScalableTargetAction, StepAdjustment, StepScalingPolicyConfiguration, SuspendedState,
+    RegisterScalableTargetInput, ScalableTargetAction, StepAdjustment, StepScalingPolicyConfiguration, SuspendedState,
     TargetTrackingScalingPolicyConfiguration, check_name,
 };
 use wharf_core::{FieldErrors, WharfError};
@@ -53,7 +53,7 @@ pub fn ServiceScalingPage() -> impl IntoView {
     };
     let data = crate::components::resource(
         move || (cluster(), name(), live.version.get(), changed()),
-        |(c, s, ..)| async move { Ok::<_, PortalError>((crate::services::get_service(c.clone(), s.clone()).await?, scaling_of_service(c, s).await?)) },
+        |(c, s, ..)| scaling_of_service(c, s),
     );
     let delete_errors = Signal::derive(move || [errors_of(delete_policy.value().get()), errors_of(delete_action.value().get()), errors_of(deregister.value().get())].concat());
     view! {
@@ -72,10 +72,10 @@ pub fn ServiceScalingPage() -> impl IntoView {
         </p>
         <DataRegion>
             {move || Suspend::new(async move {
-                let (service, scaling) = settled(data).await?;
+                let scaling = settled(data).await?;
                 let (c, s) = (cluster(), name());
-                let balanced = !service.config.load_balancers.is_empty();
-                let target = scaling.scalable_target.clone();
+                let balanced = scaling.balanced;
+                let target = scaling.bounds.map(|b| (b, scaling.suspended));
                 let registered = target.is_some();
                 Ok::<_, PortalError>(view! {
                     <TargetForm cluster=c.clone() service=s.clone() current=target register deregister/>
@@ -83,23 +83,23 @@ pub fn ServiceScalingPage() -> impl IntoView {
                     {registered.then(|| view! {
                         <section class="card">
                             <h2>"Policies"</h2>
-                            <PolicyList cluster=c.clone() service=s.clone() policies=scaling.scaling_policies.clone() delete=delete_policy/>
+                            <PolicyList cluster=c.clone() service=s.clone() policies=scaling.policies.clone() delete=delete_policy/>
                             <h3>"New policy"</h3>
                             <PolicyForm cluster=c.clone() service=s.clone() balanced put=put_policy/>
                         </section>
                         <section class="card">
                             <h2>"Scheduled actions"</h2>
-                            <ActionList cluster=c.clone() service=s.clone() actions=scaling.scheduled_actions.clone() delete=delete_action/>
+                            <ActionList cluster=c.clone() service=s.clone() actions=scaling.actions.clone() delete=delete_action/>
                             <h3>"New scheduled action"</h3>
                             <ActionForm cluster=c.clone() service=s.clone() put=put_action/>
                         </section>
                     })}
                     <section class="card">
                         <h2>"Activity"</h2>
-                        {if scaling.scaling_activities.is_empty() {
+                        {if scaling.activities.is_empty() {
                             view! { <p class="muted">"No decision yet."</p> }.into_any()
                         } else {
-                            view! { <ActivityTable activities=scaling.scaling_activities.clone()/> }.into_any()
+                            view! { <ActivityTable activities=scaling.activities.clone()/> }.into_any()
                         }}
                     </section>
                 })
@@ -109,10 +109,10 @@ pub fn ServiceScalingPage() -> impl IntoView {
 }
 
 #[component]
-fn TargetForm(cluster: String, service: String, current: Option<ScalableTarget>, register: ServerAction<RegisterScalableTarget>, deregister: ServerAction<DeregisterScalableTarget>) -> impl IntoView {
-    let min = RwSignal::new(current.as_ref().map(|t| t.min_capacity.to_string()).unwrap_or_else(|| "1".into()));
-    let max = RwSignal::new(current.as_ref().map(|t| t.max_capacity.to_string()).unwrap_or_else(|| "4".into()));
-    let state = current.as_ref().map(|t| t.suspended_state).unwrap_or_default();
+fn TargetForm(cluster: String, service: String, current: Option<((i64, i64), SuspendedState)>, register: ServerAction<RegisterScalableTarget>, deregister: ServerAction<DeregisterScalableTarget>) -> impl IntoView {
+    let min = RwSignal::new(current.map(|((min, _), _)| min.to_string()).unwrap_or_else(|| "1".into()));
+    let max = RwSignal::new(current.map(|((_, max), _)| max.to_string()).unwrap_or_else(|| "4".into()));
+    let state = current.map(|(_, s)| s).unwrap_or_default();
     let no_out = RwSignal::new(state.dynamic_scaling_out_suspended);
     let no_in = RwSignal::new(state.dynamic_scaling_in_suspended);
     let no_schedule = RwSignal::new(state.scheduled_scaling_suspended);
@@ -168,29 +168,20 @@ fn TargetForm(cluster: String, service: String, current: Option<ScalableTarget>,
 }
 
 #[component]
-fn PolicyList(cluster: String, service: String, policies: Vec<wharf_core::scaling::ScalingPolicy>, delete: ServerAction<DeleteScalingPolicy>) -> impl IntoView {
+fn PolicyList(cluster: String, service: String, policies: Vec<PolicyLine>, delete: ServerAction<DeleteScalingPolicy>) -> impl IntoView {
     if policies.is_empty() {
         return view! { <p class="muted">"No policy yet."</p> }.into_any();
     }
-    view! {
-        <table class="table" id="scaling-policies">
-            <thead><tr><th>"Policy"</th><th>"Rule"</th><th></th></tr></thead>
-            <tbody>
-                {policies.into_iter().map(|p| {
-                    let (cluster, service, name) = (cluster.clone(), service.clone(), p.policy_name.clone());
-                    view! {
-                        <tr data-policy=p.policy_name.clone()>
-                            <td><code>{p.policy_name.clone()}</code></td>
-                            <td>{describe_policy(&p)}</td>
-                            <td><button type="button" class="danger small" aria-label=format!("Delete policy {name}") disabled=move || delete.pending().get()
-                                on:click=move |_| { delete.dispatch(DeleteScalingPolicy { cluster: cluster.clone(), service: service.clone(), name: name.clone() }); }>"Delete"</button></td>
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        </table>
-    }
-    .into_any()
+    let button = Callback::new(move |name: String| {
+        let (cluster, service) = (cluster.clone(), service.clone());
+        let label = format!("Delete policy {name}");
+        view! {
+            <button type="button" class="danger small" aria-label=label disabled=move || delete.pending().get()
+                on:click=move |_| { delete.dispatch(DeleteScalingPolicy { cluster: cluster.clone(), service: service.clone(), name: name.clone() }); }>"Delete"</button>
+        }
+        .into_any()
+    });
+    view! { <PolicyTable policies action=button/> }.into_any()
 }
 
 /// Step adjustments typed one per line: `lower upper adjustment`, `-` for an open end.
@@ -305,26 +296,20 @@ fn PolicyForm(cluster: String, service: String, balanced: bool, put: ServerActio
 }
 
 #[component]
-fn ActionList(cluster: String, service: String, actions: Vec<wharf_core::scaling::ScheduledAction>, delete: ServerAction<DeleteScheduledAction>) -> impl IntoView {
+fn ActionList(cluster: String, service: String, actions: Vec<ActionLine>, delete: ServerAction<DeleteScheduledAction>) -> impl IntoView {
     if actions.is_empty() {
         return view! { <p class="muted">"No scheduled action yet."</p> }.into_any();
     }
-    let names: Vec<String> = actions.iter().map(|a| a.scheduled_action_name.clone()).collect();
-    view! {
-        <ScheduleTable actions/>
-        <div class="actions">
-            {names.into_iter().map(|name| {
-                let (cluster, service) = (cluster.clone(), service.clone());
-                let label = format!("Delete {name}");
-                view! {
-                    <button type="button" class="danger small" disabled=move || delete.pending().get()
-                        on:click=move |_| { delete.dispatch(DeleteScheduledAction { cluster: cluster.clone(), service: service.clone(), name: name.clone() }); }>{label}</button>
-                    " "
-                }
-            }).collect_view()}
-        </div>
-    }
-    .into_any()
+    let button = Callback::new(move |name: String| {
+        let (cluster, service) = (cluster.clone(), service.clone());
+        let label = format!("Delete scheduled action {name}");
+        view! {
+            <button type="button" class="danger small" aria-label=label disabled=move || delete.pending().get()
+                on:click=move |_| { delete.dispatch(DeleteScheduledAction { cluster: cluster.clone(), service: service.clone(), name: name.clone() }); }>"Delete"</button>
+        }
+        .into_any()
+    });
+    view! { <ScheduleTable actions action=button/> }.into_any()
 }
 
 /// Zones offered as the time zone is typed (any IANA name is taken).
