@@ -35,6 +35,8 @@ pub struct InstanceOverview {
     pub stopped: Vec<Task>,
     /// Families with an ACTIVE revision, for "Start task here".
     pub families: Vec<TaskDefinitionFamily>,
+    /// The host's use over the last hour, drawn (none before its first sample).
+    pub usage_chart: Option<String>,
 }
 
 #[server(input = Json)]
@@ -45,8 +47,14 @@ pub async fn instance_detail(cluster: String, id: String, after: Option<String>)
     let after = after.map(|t| wharf_core::page::decode_token(&t).ok_or_else(|| wharf_core::WharfError::invalid_field("after", "not a page token")));
     let tasks_page = wharf_core::page::Page { limit: PAGE_ROWS, after: after.transpose()? };
     let active = Some(wharf_core::task_definition::TaskDefinitionStatus::Active);
+    let instance = backend.describe_container_instance(&cluster, &id).await?;
+    let usage = match backend.scaling() {
+        Some(s) => Some(s.instance_metrics(&cluster, &id, 60).await?),
+        None => None,
+    };
     Ok(InstanceOverview {
-        instance: backend.describe_container_instance(&cluster, &id).await?,
+        usage_chart: usage.and_then(|m| crate::chart::instance_usage(&instance, &m)),
+        instance,
         tasks: backend.list_tasks(&cluster, filter, tasks_page).await?,
         stopped: backend.recently_stopped_on(&cluster, &id, 10).await?,
         families: backend.list_task_definition_families(None, active, page).await?.items,
@@ -316,7 +324,13 @@ pub fn InstancePage() -> impl IntoView {
                             }).collect_view()}
                         </div>
                     </section>
-                    <crate::scaling::InstanceUsageChart cluster=cluster() instance=id()/>
+                    <section class="card" id="instance-usage">
+                        <h2>"Use, last hour"</h2>
+                        {match d.usage_chart.clone() {
+                            Some(markup) => view! { <div class="chart-frame" inner_html=markup></div> }.into_any(),
+                            None => view! { <p class="muted">"No sample yet: the agent reports its host's use every few seconds."</p> }.into_any(),
+                        }}
+                    </section>
                     {if inactive || draining {
                         let why = if inactive { "This instance is deregistered; it takes no tasks." } else { "This instance is DRAINING; it takes no new tasks until it is activated again." };
                         view! { <section class="card" id="start-task"><h2>"Start task here"</h2><p class="muted">{why}</p></section> }.into_any()

@@ -98,15 +98,6 @@ pub async fn load_chart_of_service(cluster: String, service: String) -> PortalRe
     Ok(charts::service_load(&m))
 }
 
-/// The instance's use chart of the last hour, drawn (none before its first sample).
-#[server(input = Json)]
-pub async fn usage_chart_of_instance(cluster: String, instance: String) -> PortalResult<Option<String>> {
-    let b = crate::ssr::backend()?;
-    let found = b.describe_container_instance(&cluster, &instance).await?;
-    let m = scaling(&b)?.instance_metrics(&cluster, &instance, CHART_MINUTES).await?;
-    Ok(charts::instance_usage(&found, &m))
-}
-
 #[server(input = Json)]
 pub async fn register_scalable_target(cluster: String, service: String, input: RegisterScalableTargetInput) -> PortalResult<ScalableTarget> {
     let b = crate::ssr::backend()?;
@@ -189,19 +180,6 @@ pub fn ServiceLoadChart(cluster: String, service: String, version: ReadSignal<u6
         <section class="card" id="service-load">
             <h2>"Load, last hour"</h2>
             <ChartRegion chart empty="Every few seconds the service's tasks' CPU and memory are sampled here."/>
-        </section>
-    }
-}
-
-/// A host's CPU and memory use over the last hour, against what it registered.
-#[component]
-pub fn InstanceUsageChart(cluster: String, instance: String) -> impl IntoView {
-    let tick = ticking();
-    let chart = crate::components::resource(move || (cluster.clone(), instance.clone(), tick.get()), |(c, i, _)| usage_chart_of_instance(c, i));
-    view! {
-        <section class="card" id="instance-usage">
-            <h2>"Use, last hour"</h2>
-            <ChartRegion chart empty="The agent reports its host's use every few seconds."/>
         </section>
     }
 }

@@ -5,7 +5,7 @@ applies, from `wharf-core`; a schedule's expression and time zone by the server,
 with the next runs), and the activities that explain every decision.
 */
 
-use crate::components::{Checkbox, DataRegion, PageHeader, settled};
+use crate::components::{DataRegion, PageHeader, settled};
 use crate::error::{FieldErrorList, PortalError, errors_of};
 use crate::scaling::*;
 use leptos::prelude::*;
@@ -17,6 +17,11 @@ use wharf_core::scaling::{
     TargetTrackingScalingPolicyConfiguration, check_name,
 };
 use wharf_core::{FieldErrors, WharfError};
+
+/// A checkbox and its label.
+fn check(id: &'static str, checked: RwSignal<bool>, label: &'static str) -> impl IntoView {
+    view! { <label class="check" for=id><input type="checkbox" id=id bind:checked=checked/>" "{label}</label> }
+}
 
 /// A number typed in a field: none when empty, an error naming the field when not a number.
 fn number<T: std::str::FromStr>(field: &str, text: &str, errors: &mut FieldErrors) -> Option<T> {
@@ -144,9 +149,9 @@ fn TargetForm(cluster: String, service: String, current: Option<((i64, i64), Sus
                 <label for="st-min">"Minimum tasks" <input id="st-min" type="number" min="0" bind:value=min aria-invalid=move || typed.with(|e| e.iter().any(|f| f.field == "minCapacity")).to_string()/></label>
                 <label for="st-max">"Maximum tasks" <input id="st-max" type="number" min="0" bind:value=max aria-invalid=move || typed.with(|e| e.iter().any(|f| f.field == "maxCapacity")).to_string()/></label>
                 <div class="wide checks">
-                    <Checkbox id="st-no-out" checked=no_out label="Suspend scale-out"/>
-                    <Checkbox id="st-no-in" checked=no_in label="Suspend scale-in"/>
-                    <Checkbox id="st-no-schedule" checked=no_schedule label="Suspend scheduled actions"/>
+                    {check("st-no-out", no_out, "Suspend scale-out")}
+                    {check("st-no-in", no_in, "Suspend scale-in")}
+                    {check("st-no-schedule", no_schedule, "Suspend scheduled actions")}
                 </div>
                 <div class="wide">
                     <FieldErrorList errors=Signal::derive(move || typed.get())/>
@@ -270,7 +275,7 @@ fn PolicyForm(cluster: String, service: String, balanced: bool, put: ServerActio
                 </select>
             </label>
             <label for="p-metric">"Metric" <select id="p-metric" bind:value=metric>{options(metrics)}</select></label>
-            <Show when=move || kind.get() == "TargetTrackingScaling" fallback=move || view! {
+            {move || if kind.get() != "TargetTrackingScaling" { view! {
                 <label for="p-comparison">"Alarm when" <select id="p-comparison" bind:value=comparison>{options(COMPARISONS.to_vec())}</select></label>
                 <label for="p-threshold">"Threshold" <input id="p-threshold" type="number" step="any" bind:value=threshold/></label>
                 <label for="p-periods">"For periods" <input id="p-periods" type="number" min="1" max="100" bind:value=periods/></label>
@@ -280,12 +285,12 @@ fn PolicyForm(cluster: String, service: String, balanced: bool, put: ServerActio
                 <label for="p-steps" class="wide">"Steps: lower upper adjustment, above the threshold ('-' for an open end)"
                     <textarea id="p-steps" rows="3" bind:value=step_lines></textarea>
                 </label>
-            }>
+            }.into_any() } else { view! {
                 <label for="p-target">"Target value" <input id="p-target" type="number" step="any" bind:value=target/></label>
                 <label for="p-out">"Scale-out cooldown (s)" <input id="p-out" type="number" min="0" bind:value=out_cooldown/></label>
                 <label for="p-in">"Scale-in cooldown (s)" <input id="p-in" type="number" min="0" bind:value=in_cooldown/></label>
-                <div class="checks"><Checkbox id="p-no-in" checked=no_in label="Never scale in"/></div>
-            </Show>
+                <div class="checks">{check("p-no-in", no_in, "Never scale in")}</div>
+            }.into_any() }}
             <div class="wide">
                 <FieldErrorList errors=Signal::derive(move || typed.get())/>
                 <FieldErrorList errors=sent/>
@@ -357,7 +362,7 @@ fn ActionForm(cluster: String, service: String, put: ServerAction<PutScheduledAc
             <label for="a-min">"Set minimum to" <input id="a-min" type="number" min="0" bind:value=min placeholder="unchanged"/></label>
             <label for="a-max">"Set maximum to" <input id="a-max" type="number" min="0" bind:value=max placeholder="unchanged"/></label>
             <div class="wide" id="schedule-preview" aria-live="polite">
-                <Transition fallback=|| ()>
+                <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         match settled(preview).await {
                             Ok(runs) if runs.is_empty() => view! { <p class="muted">"It never runs again."</p> }.into_any(),
@@ -370,7 +375,7 @@ fn ActionForm(cluster: String, service: String, put: ServerAction<PutScheduledAc
                             }
                         }
                     })}
-                </Transition>
+                </Suspense>
             </div>
             <div class="wide">
                 <FieldErrorList errors=Signal::derive(move || typed.get())/>

@@ -446,7 +446,6 @@ impl World {
             "audit_log" => (Rule::MaintainerOfAny, json!({ "team": null, "before": null })),
             "scaling_of_service" => (Rule::Member, json!({ "cluster": "ca", "service": "sa" })),
             "load_chart_of_service" => (Rule::Member, json!({ "cluster": "ca", "service": "sa" })),
-            "usage_chart_of_instance" => (Rule::Member, json!({ "cluster": "ca", "instance": instance })),
             "preview_schedule" => (Rule::SignedIn, json!({ "input": scheduled_action() })),
             "register_scalable_target" => (Rule::Deployer, json!({ "cluster": "ca", "service": "sa", "input": { "minCapacity": 0, "maxCapacity": 3 } })),
             "deregister_scalable_target" => {

@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use wharf_systest::*;
 
-/// busybox httpd whose `/cgi-bin/burn` keeps a core busy for a second per request.
+/// busybox httpd whose `/cgi-bin/burn` keeps a core busy for one to two seconds per request.
 fn burner() -> Value {
     let mut d = fixture("busybox-httpd.json");
     d["family"] = json!("burner");
     let script = "mkdir -p /www/cgi-bin && echo ok > /www/index.html \
-                  && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\nend=$(( $(date +%%s) + 1 ))\\nwhile [ $(date +%%s) -lt $end ]; do :; done\\necho burned\\n' > /www/cgi-bin/burn \
+                  && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\nend=$(( $(date +%%s) + 2 ))\\nwhile [ $(date +%%s) -lt $end ]; do :; done\\necho burned\\n' > /www/cgi-bin/burn \
                   && chmod +x /www/cgi-bin/burn; /bin/httpd -f -p 8080 -h /www & pid=$!; trap 'kill $pid; exit 0' TERM; wait";
     d["containerDefinitions"][0]["command"] = json!(["/bin/sh", "-c", script]);
     // An eighth of a core each: one busy core is 800 % of a task's reservation.
