@@ -33,7 +33,7 @@ test('a team sets up auto scaling on its service in the portal and sees why the 
   // The service page: a load chart from the first samples, and no auto scaling yet.
   const page = await open(browser, base, `/clusters/${cluster}/services/web`);
   await page.locator('#auto-scaling').getByText('No auto scaling').waitFor();
-  await page.locator('#load-chart polyline[data-series="running tasks"]').waitFor({ timeout: 30000 });
+  await page.locator('#load-chart polyline[data-series="running tasks"]').waitFor({ state: 'attached', timeout: 30000 });
   await page.click('#open-scaling');
   await page.waitForURL(`**/clusters/${cluster}/services/web/scaling`);
   await page.waitForSelector('body[data-hydrated="true"]');
@@ -74,11 +74,11 @@ test('a team sets up auto scaling on its service in the portal and sees why the 
   // A scheduled action: a cron hour of 25 is named by the server as it is typed; a good one
   // shows its next runs in Berlin time.
   await page.fill('#a-schedule', 'cron(0 25 * * ? *)');
-  await until('the schedule error', 10000, async () => (await page.locator('#schedule-preview').textContent()).includes('hours'));
+  await page.locator('#schedule-preview li[data-field="schedule"]', { hasText: "hours: '25' is not a value from 0 to 23" }).waitFor({ timeout: 15000 });
   await page.fill('#a-schedule', 'cron(30 7 ? * MON-FRI *)');
   await page.fill('#a-zone', 'Europe/Berlin');
   await page.fill('#a-min', '3');
-  await until('the next runs', 10000, async () => /Next runs: .*07:30 CES?T/.test(await page.locator('#schedule-preview').textContent()));
+  await page.locator('#schedule-preview p', { hasText: /Next runs: .*07:30 CES?T/ }).waitFor({ timeout: 15000 });
   await page.screenshot({ path: join(artifacts, 'scaling-1-forms.png'), fullPage: true });
   await page.click('#save-action');
   const action = page.locator('#scheduled-actions tr[data-action="weekday-mornings"]');
@@ -98,7 +98,7 @@ test('a team sets up auto scaling on its service in the portal and sees why the 
     const points = await service.locator('#load-chart polyline[data-series="running tasks"]').getAttribute('points');
     return (points ?? '').trim().split(' ').length > 2;
   });
-  await service.locator('#load-chart g.mark-out').first().waitFor();
+  await service.locator('#load-chart g.mark-out').first().waitFor({ state: 'attached' });
   assert.match(await service.locator('#load-chart g.mark-out title').first().textContent(), /Setting desired count to 2/);
   await service.screenshot({ path: join(artifacts, 'scaling-2-service.png'), fullPage: true });
   assert.deepEqual(service.problems, []);
@@ -110,7 +110,7 @@ test('a team sets up auto scaling on its service in the portal and sees why the 
   // An instance's page charts its host's use.
   const { containerInstances } = await api('GET', `/api/v1/clusters/${cluster}/container-instances`);
   const instance = await open(browser, base, `/clusters/${cluster}/instances/${containerInstances[0].id}`);
-  await instance.locator('#usage-chart polyline[data-series="CPU % of registered"]').waitFor({ timeout: 30000 });
+  await instance.locator('#usage-chart polyline[data-series="CPU % of registered"]').waitFor({ state: 'attached', timeout: 30000 });
   await instance.screenshot({ path: join(artifacts, 'scaling-3-instance.png'), fullPage: true });
   assert.deepEqual(instance.problems, []);
 });

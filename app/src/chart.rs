@@ -119,6 +119,12 @@ fn figure(id: &str, inner: String) -> String {
 /// How far back the charts look, in seconds.
 const SPAN: i64 = 3600;
 
+/// Where a chart ending at `last` starts: an hour back, or the first sample when the history
+/// is shorter (a new service's minute fills the width), and at least a minute back.
+fn since(first: Option<i64>, last: i64) -> i64 {
+    first.unwrap_or(last).max(last - SPAN).min(last - 60)
+}
+
 fn mark_of(a: &ScalingActivity) -> Option<Mark> {
     let at = chrono::DateTime::parse_from_rfc3339(&a.start_time).ok()?.timestamp();
     let kind = match (a.status_code.as_str(), a.to_count.cmp(&a.from_count)) {
@@ -135,7 +141,7 @@ fn mark_of(a: &ScalingActivity) -> Option<Mark> {
 /// its requests per target when it has any. None before the first sample.
 pub fn service_load(m: &ServiceMetrics) -> Option<String> {
     let last = m.samples.last()?;
-    let (from, to) = (last.at - SPAN, last.at);
+    let (from, to) = (since(m.samples.first().map(|s| s.at), last.at), last.at);
     let pick = |f: fn(&MetricSample) -> Option<f64>| m.samples.iter().filter_map(|s| Some((s.at, f(s)?))).collect::<Vec<_>>();
     let counts = |f: fn(&MetricSample) -> i64| m.samples.iter().map(|s| (s.at, f(s) as f64)).collect::<Vec<_>>();
     let mut series = vec![
@@ -169,7 +175,7 @@ pub fn instance_usage(instance: &ContainerInstance, m: &InstanceMetrics) -> Opti
         Series { name: "memory % of registered".into(), class: "series-4", axis: Axis::Right, points: m.samples.iter().map(|s| (s.at, percent(s.memory, memory))).collect() },
     ];
     let summary = format!("CPU {:.0} %, memory {:.0} % of what the instance registered", percent(last.cpu, cpu), percent(last.memory, memory));
-    Some(figure("usage-chart", markup(&summary, last.at - SPAN, last.at, &series, &[], " %", 100.0)))
+    Some(figure("usage-chart", markup(&summary, since(m.samples.first().map(|s| s.at), last.at), last.at, &series, &[], " %", 100.0)))
 }
 
 #[cfg(test)]

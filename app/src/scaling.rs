@@ -134,11 +134,20 @@ pub async fn delete_scheduled_action(cluster: String, service: String, name: Str
     Ok(scaling(&b)?.delete_scheduled_action(&cluster, &service, &name).await?)
 }
 
-/// The next runs of a schedule as its form is typed, or what is wrong with it, by field.
+/// The next runs of a schedule as its form is typed, or what is wrong with its calendar (the
+/// expression, the zone, the start and end), by field. A schedule being typed is not a failed
+/// request: its problems come back as an answer.
 #[server(input = Json)]
-pub async fn preview_schedule(input: PutScheduledActionInput) -> PortalResult<Vec<String>> {
+pub async fn preview_schedule(input: PutScheduledActionInput) -> PortalResult<(Vec<String>, Vec<wharf_core::FieldError>)> {
     let b = crate::ssr::backend()?;
-    Ok(scaling(&b)?.preview_schedule(input).await?)
+    match scaling(&b)?.preview_schedule(input).await {
+        Ok(runs) => Ok((runs, Vec::new())),
+        Err(e) if e.error == wharf_core::ErrorKind::InvalidParameter => {
+            let calendar = ["schedule", "timezone", "startTime", "endTime"];
+            Ok((Vec::new(), e.errors.into_iter().filter(|f| calendar.contains(&f.field.as_str())).collect()))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// How far back the charts look, in minutes.
@@ -266,21 +275,17 @@ pub fn ServiceScalingCard(cluster: String, service: String, family: String, vers
     let href = format!("/clusters/{cluster}/services/{service}/scaling");
     let data = crate::components::resource(move || (cluster.clone(), service.clone(), version.get()), |(c, s, _)| scaling_of_service(c, s));
     let family = Signal::stored(Some(family));
+    // The link's check reads a resource of its own: made here, in the same order on the server
+    // and in the browser, not inside the card's Suspend (which the two resolve at other times).
     view! {
         <section class="card" id="auto-scaling">
             <h2>"Auto scaling"</h2>
             <DataRegion>
-                {move || { let href = href.clone(); Suspend::new(async move {
+                {move || Suspend::new(async move {
                     let s = settled(data).await?;
-                    let edit = view! {
-                        <crate::account::IfAllowed family check=|a| a.deploy>
-                            <div class="actions"><A href=href.clone() attr:class="button" attr:id="open-scaling">"Edit auto scaling"</A></div>
-                        </crate::account::IfAllowed>
-                    };
                     let Some((min, max)) = s.bounds else {
                         return Ok::<_, PortalError>(view! {
                             <EmptyState title="No auto scaling" body="Set a minimum and maximum number of tasks, then policies that follow CPU, memory or requests, or a schedule."/>
-                            {edit}
                         }.into_any());
                     };
                     let flags: Vec<&str> = [
@@ -312,10 +317,12 @@ pub fn ServiceScalingCard(cluster: String, service: String, family: String, vers
                         } else {
                             view! { <ActivityTable activities=recent/> }.into_any()
                         }}
-                        {edit}
                     }.into_any())
-                })}}
+                })}
             </DataRegion>
+            <crate::account::IfAllowed family check=|a| a.deploy>
+                <div class="actions"><A href=href.clone() attr:class="button" attr:id="open-scaling">"Edit auto scaling"</A></div>
+            </crate::account::IfAllowed>
         </section>
     }
 }

@@ -364,15 +364,12 @@ fn ActionForm(cluster: String, service: String, put: ServerAction<PutScheduledAc
             <div class="wide" id="schedule-preview" aria-live="polite">
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
+                        // (The rest of the form is checked above as typed.)
                         match settled(preview).await {
-                            Ok(runs) if runs.is_empty() => view! { <p class="muted">"It never runs again."</p> }.into_any(),
-                            Ok(runs) => view! { <p class="muted">"Next runs: " {runs.join("; ")}</p> }.into_any(),
-                            Err(e) => {
-                                // Only the calendar's fields: the rest is checked above as typed.
-                                let calendar = ["schedule", "timezone", "startTime", "endTime"];
-                                let errors: Vec<FieldError> = e.field_errors().iter().filter(|f| calendar.contains(&f.field.as_str())).cloned().collect();
-                                view! { <FieldErrorList errors=Signal::stored(errors)/> }.into_any()
-                            }
+                            Ok((_, errors)) if !errors.is_empty() => view! { <FieldErrorList errors=Signal::stored(errors)/> }.into_any(),
+                            Ok((runs, _)) if runs.is_empty() => view! { <p class="muted">"It never runs again."</p> }.into_any(),
+                            Ok((runs, _)) => view! { <p class="muted">"Next runs: " {runs.join("; ")}</p> }.into_any(),
+                            Err(e) => view! { <p class="muted">{e.to_string()}</p> }.into_any(),
                         }
                     })}
                 </Suspense>
