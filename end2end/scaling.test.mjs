@@ -83,17 +83,19 @@ test('a team sets up auto scaling on its service in the portal and sees why the 
   await page.click('#save-action');
   const action = page.locator('#scheduled-actions tr[data-action="weekday-mornings"]');
   await action.waitFor();
-  assert.match(await action.locator('.next-run').textContent(), /07:30 CES?T/);
-  assert.match(await action.textContent(), /min 3/);
+  await action.locator('.next-run', { hasText: /07:30 CES?T/ }).waitFor();
+  await action.getByText('min 3').waitFor();
   assert.deepEqual(page.problems, []);
 
   // The service page: the bounds, both policies, the schedule with its next run, why the count
   // moved, and the decision marked on the chart.
   const service = await open(browser, base, `/clusters/${cluster}/services/web`);
   await service.locator('#scalable-target').getByText('at least 2, at most 4').waitFor();
-  assert.equal(await service.locator('#auto-scaling #scaling-policies tbody tr').count(), 2);
-  assert.match(await service.locator('#auto-scaling #scheduled-actions .next-run').textContent(), /07:30 CES?T/);
-  assert.match(await service.locator('#auto-scaling #scaling-activities').textContent(), /1 → 2 tasks/);
+  // (Live changes redraw the card: each check waits for its part.)
+  await service.locator('#auto-scaling #scaling-policies tr[data-policy="cpu-steps"]').waitFor();
+  await service.locator('#auto-scaling #scaling-policies tr[data-policy="cpu-target"]').waitFor();
+  await service.locator('#auto-scaling #scheduled-actions .next-run', { hasText: /07:30 CES?T/ }).waitFor();
+  await service.locator('#auto-scaling #scaling-activities', { hasText: '1 → 2 tasks' }).waitFor();
   await until('two tasks running on the chart', 30000, async () => {
     const points = await service.locator('#load-chart polyline[data-series="running tasks"]').getAttribute('points');
     return (points ?? '').trim().split(' ').length > 2;

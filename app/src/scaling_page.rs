@@ -41,8 +41,106 @@ fn all_errors(mut typed: FieldErrors, checked: Result<(), WharfError>) -> Vec<Fi
     typed.into_vec()
 }
 
+/// What the forms hold, owned by the page: the page's data is read again whenever the
+/// service's scaling changes (a decision, another person's edit), and what someone is typing
+/// must outlive that.
+#[derive(Clone, Copy)]
+struct TargetFields {
+    min: RwSignal<String>,
+    max: RwSignal<String>,
+    no_out: RwSignal<bool>,
+    no_in: RwSignal<bool>,
+    no_schedule: RwSignal<bool>,
+    /// Filled from the registered target once.
+    seeded: RwSignal<bool>,
+}
+
+impl TargetFields {
+    fn new() -> Self {
+        Self {
+            min: RwSignal::new("1".into()),
+            max: RwSignal::new("4".into()),
+            no_out: RwSignal::new(false),
+            no_in: RwSignal::new(false),
+            no_schedule: RwSignal::new(false),
+            seeded: RwSignal::new(false),
+        }
+    }
+
+    fn seed(&self, bounds: Option<(i64, i64)>, suspended: SuspendedState) {
+        if self.seeded.get_untracked() {
+            return;
+        }
+        self.seeded.set(true);
+        if let Some((min, max)) = bounds {
+            self.min.set(min.to_string());
+            self.max.set(max.to_string());
+        }
+        self.no_out.set(suspended.dynamic_scaling_out_suspended);
+        self.no_in.set(suspended.dynamic_scaling_in_suspended);
+        self.no_schedule.set(suspended.scheduled_scaling_suspended);
+    }
+}
+
+#[derive(Clone, Copy)]
+struct PolicyFields {
+    name: RwSignal<String>,
+    kind: RwSignal<String>,
+    metric: RwSignal<String>,
+    target: RwSignal<String>,
+    out_cooldown: RwSignal<String>,
+    in_cooldown: RwSignal<String>,
+    no_in: RwSignal<bool>,
+    comparison: RwSignal<String>,
+    threshold: RwSignal<String>,
+    periods: RwSignal<String>,
+    period: RwSignal<String>,
+    adjustment: RwSignal<String>,
+    step_lines: RwSignal<String>,
+    cooldown: RwSignal<String>,
+}
+
+impl PolicyFields {
+    fn new() -> Self {
+        let text = |t: &str| RwSignal::new(t.to_string());
+        Self {
+            name: text("cpu-target"),
+            kind: text("TargetTrackingScaling"),
+            metric: text(PREDEFINED_METRICS[0]),
+            target: text("60"),
+            out_cooldown: text("300"),
+            in_cooldown: text("300"),
+            no_in: RwSignal::new(false),
+            comparison: text(COMPARISONS[1]),
+            threshold: text("80"),
+            periods: text("3"),
+            period: text("60"),
+            adjustment: text(ADJUSTMENT_TYPES[0]),
+            step_lines: text("0 20 1\n20 - 2"),
+            cooldown: text("300"),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ActionFields {
+    name: RwSignal<String>,
+    schedule: RwSignal<String>,
+    zone: RwSignal<String>,
+    min: RwSignal<String>,
+    max: RwSignal<String>,
+}
+
+impl ActionFields {
+    fn new() -> Self {
+        let text = |t: &str| RwSignal::new(t.to_string());
+        Self { name: text("weekday-mornings"), schedule: text("cron(0 8 ? * MON-FRI *)"), zone: text("UTC"), min: text(""), max: text("") }
+    }
+}
+
 #[component]
 pub fn ServiceScalingPage() -> impl IntoView {
+    let (target_fields, policy_fields, action_fields) = (TargetFields::new(), PolicyFields::new(), ActionFields::new());
     let params = use_params_map();
     let cluster = move || params.read().get("cluster").unwrap_or_default();
     let name = move || params.read().get("service").unwrap_or_default();
@@ -80,23 +178,23 @@ pub fn ServiceScalingPage() -> impl IntoView {
                 let scaling = settled(data).await?;
                 let (c, s) = (cluster(), name());
                 let balanced = scaling.balanced;
-                let target = scaling.bounds.map(|b| (b, scaling.suspended));
-                let registered = target.is_some();
+                target_fields.seed(scaling.bounds, scaling.suspended);
+                let registered = scaling.bounds.is_some();
                 Ok::<_, PortalError>(view! {
-                    <TargetForm cluster=c.clone() service=s.clone() current=target register deregister/>
+                    <TargetForm cluster=c.clone() service=s.clone() fields=target_fields registered register deregister/>
                     <FieldErrorList errors=delete_errors/>
                     {registered.then(|| view! {
                         <section class="card">
                             <h2>"Policies"</h2>
                             <PolicyList cluster=c.clone() service=s.clone() policies=scaling.policies.clone() delete=delete_policy/>
                             <h3>"New policy"</h3>
-                            <PolicyForm cluster=c.clone() service=s.clone() balanced put=put_policy/>
+                            <PolicyForm cluster=c.clone() service=s.clone() balanced fields=policy_fields put=put_policy/>
                         </section>
                         <section class="card">
                             <h2>"Scheduled actions"</h2>
                             <ActionList cluster=c.clone() service=s.clone() actions=scaling.actions.clone() delete=delete_action/>
                             <h3>"New scheduled action"</h3>
-                            <ActionForm cluster=c.clone() service=s.clone() put=put_action/>
+                            <ActionForm cluster=c.clone() service=s.clone() fields=action_fields put=put_action/>
                         </section>
                     })}
                     <section class="card">
@@ -114,13 +212,15 @@ pub fn ServiceScalingPage() -> impl IntoView {
 }
 
 #[component]
-fn TargetForm(cluster: String, service: String, current: Option<((i64, i64), SuspendedState)>, register: ServerAction<RegisterScalableTarget>, deregister: ServerAction<DeregisterScalableTarget>) -> impl IntoView {
-    let min = RwSignal::new(current.map(|((min, _), _)| min.to_string()).unwrap_or_else(|| "1".into()));
-    let max = RwSignal::new(current.map(|((_, max), _)| max.to_string()).unwrap_or_else(|| "4".into()));
-    let state = current.map(|(_, s)| s).unwrap_or_default();
-    let no_out = RwSignal::new(state.dynamic_scaling_out_suspended);
-    let no_in = RwSignal::new(state.dynamic_scaling_in_suspended);
-    let no_schedule = RwSignal::new(state.scheduled_scaling_suspended);
+fn TargetForm(
+    cluster: String,
+    service: String,
+    fields: TargetFields,
+    registered: bool,
+    register: ServerAction<RegisterScalableTarget>,
+    deregister: ServerAction<DeregisterScalableTarget>,
+) -> impl IntoView {
+    let TargetFields { min, max, no_out, no_in, no_schedule, .. } = fields;
     let input = move || {
         let mut typed = FieldErrors::new();
         let input = RegisterScalableTargetInput {
@@ -137,7 +237,6 @@ fn TargetForm(cluster: String, service: String, current: Option<((i64, i64), Sus
     };
     let typed = Memo::new(move |_| input().1);
     let sent = Signal::derive(move || errors_of(register.value().get()));
-    let registered = current.is_some();
     let (c, s) = (cluster.clone(), service.clone());
     view! {
         <section class="card">
@@ -212,21 +311,8 @@ fn steps(text: &str, typed: &mut FieldErrors) -> Vec<StepAdjustment> {
 }
 
 #[component]
-fn PolicyForm(cluster: String, service: String, balanced: bool, put: ServerAction<PutScalingPolicy>) -> impl IntoView {
-    let name = RwSignal::new("cpu-target".to_string());
-    let kind = RwSignal::new("TargetTrackingScaling".to_string());
-    let metric = RwSignal::new(PREDEFINED_METRICS[0].to_string());
-    let target = RwSignal::new("60".to_string());
-    let out_cooldown = RwSignal::new("300".to_string());
-    let in_cooldown = RwSignal::new("300".to_string());
-    let no_in = RwSignal::new(false);
-    let comparison = RwSignal::new(COMPARISONS[1].to_string());
-    let threshold = RwSignal::new("80".to_string());
-    let periods = RwSignal::new("3".to_string());
-    let period = RwSignal::new("60".to_string());
-    let adjustment = RwSignal::new(ADJUSTMENT_TYPES[0].to_string());
-    let step_lines = RwSignal::new("0 20 1\n20 - 2".to_string());
-    let cooldown = RwSignal::new("300".to_string());
+fn PolicyForm(cluster: String, service: String, balanced: bool, fields: PolicyFields, put: ServerAction<PutScalingPolicy>) -> impl IntoView {
+    let PolicyFields { name, kind, metric, target, out_cooldown, in_cooldown, no_in, comparison, threshold, periods, period, adjustment, step_lines, cooldown } = fields;
     let input = move || {
         let mut typed = FieldErrors::new();
         check_name("policyName", name.get().trim(), &mut typed);
@@ -324,12 +410,8 @@ const ZONES: [&str; 12] = [
 ];
 
 #[component]
-fn ActionForm(cluster: String, service: String, put: ServerAction<PutScheduledAction>) -> impl IntoView {
-    let name = RwSignal::new("weekday-mornings".to_string());
-    let schedule = RwSignal::new("cron(0 8 ? * MON-FRI *)".to_string());
-    let zone = RwSignal::new("UTC".to_string());
-    let min = RwSignal::new(String::new());
-    let max = RwSignal::new(String::new());
+fn ActionForm(cluster: String, service: String, fields: ActionFields, put: ServerAction<PutScheduledAction>) -> impl IntoView {
+    let ActionFields { name, schedule, zone, min, max } = fields;
     let input = move || {
         let mut typed = FieldErrors::new();
         check_name("scheduledActionName", name.get().trim(), &mut typed);
