@@ -80,10 +80,14 @@ pub fn markup(summary: &str, from: i64, to: i64, series: &[Series], marks: &[Mar
         BOTTOM - (v / top).clamp(0.0, 1.0) * (BOTTOM - TOP)
     };
     let has_right = series.iter().any(|s| s.axis == Axis::Right);
+    let has_left = series.iter().any(|s| s.axis == Axis::Left);
     let mut out = format!(r#"<svg viewBox="0 0 {W} {H}" role="img" aria-label="{}">"#, escape(summary));
     for f in [0.0, 0.5, 1.0] {
         let gy = BOTTOM - f * (BOTTOM - TOP);
-        let _ = write!(out, r#"<line class="grid" x1="{LEFT}" y1="{gy}" x2="{RIGHT}" y2="{gy}"/><text class="tick" x="{}" y="{}" text-anchor="end">{}</text>"#, LEFT - 6.0, gy + 4.0, label(left_top * f));
+        let _ = write!(out, r#"<line class="grid" x1="{LEFT}" y1="{gy}" x2="{RIGHT}" y2="{gy}"/>"#);
+        if has_left {
+            let _ = write!(out, r#"<text class="tick" x="{}" y="{}" text-anchor="end">{}</text>"#, LEFT - 6.0, gy + 4.0, label(left_top * f));
+        }
         if has_right {
             let _ = write!(out, r#"<text class="tick" x="{}" y="{}">{}{}</text>"#, RIGHT + 6.0, gy + 4.0, label(right_top * f), escape(right_unit));
         }
@@ -188,6 +192,7 @@ mod tests {
         let svg = markup("s", 0, 10, &series, &marks, " %", 0.0);
         assert!(!svg.contains("<script>") && svg.contains("&lt;script&gt;") && svg.contains(r#"data-series="a&quot;b""#), "{svg}");
         assert!(svg.contains(r#"points="44.0,90.0 676.0,10.0""#), "{svg}");
+        assert!(svg.contains(r#"text-anchor="end">2</text>"#) && !svg.contains("100 %"), "a left axis only: {svg}");
     }
 
     #[test]
