@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 pub const MAX_CAPACITY: i64 = 10_000;
 /// ECS's default cooldowns, in seconds.
 pub const DEFAULT_COOLDOWN: i64 = 300;
+/// How far back an alarm may look (its periods times their length): the metric history
+/// decisions read.
+pub const MAX_ALARM_SPAN: i64 = 3600;
 /// The longest cooldown taken: a day.
 pub const MAX_COOLDOWN: i64 = 86_400;
 pub const PREDEFINED_METRICS: [&str; 3] = ["ECSServiceAverageCPUUtilization", "ECSServiceAverageMemoryUtilization", "ALBRequestCountPerTarget"];
@@ -306,6 +309,11 @@ fn check_alarm(prefix: &str, a: &Alarm, errors: &mut FieldErrors) {
     }
     if a.period.is_none_or(|p| !(10..=3600).contains(&p)) {
         errors.push(format!("{prefix}.period"), "is required, from 10 to 3600 seconds");
+    } else if let (Some(n), Some(p)) = (a.evaluation_periods, a.period)
+        && (1..=100).contains(&n)
+        && n * p > MAX_ALARM_SPAN
+    {
+        errors.push(format!("{prefix}.evaluationPeriods"), format!("{n} periods of {p} s look back further than the {MAX_ALARM_SPAN} s of metrics an alarm reads"));
     }
 }
 
@@ -587,5 +595,12 @@ mod tests {
         .unwrap();
         assert_eq!(fields(steps.validate().unwrap_err()), ["stepScalingPolicyConfiguration.stepAdjustments[1]", "stepScalingPolicyConfiguration.alarm.period"]);
         assert_eq!(fields(PutScalingPolicyInput::default().validate().unwrap_err()), ["policyType"]);
+        // An alarm reads an hour of metrics at most: 100 periods of a minute look further.
+        let mut long = steps.clone();
+        if let Some(c) = long.step_scaling_policy_configuration.as_mut() {
+            c.step_adjustments = Some(vec![StepAdjustment { metric_interval_lower_bound: Some(0.0), metric_interval_upper_bound: None, scaling_adjustment: Some(1) }]);
+            c.alarm = Some(Alarm { period: Some(60), evaluation_periods: Some(100), ..c.alarm.clone().unwrap() });
+        }
+        assert_eq!(fields(long.validate().unwrap_err()), ["stepScalingPolicyConfiguration.alarm.evaluationPeriods"]);
     }
 }

@@ -103,8 +103,9 @@ pub struct Config {
     #[arg(long, env = "WHARF_SERVICE_EVENTS_KEPT", default_value_t = 100, value_parser = clap::value_parser!(i64).range(10..=100_000))]
     pub service_events_kept: i64,
 
-    /// Seconds of services' metric history kept for charts and scaling.
-    #[arg(long, env = "WHARF_METRICS_RETENTION_SECONDS", default_value_t = 21_600, value_parser = clap::value_parser!(u64).range(600..=2_592_000))]
+    /// Seconds of services' metric history kept for charts and scaling (at least the hour a
+    /// step scaling alarm may look back).
+    #[arg(long, env = "WHARF_METRICS_RETENTION_SECONDS", default_value_t = 21_600, value_parser = clap::value_parser!(u64).range(3600..=2_592_000))]
     pub metrics_retention_seconds: u64,
 
     /// Seconds between auto scaling evaluations (each samples the services' metrics first).

@@ -31,26 +31,12 @@ async fn setup(h: &Harness) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
-/// A scripted agent joined to `shop` (and its instance id), with the scheduler running.
-async fn scheduled_agent(h: &Harness) -> (Agent, String) {
-    let (_, token) = h.post("/api/v1/clusters/shop/join-tokens", json!({})).await;
-    let (_, reg) = h.post("/agent/v1/register", json!({ "token": token["token"], "cluster": "shop", "hostname": "h1", "cpu": 8192, "memory": 8192 })).await;
-    let instance = reg["containerInstance"]["containerInstanceArn"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
-    let addr = h.serve().await;
-    let (agent, _) = Agent::connect(addr, reg["credential"].as_str().unwrap(), json!([])).await;
-    let settings = wharf_server::scheduling::Settings {
-        interval: std::time::Duration::from_millis(200),
-        lost_after: std::time::Duration::from_secs(60),
-        start_timeout: std::time::Duration::from_secs(60),
-    };
-    wharf_server::scheduling::spawn(h.store.clone(), h.state.control.agents().clone(), h.state.control.events().clone(), settings);
-    (agent, instance)
-}
-
 /// Plays the agent until the service runs as many tasks as it wants and its deployment is
 /// steady: starts report RUNNING, stops STOPPED. `running` follows the task ids.
 async fn settle(h: &Harness, agent: &mut Agent, running: &mut Vec<String>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
+        assert!(std::time::Instant::now() < deadline, "the service did not settle within a minute");
         let (_, body) = h.get(SERVICE).await;
         let s = &body["service"];
         let steady = s["deployments"].as_array().unwrap().iter().all(|d| d["rolloutState"] == "COMPLETED");
@@ -82,7 +68,9 @@ async fn settle(h: &Harness, agent: &mut Agent, running: &mut Vec<String>) {
 async fn report_cpu(h: &Harness, agent: &mut Agent, instance: &str, running: &[String], cpu: i64) {
     let tasks: Vec<Value> = running.iter().map(|id| json!({ "taskId": id, "cpu": cpu, "memory": 8 })).collect();
     agent.send(json!({ "type": "usage", "host": { "cpu": cpu * tasks.len() as i64, "memory": 512 }, "tasks": tasks })).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
+        assert!(std::time::Instant::now() < deadline, "the usage report was not taken in");
         let usage = h.state.control.agents().task_usage(instance);
         if running.iter().all(|id| usage.get(id).map(|u| u.0) == Some(cpu)) {
             return;
@@ -139,7 +127,7 @@ async fn target_tracking_scales_out_in_proportion_then_in_after_its_cooldowns(h:
     let (status, body) = h.call(Method::PUT, &format!("{SERVICE}/scaling-policies/cpu"), Some(policy.to_string())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    let (mut agent, instance) = scheduled_agent(&h).await;
+    let (mut agent, instance) = h.scheduled_agent("shop", 8192).await;
     let mut running = Vec::new();
     settle(&h, &mut agent, &mut running).await;
     let mut scaler = Autoscaler::new((*h.state.control).clone());
@@ -206,6 +194,10 @@ async fn target_tracking_scales_out_in_proportion_then_in_after_its_cooldowns(h:
     assert!(samples.iter().any(|s| s["desired"] == 5 && s["running"] == 5 && s["cpuAverage"].as_f64().is_some_and(|c| (c - 9.375).abs() < 0.01)), "{samples:?}");
     assert!(metrics["scalingActivities"].as_array().unwrap().len() >= 3);
     assert_eq!(h.get(&format!("{SERVICE}/metrics?minutes=0")).await.0, StatusCode::BAD_REQUEST);
+    // Deleting asks for a count of 0 first, which the bounds hold off: the refusal says so.
+    let (status, body) = h.delete(SERVICE).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body["message"].as_str().unwrap().contains("its scalable target keeps at least 2: deregister it first"), "{body}");
     // And the host's own use, sampled with them: five tasks of 6 units.
     let (status, host) = h.get(&format!("/api/v1/clusters/shop/container-instances/{instance}/metrics")).await;
     assert_eq!(status, StatusCode::OK, "{host}");
@@ -231,41 +223,42 @@ async fn scheduled_actions_fire_at_their_local_minute_across_a_daylight_saving_c
     assert_eq!(scaling["scheduledActions"].as_array().unwrap().len(), 2);
     assert!(scaling["scheduledActions"][0]["nextRunTime"].is_string(), "shown with its next run: {scaling}");
 
-    // The actions count from when they were made (now); the clock jumps to days ahead that
-    // straddle Berlin's change to summer time on Sunday 28 March 2027 (08:00 is 07:00 UTC
-    // before, 06:00 UTC after).
+    // The actions were made on New Year's Day (so the clock may be set to days that straddle
+    // Berlin's change to summer time on Sunday 29 March 2026, whatever today is: 08:00 is 07:00
+    // UTC before it, 06:00 UTC after).
+    sqlx::query("UPDATE scheduled_actions SET created_at = '2026-01-01T00:00:00.000Z'").execute(h.store.pool()).await.unwrap();
     let mut scaler = Autoscaler::new((*h.state.control).clone());
     let utc = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-    scaler.evaluate(utc("2027-03-27T06:59:00Z")).await.unwrap();
+    scaler.evaluate(utc("2026-03-28T06:59:00Z")).await.unwrap();
     // Missed runs are made once, as the latest of each: the evening's floor of 1 stands.
     assert_eq!(desired(&h).await, 2);
-    scaler.evaluate(utc("2027-03-27T07:00:00Z")).await.unwrap();
+    scaler.evaluate(utc("2026-03-28T07:00:00Z")).await.unwrap();
     assert_eq!(desired(&h).await, 3, "08:00 CET is 07:00 UTC");
     let (_, scaling) = h.get(&format!("{SERVICE}/scaling")).await;
     assert_eq!(scaling["scalableTarget"]["minCapacity"], 3);
     let runs = |s: &Value| s["scalingActivities"].as_array().unwrap().iter().filter(|a| a["cause"].as_str().unwrap().contains("scheduled action morning")).count();
     let causes = |s: &Value| s["scalingActivities"].as_array().unwrap().iter().map(|a| a["cause"].as_str().unwrap().to_string()).collect::<Vec<_>>();
-    assert!(causes(&scaling).iter().any(|c| c.contains("scheduled action morning ran at 2027-03-27 08:00 CET")), "{scaling}");
-    scaler.evaluate(utc("2027-03-27T19:00:00Z")).await.unwrap();
+    assert!(causes(&scaling).iter().any(|c| c.contains("scheduled action morning ran at 2026-03-28 08:00 CET")), "{scaling}");
+    scaler.evaluate(utc("2026-03-28T19:00:00Z")).await.unwrap();
     let (_, scaling) = h.get(&format!("{SERVICE}/scaling")).await;
     assert_eq!(scaling["scalableTarget"]["minCapacity"], 1, "20:00 CET");
     assert_eq!(desired(&h).await, 3, "a lower floor does not scale in by itself");
     // After the change: 05:59 UTC is 07:59 CEST, nothing yet; 06:00 UTC is 08:00 CEST.
     let before = runs(&scaling);
-    scaler.evaluate(utc("2027-03-28T05:59:00Z")).await.unwrap();
+    scaler.evaluate(utc("2026-03-29T05:59:00Z")).await.unwrap();
     assert_eq!(runs(&h.get(&format!("{SERVICE}/scaling")).await.1), before);
-    scaler.evaluate(utc("2027-03-28T06:00:00Z")).await.unwrap();
+    scaler.evaluate(utc("2026-03-29T06:00:00Z")).await.unwrap();
     let (_, scaling) = h.get(&format!("{SERVICE}/scaling")).await;
     assert_eq!(runs(&scaling), before + 1, "08:00 CEST is 06:00 UTC");
-    assert!(causes(&scaling).iter().any(|c| c.contains("scheduled action morning ran at 2027-03-28 08:00 CEST")), "{scaling}");
+    assert!(causes(&scaling).iter().any(|c| c.contains("scheduled action morning ran at 2026-03-29 08:00 CEST")), "{scaling}");
     // Once: the same minute again does nothing.
-    scaler.evaluate(utc("2027-03-28T06:00:30Z")).await.unwrap();
+    scaler.evaluate(utc("2026-03-29T06:00:30Z")).await.unwrap();
     assert_eq!(runs(&h.get(&format!("{SERVICE}/scaling")).await.1), before + 1);
 
     // Suspended scheduled scaling: the evening run waits.
     let suspend = json!({ "suspendedState": { "scheduledScalingSuspended": true } });
     assert!(h.call(Method::PUT, &format!("{SERVICE}/scalable-target"), Some(suspend.to_string())).await.0.is_success());
-    scaler.evaluate(utc("2027-03-28T18:00:00Z")).await.unwrap();
+    scaler.evaluate(utc("2026-03-29T18:00:00Z")).await.unwrap();
     let (_, scaling) = h.get(&format!("{SERVICE}/scaling")).await;
     assert_eq!(scaling["scalableTarget"]["minCapacity"], 3);
     // Deregistering takes the policies and actions with it.

@@ -150,7 +150,7 @@ async fn a_services_load_balancers_name_its_own_teams_group_and_a_mapped_port(h:
     assert_eq!(h.delete("/api/v1/clusters/shop/target-groups/tg-a").await.0, StatusCode::CONFLICT, "in use by the service");
 
     // A running task of the service is a target at its instance's address and host port.
-    let mut agent = scheduled_agent(&h).await;
+    let (mut agent, _) = h.scheduled_agent("shop", 2048).await;
     let id = loop {
         let message = agent.next().await;
         if message["type"] == "startTask" {
@@ -181,21 +181,6 @@ async fn a_services_load_balancers_name_its_own_teams_group_and_a_mapped_port(h:
     assert_eq!((&sd[0]["labels"]["__meta_wharf_task_id"], &sd[0]["labels"]["__meta_wharf_target_health"]), (&json!(id), &json!("initial")));
     let (_, plain) = h.get("/api/v1/clusters/shop/target-groups/tg-a/endpoints").await;
     assert_eq!((&plain["healthy"], &plain["targets"][0]["address"]), (&json!([]), &json!("127.0.0.1:32801")), "not healthy yet: {plain}");
-}
-
-/// A scripted agent joined to `shop`, with the scheduler running every 200 ms.
-async fn scheduled_agent(h: &Harness) -> Agent {
-    let (_, token) = h.post("/api/v1/clusters/shop/join-tokens", json!({})).await;
-    let (_, reg) = h.post("/agent/v1/register", json!({ "token": token["token"], "cluster": "shop", "hostname": "h1", "cpu": 2048, "memory": 2048 })).await;
-    let addr = h.serve().await;
-    let (agent, _) = Agent::connect(addr, reg["credential"].as_str().unwrap(), json!([])).await;
-    let settings = wharf_server::scheduling::Settings {
-        interval: std::time::Duration::from_millis(200),
-        lost_after: std::time::Duration::from_secs(60),
-        start_timeout: std::time::Duration::from_secs(60),
-    };
-    wharf_server::scheduling::spawn(h.store.clone(), h.state.control.agents().clone(), h.state.control.events().clone(), settings);
-    agent
 }
 
 /// Waits for the scheduler's next task on the agent and reports it RUNNING and healthy.
@@ -267,7 +252,7 @@ async fn a_task_drains_before_its_agent_is_told_to_stop_it(h: Harness) {
     let service = json!({ "serviceName": "front", "taskDefinition": "web-a", "desiredCount": 1,
         "loadBalancers": [{ "targetGroupArn": "tg-a", "containerName": "httpd", "containerPort": 8080 }] });
     assert_eq!(h.post("/api/v1/clusters/shop/services", service).await.0, StatusCode::CREATED);
-    let mut agent = scheduled_agent(&h).await;
+    let (mut agent, _) = h.scheduled_agent("shop", 2048).await;
 
     let seen = &mut Vec::new();
 

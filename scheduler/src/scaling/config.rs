@@ -108,34 +108,22 @@ pub fn scheduled_action(input: &PutScheduledActionInput, created: DateTime<Utc>)
     {
         errors.push("endTime", "must be after startTime");
     }
+    // Runs fall on whole seconds, as their last run is kept: a millisecond of `created` would
+    // otherwise put each run a fraction after the one recorded, and make it again.
+    let whole = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t);
     let out = match (expression, zone) {
-        (Some(expression), Some(zone)) => Some(Schedule { expression, zone, start, end, created }),
+        (Some(expression), Some(zone)) => Some(Schedule { expression, zone, start: start.map(whole), end: end.map(whole), created: whole(created) }),
         _ => None,
     };
     errors.finish(())?;
     out.ok_or_else(WharfError::internal)
 }
 
-/// The most runs looked through to find the latest one due (a `rate(1 minute)` after a week
-/// away is ten thousand).
-const MOST_RUNS: usize = 100_000;
-
 impl Schedule {
     /// The latest run in `(after, now]`: the one to make now. Runs missed while the server was
     /// away are made once, as that latest one.
     pub fn due(&self, after: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let mut due = None;
-        let mut at = after;
-        for _ in 0..MOST_RUNS {
-            match self.next_after(at) {
-                Some(next) if next <= now => {
-                    due = Some(next);
-                    at = next;
-                }
-                _ => break,
-            }
-        }
-        due
+        self.latest_in(after, now)
     }
 }
 
@@ -171,5 +159,26 @@ mod tests {
         assert_eq!(s.due(utc("2026-01-01T00:00:00Z"), utc("2026-01-01T00:59:59Z")), None);
         assert_eq!(s.due(utc("2026-01-01T00:00:00Z"), utc("2026-01-01T03:10:00Z")), Some(utc("2026-01-01T03:00:00Z")));
         assert_eq!(s.due(utc("2026-01-01T03:00:00Z"), utc("2026-01-01T03:10:00Z")), None, "made already");
+        // A year away from a minute-by-minute schedule is found at once.
+        let every = PutScheduledActionInput { schedule: Some("cron(* * * * ? *)".into()), ..input.clone() };
+        let s = scheduled_action(&every, utc("2026-01-01T00:00:00Z")).unwrap();
+        assert_eq!(s.due(utc("2026-01-01T00:00:00Z"), utc("2027-01-01T00:00:30Z")), Some(utc("2027-01-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn a_rate_counted_from_a_time_with_milliseconds_runs_once_per_step() {
+        let input = PutScheduledActionInput {
+            schedule: Some("rate(5 minutes)".into()),
+            scalable_target_action: Some(wharf_core::scaling::ScalableTargetAction { min_capacity: Some(1), max_capacity: None }),
+            ..Default::default()
+        };
+        let s = scheduled_action(&input, utc("2026-01-01T00:00:00.750Z")).unwrap();
+        let first = s.due(utc("2026-01-01T00:00:00Z"), utc("2026-01-01T00:07:00Z")).expect("a run");
+        assert_eq!(first, utc("2026-01-01T00:05:00Z"));
+        // Kept as whole seconds, read back: not due again until the next step.
+        let kept = DateTime::from_timestamp(first.timestamp(), 0).unwrap();
+        assert_eq!(s.due(kept, utc("2026-01-01T00:09:59Z")), None);
+        assert_eq!(s.due(kept, utc("2026-01-01T00:10:00Z")), Some(utc("2026-01-01T00:10:00Z")));
+        assert_eq!(s.next_after(kept), Some(utc("2026-01-01T00:10:00Z")), "the next run agrees");
     }
 }

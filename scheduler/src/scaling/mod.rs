@@ -10,9 +10,11 @@ The rules:
 - **target tracking** scales out in proportion to the metric (`ceil(desired × value /
   target)`) as soon as the last minute's average is above the target, and scales in only when
   the metric stayed below 90 % of the target for the last three minutes (and `disableScaleIn`
-  is off); several policies scale out if any asks, and in only if all agree;
+  is off); several policies scale out if any asks (the largest wins); target tracking
+  policies scale in only if all of them agree;
 - **step scaling** acts when its alarm breached for `evaluationPeriods` whole periods in a row,
-  by the step the latest period's value falls in;
+  by the step the latest period's value falls in, each policy on its own alarm (a low-CPU
+  policy scales in whatever a high-CPU one thinks);
 - **cooldowns** are per policy and per direction: after a policy scaled out it does not scale
   out again for `scaleOutCooldown`; after it moved either way it does not scale in for
   `scaleInCooldown` (step scaling: its one `cooldown`, both ways);
@@ -215,7 +217,7 @@ pub fn decide(input: &Input) -> Decision {
     }
     let wishes: Vec<Option<Wish>> = input.policies.iter().map(|p| wish(input, p)).collect();
     let bounded = |want: i64| want.clamp(min, max);
-    // Out if any policy asks (the largest wins); in only if every policy asks for in.
+    // Out if any policy asks (the largest wins).
     let outs = wishes.iter().flatten().filter(|w| w.direction == Direction::Out);
     if let Some(best) = outs.clone().filter(|w| w.held.is_none()).max_by_key(|w| w.want) {
         let desired = bounded(best.want);
@@ -229,17 +231,23 @@ pub fn decide(input: &Input) -> Decision {
     if let Some(w) = outs.clone().next() {
         return held(input.desired, format!("{}, held back: {}", w.why, w.held.as_deref().unwrap_or_default()));
     }
-    let all_in = !input.policies.is_empty() && wishes.iter().all(|w| w.as_ref().is_some_and(|w| w.direction == Direction::In));
-    if !all_in {
-        return Decision { desired: input.desired, policy: None, direction: None, reason: None };
-    }
-    let ins: Vec<&Wish> = wishes.iter().flatten().collect();
-    if let Some(w) = ins.iter().find(|w| w.held.is_some()) {
-        return held(input.desired, format!("{}, held back: {}", w.why, w.held.as_deref().unwrap_or_default()));
-    }
-    // The most careful wish: the one that keeps the most tasks.
-    let Some(best) = ins.iter().max_by_key(|w| w.want) else {
-        return Decision { desired: input.desired, policy: None, direction: None, reason: None };
+    // In: target tracking policies only when all of them agree (one that is content keeps the
+    // tasks); a step policy on its own alarm, as Application Auto Scaling runs each.
+    let tracking: Vec<&Option<Wish>> = input.policies.iter().zip(&wishes).filter(|(p, _)| matches!(p.kind, PolicyKind::TargetTracking(_))).map(|(_, w)| w).collect();
+    let tracking_in = !tracking.is_empty() && tracking.iter().all(|w| w.as_ref().is_some_and(|w| w.direction == Direction::In));
+    let ins: Vec<&Wish> = input
+        .policies
+        .iter()
+        .zip(&wishes)
+        .filter(|(p, _)| tracking_in || matches!(p.kind, PolicyKind::Step(_)))
+        .filter_map(|(_, w)| w.as_ref().filter(|w| w.direction == Direction::In))
+        .collect();
+    // The most careful wish free to act: the one that keeps the most tasks.
+    let Some(best) = ins.iter().filter(|w| w.held.is_none()).max_by_key(|w| w.want) else {
+        return match ins.first() {
+            Some(w) => held(input.desired, format!("{}, held back: {}", w.why, w.held.as_deref().unwrap_or_default())),
+            None => Decision { desired: input.desired, policy: None, direction: None, reason: None },
+        };
     };
     let desired = bounded(best.want);
     if desired < input.desired {
@@ -480,5 +488,20 @@ mod tests {
         }
         assert_eq!(decide_with(4, &[small], series(880, 1000, 75.0), &HashMap::new()).desired, 6);
         assert_eq!(decide_with(4, &[step(AdjustmentType::ExactCapacity)], series(880, 1000, 75.0), &HashMap::new()).desired, 2, "exactly 1, raised to min 2");
+        // ECS's usual pair: a high-CPU policy out, a low-CPU one in, each on its own alarm.
+        let low = Policy {
+            name: "low".into(),
+            kind: PolicyKind::Step(StepScaling {
+                alarm: Alarm { metric: MetricKind::Cpu, comparison: Comparison::LessThanThreshold, threshold: 20.0, evaluation_periods: 2, period: 60 },
+                adjustment_type: AdjustmentType::ChangeInCapacity,
+                steps: vec![StepAdjustment { lower: None, upper: Some(0.0), scaling_adjustment: -1 }],
+                min_adjustment_magnitude: None,
+                cooldown: 120,
+            }),
+        };
+        let pair = [change.clone(), low];
+        assert_eq!(decide_with(4, &pair, series(880, 1000, 10.0), &HashMap::new()).desired, 3, "the low alarm scales in alone");
+        assert_eq!(decide_with(4, &pair, series(880, 1000, 75.0), &HashMap::new()).desired, 5, "the high alarm scales out");
+        assert_eq!(decide_with(4, &pair, series(880, 1000, 50.0), &HashMap::new()).desired, 4, "neither alarm: nothing");
     }
 }

@@ -209,6 +209,56 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// The latest run in `(after, upto]`, found directly (not by stepping through every run
+    /// between, which after a long absence could be millions).
+    pub fn latest_in(&self, after: DateTime<Utc>, upto: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let after = self.start.map_or(after, |s| after.max(s - Duration::seconds(1)));
+        let upto = self.end.map_or(upto, |e| upto.min(e));
+        if upto <= after {
+            return None;
+        }
+        let within = |t: DateTime<Utc>| t > after && t <= upto;
+        match &self.expression {
+            Expression::At(local) => instant(self.zone, *local).filter(|t| within(*t)),
+            Expression::Rate(every) => {
+                let origin = self.start.unwrap_or(self.created);
+                let step = every.num_seconds().max(60);
+                let elapsed = (upto - origin).num_seconds();
+                // Runs are at origin + k·step, k ≥ 1 when counted from creation (as next_after).
+                let k = elapsed.div_euclid(step);
+                let k = if self.start.is_none() { k } else { k.max(0) };
+                (k >= if self.start.is_none() { 1 } else { 0 }).then(|| origin + Duration::seconds(k * step)).filter(|t| within(*t))
+            }
+            Expression::Cron(cron) => {
+                // Back from the last day, to the day before `after` (zones reach a day either way).
+                let last = upto.with_timezone(&self.zone).date_naive().succ_opt()?;
+                let first = after.with_timezone(&self.zone).date_naive().pred_opt()?;
+                let mut date = last;
+                for _ in 0..SEARCH_DAYS {
+                    if date < first {
+                        return None;
+                    }
+                    if cron.day_matches(date) {
+                        let best = cron
+                            .hours
+                            .iter()
+                            .flat_map(|&h| cron.minutes.iter().map(move |&m| (h, m)))
+                            .filter_map(|(h, m)| instant(self.zone, date.and_hms_opt(h, m, 0)?))
+                            .filter(|t| within(*t))
+                            .max();
+                        if best.is_some() {
+                            return best;
+                        }
+                    }
+                    date = date.pred_opt()?;
+                }
+                None
+            }
+        }
+    }
+}
+
 /// When a local minute of `zone` is, for tests and for showing a schedule's times.
 pub fn local(zone: Tz, t: DateTime<Utc>) -> String {
     let l = t.with_timezone(&zone);

@@ -15,9 +15,8 @@ use wharf_core::WharfError;
 use wharf_core::scaling::ScalableTargetConfig;
 use wharf_scheduler::scaling::{self as scaling, Activity, Bounds, Decision, Direction, MetricKind, Sample, Suspended, config, schedule::{Tz, local}};
 
-/// How far back metrics are read: the longest window a decision looks at, and a step
-/// alarm's periods up to five minutes.
-const LOOK_BACK: i64 = 3600;
+/// How far back metrics are read: the longest a step alarm may look back.
+const LOOK_BACK: i64 = wharf_core::scaling::MAX_ALARM_SPAN;
 
 /// What one service's evaluation would do.
 struct Plan {
@@ -41,32 +40,46 @@ impl Autoscaler {
         self.held.retain(|id, _| scaled.iter().any(|(s, _, _)| s == id));
         let mut moved = Vec::new();
         for (id, cluster, name) in scaled {
-            let Some(plan) = plan(&mut *self.control.read().await?, &cluster, &name, now).await? else { continue };
-            let held = plan.decision.reason.as_deref().filter(|_| !plan.moves()).map(without_numbers);
-            if !plan.moves() && (held.is_none() || held.as_ref() == self.held.get(&id)) {
-                if held.is_none() {
-                    self.held.remove(&id);
-                }
-                continue;
-            }
-            let mut w = self.control.store().write().await?;
-            // Again, inside the transaction: whatever changed since the read counts.
-            let Some(plan) = self::plan(w.conn(), &cluster, &name, now).await? else { continue };
-            let said = apply(w.conn(), &plan, now).await?;
-            w.commit().await?;
-            match held {
-                Some(h) => self.held.insert(id.clone(), h),
-                None => self.held.remove(&id),
-            };
-            for message in said {
-                self.control.events().publish("service", Some(&cluster), serde_json::json!({"serviceName": name, "message": message}));
-            }
-            if plan.decision.moved(plan.service.config.desired_count) || !plan.due.is_empty() {
-                moved.push(name.clone());
-                self.control.agents().wake_scheduler();
+            // One service's failure (a stored document that no longer reads) leaves the others be.
+            match self.evaluate_one(&id, &cluster, &name, now).await {
+                Ok(true) => moved.push(name),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(%cluster, service = %name, error = %e, "auto scaling could not evaluate the service"),
             }
         }
         Ok(moved)
+    }
+
+    /// Evaluates one service; true when its desired count or bounds moved.
+    async fn evaluate_one(&mut self, id: &str, cluster: &str, name: &str, now: DateTime<Utc>) -> Result<bool, WharfError> {
+        let Some(plan) = plan(&mut *self.control.read().await?, id, cluster, name, now).await? else { return Ok(false) };
+        if !plan.moves() && plan.decision.reason.as_deref().map(without_numbers).as_ref() == self.held.get(id) {
+            return Ok(false);
+        }
+        if !plan.moves() && plan.decision.reason.is_none() {
+            self.held.remove(id);
+            return Ok(false);
+        }
+        let mut w = self.control.store().write().await?;
+        // Again, inside the transaction: whatever changed since the read counts.
+        let Some(plan) = self::plan(w.conn(), id, cluster, name, now).await? else { return Ok(false) };
+        let held = plan.decision.reason.as_deref().filter(|_| !plan.moves()).map(without_numbers);
+        if !plan.moves() && (held.is_none() || held.as_ref() == self.held.get(id)) {
+            return Ok(false);
+        }
+        let said = apply(w.conn(), &plan, now).await?;
+        w.commit().await?;
+        match held {
+            Some(h) => self.held.insert(id.to_string(), h),
+            None => self.held.remove(id),
+        };
+        for message in said {
+            self.control.events().publish("service", Some(cluster), serde_json::json!({"serviceName": name, "message": message}));
+        }
+        if plan.moves() {
+            self.control.agents().wake_scheduler();
+        }
+        Ok(plan.moves())
     }
 }
 
@@ -75,8 +88,9 @@ fn without_numbers(reason: &str) -> String {
     reason.chars().filter(|c| !c.is_ascii_digit()).collect()
 }
 
-async fn plan(conn: &mut AnyConnection, cluster: &str, name: &str, now: DateTime<Utc>) -> Result<Option<Plan>, WharfError> {
-    let Some(service) = services::get(conn, cluster, name).await?.filter(|s| s.status == "ACTIVE") else { return Ok(None) };
+async fn plan(conn: &mut AnyConnection, id: &str, cluster: &str, name: &str, now: DateTime<Utc>) -> Result<Option<Plan>, WharfError> {
+    // By name, then checked by id: a service deleted and made again meanwhile is another one.
+    let Some(service) = services::get(conn, cluster, name).await?.filter(|s| s.status == "ACTIVE" && s.id == id) else { return Ok(None) };
     let Some(target) = sql::target(conn, &service.id).await? else { return Ok(None) };
     let mut bounds = target.config;
     let mut due = Vec::new();

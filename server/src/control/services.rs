@@ -112,8 +112,13 @@ pub async fn delete(store: &Store, cluster: &str, name: &str, force: bool) -> Re
     let row = live(w.conn(), cluster, name).await?;
     let replica = row.config.scheduling_strategy == SchedulingStrategy::Replica;
     if !force && replica && row.config.desired_count > 0 {
+        // Auto scaling keeps the count at its minimum or more: say how to get past it.
+        let floor = match crate::store::scaling::target(w.conn(), &row.id).await? {
+            Some(t) if t.config.min_capacity > 0 => format!(" (its scalable target keeps at least {}: deregister it first)", t.config.min_capacity),
+            _ => String::new(),
+        };
         return Err(WharfError::conflict(format!(
-            "the service '{name}' still wants {} task(s); scale it to 0 first, or delete with force=true to stop its tasks",
+            "the service '{name}' still wants {} task(s); scale it to 0 first{floor}, or delete with force=true to stop its tasks",
             row.config.desired_count
         )));
     }

@@ -83,6 +83,24 @@ impl Harness {
         addr
     }
 
+    /// A scripted agent joined to `cluster` offering `units` CPU units and MiB, and its
+    /// instance id, with the scheduler running every 200 ms.
+    pub async fn scheduled_agent(&self, cluster: &str, units: i64) -> (agent::Agent, String) {
+        let (_, token) = self.post(&format!("/api/v1/clusters/{cluster}/join-tokens"), serde_json::json!({})).await;
+        let body = serde_json::json!({ "token": token["token"], "cluster": cluster, "hostname": "h1", "cpu": units, "memory": units });
+        let (_, reg) = self.post("/agent/v1/register", body).await;
+        let instance = reg["containerInstance"]["id"].as_str().expect("an instance id").to_string();
+        let addr = self.serve().await;
+        let (agent, _) = agent::Agent::connect(addr, reg["credential"].as_str().unwrap(), serde_json::json!([])).await;
+        let settings = wharf_server::scheduling::Settings {
+            interval: std::time::Duration::from_millis(200),
+            lost_after: std::time::Duration::from_secs(60),
+            start_timeout: std::time::Duration::from_secs(60),
+        };
+        wharf_server::scheduling::spawn(self.store.clone(), self.state.control.agents().clone(), self.state.control.events().clone(), settings);
+        (agent, instance)
+    }
+
     /// A request with another bearer token (`""` for none at all).
     pub async fn call_as(&self, token: &str, method: Method, uri: &str, body: Option<String>) -> (StatusCode, Value) {
         let bearer = format!("Bearer {token}");
