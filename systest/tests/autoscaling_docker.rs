@@ -82,7 +82,12 @@ async fn a_cpu_target_scales_out_to_max_under_load_and_back_to_min() {
         tokio::spawn(async move {
             let client = anonymous_client();
             while !stop.load(Ordering::Relaxed) {
-                if client.get(&url).send().await.is_ok_and(|r| r.status().is_success()) {
+                // The whole answer: its headers come before the burn.
+                let Ok(response) = client.get(&url).send().await else {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                if response.status().is_success() && response.text().await.is_ok_and(|t| t.contains("burned")) {
                     served.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -113,16 +118,21 @@ async fn a_cpu_target_scales_out_to_max_under_load_and_back_to_min() {
     let back = activities(&server, &cluster).await.into_iter().find(|a| a["statusCode"] == "Successful" && a["toCount"] == 2).expect("a scale-in activity");
     assert_eq!((&back["fromCount"], &back["policyName"]), (&json!(10), &json!("cpu")), "{back}");
     assert!(back["cause"].as_str().unwrap().contains("below target 50.0"), "{back}");
-    // Not before three minutes after the last sample at or above 45 %: the samples say when.
-    let metrics = server.ok("GET", &format!("{base}/metrics?minutes=30"), None).await;
-    let samples = metrics["samples"].as_array().unwrap();
-    let high = samples.iter().filter(|s| s["cpuAverage"].as_f64().is_some_and(|c| c >= 45.0)).filter_map(|s| s["at"].as_i64()).max().expect("a busy sample");
-    let scaled_in = samples.iter().filter(|s| s["at"].as_i64() > Some(high) && s["desired"] == 2).filter_map(|s| s["at"].as_i64()).min().expect("a sample after the scale-in");
+    // Not before three minutes after the last sample at or above 45 %: the samples say when
+    // (the first to show the new count comes with the next sampling).
+    let (samples, high, scaled_in) = eventually("a sample with the new count", Duration::from_secs(30), || async {
+        let metrics = server.ok("GET", &format!("{base}/metrics?minutes=30"), None).await;
+        let samples = metrics["samples"].as_array().cloned().unwrap_or_default();
+        let high = samples.iter().filter(|s| s["cpuAverage"].as_f64().is_some_and(|c| c >= 45.0)).filter_map(|s| s["at"].as_i64()).max()?;
+        let scaled_in = samples.iter().filter(|s| s["at"].as_i64() > Some(high) && s["desired"] == 2).filter_map(|s| s["at"].as_i64()).min()?;
+        Some((samples, high, scaled_in))
+    })
+    .await;
     assert!(scaled_in - high >= 180, "scaled in {} s after the last busy sample", scaled_in - high);
 
     // What the charts draw: CPU above the target under load, requests per target from the
     // load balancer.
-    assert!(samples.iter().any(|s| s["cpuAverage"].as_f64().is_some_and(|c| c > 50.0)), "{metrics}");
-    assert!(samples.iter().any(|s| s["requestsPerTarget"].as_f64().is_some_and(|r| r > 0.0)), "{metrics}");
-    assert!(samples.iter().any(|s| s["desired"] == 10 && s["running"] == 10), "{metrics}");
+    assert!(samples.iter().any(|s| s["cpuAverage"].as_f64().is_some_and(|c| c > 50.0)), "{samples:?}");
+    assert!(samples.iter().any(|s| s["requestsPerTarget"].as_f64().is_some_and(|r| r > 0.0)), "{samples:?}");
+    assert!(samples.iter().any(|s| s["desired"] == 10 && s["running"] == 10), "{samples:?}");
 }
