@@ -264,6 +264,8 @@ test('a join token for one host is used up by it, and revoking it can remove tha
   assert.equal(second.status, 401);
   assert.match((await second.json()).message, /used up/);
   await page.reload();
+  // The row is drawn by the server; its button works once the page has hydrated.
+  await page.waitForSelector('body[data-hydrated="true"]');
   await row.locator('td:text-is("1 of 1")').waitFor();
   assert.match(await row.textContent(), /USED_UP/);
   await row.getByRole('button', { name: 'Revoke and remove its hosts' }).click();
