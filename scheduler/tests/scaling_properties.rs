@@ -1,6 +1,7 @@
 //! Properties of auto scaling over random metric series and policies, evaluated every 5 s for
-//! an hour as the server would: desired always ends within the bounds, and no policy moves it
-//! inside its own cooldown.
+//! an hour as the server would: desired always ends within the bounds, no policy scales in
+//! inside its cooldown, and within a scale-out cooldown scale-outs do not compound: the count
+//! lands no further than one scale-out from the count before the last one would now.
 
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -45,7 +46,7 @@ fn series() -> impl Strategy<Value = Vec<(u32, f64)>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
     #[test]
-    fn desired_stays_within_bounds_and_never_moves_inside_a_cooldown(
+    fn desired_stays_within_bounds_and_cooldowns_hold(
         kinds in prop::collection::vec(prop_oneof![tracking(), stepping()], 1..4),
         cpu in series(),
         memory in series(),
@@ -88,8 +89,20 @@ proptest! {
                         match direction {
                             Direction::Out => {
                                 prop_assert!(d.desired > desired);
-                                prop_assert!(a.last_scale_out.is_none_or(|t| now >= t + out_cooldown), "{name} scaled out at {now} inside its cooldown: {a:?}");
-                                a.last_scale_out = Some(now);
+                                let within = a.last_scale_out.is_some_and(|t| now < t + out_cooldown);
+                                prop_assert_eq!(d.counted_from.is_some(), within, "counted from an earlier count only within a cooldown");
+                                if within {
+                                    // What one scale-out from the count before the last would set now.
+                                    let from = a.scale_out_from.expect("a scale-out records its count");
+                                    let alone = std::slice::from_ref(policy);
+                                    let none = HashMap::new();
+                                    let once = decide(&Input { now, desired: from, bounds, suspended: Suspended::default(), deploying: false, policies: alone, metrics: &metrics, activity: &none });
+                                    prop_assert!(d.desired <= once.desired, "{name} compounded within its cooldown at {now}: {desired} → {}, one scale-out from {from} sets {}", d.desired, once.desired);
+                                } else {
+                                    // (Within it, the cooldown and the count it started from stand.)
+                                    a.last_scale_out = Some(now);
+                                    a.scale_out_from = Some(desired);
+                                }
                             }
                             Direction::In => {
                                 prop_assert!(d.desired < desired);

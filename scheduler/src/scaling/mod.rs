@@ -16,8 +16,12 @@ The rules:
   by the step the latest period's value falls in, each policy on its own alarm (a low-CPU
   policy scales in whatever a high-CPU one thinks);
 - **cooldowns** are per policy and per direction: after a policy scaled out it does not scale
-  out again for `scaleOutCooldown`; after it moved either way it does not scale in for
-  `scaleInCooldown` (step scaling: its one `cooldown`, both ways);
+  in for `scaleInCooldown` (nor after a scale-in), and within `scaleOutCooldown` it scales out
+  again only as Application Auto Scaling does: what the scale-out that started the cooldown
+  added counts as part of the next, so it asks again from the count before that scale-out and
+  acts only if that asks for more than there is (a load still rising, not the same load seen
+  twice); such a scale-out leaves the cooldown and its starting count as they were, so steps
+  never compound; step scaling has one `cooldown` for both;
 - scale-in waits while a deployment is in progress (ECS does the same), and while suspended.
 */
 
@@ -156,6 +160,8 @@ pub struct Policy {
 pub struct Activity {
     pub last_scale_out: Option<Seconds>,
     pub last_scale_in: Option<Seconds>,
+    /// The desired count its last scale-out started from.
+    pub scale_out_from: Option<i64>,
 }
 
 pub struct Input<'a> {
@@ -188,6 +194,12 @@ pub struct Decision {
     /// Why it moved, with the numbers; or, when it did not move, what held it back (none when
     /// nothing asked for a change).
     pub reason: Option<String>,
+    /// When it did not move although asked: what held it, without the numbers that change from
+    /// one evaluation to the next ("cpu: scale-out cooldown"), to tell a hold once.
+    pub held: Option<String>,
+    /// A scale-out within the policy's scale-out cooldown, counted from this count (the one
+    /// before the scale-out that started the cooldown): that cooldown and count stand.
+    pub counted_from: Option<i64>,
 }
 
 impl Decision {
@@ -202,8 +214,9 @@ struct Wish {
     direction: Direction,
     want: i64,
     why: String,
-    /// Set when a cooldown, a flag or a deployment holds it back.
-    held: Option<String>,
+    /// Set when a cooldown, a flag or a deployment holds it back: (what, and with the numbers).
+    held: Option<(&'static str, String)>,
+    counted_from: Option<i64>,
 }
 
 pub fn decide(input: &Input) -> Decision {
@@ -213,7 +226,7 @@ pub fn decide(input: &Input) -> Decision {
         let desired = input.desired.clamp(min, max);
         let reason = format!("desired count {} is outside the bounds [{min}, {max}]: set to {desired}", input.desired);
         let direction = Some(if desired > input.desired { Direction::Out } else { Direction::In });
-        return Decision { desired, policy: None, direction, reason: Some(reason) };
+        return Decision { desired, policy: None, direction, reason: Some(reason), held: None, counted_from: None };
     }
     let wishes: Vec<Option<Wish>> = input.policies.iter().map(|p| wish(input, p)).collect();
     let bounded = |want: i64| want.clamp(min, max);
@@ -224,12 +237,12 @@ pub fn decide(input: &Input) -> Decision {
         if desired > input.desired {
             let capped = if desired < best.want { format!(" (capped by maxCapacity {max})") } else { String::new() };
             let reason = format!("{}: desired {} → {desired}{capped}", best.why, input.desired);
-            return Decision { desired, policy: Some(best.policy.clone()), direction: Some(Direction::Out), reason: Some(reason) };
+            return Decision { desired, policy: Some(best.policy.clone()), direction: Some(Direction::Out), reason: Some(reason), held: None, counted_from: best.counted_from };
         }
-        return held(input.desired, format!("{}, but desired is already at maxCapacity {max}", best.why));
+        return held(input.desired, best, "at maxCapacity", format!("{}, but desired is already at maxCapacity {max}", best.why));
     }
     if let Some(w) = outs.clone().next() {
-        return held(input.desired, format!("{}, held back: {}", w.why, w.held.as_deref().unwrap_or_default()));
+        return held_back(input.desired, w);
     }
     // In: target tracking policies only when all of them agree (one that is content keeps the
     // tasks); a step policy on its own alarm, as Application Auto Scaling runs each.
@@ -245,46 +258,64 @@ pub fn decide(input: &Input) -> Decision {
     // The most careful wish free to act: the one that keeps the most tasks.
     let Some(best) = ins.iter().filter(|w| w.held.is_none()).max_by_key(|w| w.want) else {
         return match ins.first() {
-            Some(w) => held(input.desired, format!("{}, held back: {}", w.why, w.held.as_deref().unwrap_or_default())),
-            None => Decision { desired: input.desired, policy: None, direction: None, reason: None },
+            Some(w) => held_back(input.desired, w),
+            None => Decision { desired: input.desired, policy: None, direction: None, reason: None, held: None, counted_from: None },
         };
     };
     let desired = bounded(best.want);
     if desired < input.desired {
         let floored = if desired > best.want { format!(" (held at minCapacity {min})") } else { String::new() };
         let reason = format!("{}: desired {} → {desired}{floored}", best.why, input.desired);
-        return Decision { desired, policy: Some(best.policy.clone()), direction: Some(Direction::In), reason: Some(reason) };
+        return Decision { desired, policy: Some(best.policy.clone()), direction: Some(Direction::In), reason: Some(reason), held: None, counted_from: None };
     }
-    held(input.desired, format!("{}, but desired is already at minCapacity {min}", best.why))
+    held(input.desired, best, "at minCapacity", format!("{}, but desired is already at minCapacity {min}", best.why))
 }
 
-fn held(desired: i64, reason: String) -> Decision {
-    Decision { desired, policy: None, direction: None, reason: Some(reason) }
+fn held(desired: i64, wish: &Wish, what: &str, reason: String) -> Decision {
+    Decision { desired, policy: None, direction: None, reason: Some(reason), held: Some(format!("{}: {what}", wish.policy)), counted_from: None }
+}
+
+fn held_back(desired: i64, wish: &Wish) -> Decision {
+    let (what, text) = wish.held.clone().unwrap_or_default();
+    held(desired, wish, what, format!("{}, held back: {text}", wish.why))
 }
 
 fn wish(input: &Input, policy: &Policy) -> Option<Wish> {
     let activity = input.activity.get(&policy.name).copied().unwrap_or_default();
     let samples = input.metrics.get(&metric_of(policy)).map(Vec::as_slice).unwrap_or_default();
-    let (direction, want, why, out_cooldown, in_cooldown) = match &policy.kind {
-        PolicyKind::TargetTracking(t) => {
-            let (direction, want, why) = tracking(t, input.now, input.desired, samples)?;
-            (direction, want, why, t.scale_out_cooldown, t.scale_in_cooldown)
-        }
-        PolicyKind::Step(s) => {
-            let (direction, want, why) = stepping(s, input.now, input.desired, samples)?;
-            (direction, want, why, s.cooldown, s.cooldown)
-        }
+    // What the policy asks for from a desired count.
+    let ask = |desired: i64| match &policy.kind {
+        PolicyKind::TargetTracking(t) => tracking(t, input.now, desired, samples),
+        PolicyKind::Step(s) => stepping(s, input.now, desired, samples),
     };
-    let why = format!("policy {} ({why})", policy.name);
+    let (out_cooldown, in_cooldown) = match &policy.kind {
+        PolicyKind::TargetTracking(t) => (t.scale_out_cooldown, t.scale_in_cooldown),
+        PolicyKind::Step(s) => (s.cooldown, s.cooldown),
+    };
+    let (direction, mut want, mut why) = ask(input.desired)?;
+    let mut counted_from = None;
     let until = |last: Option<Seconds>, cooldown: Seconds| last.map(|t| t.saturating_add(cooldown)).filter(|&end| input.now < end);
     let held = match direction {
-        Direction::Out if input.suspended.scale_out => Some("dynamic scale-out is suspended".to_string()),
-        Direction::Out => until(activity.last_scale_out, out_cooldown).map(|end| format!("scale-out cooldown for {} s more", end - input.now)),
-        Direction::In if input.suspended.scale_in => Some("dynamic scale-in is suspended".to_string()),
-        Direction::In if input.deploying => Some("a deployment is in progress".to_string()),
-        Direction::In => until(activity.last_scale_out.max(activity.last_scale_in), in_cooldown).map(|end| format!("scale-in cooldown for {} s more", end - input.now)),
+        Direction::Out if input.suspended.scale_out => Some(("scale-out suspended", "dynamic scale-out is suspended".to_string())),
+        Direction::Out => until(activity.last_scale_out, out_cooldown).and_then(|end| {
+            // Within the cooldown, the tasks its last scale-out added count toward this one: asked
+            // from the count before it, the policy must still want more than there is.
+            let again = activity.scale_out_from.and_then(|from| Some((from, ask(from)?))).filter(|(_, (d, w, _))| *d == Direction::Out && *w > input.desired);
+            match again {
+                Some((from, (_, w, reason))) => {
+                    (want, why, counted_from) = (w, format!("{reason}; within its scale-out cooldown, counted from {from}, the count before the scale-out that started it"), Some(from));
+                    None
+                }
+                None => Some(("scale-out cooldown", format!("scale-out cooldown for {} s more", end - input.now))),
+            }
+        }),
+        Direction::In if input.suspended.scale_in => Some(("scale-in suspended", "dynamic scale-in is suspended".to_string())),
+        Direction::In if input.deploying => Some(("deployment", "a deployment is in progress".to_string())),
+        Direction::In => until(activity.last_scale_out.max(activity.last_scale_in), in_cooldown)
+            .map(|end| ("scale-in cooldown", format!("scale-in cooldown for {} s more", end - input.now))),
     };
-    Some(Wish { policy: policy.name.clone(), direction, want, why, held })
+    let why = format!("policy {} ({why})", policy.name);
+    Some(Wish { policy: policy.name.clone(), direction, want, why, held, counted_from })
 }
 
 fn metric_of(policy: &Policy) -> MetricKind {
@@ -411,10 +442,44 @@ mod tests {
         let d = decide_with(6, &[cpu(50.0)], series(800, 1000, 10.0), &HashMap::new());
         assert_eq!((d.desired, d.direction), (2, Some(Direction::In)), "ceil(6 × 10 / 50) = 2, the minimum");
         // A scale-out 200 s ago holds scale-in (300 s cooldown), and says so.
-        let recent = HashMap::from([("cpu".to_string(), Activity { last_scale_out: Some(800), last_scale_in: None })]);
+        let recent = HashMap::from([("cpu".to_string(), Activity { last_scale_out: Some(800), ..Default::default() })]);
         let d = decide_with(6, &[cpu(50.0)], series(800, 1000, 10.0), &recent);
         assert_eq!(d.desired, 6);
         assert!(d.reason.unwrap().ends_with("held back: scale-in cooldown for 100 s more"));
+    }
+
+    #[test]
+    fn within_a_scale_out_cooldown_what_was_added_counts_toward_the_next() {
+        // The policy took 2 to 4 sixty seconds ago (300 s cooldown); the new tasks are not yet
+        // carrying load, so CPU still reads 90: asked from 2 that is 4 again, and nothing moves.
+        let after = |from| HashMap::from([("cpu".to_string(), Activity { last_scale_out: Some(940), last_scale_in: None, scale_out_from: from })]);
+        let d = decide_with(4, &[cpu(50.0)], series(900, 1000, 90.0), &after(Some(2)));
+        assert_eq!(d.desired, 4);
+        assert!(d.reason.as_deref().unwrap().ends_with("held back: scale-out cooldown for 240 s more"), "{d:?}");
+        assert_eq!(d.held.as_deref(), Some("cpu: scale-out cooldown"));
+        // The load rose further: from 2, ceil(2 × 150 / 50) = 6, two more than there are.
+        let d = decide_with(4, &[cpu(50.0)], series(900, 1000, 150.0), &after(Some(2)));
+        assert_eq!((d.desired, d.direction, &d.held), (6, Some(Direction::Out), &None));
+        assert_eq!(d.counted_from, Some(2), "the cooldown and its starting count stand");
+        assert!(d.reason.unwrap().contains("within its scale-out cooldown, counted from 2, the count before the scale-out that started it"));
+        // Without the count it started from, the cooldown simply holds.
+        assert_eq!(decide_with(4, &[cpu(50.0)], series(900, 1000, 150.0), &after(None)).desired, 4);
+        // AWS's own example: +2, then within the cooldown a step of +3 adds only 1.
+        let steps = Policy {
+            name: "cpu".into(),
+            kind: PolicyKind::Step(StepScaling {
+                alarm: Alarm { metric: MetricKind::Cpu, comparison: Comparison::GreaterThanOrEqualToThreshold, threshold: 70.0, evaluation_periods: 1, period: 60 },
+                adjustment_type: AdjustmentType::ChangeInCapacity,
+                steps: vec![
+                    StepAdjustment { lower: Some(0.0), upper: Some(20.0), scaling_adjustment: 2 },
+                    StepAdjustment { lower: Some(20.0), upper: None, scaling_adjustment: 3 },
+                ],
+                min_adjustment_magnitude: None,
+                cooldown: 300,
+            }),
+        };
+        assert_eq!(decide_with(4, std::slice::from_ref(&steps), series(900, 1000, 80.0), &after(Some(2))).desired, 4, "the same step again: held");
+        assert_eq!(decide_with(4, &[steps], series(900, 1000, 95.0), &after(Some(2))).desired, 5, "2 + 3");
     }
 
     #[test]

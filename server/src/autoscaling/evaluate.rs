@@ -53,17 +53,18 @@ impl Autoscaler {
     /// Evaluates one service; true when its desired count or bounds moved.
     async fn evaluate_one(&mut self, id: &str, cluster: &str, name: &str, now: DateTime<Utc>) -> Result<bool, WharfError> {
         let Some(plan) = plan(&mut *self.control.read().await?, id, cluster, name, now).await? else { return Ok(false) };
-        if !plan.moves() && plan.decision.reason.as_deref().map(without_numbers).as_ref() == self.held.get(id) {
+        // A hold is told once, not every evaluation while it lasts.
+        if !plan.moves() && plan.decision.held.is_some() && plan.decision.held.as_ref() == self.held.get(id) {
             return Ok(false);
         }
-        if !plan.moves() && plan.decision.reason.is_none() {
+        if !plan.moves() && plan.decision.held.is_none() {
             self.held.remove(id);
             return Ok(false);
         }
         let mut w = self.control.store().write().await?;
         // Again, inside the transaction: whatever changed since the read counts.
         let Some(plan) = self::plan(w.conn(), id, cluster, name, now).await? else { return Ok(false) };
-        let held = plan.decision.reason.as_deref().filter(|_| !plan.moves()).map(without_numbers);
+        let held = plan.decision.held.clone().filter(|_| !plan.moves());
         if !plan.moves() && (held.is_none() || held.as_ref() == self.held.get(id)) {
             return Ok(false);
         }
@@ -81,11 +82,6 @@ impl Autoscaler {
         }
         Ok(plan.moves())
     }
-}
-
-/// "cooldown for 42 s more" and "cooldown for 37 s more" are one reason.
-fn without_numbers(reason: &str) -> String {
-    reason.chars().filter(|c| !c.is_ascii_digit()).collect()
 }
 
 async fn plan(conn: &mut AnyConnection, id: &str, cluster: &str, name: &str, now: DateTime<Utc>) -> Result<Option<Plan>, WharfError> {
@@ -121,7 +117,7 @@ async fn plan(conn: &mut AnyConnection, id: &str, cluster: &str, name: &str, now
     let policies: Vec<(scaling::Policy, Activity)> = sql::policies(conn, &service.id)
         .await?
         .into_iter()
-        .filter_map(|p| Some((config::policy(&p.name, &p.config)?, Activity { last_scale_out: p.last_scale_out, last_scale_in: p.last_scale_in })))
+        .filter_map(|p| Some((config::policy(&p.name, &p.config)?, Activity { last_scale_out: p.last_scale_out, last_scale_in: p.last_scale_in, scale_out_from: p.last_scale_out_from })))
         .collect();
     let mut metrics: HashMap<MetricKind, Vec<Sample>> = HashMap::new();
     for s in sql::samples(conn, &service.id, now.timestamp() - LOOK_BACK).await?.into_iter().filter(|s| s.at <= now.timestamp()) {
@@ -179,8 +175,11 @@ async fn apply(conn: &mut AnyConnection, plan: &Plan, now: DateTime<Utc>) -> Res
     if d.moved(from) {
         let cause = d.reason.clone().unwrap_or_default();
         // (Without a policy, the bounds moved it: a scheduled action, or a change of the target.)
-        if let (Some(policy), Some(direction)) = (&d.policy, d.direction) {
-            sql::policy_scaled(conn, &service.id, policy, direction == Direction::Out, now.timestamp()).await?;
+        match (&d.policy, d.direction) {
+            // (Within its cooldown, the cooldown and the count it started from stand.)
+            (Some(policy), Some(Direction::Out)) if d.counted_from.is_none() => sql::policy_scaled_out(conn, &service.id, policy, now.timestamp(), from).await?,
+            (Some(policy), Some(Direction::In)) => sql::policy_scaled_in(conn, &service.id, policy, now.timestamp()).await?,
+            _ => {}
         }
         scale(conn, service, d.desired, &cause, d.policy.as_deref(), now).await?;
         said.push(format!("(service {}) auto scaling set the desired count from {from} to {}: {cause}.", service.name, d.desired));

@@ -25,7 +25,7 @@ const CPU_WHEN_UNRESERVED: i64 = 1024;
 
 pub struct Autoscaler {
     control: Control,
-    /// Per service, the last reason a change was held back (numbers left out): told once, not
+    /// Per service, what last held a change back (its policy and cause): told once, not
     /// at every evaluation.
     held: HashMap<String, String>,
 }

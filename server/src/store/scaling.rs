@@ -53,6 +53,8 @@ pub struct PolicyRow {
     pub name: String,
     pub config: ScalingPolicyConfig,
     pub last_scale_out: Option<i64>,
+    /// The desired count that scale-out started from.
+    pub last_scale_out_from: Option<i64>,
     pub last_scale_in: Option<i64>,
     pub created_at: String,
 }
@@ -62,13 +64,14 @@ fn policy_row(r: AnyRow) -> Result<PolicyRow> {
         name: r.try_get("name")?,
         config: from_json("scaling policy", &r.try_get::<String, _>("config")?)?,
         last_scale_out: r.try_get("last_scale_out")?,
+        last_scale_out_from: r.try_get("last_scale_out_from")?,
         last_scale_in: r.try_get("last_scale_in")?,
         created_at: r.try_get("created_at")?,
     })
 }
 
 pub async fn policies(conn: &mut AnyConnection, service_id: &str) -> Result<Vec<PolicyRow>> {
-    let rows = sqlx::query("SELECT name, config, last_scale_out, last_scale_in, created_at FROM scaling_policies WHERE service_id = $1 ORDER BY name")
+    let rows = sqlx::query("SELECT name, config, last_scale_out, last_scale_out_from, last_scale_in, created_at FROM scaling_policies WHERE service_id = $1 ORDER BY name")
         .bind(service_id)
         .fetch_all(conn)
         .await?;
@@ -95,14 +98,21 @@ pub async fn delete_policy(conn: &mut AnyConnection, service_id: &str, name: &st
     Ok(n > 0)
 }
 
-/// Records that the policy scaled the service out (or in) at `at`.
-pub async fn policy_scaled(conn: &mut AnyConnection, service_id: &str, name: &str, out: bool, at: i64) -> Result<()> {
-    let sql = if out {
-        "UPDATE scaling_policies SET last_scale_out = $3 WHERE service_id = $1 AND name = $2"
-    } else {
-        "UPDATE scaling_policies SET last_scale_in = $3 WHERE service_id = $1 AND name = $2"
-    };
-    sqlx::query(sql).bind(service_id).bind(name).bind(at).execute(conn).await?;
+/// Records that the policy scaled the service out from `from` at `at`.
+pub async fn policy_scaled_out(conn: &mut AnyConnection, service_id: &str, name: &str, at: i64, from: i64) -> Result<()> {
+    sqlx::query("UPDATE scaling_policies SET last_scale_out = $3, last_scale_out_from = $4 WHERE service_id = $1 AND name = $2")
+        .bind(service_id)
+        .bind(name)
+        .bind(at)
+        .bind(from)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records that the policy scaled the service in at `at`.
+pub async fn policy_scaled_in(conn: &mut AnyConnection, service_id: &str, name: &str, at: i64) -> Result<()> {
+    sqlx::query("UPDATE scaling_policies SET last_scale_in = $3 WHERE service_id = $1 AND name = $2").bind(service_id).bind(name).bind(at).execute(conn).await?;
     Ok(())
 }
 
