@@ -23,13 +23,22 @@ struct Plan {
     service: services::ServiceRow,
     /// Scheduled actions due: (name, the run, the bounds it sets, the zone it is read in).
     due: Vec<(String, DateTime<Utc>, ScalableTargetConfig, Tz)>,
+    /// Runs that came while scheduled scaling was suspended: passed over, not made on resume
+    /// (name, the run, its zone).
+    skipped: Vec<(String, DateTime<Utc>, Tz)>,
     bounds: ScalableTargetConfig,
     decision: Decision,
 }
 
 impl Plan {
+    /// The bounds or the desired count move.
     fn moves(&self) -> bool {
         !self.due.is_empty() || self.decision.moved(self.service.config.desired_count)
+    }
+
+    /// Something is to be written: a move, or runs to pass over.
+    fn writes(&self) -> bool {
+        self.moves() || !self.skipped.is_empty()
     }
 }
 
@@ -54,10 +63,10 @@ impl Autoscaler {
     async fn evaluate_one(&mut self, id: &str, cluster: &str, name: &str, now: DateTime<Utc>) -> Result<bool, WharfError> {
         let Some(plan) = plan(&mut *self.control.read().await?, id, cluster, name, now).await? else { return Ok(false) };
         // A hold is told once, not every evaluation while it lasts.
-        if !plan.moves() && plan.decision.held.is_some() && plan.decision.held.as_ref() == self.held.get(id) {
+        if !plan.writes() && plan.decision.held.is_some() && plan.decision.held.as_ref() == self.held.get(id) {
             return Ok(false);
         }
-        if !plan.moves() && plan.decision.held.is_none() {
+        if !plan.writes() && plan.decision.held.is_none() {
             self.held.remove(id);
             return Ok(false);
         }
@@ -65,10 +74,11 @@ impl Autoscaler {
         // Again, inside the transaction: whatever changed since the read counts.
         let Some(plan) = self::plan(w.conn(), id, cluster, name, now).await? else { return Ok(false) };
         let held = plan.decision.held.clone().filter(|_| !plan.moves());
-        if !plan.moves() && (held.is_none() || held.as_ref() == self.held.get(id)) {
+        let tell = held.is_some() && held.as_ref() != self.held.get(id);
+        if !plan.moves() && plan.skipped.is_empty() && !tell {
             return Ok(false);
         }
-        let said = apply(w.conn(), &plan, now).await?;
+        let said = apply(w.conn(), &plan, tell, now).await?;
         w.commit().await?;
         match held {
             Some(h) => self.held.insert(id.to_string(), h),
@@ -89,17 +99,19 @@ async fn plan(conn: &mut AnyConnection, id: &str, cluster: &str, name: &str, now
     let Some(service) = services::get(conn, cluster, name).await?.filter(|s| s.status == "ACTIVE" && s.id == id) else { return Ok(None) };
     let Some(target) = sql::target(conn, &service.id).await? else { return Ok(None) };
     let mut bounds = target.config;
-    let mut due = Vec::new();
-    if !bounds.suspended_state.scheduled_scaling_suspended {
-        let mut runs = Vec::new();
-        for a in sql::actions(conn, &service.id).await? {
-            let created = DateTime::parse_from_rfc3339(&a.created_at).map(|t| t.with_timezone(&Utc)).unwrap_or(now);
-            let Ok(schedule) = config::scheduled_action(&a.config, created) else { continue };
-            let after = a.last_run.and_then(|t| DateTime::from_timestamp(t, 0)).unwrap_or(created);
-            if let Some(run) = schedule.due(after, now) {
-                runs.push((run, a.name, a.config.scalable_target_action.unwrap_or_default(), schedule.zone));
-            }
+    let (mut due, mut skipped) = (Vec::new(), Vec::new());
+    let mut runs = Vec::new();
+    for a in sql::actions(conn, &service.id).await? {
+        let created = DateTime::parse_from_rfc3339(&a.created_at).map(|t| t.with_timezone(&Utc)).unwrap_or(now);
+        let Ok(schedule) = config::scheduled_action(&a.config, created) else { continue };
+        let after = a.last_run.and_then(|t| DateTime::from_timestamp(t, 0)).unwrap_or(created);
+        if let Some(run) = schedule.due(after, now) {
+            runs.push((run, a.name, a.config.scalable_target_action.unwrap_or_default(), schedule.zone));
         }
+    }
+    if bounds.suspended_state.scheduled_scaling_suspended {
+        skipped = runs.into_iter().map(|(run, action, _, zone)| (action, run, zone)).collect();
+    } else {
         // In the order they were due: the last one's bounds stand.
         runs.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         for (run, action, set, zone) in runs {
@@ -140,13 +152,18 @@ async fn plan(conn: &mut AnyConnection, id: &str, cluster: &str, name: &str, now
         activity: &activity,
     };
     let decision = scaling::decide(&input);
-    Ok(Some(Plan { service, due, bounds, decision }))
+    Ok(Some(Plan { service, due, skipped, bounds, decision }))
 }
 
-/// Applies a plan; returns the service events it wrote.
-async fn apply(conn: &mut AnyConnection, plan: &Plan, now: DateTime<Utc>) -> Result<Vec<String>, WharfError> {
+/// Applies a plan (telling its hold, if any, when `tell`); returns the service events it wrote.
+async fn apply(conn: &mut AnyConnection, plan: &Plan, tell: bool, now: DateTime<Utc>) -> Result<Vec<String>, WharfError> {
     let service = &plan.service;
     let mut said = Vec::new();
+    for (action, run, zone) in &plan.skipped {
+        sql::action_ran(conn, &service.id, action, run.timestamp()).await?;
+        let cause = format!("scheduled action {action} was due at {} ({}) while scheduled scaling is suspended", local(*zone, *run), text(*run));
+        said.push(held_activity(conn, service, &cause, now).await?);
+    }
     for (action, run, bounds, zone) in &plan.due {
         sql::action_ran(conn, &service.id, action, run.timestamp()).await?;
         let cause = format!("scheduled action {action} ran at {} ({})", local(*zone, *run), text(*run));
@@ -183,22 +200,28 @@ async fn apply(conn: &mut AnyConnection, plan: &Plan, now: DateTime<Utc>) -> Res
         }
         scale(conn, service, d.desired, &cause, d.policy.as_deref(), now).await?;
         said.push(format!("(service {}) auto scaling set the desired count from {from} to {}: {cause}.", service.name, d.desired));
-    } else if let Some(reason) = &d.reason {
-        let row = sql::ActivityRow {
-            seq: 0,
-            at: now.timestamp(),
-            created_at: text(now),
-            description: format!("Keeping desired count at {from}."),
-            cause: reason.clone(),
-            status_code: "Held".into(),
-            policy: None,
-            from_count: from,
-            to_count: from,
-        };
-        sql::add_activity(conn, &service.id, &row).await?;
-        let message = format!("(service {}) auto scaling kept the desired count at {from}: {reason}.", service.name);
-        services::add_event(conn, &service.id, &message, &text(now)).await?;
-        said.push(message);
+    } else if let Some(reason) = d.reason.as_ref().filter(|_| tell) {
+        said.push(held_activity(conn, service, reason, now).await?);
     }
     Ok(said)
+}
+
+/// Records that the desired count was kept, and why; returns the service event.
+async fn held_activity(conn: &mut AnyConnection, service: &services::ServiceRow, cause: &str, now: DateTime<Utc>) -> Result<String, WharfError> {
+    let from = service.config.desired_count;
+    let row = sql::ActivityRow {
+        seq: 0,
+        at: now.timestamp(),
+        created_at: text(now),
+        description: format!("Keeping desired count at {from}."),
+        cause: cause.to_string(),
+        status_code: "Held".into(),
+        policy: None,
+        from_count: from,
+        to_count: from,
+    };
+    sql::add_activity(conn, &service.id, &row).await?;
+    let message = format!("(service {}) auto scaling kept the desired count at {from}: {cause}.", service.name);
+    services::add_event(conn, &service.id, &message, &text(now)).await?;
+    Ok(message)
 }
