@@ -89,20 +89,21 @@ proptest! {
                         match direction {
                             Direction::Out => {
                                 prop_assert!(d.desired > desired);
-                                let within = a.last_scale_out.is_some_and(|t| now < t + out_cooldown);
+                                let within = a.cooldown_start.is_some_and(|(t, _)| now < t + out_cooldown);
                                 prop_assert_eq!(d.counted_from.is_some(), within, "counted from an earlier count only within a cooldown");
                                 if within {
                                     // What one scale-out from the count before the last would set now.
-                                    let from = a.scale_out_from.expect("a scale-out records its count");
+                                    // (Or from what there is, if fewer: tasks taken away since no longer count.)
+                                    let from = a.cooldown_start.expect("a scale-out records its count").1.min(desired);
                                     let alone = std::slice::from_ref(policy);
                                     let none = HashMap::new();
                                     let once = decide(&Input { now, desired: from, bounds, suspended: Suspended::default(), deploying: false, policies: alone, metrics: &metrics, activity: &none });
                                     prop_assert!(d.desired <= once.desired, "{name} compounded within its cooldown at {now}: {desired} → {}, one scale-out from {from} sets {}", d.desired, once.desired);
                                 } else {
                                     // (Within it, the cooldown and the count it started from stand.)
-                                    a.last_scale_out = Some(now);
-                                    a.scale_out_from = Some(desired);
+                                    a.cooldown_start = Some((now, desired));
                                 }
+                                a.last_scale_out = Some(now);
                             }
                             Direction::In => {
                                 prop_assert!(d.desired < desired);

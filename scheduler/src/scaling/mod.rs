@@ -158,10 +158,12 @@ pub struct Policy {
 /// When a policy last scaled the service, each way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Activity {
+    /// Its latest scale-out: scale-in waits its cooldown from it.
     pub last_scale_out: Option<Seconds>,
     pub last_scale_in: Option<Seconds>,
-    /// The desired count its last scale-out started from.
-    pub scale_out_from: Option<i64>,
+    /// The scale-out that started its scale-out cooldown, and the desired count that one
+    /// started from.
+    pub cooldown_start: Option<(Seconds, i64)>,
 }
 
 pub struct Input<'a> {
@@ -297,10 +299,12 @@ fn wish(input: &Input, policy: &Policy) -> Option<Wish> {
     let until = |last: Option<Seconds>, cooldown: Seconds| last.map(|t| t.saturating_add(cooldown)).filter(|&end| input.now < end);
     let held = match direction {
         Direction::Out if input.suspended.scale_out => Some(("scale-out suspended", "dynamic scale-out is suspended".to_string())),
-        Direction::Out => until(activity.last_scale_out, out_cooldown).and_then(|end| {
-            // Within the cooldown, the tasks its last scale-out added count toward this one: asked
-            // from the count before it, the policy must still want more than there is.
-            let again = activity.scale_out_from.and_then(|from| Some((from, ask(from)?))).filter(|(_, (d, w, _))| *d == Direction::Out && *w > input.desired);
+        Direction::Out => until(activity.cooldown_start.map(|c| c.0).or(activity.last_scale_out), out_cooldown).and_then(|end| {
+            // Within the cooldown, the tasks the scale-out that started it added count toward this
+            // one: asked from the count before it, the policy must still want more than there is.
+            // (Tasks since taken away by hand or by a scale-in no longer count.)
+            let from = activity.cooldown_start.map(|c| c.1.min(input.desired));
+            let again = from.and_then(|from| Some((from, ask(from)?))).filter(|(_, (d, w, _))| *d == Direction::Out && *w > input.desired);
             match again {
                 Some((from, (_, w, reason))) => {
                     (want, why, counted_from) = (w, format!("{reason}; within its scale-out cooldown, counted from {from}, the count before the scale-out that started it"), Some(from));
@@ -452,7 +456,7 @@ mod tests {
     fn within_a_scale_out_cooldown_what_was_added_counts_toward_the_next() {
         // The policy took 2 to 4 sixty seconds ago (300 s cooldown); the new tasks are not yet
         // carrying load, so CPU still reads 90: asked from 2 that is 4 again, and nothing moves.
-        let after = |from| HashMap::from([("cpu".to_string(), Activity { last_scale_out: Some(940), last_scale_in: None, scale_out_from: from })]);
+        let after = |from: Option<i64>| HashMap::from([("cpu".to_string(), Activity { last_scale_out: Some(940), last_scale_in: None, cooldown_start: from.map(|f| (940, f)) })]);
         let d = decide_with(4, &[cpu(50.0)], series(900, 1000, 90.0), &after(Some(2)));
         assert_eq!(d.desired, 4);
         assert!(d.reason.as_deref().unwrap().ends_with("held back: scale-out cooldown for 240 s more"), "{d:?}");
@@ -464,6 +468,15 @@ mod tests {
         assert!(d.reason.unwrap().contains("within its scale-out cooldown, counted from 2, the count before the scale-out that started it"));
         // Without the count it started from, the cooldown simply holds.
         assert_eq!(decide_with(4, &[cpu(50.0)], series(900, 1000, 150.0), &after(None)).desired, 4);
+        // Lowered by hand below where the cooldown started (8): asked from the 4 there are,
+        // ceil(4 × 80 / 50) = 7, not from 8.
+        let lowered = HashMap::from([("cpu".to_string(), Activity { last_scale_out: Some(940), last_scale_in: None, cooldown_start: Some((940, 8)) })]);
+        assert_eq!(decide_with(4, &[cpu(50.0)], series(900, 1000, 80.0), &lowered).desired, 7);
+        // Scale-in waits its cooldown from the latest scale-out, one made within a cooldown too.
+        let latest = HashMap::from([("cpu".to_string(), Activity { last_scale_out: Some(990), last_scale_in: None, cooldown_start: Some((700, 2)) })]);
+        let d = decide_with(6, &[cpu(50.0)], series(700, 1000, 10.0), &latest);
+        assert_eq!(d.desired, 6);
+        assert!(d.reason.unwrap().ends_with("held back: scale-in cooldown for 290 s more"));
         // AWS's own example: +2, then within the cooldown a step of +3 adds only 1.
         let steps = Policy {
             name: "cpu".into(),

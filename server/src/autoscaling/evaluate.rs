@@ -10,7 +10,7 @@ use crate::control::scaling::scale;
 use crate::store::{scaling as sql, services};
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use wharf_core::WharfError;
 use wharf_core::scaling::ScalableTargetConfig;
 use wharf_scheduler::scaling::{self as scaling, Activity, Bounds, Decision, Direction, MetricKind, Sample, Suspended, config, schedule::{Tz, local}};
@@ -46,7 +46,7 @@ impl Autoscaler {
     /// Evaluates every scaled service at `now`; returns the services whose desired count moved.
     pub async fn evaluate(&mut self, now: DateTime<Utc>) -> Result<Vec<String>, WharfError> {
         let scaled = sql::scaled_services(&mut *self.control.read().await?).await?;
-        self.held.retain(|id, _| scaled.iter().any(|(s, _, _)| s == id));
+        self.told.retain(|id, _| scaled.iter().any(|(s, _, _)| s == id));
         let mut moved = Vec::new();
         for (id, cluster, name) in scaled {
             // One service's failure (a stored document that no longer reads) leaves the others be.
@@ -62,28 +62,23 @@ impl Autoscaler {
     /// Evaluates one service; true when its desired count or bounds moved.
     async fn evaluate_one(&mut self, id: &str, cluster: &str, name: &str, now: DateTime<Utc>) -> Result<bool, WharfError> {
         let Some(plan) = plan(&mut *self.control.read().await?, id, cluster, name, now).await? else { return Ok(false) };
-        // A hold is told once, not every evaluation while it lasts.
-        if !plan.writes() && plan.decision.held.is_some() && plan.decision.held.as_ref() == self.held.get(id) {
-            return Ok(false);
-        }
-        if !plan.writes() && plan.decision.held.is_none() {
-            self.held.remove(id);
+        let told = self.told.entry(id.to_string()).or_default();
+        told.follow(&plan);
+        if !plan.writes() && !told.new_hold(&plan) {
             return Ok(false);
         }
         let mut w = self.control.store().write().await?;
         // Again, inside the transaction: whatever changed since the read counts.
         let Some(plan) = self::plan(w.conn(), id, cluster, name, now).await? else { return Ok(false) };
-        let held = plan.decision.held.clone().filter(|_| !plan.moves());
-        let tell = held.is_some() && held.as_ref() != self.held.get(id);
-        if !plan.moves() && plan.skipped.is_empty() && !tell {
+        let told = self.told.entry(id.to_string()).or_default();
+        told.follow(&plan);
+        let tell = told.new_hold(&plan);
+        if !plan.writes() && !tell {
             return Ok(false);
         }
-        let said = apply(w.conn(), &plan, tell, now).await?;
+        let said = apply(w.conn(), &plan, tell, &told.skips, now).await?;
         w.commit().await?;
-        match held {
-            Some(h) => self.held.insert(id.to_string(), h),
-            None => self.held.remove(id),
-        };
+        told.record(&plan);
         for message in said {
             self.control.events().publish("service", Some(cluster), serde_json::json!({"serviceName": name, "message": message}));
         }
@@ -129,7 +124,7 @@ async fn plan(conn: &mut AnyConnection, id: &str, cluster: &str, name: &str, now
     let policies: Vec<(scaling::Policy, Activity)> = sql::policies(conn, &service.id)
         .await?
         .into_iter()
-        .filter_map(|p| Some((config::policy(&p.name, &p.config)?, Activity { last_scale_out: p.last_scale_out, last_scale_in: p.last_scale_in, scale_out_from: p.last_scale_out_from })))
+        .filter_map(|p| Some((config::policy(&p.name, &p.config)?, Activity { last_scale_out: p.last_scale_out, last_scale_in: p.last_scale_in, cooldown_start: p.cooldown_start })))
         .collect();
     let mut metrics: HashMap<MetricKind, Vec<Sample>> = HashMap::new();
     for s in sql::samples(conn, &service.id, now.timestamp() - LOOK_BACK).await?.into_iter().filter(|s| s.at <= now.timestamp()) {
@@ -155,14 +150,53 @@ async fn plan(conn: &mut AnyConnection, id: &str, cluster: &str, name: &str, now
     Ok(Some(Plan { service, due, skipped, bounds, decision }))
 }
 
-/// Applies a plan (telling its hold, if any, when `tell`); returns the service events it wrote.
-async fn apply(conn: &mut AnyConnection, plan: &Plan, tell: bool, now: DateTime<Utc>) -> Result<Vec<String>, WharfError> {
+/// What was told of one service's holds and passed-over runs.
+#[derive(Default)]
+pub(super) struct Told {
+    /// Holds told since the count last moved or nothing asked ("cpu: scale-out cooldown").
+    holds: HashSet<String>,
+    /// Actions whose runs were said to be passed over in this suspension.
+    skips: HashSet<String>,
+}
+
+impl Told {
+    /// Forgets what no longer holds: holds once nothing asks, skips once resumed.
+    fn follow(&mut self, plan: &Plan) {
+        if plan.decision.reason.is_none() {
+            self.holds.clear();
+        }
+        if !plan.bounds.suspended_state.scheduled_scaling_suspended {
+            self.skips.clear();
+        }
+    }
+
+    /// The plan holds a change back for a reason not told yet.
+    fn new_hold(&self, plan: &Plan) -> bool {
+        !plan.moves() && plan.decision.held.as_ref().is_some_and(|h| !self.holds.contains(h))
+    }
+
+    /// After `plan` was applied (by `apply`, told what `self` says).
+    fn record(&mut self, plan: &Plan) {
+        if plan.moves() {
+            self.holds.clear();
+        } else if let Some(h) = &plan.decision.held {
+            self.holds.insert(h.clone());
+        }
+        self.skips.extend(plan.skipped.iter().map(|(action, _, _)| action.clone()));
+    }
+}
+
+/// Applies a plan; its hold is told when `tell`, a passed-over run unless its action is in
+/// `skips_told`. Returns the service events it wrote.
+async fn apply(conn: &mut AnyConnection, plan: &Plan, tell: bool, skips_told: &HashSet<String>, now: DateTime<Utc>) -> Result<Vec<String>, WharfError> {
     let service = &plan.service;
     let mut said = Vec::new();
     for (action, run, zone) in &plan.skipped {
         sql::action_ran(conn, &service.id, action, run.timestamp()).await?;
-        let cause = format!("scheduled action {action} was due at {} ({}) while scheduled scaling is suspended", local(*zone, *run), text(*run));
-        said.push(held_activity(conn, service, &cause, now).await?);
+        if !skips_told.contains(action) {
+            let cause = format!("scheduled action {action} was due at {} ({}) while scheduled scaling is suspended: passed over", local(*zone, *run), text(*run));
+            said.push(held_activity(conn, service, &cause, now).await?);
+        }
     }
     for (action, run, bounds, zone) in &plan.due {
         sql::action_ran(conn, &service.id, action, run.timestamp()).await?;
@@ -194,7 +228,10 @@ async fn apply(conn: &mut AnyConnection, plan: &Plan, tell: bool, now: DateTime<
         // (Without a policy, the bounds moved it: a scheduled action, or a change of the target.)
         match (&d.policy, d.direction) {
             // (Within its cooldown, the cooldown and the count it started from stand.)
-            (Some(policy), Some(Direction::Out)) if d.counted_from.is_none() => sql::policy_scaled_out(conn, &service.id, policy, now.timestamp(), from).await?,
+            (Some(policy), Some(Direction::Out)) => {
+                let starts = Some(from).filter(|_| d.counted_from.is_none());
+                sql::policy_scaled_out(conn, &service.id, policy, now.timestamp(), starts).await?
+            }
             (Some(policy), Some(Direction::In)) => sql::policy_scaled_in(conn, &service.id, policy, now.timestamp()).await?,
             _ => {}
         }

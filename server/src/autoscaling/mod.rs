@@ -25,9 +25,9 @@ const CPU_WHEN_UNRESERVED: i64 = 1024;
 
 pub struct Autoscaler {
     control: Control,
-    /// Per service, what last held a change back (its policy and cause): told once, not
-    /// at every evaluation.
-    held: HashMap<String, String>,
+    /// Per service, what was told of holds and passed-over runs: each once, not at every
+    /// evaluation.
+    told: HashMap<String, evaluate::Told>,
 }
 
 #[derive(serde::Deserialize)]
@@ -41,7 +41,7 @@ struct Counts {
 
 impl Autoscaler {
     pub fn new(control: Control) -> Self {
-        Self { control, held: HashMap::new() }
+        Self { control, told: HashMap::new() }
     }
 
     /// Records one sample of every active service at `now`; returns how many.

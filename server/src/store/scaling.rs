@@ -52,9 +52,10 @@ pub async fn delete_target(conn: &mut AnyConnection, service_id: &str) -> Result
 pub struct PolicyRow {
     pub name: String,
     pub config: ScalingPolicyConfig,
+    /// The latest scale-out.
     pub last_scale_out: Option<i64>,
-    /// The desired count that scale-out started from.
-    pub last_scale_out_from: Option<i64>,
+    /// The scale-out that started the scale-out cooldown, and the count it started from.
+    pub cooldown_start: Option<(i64, i64)>,
     pub last_scale_in: Option<i64>,
     pub created_at: String,
 }
@@ -64,14 +65,14 @@ fn policy_row(r: AnyRow) -> Result<PolicyRow> {
         name: r.try_get("name")?,
         config: from_json("scaling policy", &r.try_get::<String, _>("config")?)?,
         last_scale_out: r.try_get("last_scale_out")?,
-        last_scale_out_from: r.try_get("last_scale_out_from")?,
+        cooldown_start: r.try_get::<Option<i64>, _>("scale_out_cooldown_start")?.zip(r.try_get::<Option<i64>, _>("scale_out_cooldown_from")?),
         last_scale_in: r.try_get("last_scale_in")?,
         created_at: r.try_get("created_at")?,
     })
 }
 
 pub async fn policies(conn: &mut AnyConnection, service_id: &str) -> Result<Vec<PolicyRow>> {
-    let rows = sqlx::query("SELECT name, config, last_scale_out, last_scale_out_from, last_scale_in, created_at FROM scaling_policies WHERE service_id = $1 ORDER BY name")
+    let rows = sqlx::query("SELECT name, config, last_scale_out, scale_out_cooldown_start, scale_out_cooldown_from, last_scale_in, created_at FROM scaling_policies WHERE service_id = $1 ORDER BY name")
         .bind(service_id)
         .fetch_all(conn)
         .await?;
@@ -98,15 +99,19 @@ pub async fn delete_policy(conn: &mut AnyConnection, service_id: &str, name: &st
     Ok(n > 0)
 }
 
-/// Records that the policy scaled the service out from `from` at `at`.
-pub async fn policy_scaled_out(conn: &mut AnyConnection, service_id: &str, name: &str, at: i64, from: i64) -> Result<()> {
-    sqlx::query("UPDATE scaling_policies SET last_scale_out = $3, last_scale_out_from = $4 WHERE service_id = $1 AND name = $2")
-        .bind(service_id)
-        .bind(name)
-        .bind(at)
-        .bind(from)
-        .execute(conn)
-        .await?;
+/// Records that the policy scaled the service out at `at`; `from`: the count it started from,
+/// when this scale-out starts a cooldown (none within one, which stands).
+pub async fn policy_scaled_out(conn: &mut AnyConnection, service_id: &str, name: &str, at: i64, from: Option<i64>) -> Result<()> {
+    let sql = if from.is_some() {
+        "UPDATE scaling_policies SET last_scale_out = $3, scale_out_cooldown_start = $3, scale_out_cooldown_from = $4 WHERE service_id = $1 AND name = $2"
+    } else {
+        "UPDATE scaling_policies SET last_scale_out = $3 WHERE service_id = $1 AND name = $2"
+    };
+    let query = sqlx::query(sql).bind(service_id).bind(name).bind(at);
+    match from {
+        Some(from) => query.bind(from).execute(conn).await?,
+        None => query.execute(conn).await?,
+    };
     Ok(())
 }
 
