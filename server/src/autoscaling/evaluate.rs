@@ -229,7 +229,7 @@ async fn apply(conn: &mut AnyConnection, plan: &Plan, tell: bool, skips_told: &H
         match (&d.policy, d.direction) {
             // (Within its cooldown, the cooldown and the count it started from stand.)
             (Some(policy), Some(Direction::Out)) => {
-                let starts = Some(from).filter(|_| d.counted_from.is_none());
+                let starts = d.counted_from.is_none().then_some(from);
                 sql::policy_scaled_out(conn, &service.id, policy, now.timestamp(), starts).await?
             }
             (Some(policy), Some(Direction::In)) => sql::policy_scaled_in(conn, &service.id, policy, now.timestamp()).await?,
