@@ -1,7 +1,8 @@
 //! Properties of auto scaling over random metric series and policies, evaluated every 5 s for
-//! an hour as the server would: desired always ends within the bounds, no policy scales in
-//! inside its cooldown, and within a scale-out cooldown scale-outs do not compound: the count
-//! lands no further than one scale-out from the count before the last one would now.
+//! an hour as the server would, with the count now and then set by hand: desired always ends
+//! within the bounds, no policy scales in inside its cooldown, and within a scale-out cooldown
+//! scale-outs do not compound: the count lands no further than one scale-out from the count
+//! before the one that started it (or fewer, if taken away since) would now.
 
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -54,6 +55,7 @@ proptest! {
         span in 0..12i64,
         start in 0..20i64,
         deploying_every in 0..5u32,
+        manual in prop::collection::vec((0..720i64, 0..20i64), 0..4),
     ) {
         let bounds = Bounds { min, max: min + span };
         let policies: Vec<Policy> = kinds.into_iter().enumerate().map(|(i, kind)| Policy { name: format!("p{i}"), kind }).collect();
@@ -75,6 +77,11 @@ proptest! {
             metrics.entry(MetricKind::Cpu).or_default().push(Sample { at: now, value: level(&cpu, now) });
             metrics.entry(MetricKind::Memory).or_default().push(Sample { at: now, value: level(&memory, now) });
             let deploying = deploying_every > 0 && (now / 300) % i64::from(deploying_every) == 0;
+            // Someone sets the count by hand (kept within the bounds, as the server keeps it).
+            if let Some(&(_, count)) = manual.iter().find(|(k, _)| k * 5 == now) {
+                desired = count.clamp(bounds.min, bounds.max);
+                first = false;
+            }
             let d = decide(&Input { now, desired, bounds, suspended: Suspended::default(), deploying, policies: &policies, metrics: &metrics, activity: &activity });
             prop_assert!(d.desired >= bounds.min && d.desired <= bounds.max, "desired {} outside {:?} at {now}", d.desired, bounds);
             if d.desired != desired {
@@ -94,13 +101,16 @@ proptest! {
                                 if within {
                                     // What one scale-out from the count before the last would set now.
                                     // (Or from what there is, if fewer: tasks taken away since no longer count.)
-                                    let from = a.cooldown_start.expect("a scale-out records its count").1.min(desired);
+                                    let (started, base) = a.cooldown_start.expect("a scale-out records its count");
+                                    let from = base.min(desired);
+                                    prop_assert_eq!(d.counted_from, Some(from));
                                     let alone = std::slice::from_ref(policy);
                                     let none = HashMap::new();
                                     let once = decide(&Input { now, desired: from, bounds, suspended: Suspended::default(), deploying: false, policies: alone, metrics: &metrics, activity: &none });
                                     prop_assert!(d.desired <= once.desired, "{name} compounded within its cooldown at {now}: {desired} → {}, one scale-out from {from} sets {}", d.desired, once.desired);
+                                    // The cooldown stands; the count it counts from is kept.
+                                    a.cooldown_start = Some((started, from));
                                 } else {
-                                    // (Within it, the cooldown and the count it started from stand.)
                                     a.cooldown_start = Some((now, desired));
                                 }
                                 a.last_scale_out = Some(now);

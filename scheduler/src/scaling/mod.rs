@@ -20,8 +20,9 @@ The rules:
   again only as Application Auto Scaling does: what the scale-out that started the cooldown
   added counts as part of the next, so it asks again from the count before that scale-out and
   acts only if that asks for more than there is (a load still rising, not the same load seen
-  twice); such a scale-out leaves the cooldown and its starting count as they were, so steps
-  never compound; step scaling has one `cooldown` for both;
+  twice), and from the present count if tasks were taken away since; such a scale-out leaves
+  the cooldown as it was and is counted from next, so steps never compound; step scaling has
+  one `cooldown` for both;
 - scale-in waits while a deployment is in progress (ECS does the same), and while suspended.
 */
 
@@ -161,8 +162,8 @@ pub struct Activity {
     /// Its latest scale-out: scale-in waits its cooldown from it.
     pub last_scale_out: Option<Seconds>,
     pub last_scale_in: Option<Seconds>,
-    /// The scale-out that started its scale-out cooldown, and the desired count that one
-    /// started from.
+    /// The scale-out that started its scale-out cooldown, and the desired count to count from
+    /// within it (the one before that scale-out, or less: see `Decision::counted_from`).
     pub cooldown_start: Option<(Seconds, i64)>,
 }
 
@@ -200,7 +201,8 @@ pub struct Decision {
     /// one evaluation to the next ("cpu: scale-out cooldown"), to tell a hold once.
     pub held: Option<String>,
     /// A scale-out within the policy's scale-out cooldown, counted from this count (the one
-    /// before the scale-out that started the cooldown): that cooldown and count stand.
+    /// before the scale-out that started the cooldown, or fewer if tasks were taken away since):
+    /// the cooldown stands, and this count is the one to count from next.
     pub counted_from: Option<i64>,
 }
 
@@ -471,7 +473,11 @@ mod tests {
         // Lowered by hand below where the cooldown started (8): asked from the 4 there are,
         // ceil(4 × 80 / 50) = 7, not from 8.
         let lowered = HashMap::from([("cpu".to_string(), Activity { last_scale_out: Some(940), last_scale_in: None, cooldown_start: Some((940, 8)) })]);
-        assert_eq!(decide_with(4, &[cpu(50.0)], series(900, 1000, 80.0), &lowered).desired, 7);
+        let d = decide_with(4, &[cpu(50.0)], series(900, 1000, 80.0), &lowered);
+        assert_eq!((d.desired, d.counted_from), (7, Some(4)));
+        // Counted from 4 next (as the server keeps it): the same load asks for nothing more.
+        let kept = HashMap::from([("cpu".to_string(), Activity { last_scale_out: Some(995), last_scale_in: None, cooldown_start: Some((940, 4)) })]);
+        assert_eq!(decide_with(7, &[cpu(50.0)], series(900, 1000, 80.0), &kept).desired, 7);
         // Scale-in waits its cooldown from the latest scale-out, one made within a cooldown too.
         let latest = HashMap::from([("cpu".to_string(), Activity { last_scale_out: Some(990), last_scale_in: None, cooldown_start: Some((700, 2)) })]);
         let d = decide_with(6, &[cpu(50.0)], series(700, 1000, 10.0), &latest);

@@ -15,6 +15,9 @@ use wharf_core::WharfError;
 use wharf_core::scaling::ScalableTargetConfig;
 use wharf_scheduler::scaling::{self as scaling, Activity, Bounds, Decision, Direction, MetricKind, Sample, Suspended, config, schedule::{Tz, local}};
 
+/// A hold unseen this long is told again when it comes back.
+const FORGET_HOLD: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
 /// How far back metrics are read: the longest a step alarm may look back.
 const LOOK_BACK: i64 = wharf_core::scaling::MAX_ALARM_SPAN;
 
@@ -63,7 +66,7 @@ impl Autoscaler {
     async fn evaluate_one(&mut self, id: &str, cluster: &str, name: &str, now: DateTime<Utc>) -> Result<bool, WharfError> {
         let Some(plan) = plan(&mut *self.control.read().await?, id, cluster, name, now).await? else { return Ok(false) };
         let told = self.told.entry(id.to_string()).or_default();
-        told.follow(&plan);
+        told.follow(&plan, now);
         if !plan.writes() && !told.new_hold(&plan) {
             return Ok(false);
         }
@@ -71,14 +74,14 @@ impl Autoscaler {
         // Again, inside the transaction: whatever changed since the read counts.
         let Some(plan) = self::plan(w.conn(), id, cluster, name, now).await? else { return Ok(false) };
         let told = self.told.entry(id.to_string()).or_default();
-        told.follow(&plan);
+        told.follow(&plan, now);
         let tell = told.new_hold(&plan);
         if !plan.writes() && !tell {
             return Ok(false);
         }
         let said = apply(w.conn(), &plan, tell, &told.skips, now).await?;
         w.commit().await?;
-        told.record(&plan);
+        told.record(&plan, now);
         for message in said {
             self.control.events().publish("service", Some(cluster), serde_json::json!({"serviceName": name, "message": message}));
         }
@@ -153,18 +156,20 @@ async fn plan(conn: &mut AnyConnection, id: &str, cluster: &str, name: &str, now
 /// What was told of one service's holds and passed-over runs.
 #[derive(Default)]
 pub(super) struct Told {
-    /// Holds told since the count last moved or nothing asked ("cpu: scale-out cooldown").
-    holds: HashSet<String>,
+    /// Holds told since the count last moved ("cpu: scale-out cooldown"), with when each was
+    /// last seen: one that comes and goes is told once, one gone a while is told again.
+    holds: HashMap<String, DateTime<Utc>>,
     /// Actions whose runs were said to be passed over in this suspension.
     skips: HashSet<String>,
 }
 
 impl Told {
-    /// Forgets what no longer holds: holds once nothing asks, skips once resumed.
-    fn follow(&mut self, plan: &Plan) {
-        if plan.decision.reason.is_none() {
-            self.holds.clear();
+    /// Forgets what no longer holds: holds unseen for `FORGET_HOLD`, skips once resumed.
+    fn follow(&mut self, plan: &Plan, now: DateTime<Utc>) {
+        if let Some(seen) = plan.decision.held.as_ref().and_then(|h| self.holds.get_mut(h)) {
+            *seen = now;
         }
+        self.holds.retain(|_, seen| now - *seen < FORGET_HOLD);
         if !plan.bounds.suspended_state.scheduled_scaling_suspended {
             self.skips.clear();
         }
@@ -172,15 +177,15 @@ impl Told {
 
     /// The plan holds a change back for a reason not told yet.
     fn new_hold(&self, plan: &Plan) -> bool {
-        !plan.moves() && plan.decision.held.as_ref().is_some_and(|h| !self.holds.contains(h))
+        !plan.moves() && plan.decision.held.as_ref().is_some_and(|h| !self.holds.contains_key(h))
     }
 
     /// After `plan` was applied (by `apply`, told what `self` says).
-    fn record(&mut self, plan: &Plan) {
+    fn record(&mut self, plan: &Plan, now: DateTime<Utc>) {
         if plan.moves() {
             self.holds.clear();
         } else if let Some(h) = &plan.decision.held {
-            self.holds.insert(h.clone());
+            self.holds.insert(h.clone(), now);
         }
         self.skips.extend(plan.skipped.iter().map(|(action, _, _)| action.clone()));
     }
@@ -228,10 +233,9 @@ async fn apply(conn: &mut AnyConnection, plan: &Plan, tell: bool, skips_told: &H
         // (Without a policy, the bounds moved it: a scheduled action, or a change of the target.)
         match (&d.policy, d.direction) {
             // (Within its cooldown, the cooldown and the count it started from stand.)
-            (Some(policy), Some(Direction::Out)) => {
-                let starts = d.counted_from.is_none().then_some(from);
-                sql::policy_scaled_out(conn, &service.id, policy, now.timestamp(), starts).await?
-            }
+            // (Within its cooldown, the cooldown stands, and so does the count it was counted
+            // from, which is never more than there were.)
+            (Some(policy), Some(Direction::Out)) => sql::policy_scaled_out(conn, &service.id, policy, now.timestamp(), d.counted_from.unwrap_or(from), d.counted_from.is_none()).await?,
             (Some(policy), Some(Direction::In)) => sql::policy_scaled_in(conn, &service.id, policy, now.timestamp()).await?,
             _ => {}
         }

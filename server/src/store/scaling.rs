@@ -99,19 +99,15 @@ pub async fn delete_policy(conn: &mut AnyConnection, service_id: &str, name: &st
     Ok(n > 0)
 }
 
-/// Records that the policy scaled the service out at `at`; `from`: the count it started from,
-/// when this scale-out starts a cooldown (none within one, which stands).
-pub async fn policy_scaled_out(conn: &mut AnyConnection, service_id: &str, name: &str, at: i64, from: Option<i64>) -> Result<()> {
-    let sql = if from.is_some() {
+/// Records that the policy scaled the service out at `at`, counted from `from`; the scale-out
+/// starts its cooldown, or is made within one (whose start stands).
+pub async fn policy_scaled_out(conn: &mut AnyConnection, service_id: &str, name: &str, at: i64, from: i64, starts_cooldown: bool) -> Result<()> {
+    let sql = if starts_cooldown {
         "UPDATE scaling_policies SET last_scale_out = $3, scale_out_cooldown_start = $3, scale_out_cooldown_from = $4 WHERE service_id = $1 AND name = $2"
     } else {
-        "UPDATE scaling_policies SET last_scale_out = $3 WHERE service_id = $1 AND name = $2"
+        "UPDATE scaling_policies SET last_scale_out = $3, scale_out_cooldown_from = $4 WHERE service_id = $1 AND name = $2"
     };
-    let query = sqlx::query(sql).bind(service_id).bind(name).bind(at);
-    match from {
-        Some(from) => query.bind(from).execute(conn).await?,
-        None => query.execute(conn).await?,
-    };
+    sqlx::query(sql).bind(service_id).bind(name).bind(at).bind(from).execute(conn).await?;
     Ok(())
 }
 
