@@ -73,7 +73,9 @@ pub trait Backend: Send + Sync + 'static {
     /// joined with it (their ids are returned).
     async fn revoke_join_token(&self, cluster: &str, id: &str, deregister_instances: bool) -> Result<(JoinToken, Vec<String>)>;
 
-    async fn list_container_instances(&self, cluster: &str, page: Page) -> Result<Paged<ContainerInstance>>;
+    /// The cluster's instances of `status` (see `wharf_core::instance::status_filter`; none:
+    /// all but the deregistered).
+    async fn list_container_instances(&self, cluster: &str, status: Option<String>, page: Page) -> Result<Paged<ContainerInstance>>;
     async fn describe_container_instance(&self, cluster: &str, id: &str) -> Result<ContainerInstance>;
     async fn list_tasks(&self, cluster: &str, filter: TaskFilter, page: Page) -> Result<Paged<Task>>;
     async fn describe_task(&self, cluster: &str, id: &str) -> Result<Task>;

@@ -51,7 +51,7 @@ pub async fn cluster_overview(name: String) -> PortalResult<ClusterDetail> {
     Ok(ClusterDetail {
         cluster: backend.describe_cluster(&name).await?,
         services: backend.list_services(&name, page).await?.items,
-        instances: backend.list_container_instances(&name, first).await?.items,
+        instances: backend.list_container_instances(&name, None, first).await?.items,
         tasks: backend.recent_tasks(&name, OVERVIEW_ROWS).await?,
     })
 }

@@ -23,7 +23,7 @@ use wharf_core::task_input::TasksStarted;
 pub async fn list_instances(cluster: String, after: Option<String>, limit: i64) -> PortalResult<Paged<ContainerInstance>> {
     let after = after.map(|t| wharf_core::page::decode_token(&t).ok_or_else(|| wharf_core::WharfError::invalid_field("after", "not a page token")));
     let page = wharf_core::page::Page { limit: limit.clamp(1, PAGE_ROWS), after: after.transpose()? };
-    Ok(crate::ssr::backend()?.list_container_instances(&cluster, page).await?)
+    Ok(crate::ssr::backend()?.list_container_instances(&cluster, None, page).await?)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,7 +135,9 @@ pub fn ConnectionBadge(connected: bool) -> impl IntoView {
 /// A cluster's instances: status, connection, capacity, ports, attributes, task counts.
 #[component]
 pub fn InstanceTable(cluster: String, instances: Vec<ContainerInstance>) -> impl IntoView {
+    // Eight columns: on a narrow page the table scrolls within its card rather than past it.
     view! {
+        <div class="table-scroll">
         <table class="table" id="instances">
             <thead>
                 <tr>
@@ -186,6 +188,7 @@ pub fn InstanceTable(cluster: String, instances: Vec<ContainerInstance>) -> impl
                     .collect_view()}
             </tbody>
         </table>
+        </div>
     }
 }
 

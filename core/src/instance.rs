@@ -30,6 +30,19 @@ pub struct VersionInfo {
     pub docker_version: Option<String>,
 }
 
+/// The statuses a container instance can have.
+pub const STATUSES: [&str; 3] = ["ACTIVE", "DRAINING", "INACTIVE"];
+
+/// ListContainerInstances' `status` filter: one of [`STATUSES`]; none (or empty) lists every
+/// instance but the deregistered (INACTIVE) ones, as ECS does.
+pub fn status_filter(status: Option<&str>) -> Result<Option<String>, WharfError> {
+    match status.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) if STATUSES.contains(&s) => Ok(Some(s.to_string())),
+        Some(s) => Err(WharfError::invalid_field("status", format!("'{s}' is not a container instance status; use ACTIVE, DRAINING or INACTIVE"))),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -189,6 +189,16 @@ async fn a_reconnecting_agent_is_reconciled_from_its_hello(h: Harness) {
 
     let (status, gone) = h.delete(&format!("/api/v1/clusters/prod/container-instances/{instance}")).await;
     assert_eq!((status, gone["containerInstance"]["status"].as_str()), (StatusCode::OK, Some("INACTIVE")));
+    // Listed no more, as in ECS, unless asked for by its status; described still.
+    let ids = |list: &Value| list["containerInstances"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let (_, listed) = h.get("/api/v1/clusters/prod/container-instances").await;
+    assert!(!ids(&listed).contains(&instance), "{listed}");
+    let (_, inactive) = h.get("/api/v1/clusters/prod/container-instances?status=INACTIVE").await;
+    assert_eq!(ids(&inactive), std::slice::from_ref(&instance));
+    let (_, active) = h.get("/api/v1/clusters/prod/container-instances?status=ACTIVE").await;
+    assert!(!ids(&active).contains(&instance), "{active}");
+    let (status, bad) = h.get("/api/v1/clusters/prod/container-instances?status=GONE").await;
+    assert_eq!((status, bad["errors"][0]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("status")), "{bad}");
     let stop = agent.next().await;
     assert_eq!((stop["taskId"].as_str(), stop["reason"].as_str()), (Some(running.as_str()), Some("Container instance deregistered")));
     assert_eq!(agent.next().await, json!({ "type": "deregistered" }));

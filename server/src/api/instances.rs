@@ -5,8 +5,8 @@ use super::error::{ApiResult, Body, Query};
 use super::{Gated, ListQuery};
 use axum::extract::Path;
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use wharf_core::WharfError;
 use wharf_core::instance::{ContainerInstance, PutAttributesInput};
 use wharf_core::task_input::UpdateInstanceInput;
@@ -25,11 +25,24 @@ pub struct InstanceResponse {
     container_instance: ContainerInstance,
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct InstanceListQuery {
+    /// ACTIVE, DRAINING or INACTIVE; by default every status but INACTIVE, as in ECS.
+    status: Option<String>,
+    /// 1 to 1000; 100 when absent.
+    max_results: Option<i64>,
+    /// From the previous page's `nextToken`.
+    next_token: Option<String>,
+}
+
 #[utoipa::path(get, path = "/api/v1/clusters/{cluster}/container-instances", tag = "container instances",
-    params(("cluster" = String, Path), ListQuery),
-    responses((status = 200, body = InstanceList), (status = 404, body = WharfError)))]
-pub async fn list(gate: Gated, Path(cluster): Path<String>, Query(q): Query<ListQuery>) -> ApiResult<Json<InstanceList>> {
-    let paged = gate.list_container_instances(&cluster, q.page()?).await?;
+    params(("cluster" = String, Path), InstanceListQuery),
+    responses((status = 200, body = InstanceList), (status = 400, body = WharfError), (status = 404, body = WharfError)))]
+pub async fn list(gate: Gated, Path(cluster): Path<String>, Query(q): Query<InstanceListQuery>) -> ApiResult<Json<InstanceList>> {
+    let page = ListQuery { max_results: q.max_results, next_token: q.next_token }.page()?;
+    let paged = gate.list_container_instances(&cluster, q.status, page).await?;
     Ok(Json(InstanceList { container_instances: paged.items, next_token: paged.next_token }))
 }
 

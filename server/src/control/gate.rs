@@ -358,8 +358,8 @@ impl Backend for Gate {
         self.change("RevokeJoinToken", &format!("{cluster}/{id}"), None, self.control.revoke_join_token(cluster, id, deregister_instances)).await
     }
 
-    async fn list_container_instances(&self, cluster: &str, page: Page) -> Result<Paged<ContainerInstance>> {
-        let out = self.control.list_container_instances(cluster, page).await?;
+    async fn list_container_instances(&self, cluster: &str, status: Option<String>, page: Page) -> Result<Paged<ContainerInstance>> {
+        let out = self.control.list_container_instances(cluster, status, page).await?;
         self.use_cluster(cluster).await?;
         Ok(out)
     }

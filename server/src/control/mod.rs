@@ -435,10 +435,11 @@ impl Backend for Control {
         Ok((token, gone))
     }
 
-    async fn list_container_instances(&self, cluster: &str, page: Page) -> Result<Paged<ContainerInstance>> {
+    async fn list_container_instances(&self, cluster: &str, status: Option<String>, page: Page) -> Result<Paged<ContainerInstance>> {
+        let status = wharf_core::instance::status_filter(status.as_deref())?;
         let mut conn = self.read().await?;
         clusters::get(&mut conn, cluster).await?.ok_or_else(|| cluster_not_found(cluster))?;
-        let mut rows = instances::list(&mut conn, cluster, &page).await?;
+        let mut rows = instances::list(&mut conn, cluster, status.as_deref(), &page).await?;
         for i in &mut rows {
             i.usage = self.agents.host_usage(&i.id);
         }

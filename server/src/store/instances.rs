@@ -97,16 +97,19 @@ pub fn page_key(i: &ContainerInstance) -> String {
     format!("{}\n{}", i.name, i.id)
 }
 
-/// Up to `page.limit + 1` instances by name (as people look for hosts), after the page's key
-/// ([`page_key`]); only those instances' tasks are read for what they hold.
-pub async fn list(conn: &mut AnyConnection, cluster: &str, page: &Page) -> Result<Vec<ContainerInstance>> {
+/// Up to `page.limit + 1` instances of `status` (none: all but INACTIVE) by name (as people
+/// look for hosts), after the page's key ([`page_key`]); only those instances' tasks are read
+/// for what they hold.
+pub async fn list(conn: &mut AnyConnection, cluster: &str, status: Option<&str>, page: &Page) -> Result<Vec<ContainerInstance>> {
     let after = page.after.clone().unwrap_or_default();
     let (name, id) = after.split_once('\n').unwrap_or((after.as_str(), ""));
-    let rows = sqlx::query(&format!("{SELECT} WHERE i.cluster = $1 AND (i.name, i.id) > ($2, $3) ORDER BY i.name, i.id LIMIT $4"))
+    let of_status = if status.is_some() { "i.status = $5" } else { "i.status <> $5" };
+    let rows = sqlx::query(&format!("{SELECT} WHERE i.cluster = $1 AND {of_status} AND (i.name, i.id) > ($2, $3) ORDER BY i.name, i.id LIMIT $4"))
         .bind(cluster)
         .bind(name)
         .bind(id)
         .bind(page.limit + 1)
+        .bind(status.unwrap_or("INACTIVE"))
         .fetch_all(&mut *conn)
         .await?;
     let mut found = rows.into_iter().map(from_row).collect::<Result<Vec<_>>>()?;
